@@ -1,0 +1,5 @@
+import sys
+
+from resnetdsl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,239 @@
+"""Plan → ``torch.nn.Module`` with stock torch layers and torchvision/timm module names.
+
+Modules are created in torchvision's order (a block's shortcut before its main path, the classifier last) and
+initialised by the same loop, so with the same seed the weights equal torchvision's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from resnetdsl import plan as P
+
+
+class PadShortcut(nn.Module):
+    """Option A shortcut: subsample by ``stride``, then append zero channels."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride != 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        extra = self.out_channels - self.in_channels
+        return F.pad(x, (0, 0, 0, 0, 0, extra)) if extra else x
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
+
+
+class ResidualBlock(nn.Module):
+    """``post(main(x) + shortcut(x))``; the modules are plain attributes named as in torchvision/timm."""
+
+    def __init__(
+        self,
+        main: Sequence[tuple[str, nn.Module]],
+        shortcut: Sequence[tuple[str, nn.Module]] | None,
+        post: Sequence[tuple[str, nn.Module]],
+        *,
+        inplace_add: bool,
+    ) -> None:
+        super().__init__()
+        for name, module in (*main, *post, *(shortcut or ())):
+            self.add_module(name, module)
+        # Names, not module objects, so that `block.conv2 = ...` replaces what forward runs.
+        self._main = tuple(n for n, _ in main)
+        self._shortcut = None if shortcut is None else tuple(n for n, _ in shortcut)
+        self._post = tuple(n for n, _ in post)
+        self._inplace_add = inplace_add
+
+    def forward(self, x: Tensor) -> Tensor:
+        mods = self._modules
+        out = x
+        for name in self._main:
+            out = mods[name](out)  # type: ignore[misc]
+        if self._shortcut is not None:
+            identity = x
+            for name in self._shortcut:
+                identity = mods[name](identity)  # type: ignore[misc]
+            if self._inplace_add:
+                out += identity
+            else:
+                out = out + identity
+        for name in self._post:
+            out = mods[name](out)  # type: ignore[misc]
+        return out
+
+
+class ResNet(nn.Module):
+    """A network built from a :class:`~resnetdsl.plan.Plan`; ``.plan`` keeps it."""
+
+    def __init__(
+        self,
+        plan: P.Plan,
+        features: Sequence[tuple[str, nn.Module]],
+        head: Sequence[tuple[str, nn.Module]],
+    ) -> None:
+        super().__init__()
+        self.plan = plan
+        for name, module in (*features, *head):
+            self.add_module(name, module)
+        self._features = tuple(n for n, _ in features)
+        self._head = tuple(n for n, _ in head)
+        self.num_classes = plan.num_classes
+        self.num_features = plan.feature_channels
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        mods = self._modules
+        for name in self._features:
+            x = mods[name](x)  # type: ignore[misc]
+        return x
+
+    def forward_head(self, x: Tensor) -> Tensor:
+        mods = self._modules
+        for name in self._head:
+            x = mods[name](x)  # type: ignore[misc]
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _conv(op: P.Conv) -> nn.Module:
+    return nn.Conv2d(
+        op.in_channels,
+        op.out_channels,
+        op.kernel_size,
+        stride=op.stride,
+        padding=op.padding,
+        dilation=op.dilation,
+        groups=op.groups,
+        bias=op.bias,
+    )
+
+
+def _norm(op: P.Norm) -> nn.Module:
+    return nn.BatchNorm2d(op.channels, eps=op.eps, momentum=op.momentum)
+
+
+def _act(op: P.Act) -> nn.Module:
+    return nn.ReLU(inplace=op.inplace)
+
+
+def _pool(op: P.Pool) -> nn.Module:
+    if op.kind == "max":
+        return nn.MaxPool2d(op.kernel_size, op.stride, op.padding, ceil_mode=op.ceil_mode)
+    return nn.AvgPool2d(
+        op.kernel_size, op.stride, op.padding, ceil_mode=op.ceil_mode, count_include_pad=op.count_include_pad
+    )
+
+
+def _global_pool(op: P.GlobalPool) -> nn.Module:
+    return nn.AdaptiveAvgPool2d(1) if op.kind == "avg" else nn.AdaptiveMaxPool2d(1)
+
+
+_FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
+    P.Conv: _conv,
+    P.Norm: _norm,
+    P.Act: _act,
+    P.Pool: _pool,
+    P.GlobalPool: _global_pool,
+    P.Flatten: lambda op: nn.Flatten(1),
+    P.Dropout: lambda op: nn.Dropout(op.p),
+    P.Linear: lambda op: nn.Linear(op.in_features, op.out_features, bias=op.bias),
+    P.Identity: lambda op: nn.Identity(),
+    P.PadShortcut: lambda op: PadShortcut(op.in_channels, op.out_channels, op.stride),
+}
+
+
+def make_module(op: P.Op) -> nn.Module:
+    """The stock torch layer for one plan op."""
+    return _FACTORIES[type(op)](op)
+
+
+def _assemble(ops: Sequence[P.Op]) -> list[tuple[str, nn.Module]]:
+    """Ops → named modules; dotted names (``conv1.0``…) are gathered into a Sequential of that name."""
+    out: list[tuple[str, nn.Module]] = []
+    groups: dict[str, OrderedDict[str, nn.Module]] = {}
+    for op in ops:
+        head, dot, tail = op.name.partition(".")
+        module = make_module(op)
+        if not dot:
+            out.append((head, module))
+            continue
+        if head not in groups:
+            groups[head] = OrderedDict()
+            out.append((head, nn.Sequential(groups[head])))
+        seq = out[-1][1]
+        assert isinstance(seq, nn.Sequential) and out[-1][0] == head, f"ops of '{head}' are not contiguous"
+        seq.add_module(tail, module)
+    return out
+
+
+def _block(block: P.Block) -> ResidualBlock:
+    # torchvision creates the downsample before the block: keep that order for identical RNG use.
+    shortcut = _assemble(block.shortcut_ops) if block.has_add else None
+    main = _assemble(block.main)
+    post = _assemble(block.post)
+    inplace_add = isinstance(block.main[-1], P.Norm | P.Conv)
+    return ResidualBlock(main, shortcut, post, inplace_add=inplace_add)
+
+
+def _init(model: nn.Module, zero_init: set[nn.Module]) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+    for m in zero_init:
+        nn.init.constant_(m.weight, 0)  # type: ignore[arg-type]
+
+
+def _zero_init_modules(model: ResNet) -> Iterator[nn.Module]:
+    for stage, block in model.plan.blocks():
+        for op in block.main:
+            if isinstance(op, P.Norm) and op.zero_init:
+                yield model.get_submodule(f"{stage.name}.{block.name}.{op.name}")
+
+
+def build(
+    plan: P.Plan,
+    *,
+    seed: int | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> ResNet:
+    """Build the network a plan describes.
+
+    Args:
+        plan: the plan.
+        seed: if given, weights are drawn from a generator seeded with it (the global RNG is left untouched);
+            the same seed gives torchvision's own weights for its architectures.
+        device: where to create the parameters; ``"meta"`` builds without allocating.
+        dtype: parameter dtype (default: torch's default dtype).
+    """
+    rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
+    dev = torch.device(device) if device is not None else contextlib.nullcontext()
+    with rng, dev:
+        if seed is not None:
+            torch.manual_seed(seed)
+        features = _assemble(plan.stem)
+        for stage in plan.stages:
+            features.append((stage.name, nn.Sequential(OrderedDict((b.name, _block(b)) for b in stage.blocks))))
+        head = _assemble(plan.head)
+        model = ResNet(plan, features, head)
+        _init(model, set(_zero_init_modules(model)))
+    if dtype is not None:
+        model.to(dtype=dtype)
+    return model

@@ -1,0 +1,166 @@
+"""Command line: parse arguments, call the API, format the result. No logic of its own.
+
+Each subcommand's work lives in its module (imported lazily, so ``validate``/``summary``/``render`` never
+import torch): ``summary`` → :mod:`resnetdsl.summary`, ``render`` → :mod:`resnetdsl.render`,
+``validate``/``schema`` → :mod:`resnetdsl.validate`. Each exposes ``cli_main(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import sys
+from collections.abc import Sequence
+
+from resnetdsl.errors import SpecError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def parse_input(text: str) -> tuple[int, int, int]:
+    """``3x224x224`` (or ``224x224``, ``224``) → (C, H, W)."""
+    parts = re.split(r"[x×,]", text.strip().lower())
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected CxHxW such as 3x224x224, got '{text}'") from None
+    if len(nums) == 1:
+        nums = [3, nums[0], nums[0]]
+    elif len(nums) == 2:
+        nums = [3, *nums]
+    if len(nums) != 3 or min(nums) < 1:
+        raise argparse.ArgumentTypeError(f"expected CxHxW such as 3x224x224, got '{text}'")
+    return nums[0], nums[1], nums[2]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    from resnetdsl import __version__
+
+    p = _Parser(prog="resnetdsl", description="Describe a ResNet in YAML; build, analyse, draw and check it.")
+    p.add_argument("--version", action="version", version=f"resnetdsl {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    b = sub.add_parser("build", help="build the torch model and print its parameter count and output shape")
+    b.add_argument("spec", help="spec file, YAML text or preset name")
+    b.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")
+    b.add_argument("--seed", type=int, default=None, help="weight seed")
+    b.add_argument("-o", "--output", default=None, help="save the state_dict to this .pt file")
+    b.add_argument("--print", action="store_true", dest="print_model", help="print the module tree")
+    b.set_defaults(handler=_build)
+
+    s = sub.add_parser("summary", help="shapes, parameters and MACs from the spec alone (no torch)")
+    s.add_argument("spec", help="spec file, YAML text or preset name")
+    s.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")
+    s.add_argument("--depth", choices=("stage", "block", "layer"), default="block")
+    s.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
+    s.set_defaults(handler=_delegate("resnetdsl.summary"))
+
+    r = sub.add_parser("render", help="draw the network with Graphviz")
+    r.add_argument("spec", help="spec file, YAML text or preset name")
+    r.add_argument("-o", "--output", default=None, help="output file (format from its extension)")
+    r.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default=None)
+    r.add_argument("--detail", choices=("stage", "block", "layer"), default="block")
+    r.add_argument(
+        "--collapse",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="collapse runs of identical blocks (default: on for long stages at block level)",
+    )
+    r.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
+    r.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")
+    r.set_defaults(handler=_delegate("resnetdsl.render"))
+
+    v = sub.add_parser("validate", help="check spec files; every problem with file:line:col")
+    v.add_argument("paths", nargs="+", help="files, directories (searched for *.yaml, *.yml) or globs")
+    v.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default=None,
+        help="output format (default: github under GitHub Actions, else text)",
+    )
+    v.set_defaults(handler=_delegate("resnetdsl.validate"))
+
+    sc = sub.add_parser("schema", help="print or write the JSON Schema of the spec language")
+    sc.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    sc.set_defaults(handler=_delegate("resnetdsl.validate", "schema_cli_main"))
+
+    pr = sub.add_parser("presets", help="list the bundled presets")
+    pr.set_defaults(handler=_presets)
+    return p
+
+
+def _delegate(module: str, func: str = "cli_main"):  # type: ignore[no-untyped-def]
+    def run(args: argparse.Namespace) -> int:
+        mod = importlib.import_module(module)
+        result: int = getattr(mod, func)(args)
+        return result
+
+    return run
+
+
+def _presets(args: argparse.Namespace) -> int:
+    from resnetdsl import presets
+
+    print("\n".join(presets()))
+    return EXIT_OK
+
+
+def _build(args: argparse.Namespace) -> int:
+    from resnetdsl import build_model, plan_of
+
+    plan = plan_of(args.spec)
+    model = build_model(plan, seed=args.seed)
+    import torch
+
+    c, h, w = args.input or (plan.in_channels, *plan.input_size)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, c, h, w))
+    n = sum(p.numel() for p in model.parameters())
+    if args.print_model:
+        print(model)
+    print(f"{plan.name}: {n:,} parameters; input 1×{c}×{h}×{w} → output {'×'.join(map(str, out.shape))}")
+    if args.output:
+        import io
+
+        from resnetdsl.io import atomic_write_bytes
+
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        atomic_write_bytes(args.output, buf.getvalue())
+        print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``resnetdsl`` command. Returns the exit code."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except SpecError as exc:
+        for issue in exc.issues:
+            print(issue.format(), file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a bug, or an environment problem: one line, not a traceback
+        if os.environ.get("RESNETDSL_DEBUG"):
+            raise
+        print(f"resnetdsl: error: {type(exc).__name__}: {exc} (set RESNETDSL_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""One error type for every problem found in a spec, with where it was found."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+PathPart = str | int
+Path = tuple[PathPart, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A position in a source file (1-based line and column)."""
+
+    file: str | None
+    line: int
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem in a spec.
+
+    Attributes:
+        path: Where in the spec, as a tuple of keys and list indices (empty: the whole document).
+        message: What is wrong, in words a user can act on.
+        mark: Where in the source text, when the spec came from YAML.
+        severity: ``"error"`` or ``"warning"``.
+    """
+
+    path: Path
+    message: str
+    mark: Mark | None = None
+    severity: Literal["error", "warning"] = "error"
+
+    @property
+    def dotted(self) -> str:
+        """The path written as ``stages[2].depth``."""
+        return format_path(self.path)
+
+    @property
+    def file(self) -> str | None:
+        return self.mark.file if self.mark else None
+
+    @property
+    def line(self) -> int | None:
+        return self.mark.line if self.mark else None
+
+    @property
+    def col(self) -> int | None:
+        return self.mark.col if self.mark else None
+
+    def format(self, *, severity: bool = False) -> str:
+        """``file:line:col: [error: ]path: message``; parts that are unknown are left out."""
+        parts: list[str] = []
+        if self.mark is not None:
+            where = f"{self.mark.file or '<string>'}:{self.mark.line}:{self.mark.col}"
+            parts.append(where)
+        if severity:
+            parts.append(self.severity)
+        if self.path:
+            parts.append(self.dotted)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+def format_path(path: Sequence[PathPart]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _sort_key(issue: Issue) -> tuple[str, int, int, str]:
+    m = issue.mark
+    return (m.file or "", m.line, m.col, issue.message) if m else ("", 0, 0, issue.message)
+
+
+class SpecError(ValueError):
+    """A spec is invalid. ``issues`` holds every problem found, in source order."""
+
+    def __init__(self, issues: Iterable[Issue]) -> None:
+        found = list(issues)
+        # Sort by position where known, keep unmarked issues in the order they were found.
+        marked = sorted((i for i in found if i.mark), key=_sort_key)
+        unmarked = [i for i in found if not i.mark]
+        self.issues: list[Issue] = marked + unmarked
+        super().__init__("\n".join(i.format() for i in self.issues) or "invalid spec")
+
+    @classmethod
+    def single(cls, message: str, *, path: Path = (), mark: Mark | None = None) -> SpecError:
+        return cls([Issue(path, message, mark)])

@@ -1,0 +1,473 @@
+"""YAML → plain data with source marks; presets; ``extends``; pydantic errors → :class:`SpecError`.
+
+YAML is read safely: only the core tags (map, seq, str, int, float, bool, null), duplicate keys are errors,
+alias expansion and nesting are bounded, and the file size is capped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from resnetdsl.errors import Issue, Mark, Path, SpecError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from resnetdsl.spec import Spec
+
+MAX_BYTES = 1 << 20
+"""Largest spec file accepted (1 MiB)."""
+MAX_NODES = 100_000
+"""Most YAML nodes visited, aliases counted each time they are used (bounds alias bombs)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences."""
+MAX_EXTENDS = 16
+"""Longest ``extends`` chain."""
+
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_TEXT_TAGS = {"tag:yaml.org,2002:timestamp"}  # kept as the text the user wrote
+_PRESET_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclass
+class SourceMap:
+    """Where each value (and each mapping key) of a document was written."""
+
+    values: dict[Path, Mark] = field(default_factory=dict)
+    keys: dict[Path, Mark] = field(default_factory=dict)
+
+    def mark_for(self, path: Path, *, key: bool = False) -> Mark | None:
+        """The mark of ``path``; for a key, where the key is written; else the nearest enclosing value."""
+        if key and path in self.keys:
+            return self.keys[path]
+        p = path
+        while True:
+            if p in self.values:
+                return self.values[p]
+            if not p:
+                return None
+            p = p[:-1]
+
+
+@dataclass
+class Document:
+    """A parsed spec source: plain data plus where each part came from."""
+
+    data: dict[str, Any]
+    source: SourceMap
+    file: str | None
+
+
+class _Limit(Exception):
+    pass
+
+
+class _Walker:
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.source = SourceMap()
+        self.issues: list[Issue] = []
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")
+
+    def mark(self, node: yaml.Node) -> Mark:
+        m = node.start_mark
+        return Mark(self.file, m.line + 1, m.column + 1)
+
+    def walk(self, node: yaml.Node, path: Path, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _Limit(
+                f"the YAML expands to more than {MAX_NODES} nodes (aliases counted each time they are "
+                "used); refusing it as a possible alias bomb"
+            )
+        if depth > MAX_DEPTH:
+            raise _Limit(f"the YAML nests deeper than {MAX_DEPTH} levels (or an alias refers to itself)")
+        self.source.values[path] = self.mark(node)
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP:
+                self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
+                return None
+            self.constructor.flatten_mapping(node)  # YAML merge keys (<<)
+            out: dict[str, Any] = {}
+            for k_node, v_node in node.value:
+                if not isinstance(k_node, yaml.ScalarNode) or k_node.tag not in _SCALAR_TAGS:
+                    self.issues.append(Issue(path, "mapping keys must be plain strings", self.mark(k_node)))
+                    continue
+                key = str(k_node.value)
+                sub = (*path, key)
+                if key in out:
+                    first = self.source.keys[sub]
+                    self.issues.append(
+                        Issue(sub, f"duplicate key '{key}' (first defined at line {first.line})", self.mark(k_node))
+                    )
+                    continue
+                self.source.keys[sub] = self.mark(k_node)
+                out[key] = self.walk(v_node, sub, depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
+                return None
+            return [self.walk(v, (*path, i), depth + 1) for i, v in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        if node.tag in _TEXT_TAGS:
+            return node.value
+        if node.tag not in _SCALAR_TAGS:
+            self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
+            return None
+        return self.constructor.construct_object(node)
+
+
+def _show_tag(tag: str) -> str:
+    return "'!!" + tag.removeprefix("tag:yaml.org,2002:") + "'" if tag.startswith("tag:yaml.org,2002:") else f"'{tag}'"
+
+
+def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
+    """Parse one YAML document safely into plain data with marks.
+
+    Raises:
+        SpecError: on bad YAML, unsupported tags, duplicate keys, size limits, or a non-mapping top level.
+    """
+    top = Mark(file, 1, 1)
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            raise SpecError.single(f"file is too large ({len(text)} bytes; the limit is {MAX_BYTES})", mark=top)
+        if b"\x00" in text:
+            raise SpecError.single("file is binary, not YAML text", mark=top)
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError.single(f"file is not valid UTF-8 (byte {exc.start})", mark=top) from None
+    if len(text) > MAX_BYTES:
+        raise SpecError.single(f"text is too large ({len(text)} characters; the limit is {MAX_BYTES})", mark=top)
+    text = text.removeprefix("\ufeff")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        m = exc.problem_mark or exc.context_mark
+        mark = Mark(file, m.line + 1, m.column + 1) if m else top
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError.single(f"invalid YAML: {problem}", mark=mark) from None
+    except yaml.YAMLError as exc:
+        raise SpecError.single(f"invalid YAML: {exc}", mark=top) from None
+    if node is None:
+        raise SpecError.single("the spec is empty: expected a mapping with at least 'stages'", mark=top)
+    walker = _Walker(file)
+    try:
+        data = walker.walk(node, (), 0)
+    except _Limit as exc:
+        raise SpecError.single(str(exc), mark=walker.mark(node)) from None
+    except RecursionError:
+        raise SpecError.single("the YAML nests too deeply", mark=top) from None
+    if walker.issues:
+        raise SpecError(walker.issues)
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
+        raise SpecError.single(f"the top level must be a mapping, not {kind}", mark=walker.mark(node))
+    return Document(data, walker.source, file)
+
+
+def read_file(path: str | os.PathLike[str]) -> Document:
+    """Read and parse a spec file (size-capped, UTF-8, safe YAML)."""
+    p = FsPath(path)
+    shown = str(path)
+    top = Mark(shown, 1, 1)
+    if p.is_dir():
+        raise SpecError.single("is a directory, not a spec file", mark=top)
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise SpecError.single(f"file is too large ({size} bytes; the limit is {MAX_BYTES})", mark=top)
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise SpecError.single("no such file", mark=top) from None
+    except OSError as exc:
+        raise SpecError.single(f"cannot read file: {exc.strerror or exc}", mark=top) from None
+    return parse_yaml(raw, shown)
+
+
+# --- presets -------------------------------------------------------------------------------------
+
+
+def preset_dir() -> FsPath:
+    """Folder of bundled presets: inside the installed package, or ``specs/`` of a source checkout."""
+    here = FsPath(__file__).resolve().parent
+    bundled = here / "specs"
+    return bundled if bundled.is_dir() else here.parent / "specs"
+
+
+@cache
+def preset_names() -> tuple[str, ...]:
+    """Names of the bundled presets, sorted."""
+    return tuple(sorted(p.stem for p in preset_dir().glob("*.yaml")))
+
+
+def preset_path(name: str) -> FsPath:
+    if name not in preset_names():
+        raise SpecError.single(f"unknown preset '{name}'{did_you_mean(name, preset_names())}")
+    return preset_dir() / f"{name}.yaml"
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# --- extends -------------------------------------------------------------------------------------
+
+
+def _merge(base: Any, over: Any, bsrc: SourceMap, osrc: SourceMap, out: SourceMap, path: Path) -> Any:
+    """Deep-merge ``over`` onto ``base``: mappings merge key by key; anything else is replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged: dict[str, Any] = {}
+        if path in osrc.values:
+            out.values[path] = osrc.values[path]
+        for k in base.keys() | over.keys():
+            sub = (*path, k)
+            if k in over and k in base:
+                merged[k] = _merge(base[k], over[k], bsrc, osrc, out, sub)
+                if sub in osrc.keys:
+                    out.keys[sub] = osrc.keys[sub]
+            elif k in over:
+                merged[k] = over[k]
+                _copy_marks(osrc, out, sub)
+            else:
+                merged[k] = base[k]
+                _copy_marks(bsrc, out, sub)
+        # keep the child's key order, then the base's remaining keys
+        order = [k for k in over if k in merged] + [k for k in base if k not in over]
+        return {k: merged[k] for k in order}
+    _copy_marks(osrc, out, path)
+    return over
+
+
+def _copy_marks(src: SourceMap, dst: SourceMap, prefix: Path) -> None:
+    n = len(prefix)
+    for table, target in ((src.values, dst.values), (src.keys, dst.keys)):
+        for p, m in table.items():
+            if p[:n] == prefix:
+                target[p] = m
+
+
+def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
+    """Apply ``extends: <preset or relative path>``: the base, deep-merged with this document."""
+    base_ref = doc.data.get("extends")
+    if base_ref is None:
+        return doc
+    mark = doc.source.mark_for(("extends",))
+    if not isinstance(base_ref, str) or not base_ref:
+        raise SpecError.single("must be a preset name or a path to a spec file", path=("extends",), mark=mark)
+    if len(_seen) >= MAX_EXTENDS:
+        raise SpecError.single(f"extends chain is longer than {MAX_EXTENDS}", path=("extends",), mark=mark)
+    if _PRESET_RE.match(base_ref) and base_ref in preset_names():
+        target = preset_dir() / f"{base_ref}.yaml"
+    else:
+        rel = FsPath(doc.file).parent if doc.file else FsPath.cwd()
+        target = rel / base_ref
+        if not target.is_file():
+            hint = did_you_mean(base_ref, preset_names()) if _PRESET_RE.match(base_ref) else ""
+            raise SpecError.single(
+                f"'{base_ref}' is neither a preset nor a spec file{hint}", path=("extends",), mark=mark
+            )
+    key = str(target.resolve())
+    if key in _seen:
+        raise SpecError.single(f"extends cycle through '{base_ref}'", path=("extends",), mark=mark)
+    base = resolve_extends(read_file(target), _seen=(*_seen, key))
+    child = {k: v for k, v in doc.data.items() if k != "extends"}
+    out = SourceMap()
+    data = _merge(base.data, child, base.source, doc.source, out, ())
+    return Document(data, out, doc.file)
+
+
+# --- to a Spec -----------------------------------------------------------------------------------
+
+
+def load_document(source: Any) -> Document:
+    """A path, YAML text, preset name or mapping → :class:`Document` (extends applied)."""
+    if isinstance(source, Mapping):
+        doc = Document(dict(source), SourceMap(), None)
+    elif isinstance(source, os.PathLike):
+        doc = read_file(source)
+    elif isinstance(source, str):
+        s = source.strip()
+        if _PRESET_RE.match(s) and s in preset_names():
+            doc = read_file(preset_path(s))
+        elif s.endswith((".yaml", ".yml")) and "\n" not in s:
+            doc = read_file(s)
+        elif "\n" in s or ":" in s or "{" in s:
+            doc = parse_yaml(source)
+        elif os.path.isfile(s):
+            doc = read_file(s)
+        else:
+            raise SpecError.single(f"unknown preset '{s}'{did_you_mean(s, preset_names())}")
+    elif isinstance(source, bytes):
+        doc = parse_yaml(source)
+    else:
+        raise TypeError(f"expected a Spec, a mapping, YAML text, a path or a preset name, got {type(source).__name__}")
+    return resolve_extends(doc)
+
+
+def load_spec(source: Any) -> Spec:
+    """Load and validate a spec.
+
+    Args:
+        source: a :class:`~resnetdsl.spec.Spec`, a mapping, YAML text, a path to a YAML file, or a preset name.
+
+    Raises:
+        SpecError: listing every problem found (schema and semantics), with file:line:col where known.
+    """
+    from resnetdsl.spec import Spec
+
+    if isinstance(source, Spec):
+        return source
+    doc = load_document(source)
+    return spec_from_document(doc)
+
+
+def spec_from_document(doc: Document) -> Spec:
+    from pydantic import ValidationError
+
+    from resnetdsl.spec import Spec
+
+    try:
+        spec = Spec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SpecError(issues_from_pydantic(exc, doc.source)) from None
+    spec._source = doc.source
+    spec._file = doc.file
+    return spec
+
+
+# --- pydantic errors in our words -----------------------------------------------------------------
+
+_TAGS = {"mapping", "none"}  # union tags pydantic puts into locations; not part of the user's path
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def _allowed_keys(model: Any, path: Path) -> list[str]:
+    """Field names of the model at ``path`` (for did-you-mean on unknown keys)."""
+    from pydantic import BaseModel
+
+    from resnetdsl.spec import model_at
+
+    m = model_at(path)
+    if m is None or not (isinstance(m, type) and issubclass(m, BaseModel)):
+        return []
+    return list(m.model_fields)
+
+
+def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]:
+    """Turn a pydantic ``ValidationError`` into issues with our paths, words and marks."""
+    issues: list[Issue] = []
+    seen: set[tuple[Path, str]] = set()
+    for err in exc.errors(include_url=False):
+        path: Path = tuple(p for p in err["loc"] if p not in _TAGS)
+        etype = err["type"]
+        inp = err.get("input")
+        ctx = err.get("ctx") or {}
+        key_mark = False
+        if etype == "extra_forbidden":
+            key = str(path[-1])
+            allowed = _allowed_keys(None, path[:-1])
+            msg = f"unknown key '{key}'{did_you_mean(key, allowed)}"
+            key_mark = True
+        elif etype == "missing":
+            msg = "is required"
+            mark = source.mark_for(path[:-1])
+            issue = Issue(path, msg, mark)
+            if (path, msg) not in seen:
+                seen.add((path, msg))
+                issues.append(issue)
+            continue
+        elif etype in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+            op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[etype]
+            bound = next(iter(ctx.values()))
+            msg = f"must be {op} {bound} (got {_show(inp)})"
+        elif etype == "literal_error":
+            choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+            hint = did_you_mean(str(inp), choices) if isinstance(inp, str) else ""
+            msg = f"must be one of {', '.join(repr(c) for c in choices)} (got {_show(inp)}){hint}"
+        elif etype in ("int_type", "int_parsing", "int_from_float"):
+            msg = f"must be an integer (got {_type_name(inp)} {_show(inp)})"
+        elif etype in ("float_type", "float_parsing"):
+            msg = f"must be a number (got {_type_name(inp)} {_show(inp)})"
+        elif etype in ("bool_type", "bool_parsing"):
+            msg = f"must be true or false (got {_type_name(inp)} {_show(inp)})"
+        elif etype in ("string_type",):
+            msg = f"must be a string (got {_type_name(inp)} {_show(inp)})"
+        elif etype in ("model_type", "model_attributes_type", "dict_type"):
+            msg = f"must be a mapping (got {_type_name(inp)} {_show(inp)})"
+        elif etype in ("list_type", "tuple_type"):
+            msg = f"must be a list (got {_type_name(inp)} {_show(inp)})"
+        elif etype in ("too_short", "too_long"):
+            n = ctx.get("min_length") if etype == "too_short" else ctx.get("max_length")
+            if etype == "too_short" and isinstance(inp, list) and len(inp) >= int(n or 0):
+                continue  # pydantic counts only the items that validated; those have their own errors
+            word = "at least" if etype == "too_short" else "at most"
+            got = len(inp) if isinstance(inp, list) else ctx.get("actual_length")
+            msg = f"must have {word} {n} item{'s' if n != 1 else ''} (got {got})"
+        elif etype == "string_too_short":
+            msg = "must not be empty"
+        elif etype == "string_pattern_mismatch":
+            msg = f"must match {ctx.get('pattern')} (got {_show(inp)})"
+        elif etype == "union_tag_invalid":
+            msg = f"must be 'none' or a mapping (got {_show(inp)})"
+        elif etype == "value_error":
+            msg = str(ctx.get("error", err["msg"]))
+        else:
+            msg = err["msg"][0].lower() + err["msg"][1:]
+        if (path, msg) in seen:
+            continue
+        seen.add((path, msg))
+        issues.append(Issue(path, msg, source.mark_for(path, key=key_mark)))
+    return issues

@@ -1,0 +1,191 @@
+"""Spec → Plan: defaults resolved, widths and strides worked out, shortcuts chosen, every module named.
+
+All semantic problems are collected and raised together as one :class:`SpecError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resnetdsl import blocks as B
+from resnetdsl.errors import Issue, Path, SpecError
+from resnetdsl.plan import Act, Block, Conv, Dropout, Flatten, GlobalPool, Linear, Norm, Op, Plan, Pool, Stage
+from resnetdsl.spec import BlockSettings, Spec
+
+BUILTIN_DEFAULTS: dict[str, Any] = {
+    "block": "basic",
+    "shortcut": "projection",
+    "stride_on": None,  # bottleneck: 3x3
+    "groups": None,  # bottleneck: 1
+    "width_per_group": None,  # bottleneck: 64
+    "expansion": None,  # per block kind
+    "conv_bias": False,
+    "shortcut_norm": True,
+}
+_BOTTLENECK_ONLY = ("stride_on", "groups", "width_per_group")
+
+
+class _Issues:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.items: list[Issue] = []
+
+    def add(self, path: Path, message: str, *, key: bool = False) -> None:
+        src = self.spec._source
+        mark = src.mark_for(path, key=key) if src is not None else None
+        self.items.append(Issue(path, message, mark))
+
+
+def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
+    stage = spec.stages[index]
+    values: dict[str, Any] = dict(BUILTIN_DEFAULTS)
+    origin: dict[str, Path] = {}
+    for scope, where in ((spec.defaults, ("defaults",)), (stage, ("stages", index))):
+        for key in BlockSettings.model_fields:
+            v = getattr(scope, key)
+            if v is not None:
+                values[key] = v
+                origin[key] = (*where, key)
+    kind = values["block"]
+    if kind == "basic":
+        for key in _BOTTLENECK_ONLY:
+            if key not in origin:
+                continue
+            if origin[key][0] == "stages":
+                issues.add(origin[key], f"applies only to bottleneck blocks (stages[{index}] uses basic blocks)")
+            elif index == 0 and _all_basic(spec):
+                issues.add(origin[key], "applies only to bottleneck blocks (every stage uses basic blocks)")
+    cfg = B.BlockConfig(
+        block=kind,
+        shortcut=values["shortcut"],
+        stride_on=values["stride_on"] or "3x3",
+        groups=values["groups"] or 1,
+        width_per_group=values["width_per_group"] or 64,
+        expansion=values["expansion"] or B.EXPANSION[kind],
+        conv_bias=values["conv_bias"],
+        shortcut_norm=values["shortcut_norm"],
+        zero_init=spec.init.zero_init_residual,
+    )
+    if kind == "bottleneck" and B.bottleneck_mid(cfg, stage.width) < 1:
+        issues.add(
+            ("stages", index, "width"),
+            f"inner width int({stage.width} × {cfg.width_per_group} / 64) × {cfg.groups} is 0; "
+            "raise width or width_per_group",
+        )
+    if "shortcut_norm" in origin and cfg.shortcut in ("identity_pad", "none"):
+        issues.add(origin["shortcut_norm"], f"has no effect with shortcut '{cfg.shortcut}'")
+    return cfg
+
+
+def _all_basic(spec: Spec) -> bool:
+    kinds = {s.block or spec.defaults.block or "basic" for s in spec.stages}
+    return kinds == {"basic"}
+
+
+def _stem(spec: Spec, issues: _Issues) -> tuple[tuple[Op, ...], int]:
+    st = spec.stem
+    cin = spec.input.channels
+    w = st.width
+    bias = st.conv_bias
+    ops: list[Op] = []
+    if st.kind == "deep":
+        m1, m2 = st.mid_widths or (w // 2, w // 2)
+        if min(m1, m2) < 1:
+            issues.add(("stem", "width"), f"a deep stem needs width >= 2 or explicit mid_widths (got {w})")
+            m1, m2 = max(m1, 1), max(m2, 1)
+        ops += [
+            Conv("conv1.0", cin, m1, 3, stride=2, padding=1, bias=bias),
+            Norm("conv1.1", m1),
+            Act("conv1.2"),
+            Conv("conv1.3", m1, m2, 3, stride=1, padding=1, bias=bias),
+            Norm("conv1.4", m2),
+            Act("conv1.5"),
+            Conv("conv1.6", m2, w, 3, stride=1, padding=1, bias=bias),
+        ]
+    else:
+        if st.mid_widths is not None:
+            issues.add(("stem", "mid_widths"), f"applies only to the deep stem (this stem is '{st.kind}')", key=True)
+        k, s = (7, 2) if st.kind == "conv7" else (3, 1)
+        ops.append(Conv("conv1", cin, w, k, stride=s, padding=k // 2, bias=bias))
+    ops += [Norm("bn1", w), Act("act1")]
+    pool = st.pool or ("none" if st.kind == "conv3" else "max")
+    if pool == "max":
+        ops.append(Pool("maxpool", "max", 3, 2, padding=1))
+    elif pool == "conv":
+        ops += [
+            Conv("maxpool.0", w, w, 3, stride=2, padding=1, bias=bias),
+            Norm("maxpool.1", w),
+            Act("maxpool.2"),
+        ]
+    return tuple(ops), w
+
+
+def lower(spec: Spec) -> Plan:
+    """Make every detail of ``spec`` explicit.
+
+    Raises:
+        SpecError: every semantic problem found (settings that do not apply, impossible widths, …).
+    """
+    issues = _Issues(spec)
+    stem, channels = _stem(spec, issues)
+    stages: list[Stage] = []
+    names: dict[str, int] = {}
+    for i, st in enumerate(spec.stages):
+        cfg = _resolve(spec, i, issues)
+        name = st.name or f"layer{i + 1}"
+        if name in names:
+            issues.add(("stages", i, "name"), f"duplicate stage name '{name}' (also stages[{names[name]}])")
+        names[name] = i
+        make = B.BLOCKS[cfg.block]
+        blocks: list[Block] = []
+        stage_in = channels
+        for j in range(st.depth):
+            stride = st.stride if j == 0 else 1
+            ops = make(cfg, channels, st.width, stride)
+            use, sc_ops = B.shortcut(cfg, channels, ops.out_channels, stride)
+            if use == "pad" and ops.out_channels < channels:
+                where = ("stages", i, "shortcut") if st.shortcut else ("defaults", "shortcut")
+                issues.add(
+                    where,
+                    f"'identity_pad' cannot shrink channels ({channels} → {ops.out_channels} in "
+                    f"{name}.{j}); use 'projection'",
+                )
+            blocks.append(
+                Block(
+                    name=str(j),
+                    kind=cfg.block,
+                    in_channels=channels,
+                    mid_channels=ops.mid_channels,
+                    out_channels=ops.out_channels,
+                    stride=stride,
+                    groups=cfg.groups,
+                    shortcut=use,
+                    main=ops.main,
+                    shortcut_ops=sc_ops,
+                    post=ops.post,
+                )
+            )
+            channels = ops.out_channels
+        stages.append(Stage(name, i, cfg.block, stage_in, channels, st.stride, tuple(blocks)))
+    head: tuple[Op, ...] = ()
+    num_classes: int | None = None
+    if spec.head != "none":
+        h = spec.head
+        head = (GlobalPool("global_pool", h.pool), Flatten("flatten"))
+        if h.dropout > 0:
+            head += (Dropout("dropout", h.dropout),)
+        head += (Linear("fc", channels, h.num_classes, bias=h.bias),)
+        num_classes = h.num_classes
+    if issues.items:
+        raise SpecError(issues.items)
+    return Plan(
+        name=spec.name,
+        description=spec.description,
+        in_channels=spec.input.channels,
+        input_size=spec.input.size,
+        stem=stem,
+        stages=tuple(stages),
+        head=head,
+        num_classes=num_classes,
+        zero_init_residual=spec.init.zero_init_residual,
+    )

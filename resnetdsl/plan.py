@@ -1,0 +1,181 @@
+"""The plan: an immutable, fully explicit description of one network.
+
+Every backend (torch builder, analyzer, renderer) reads only this. Op ``name``s are module names relative
+to their container: the network for stem and head ops, the block for block ops. A dotted name
+(``downsample.1``, ``conv1.3``) places the op at that index of a sequential container of that name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+ShortcutUse = Literal["identity", "projection", "pad", "avgpool_projection", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Conv:
+    name: str
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    groups: int = 1
+    bias: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Norm:
+    name: str
+    channels: int
+    kind: Literal["batch"] = "batch"
+    eps: float = 1e-5
+    momentum: float = 0.1
+    zero_init: bool = False
+    """Initialise γ to zero (last norm of a residual branch under ``zero_init_residual``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    name: str
+    kind: Literal["relu"] = "relu"
+    inplace: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    name: str
+    kind: Literal["max", "avg"]
+    kernel_size: int
+    stride: int
+    padding: int = 0
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalPool:
+    name: str
+    kind: Literal["avg", "max"] = "avg"
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dropout:
+    name: str
+    p: float
+
+
+@dataclass(frozen=True, slots=True)
+class Linear:
+    name: str
+    in_features: int
+    out_features: int
+    bias: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PadShortcut:
+    """Option A shortcut: subsample by ``stride`` and append zero channels (parameter-free)."""
+
+    name: str
+    in_channels: int
+    out_channels: int
+    stride: int
+
+
+Op = Conv | Norm | Act | Pool | GlobalPool | Flatten | Dropout | Linear | Identity | PadShortcut
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One residual block: ``post(main(x) + shortcut(x))``; without a shortcut, ``post(main(x))``."""
+
+    name: str
+    """Module name within the stage (``"0"``)."""
+    kind: str
+    """Block kind (``basic``, ``bottleneck``)."""
+    in_channels: int
+    mid_channels: int
+    out_channels: int
+    stride: int
+    groups: int
+    shortcut: ShortcutUse
+    main: tuple[Op, ...]
+    shortcut_ops: tuple[Op, ...]
+    post: tuple[Op, ...]
+
+    @property
+    def has_add(self) -> bool:
+        return self.shortcut != "none"
+
+    def ops(self) -> Iterator[Op]:
+        yield from self.main
+        yield from self.shortcut_ops
+        yield from self.post
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    """Module name of the stage (``layer1``)."""
+    index: int
+    """Position in the spec's ``stages`` list."""
+    block_kind: str
+    in_channels: int
+    out_channels: int
+    stride: int
+    blocks: tuple[Block, ...]
+
+    @property
+    def depth(self) -> int:
+        return len(self.blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A whole network, every detail explicit."""
+
+    name: str
+    description: str
+    in_channels: int
+    input_size: tuple[int, int]
+    stem: tuple[Op, ...]
+    stages: tuple[Stage, ...]
+    head: tuple[Op, ...]
+    """Empty for a backbone (``head: none``)."""
+    num_classes: int | None
+    zero_init_residual: bool
+
+    @property
+    def feature_channels(self) -> int:
+        return self.stages[-1].out_channels
+
+    def named_ops(self) -> Iterator[tuple[str, Op]]:
+        """Every op with its full module path, in build order (stem, blocks, head)."""
+        for op in self.stem:
+            yield op.name, op
+        for stage in self.stages:
+            for block in stage.blocks:
+                prefix = f"{stage.name}.{block.name}."
+                for op in block.ops():
+                    yield prefix + op.name, op
+        for op in self.head:
+            yield op.name, op
+
+    def blocks(self) -> Iterator[tuple[Stage, Block]]:
+        for stage in self.stages:
+            for block in stage.blocks:
+                yield stage, block

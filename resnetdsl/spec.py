@@ -1,0 +1,202 @@
+"""The spec language: pydantic models of what a user writes in YAML.
+
+Every model forbids unknown keys and is immutable. Scalars are strict (``"3"`` is not a depth, ``true`` is not
+an integer). Block settings live in ``defaults`` and may be overridden by any stage; a setting left out
+(``null``) is inherited. The spec says *what* to build; :func:`resnetdsl.lower.lower` makes every detail explicit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Strict,
+    Tag,
+)
+
+from resnetdsl.errors import Path
+
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]
+
+BlockKind = Literal["basic", "bottleneck"]
+ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_projection", "none"]
+StrideOn = Literal["1x1", "3x3"]
+StemKind = Literal["conv7", "conv3", "deep"]
+StemPool = Literal["max", "conv", "none"]
+GlobalPoolKind = Literal["avg", "max"]
+
+SCHEMA_ID = "https://resnetdsl.dev/schemas/resnet-spec.schema.json"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+        validate_default=False,
+    )
+
+
+class InputSpec(_Model):
+    """The input tensor a network is built and analysed for."""
+
+    channels: Int = Field(3, ge=1, le=4096)
+    """Number of input channels (3 for RGB)."""
+    size: tuple[Annotated[int, Strict(), Field(ge=1, le=65536)], Annotated[int, Strict(), Field(ge=1, le=65536)]] = (
+        224,
+        224,
+    )
+    """Spatial size [height, width] used for shapes and MACs."""
+
+
+class Stem(_Model):
+    """The layers before the first stage."""
+
+    kind: StemKind = "conv7"
+    """`conv7`: 7×7/2 conv + BN + ReLU (ImageNet, He et al. 2015). `conv3`: 3×3/1 conv + BN + ReLU (CIFAR).
+    `deep`: three 3×3 convs, the first with stride 2 (ResNet-C, Bag of Tricks)."""
+    width: Int = Field(64, ge=1, le=65536)
+    """Output channels of the stem."""
+    mid_widths: tuple[Annotated[int, Strict(), Field(ge=1)], Annotated[int, Strict(), Field(ge=1)]] | None = None
+    """`deep` stem only: output channels of its first two convs (default: half of `width` each;
+    [24, 32] gives timm's tiered stem)."""
+    pool: StemPool | None = None
+    """Downsampling after the stem: `max` (3×3/2 max-pool), `conv` (3×3/2 conv + BN + ReLU, ResNet-RS) or
+    `none`. Default: `max` for conv7 and deep stems, `none` for conv3."""
+    conv_bias: Bool = False
+    """Give the stem convolutions a bias."""
+
+
+class BlockSettings(_Model):
+    """Settings of the residual blocks. Set in `defaults`, overridable per stage; unset means inherited."""
+
+    block: BlockKind | None = None
+    """`basic` (two 3×3 convs, expansion 1) or `bottleneck` (1×1, 3×3, 1×1, expansion 4). Default: basic."""
+    shortcut: ShortcutKind | None = None
+    """Shortcut policy (He et al. 2015, Bag of Tricks): `identity_pad` (A: parameter-free, stride by subsampling,
+    extra channels zero-padded), `projection` (B: 1×1 conv only where the shape changes), `projection_all`
+    (C: 1×1 conv on every block), `avgpool_projection` (D: 2×2 avg-pool then 1×1 conv where the shape changes),
+    `none` (plain network, no residual add). Default: projection."""
+    stride_on: StrideOn | None = None
+    """Bottleneck only: which conv carries the stride, `1x1` (original Caffe model) or `3x3` (v1.5,
+    torchvision). Default: 3x3."""
+    groups: Int | None = Field(None, ge=1, le=4096)
+    """Bottleneck only: groups of the 3×3 conv (ResNeXt cardinality). Default: 1."""
+    width_per_group: Int | None = Field(None, ge=1, le=65536)
+    """Bottleneck only: channels per group; inner width = int(width × width_per_group / 64) × groups.
+    Default: 64."""
+    expansion: Int | None = Field(None, ge=1, le=64)
+    """Output channels = stage width × expansion. Default: 1 for basic, 4 for bottleneck."""
+    conv_bias: Bool | None = None
+    """Give block and shortcut convolutions a bias. Default: false."""
+    shortcut_norm: Bool | None = None
+    """Follow a projection shortcut's 1×1 conv with BatchNorm. Default: true."""
+
+
+class Stage(BlockSettings):
+    """A run of blocks at one width. The first block may change resolution (stride) and width."""
+
+    depth: Int = Field(ge=1, le=10000)
+    """Number of blocks."""
+    width: Int = Field(ge=1, le=65536)
+    """Base width ("planes"); blocks output width × expansion channels."""
+    stride: Int = Field(1, ge=1, le=4)
+    """Stride of the stage's first block."""
+    name: Str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Module name of the stage (default: layer1, layer2, …)."""
+
+
+class Head(_Model):
+    """Classifier head: global pooling, optional dropout, a linear layer."""
+
+    pool: GlobalPoolKind = "avg"
+    """Global pooling before the classifier."""
+    dropout: Annotated[float, Strict(False)] = Field(0.0, ge=0.0, lt=1.0)
+    """Dropout probability before the classifier."""
+    num_classes: Int = Field(1000, ge=1, le=1_000_000)
+    """Number of output classes."""
+    bias: Bool = True
+    """Give the classifier a bias."""
+
+
+class Init(_Model):
+    """Weight initialisation (torchvision's scheme: Kaiming-normal fan-out convs, BN γ=1 β=0)."""
+
+    zero_init_residual: Bool = False
+    """Zero the γ of the last BN in each residual branch, so every block starts as the identity."""
+
+
+def _head_tag(value: Any) -> str:
+    return "none" if value == "none" or value is None else "mapping"
+
+
+HeadField = Annotated[
+    Annotated[Head, Tag("mapping")] | Annotated[Literal["none"], Tag("none")],
+    Discriminator(_head_tag),
+]
+
+
+class Spec(_Model):
+    """A ResNet: stem, stages of residual blocks, and head."""
+
+    model_config = ConfigDict(
+        title="resnetdsl spec",
+        json_schema_extra={"$id": SCHEMA_ID},
+    )
+
+    name: Str = Field(min_length=1, max_length=200)
+    """Name of the network."""
+    description: Str = ""
+    """Free text."""
+    extends: Str | None = None
+    """A preset name or a path (relative to this file) whose spec this one starts from; keys given here
+    override it (mappings merge key by key, lists are replaced). Resolved when loading."""
+    input: InputSpec = InputSpec()
+    """Input tensor."""
+    stem: Stem = Stem()
+    """Stem."""
+    defaults: BlockSettings = BlockSettings()
+    """Block settings every stage inherits."""
+    stages: tuple[Stage, ...] = Field(min_length=1, max_length=64)
+    """The stages, in order."""
+    head: HeadField = Head()
+    """Classifier head, or `none` for a backbone that returns the last feature map."""
+    init: Init = Init()
+    """Weight initialisation."""
+
+    _source: Any = PrivateAttr(default=None)
+    _file: str | None = PrivateAttr(default=None)
+
+
+def model_at(path: Path) -> Any:
+    """The model class that validates the value at ``path`` (``None`` where it is no model)."""
+    model: Any = Spec
+    for part in path:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        field = fields.get(part) if fields is not None else None
+        if field is None:
+            return None
+        ann = field.annotation
+        model = _first_model(ann)
+    return model
+
+
+def _first_model(ann: Any) -> Any:
+    import typing
+
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in typing.get_args(ann):
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
