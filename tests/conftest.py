@@ -1,0 +1,49 @@
+"""Shared test helpers: golden files (rewrite with ``pytest --accept``), paths, the CLI runner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--accept", action="store_true", help="rewrite golden files with the current output")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """``golden("summary/resnet18.txt", text)``: compare with tests/golden/…, or rewrite under --accept."""
+    accept = bool(request.config.getoption("--accept"))
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if accept:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            return
+        assert path.exists(), f"no golden file {path.relative_to(ROOT)}; run pytest --accept to create it"
+        expected = path.read_text(encoding="utf-8")
+        assert text == expected, f"output differs from {path.relative_to(ROOT)} (pytest --accept rewrites it)"
+
+    return check
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m resnetdsl ARGS`` in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "resnetdsl", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=env,
+        timeout=300,
+    )
