@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -43,6 +44,12 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
 }
 _TEXT_TAGS = {"tag:yaml.org,2002:timestamp"}  # kept as the text the user wrote
+_MERGE = "tag:yaml.org,2002:merge"
+_KEY_TAGS = _SCALAR_TAGS | {"tag:yaml.org,2002:value"}  # `=` is a plain key
+_TOO_MANY = (
+    f"the YAML expands to more than {MAX_NODES} nodes (aliases counted each time they are used); "
+    "refusing it as a possible alias bomb"
+)
 _PRESET_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -86,6 +93,8 @@ class _Walker:
         self.issues: list[Issue] = []
         self.count = 0
         self.constructor = yaml.SafeLoader("")
+        self.merged: dict[int, list[tuple[yaml.Node, yaml.Node]]] = {}
+        self.merging: set[int] = set()
 
     def mark(self, node: yaml.Node) -> Mark:
         m = node.start_mark
@@ -94,10 +103,7 @@ class _Walker:
     def walk(self, node: yaml.Node, path: Path, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _Limit(
-                f"the YAML expands to more than {MAX_NODES} nodes (aliases counted each time they are "
-                "used); refusing it as a possible alias bomb"
-            )
+            raise _Limit(_TOO_MANY)
         if depth > MAX_DEPTH:
             raise _Limit(f"the YAML nests deeper than {MAX_DEPTH} levels (or an alias refers to itself)")
         self.source.values[path] = self.mark(node)
@@ -105,10 +111,9 @@ class _Walker:
             if node.tag != _MAP:
                 self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
                 return None
-            self.constructor.flatten_mapping(node)  # YAML merge keys (<<)
             out: dict[str, Any] = {}
-            for k_node, v_node in node.value:
-                if not isinstance(k_node, yaml.ScalarNode) or k_node.tag not in _SCALAR_TAGS:
+            for k_node, v_node in self.pairs(node, path):
+                if not isinstance(k_node, yaml.ScalarNode) or k_node.tag not in _KEY_TAGS:
                     self.issues.append(Issue(path, "mapping keys must be plain strings", self.mark(k_node)))
                     continue
                 key = str(k_node.value)
@@ -133,7 +138,52 @@ class _Walker:
         if node.tag not in _SCALAR_TAGS:
             self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
             return None
-        return self.constructor.construct_object(node)
+        try:
+            return self.constructor.construct_object(node)
+        except (ValueError, KeyError, yaml.YAMLError):  # e.g. `!!int abc`, `!!bool maybe`, a 5000-digit integer
+            shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
+            self.issues.append(Issue(path, f"cannot read '{shown}' as {_show_tag(node.tag)}", self.mark(node)))
+            return None
+
+    def pairs(self, node: yaml.MappingNode, path: Path) -> list[tuple[yaml.Node, yaml.Node]]:
+        """The key/value nodes of a mapping with YAML merge keys (``<<``) applied.
+
+        Keys written in the mapping win over merged ones, and earlier merged mappings over later ones (the YAML
+        merge-key rules). Keys written twice are kept, for the caller to report as duplicates.
+        """
+        key = id(node)
+        if key in self.merged:
+            return self.merged[key]
+        if key in self.merging:
+            raise _Limit("a merge key '<<' refers to the mapping it is in")
+        written = [(k, v) for k, v in node.value if k.tag != _MERGE]
+        sources: list[yaml.MappingNode] = []
+        for k, v in node.value:
+            if k.tag != _MERGE:
+                continue
+            for item in v.value if isinstance(v, yaml.SequenceNode) else [v]:
+                if isinstance(item, yaml.MappingNode) and item.tag == _MAP:
+                    sources.append(item)
+                else:
+                    self.issues.append(Issue(path, "a merge key '<<' takes a mapping or a list of mappings", self.mark(item)))
+        if not sources:
+            return written
+        self.merging.add(key)
+        seen = {str(k.value) for k, _ in written if isinstance(k, yaml.ScalarNode)}
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        for src in sources:
+            for k, v in self.pairs(src, path):
+                self.count += 1
+                if self.count > MAX_NODES:
+                    raise _Limit(_TOO_MANY)
+                if isinstance(k, yaml.ScalarNode):
+                    if str(k.value) in seen:
+                        continue
+                    seen.add(str(k.value))
+                merged.append((k, v))
+        self.merging.discard(key)
+        self.merged[key] = merged + written
+        return self.merged[key]
 
 
 def _show_tag(tag: str) -> str:
@@ -161,6 +211,8 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
     text = text.removeprefix("\ufeff")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise SpecError.single("the YAML nests too deeply", mark=top) from None
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark or exc.context_mark
         mark = Mark(file, m.line + 1, m.column + 1) if m else top
@@ -193,10 +245,13 @@ def read_file(path: str | os.PathLike[str]) -> Document:
     if p.is_dir():
         raise SpecError.single("is a directory, not a spec file", mark=top)
     try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise SpecError.single(f"file is too large ({size} bytes; the limit is {MAX_BYTES})", mark=top)
-        raw = p.read_bytes()
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or /dev/zero would block or never end
+            raise SpecError.single("is not a regular file", mark=top)
+        if st.st_size > MAX_BYTES:
+            raise SpecError.single(f"file is too large ({st.st_size} bytes; the limit is {MAX_BYTES})", mark=top)
+        with p.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)  # the file may have grown since stat
     except FileNotFoundError:
         raise SpecError.single("no such file", mark=top) from None
     except OSError as exc:
@@ -460,7 +515,7 @@ def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]
             msg = "must not be empty"
         elif etype == "string_pattern_mismatch":
             msg = f"must match {ctx.get('pattern')} (got {_show(inp)})"
-        elif etype == "union_tag_invalid":
+        elif etype in ("union_tag_invalid", "union_tag_not_found"):
             msg = f"must be 'none' or a mapping (got {_show(inp)})"
         elif etype == "value_error":
             msg = str(ctx.get("error", err["msg"]))

@@ -118,7 +118,7 @@ class Head(_Model):
 
     pool: GlobalPoolKind = "avg"
     """Global pooling before the classifier."""
-    dropout: Annotated[float, Strict(False)] = Field(0.0, ge=0.0, lt=1.0)
+    dropout: Annotated[float, Strict()] = Field(0.0, ge=0.0, lt=1.0)
     """Dropout probability before the classifier."""
     num_classes: Int = Field(1000, ge=1, le=1_000_000)
     """Number of output classes."""
@@ -133,8 +133,10 @@ class Init(_Model):
     """Zero the γ of the last BN in each residual branch, so every block starts as the identity."""
 
 
-def _head_tag(value: Any) -> str:
-    return "none" if value == "none" or value is None else "mapping"
+def _head_tag(value: Any) -> str | None:
+    if value == "none" or value is None:
+        return "none"
+    return "mapping" if isinstance(value, dict | BaseModel) else None
 
 
 HeadField = Annotated[

@@ -1,0 +1,81 @@
+"""Build time and training-step throughput of resnetdsl against torchvision, as ratios from one run.
+
+    .venv/bin/python bench/build.py [--repeats 7] [--batch 16] [--size 224]
+
+Runs are interleaved (ours, theirs, ours, …) so that drift on a shared machine hits both alike; the medians
+are compared. Build: ``resnetdsl.build_model("resnet50")`` (YAML → spec → plan → module, weights initialised)
+against ``torchvision.models.resnet50()``. Step: forward + backward of both models holding the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torchvision.models as tvm
+
+import resnetdsl
+
+
+def _time(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def interleaved(a: Callable[[], object], b: Callable[[], object], repeats: int) -> tuple[float, float]:
+    a()
+    b()  # warm-up
+    ta, tb = [], []
+    for i in range(repeats):  # ABBA order, so neither side always runs first
+        if i % 2:
+            tb.append(_time(b))
+            ta.append(_time(a))
+        else:
+            ta.append(_time(a))
+            tb.append(_time(b))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="resnet50")
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--size", type=int, default=224)
+    args = ap.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}")
+
+    ours_build, tv_build = interleaved(
+        lambda: resnetdsl.build_model(args.model), lambda: getattr(tvm, args.model)(), args.repeats
+    )
+    print(
+        f"build      resnetdsl {ours_build * 1e3:8.1f} ms   torchvision {tv_build * 1e3:8.1f} ms   "
+        f"ratio {ours_build / tv_build:.3f}x (bar: <= 1.10x)"
+    )
+
+    ref = getattr(tvm, args.model)()
+    ours = resnetdsl.build_model(args.model)
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    x = torch.randn(args.batch, 3, args.size, args.size)
+
+    def step(model: torch.nn.Module) -> Callable[[], object]:
+        def run() -> None:
+            model.zero_grad(set_to_none=True)
+            model(x).sum().backward()
+
+        return run
+
+    ours_step, tv_step = interleaved(step(ours), step(ref), args.repeats)
+    ips_ours, ips_tv = args.batch / ours_step, args.batch / tv_step
+    print(
+        f"fwd+bwd    resnetdsl {ips_ours:8.2f} img/s torchvision {ips_tv:8.2f} img/s "
+        f"throughput ratio {ips_ours / ips_tv:.3f}x (bar: >= 0.98x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
