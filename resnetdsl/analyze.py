@@ -1,21 +1,32 @@
 """Exact static analysis of a plan: shapes, parameters, buffers, MACs and activations, without torch.
 
-One function per op kind (pycls-style integer arithmetic). MACs count the multiply-accumulates of
-convolutions and linear layers only, the convention of torchvision's ``_ops`` (FLOPs ≈ 2 × MACs);
-activations count the elements of every conv output (pycls' convention).
+One function per op kind (pycls-style integer arithmetic, torch's own output-size formulas). MACs count the
+multiply-accumulates of convolutions and linear layers only, the convention of torchvision's ``_ops``
+(FLOPs ≈ 2 × MACs); activations count the elements of every conv output (pycls' convention).
+
+Input sizes the network cannot use are reported as :class:`SpecError`: the feature map collapsing to zero
+anywhere, an op that still downsamples (stride > 1) a map that is already one pixel high or wide, and a map
+that reaches 1×1 while convolutions with a kernel larger than 1×1 still follow (torch runs it, but those convs
+see only zero padding around their centre tap). :attr:`Analysis.warnings` holds legal but doubtful choices.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnetdsl import plan as P
-from resnetdsl.errors import Issue, SpecError
+from resnetdsl.errors import Issue, Path, SpecError
+
+if TYPE_CHECKING:
+    from resnetdsl.load import SourceMap
+    from resnetdsl.spec import Spec
 
 Shape = tuple[int, int, int]
 """C, H, W."""
+
+CIFAR_STEM_HINT = "for small inputs use the CIFAR stem (stem: {kind: conv3, pool: none})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,24 +46,52 @@ class LayerInfo:
     op: P.Op
     in_shape: Shape
     out_shape: Shape
+    """Output as C, H, W; after a ``Flatten`` the vector of C features is written C×1×1 (see
+    :attr:`output_dims`)."""
     params: int
     buffers: int
     macs: int
     acts: int
     role: str
     """``stem``, ``main``, ``shortcut``, ``post`` or ``head``."""
+    flattened: bool = False
+    """The output is a flat feature vector (the op runs after the head's ``Flatten``)."""
 
     @property
     def kind(self) -> str:
         return type(self.op).__name__
 
+    @property
+    def output_dims(self) -> tuple[int, ...]:
+        """The output shape as the tensor has it, without the batch dimension: (C,) for a flat vector."""
+        return (self.out_shape[0],) if self.flattened else self.out_shape
+
+    @property
+    def trainable_params(self) -> int:
+        """Every parameter of a plan is trainable: the spec language has no frozen layers."""
+        return self.params
+
 
 @dataclass(frozen=True, slots=True)
 class Totals:
     params: int = 0
+    """Parameters (all trainable: the spec language has no frozen layers)."""
     buffers: int = 0
+    """Buffer elements (BatchNorm running statistics and batch counters)."""
     macs: int = 0
+    """Multiply-accumulates of conv and linear layers for one input."""
     acts: int = 0
+    """Elements of every conv output."""
+
+    @property
+    def trainable_params(self) -> int:
+        """Parameters updated by training: all of them (no op of a plan is frozen)."""
+        return self.params
+
+    @property
+    def non_trainable_params(self) -> int:
+        """Parameters excluded from training: none (buffers are not parameters)."""
+        return self.params - self.trainable_params
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(
@@ -63,11 +102,14 @@ class Totals:
         )
 
     @staticmethod
-    def of(layers: Any) -> Totals:
-        t = Totals()
+    def of(layers: Iterable[LayerInfo]) -> Totals:
+        params = buffers = macs = acts = 0
         for layer in layers:
-            t = t + Totals(layer.params, layer.buffers, layer.macs, layer.acts)
-        return t
+            params += layer.params
+            buffers += layer.buffers
+            macs += layer.macs
+            acts += layer.acts
+        return Totals(params, buffers, macs, acts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +117,7 @@ class BlockInfo:
     stage: P.Stage
     block: P.Block
     path: str
+    """Module path of the block (``layer1.0``)."""
     in_shape: Shape
     out_shape: Shape
     layers: tuple[LayerInfo, ...]
@@ -89,6 +132,11 @@ class StageInfo:
     blocks: tuple[BlockInfo, ...]
     totals: Totals
 
+    @property
+    def path(self) -> str:
+        """Module path of the stage (``layer1``)."""
+        return self.stage.name
+
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
@@ -100,7 +148,18 @@ class Analysis:
     stages: tuple[StageInfo, ...]
     head: tuple[LayerInfo, ...]
     output_shape: tuple[int, ...]
+    """(num_classes,) with a head; the last feature map C, H, W for a backbone."""
     totals: Totals = field(default_factory=Totals)
+    warnings: tuple[Issue, ...] = ()
+    """Legal but wasteful choices for this input size (severity ``warning``)."""
+
+    @property
+    def stem_totals(self) -> Totals:
+        return Totals.of(self.stem)
+
+    @property
+    def head_totals(self) -> Totals:
+        return Totals.of(self.head)
 
     def layers(self) -> Iterator[LayerInfo]:
         """Every op in build order."""
@@ -119,14 +178,11 @@ class Analysis:
 
 
 def _out_len(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
-    eff = d * (k - 1) + 1
-    span = size + 2 * p - eff
-    if span < 0:
-        return 0
-    n = (-(-span // s) if ceil else span // s) + 1
-    if ceil and (n - 1) * s >= size + p:  # torch: the last window must start inside the input or left pad
+    """Output length of a sliding window, as torch computes it (0 where torch refuses the input)."""
+    n = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)) // s + 1
+    if ceil and (n - 1) * s >= size + p:  # the last window must start inside the input or the left padding
         n -= 1
-    return n
+    return max(n, 0)
 
 
 def conv(op: P.Conv, x: Shape) -> tuple[Shape, OpCost]:
@@ -184,79 +240,201 @@ RULES: dict[type, Callable[[Any, Shape], tuple[Shape, OpCost]]] = {
 }
 
 
-class _Collapse(Exception):
-    def __init__(self, path: str, shape: Shape) -> None:
-        self.path = path
-        self.shape = shape
+_CHANNELS_FIELD = {P.Conv: "in_channels", P.PadShortcut: "in_channels", P.Norm: "channels", P.Linear: "in_features"}
+_STRIDED = (P.Conv, P.Pool, P.PadShortcut)
 
 
-def _run(ops: tuple[P.Op, ...], prefix: str, x: Shape, role: str) -> tuple[list[LayerInfo], Shape]:
-    layers: list[LayerInfo] = []
-    for op in ops:
-        y, cost = RULES[type(op)](op, x)
-        path = prefix + op.name
-        if y[1] < 1 or y[2] < 1:
-            raise _Collapse(path, y)
-        layers.append(LayerInfo(path, op, x, y, cost.params, cost.buffers, cost.macs, cost.acts, role))
-        x = y
-    return layers, x
+def in_channels_of(op: P.Op) -> int | None:
+    """The channel count ``op`` requires of its input (``None``: any)."""
+    name = _CHANNELS_FIELD.get(type(op))
+    return None if name is None else int(getattr(op, name))
+
+
+def stride_of(op: P.Op) -> int:
+    """How much ``op`` downsamples (1: not at all)."""
+    return op.stride if isinstance(op, _STRIDED) else 1
+
+
+def stem_stride(plan: P.Plan) -> int:
+    """Total downsampling of the stem (4 for the ImageNet stem, 1 for the CIFAR stem)."""
+    total = 1
+    for op in plan.stem:
+        total *= stride_of(op)
+    return total
+
+
+# --- the walk ---------------------------------------------------------------------------------------
 
 
 def _fmt(shape: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in shape)
 
 
-def analyze(plan: P.Plan, input_size: tuple[int, int] | None = None, in_channels: int | None = None) -> Analysis:
+@dataclass(frozen=True, slots=True)
+class _Small:
+    """Where the feature map first became small."""
+
+    where: Path
+    """The spec part that produced it: ``("stem",)``, ``("stages", i)`` or ``("input", "size")``."""
+    path: str | None
+    """The op whose output it is (``layer3.0.conv2``); ``None``: the input itself."""
+    hw: tuple[int, int]
+
+    def says(self, start: Shape) -> str:
+        size = f"{self.hw[0]}×{self.hw[1]}"
+        if self.path is None:
+            return f"the {_fmt(start)} input is already {size}"
+        return f"the feature map reaches {size} at {self.path} for a {_fmt(start)} input"
+
+
+class _Walker:
+    def __init__(self, plan: P.Plan, start: Shape, source: SourceMap | None) -> None:
+        self.plan = plan
+        self.start = start
+        self.source = source
+        self.small: _Small | None = None
+        """Where the map first became one pixel high or wide."""
+        self.one: _Small | None = None
+        """Where the map first became 1×1."""
+        if start[1] == 1 or start[2] == 1:
+            self.small = _Small(("input", "size"), None, (start[1], start[2]))
+        if start[1:] == (1, 1):
+            self.one = self.small
+        self.warnings: list[Issue] = []
+
+    def issue(self, where: Path, message: str, *, warning: bool = False) -> Issue:
+        mark = self.source.mark_for(where) if self.source is not None else None
+        return Issue(where, message, mark, "warning" if warning else "error")
+
+    def hint(self) -> str:
+        s = stem_stride(self.plan)
+        return f"; the stem downsamples by {s}: {CIFAR_STEM_HINT}" if s > 1 else ""
+
+    def run(
+        self, ops: tuple[P.Op, ...], prefix: str, x: Shape, role: str, where: Path
+    ) -> tuple[list[LayerInfo], Shape]:
+        layers: list[LayerInfo] = []
+        flat = False
+        for op in ops:
+            path = prefix + op.name
+            need = in_channels_of(op)
+            if need is not None and need != x[0]:
+                raise SpecError([self._channel_issue(op, path, need, x[0], where)])
+            y, cost = RULES[type(op)](op, x)
+            if y[1] < 1 or y[2] < 1:
+                raise SpecError(
+                    [
+                        self.issue(
+                            where,
+                            f"the feature map collapses to {y[1]}×{y[2]} at {path} "
+                            f"for a {_fmt(self.start)} input{self.hint()}",
+                        )
+                    ]
+                )
+            s = stride_of(op)
+            if s > 1 and self.small is not None and (x[1] == 1 or x[2] == 1):
+                small = self.small
+                raise SpecError(
+                    [
+                        self.issue(
+                            small.where,
+                            f"{small.says(self.start)}, but {path} still downsamples it (stride {s}){self.hint()}",
+                        )
+                    ]
+                )
+            one = self.one
+            if isinstance(op, P.Conv) and op.kernel_size > 1 and x[1:] == (1, 1) and one:
+                # torch would run it, but nothing spatial is left: every k×k conv after this point multiplies
+                # zero padding around its centre tap. For the network a spec describes, that is a collapse.
+                k = op.kernel_size
+                raise SpecError(
+                    [
+                        self.issue(
+                            one.where,
+                            f"{one.says(self.start)}, so the {k}×{k} convs after it (first: {path}) see zero "
+                            f"padding around the centre tap only{self.hint()}",
+                        )
+                    ]
+                )
+            if not isinstance(op, P.GlobalPool):  # global pooling is meant to reach 1×1
+                if self.small is None and (y[1] == 1 or y[2] == 1):
+                    self.small = _Small(where, path, (y[1], y[2]))
+                if self.one is None and y[1:] == (1, 1):
+                    self.one = _Small(where, path, (1, 1))
+            flat = flat or isinstance(op, P.Flatten)
+            layers.append(
+                LayerInfo(path, op, x, y, cost.params, cost.buffers, cost.macs, cost.acts, role, flattened=flat)
+            )
+            x = y
+        return layers, x
+
+    def _channel_issue(self, op: P.Op, path: str, need: int, got: int, where: Path) -> Issue:
+        if where == ("stem",) and path == self.plan.stem[0].name:
+            return self.issue(
+                ("input", "channels"),
+                f"the input has {got} channel{'s' if got != 1 else ''} but {path} takes {need}",
+            )
+        return self.issue(where, f"{path} takes {need} channels but receives {got}")
+
+
+def analyze(
+    plan: P.Plan,
+    input_size: tuple[int, int] | None = None,
+    in_channels: int | None = None,
+    *,
+    source: SourceMap | None = None,
+) -> Analysis:
     """Shapes and costs of ``plan`` for an input of ``input_size`` (default: the spec's).
 
+    Args:
+        plan: the plan to analyse.
+        input_size: (height, width) of the input; default ``plan.input_size``.
+        in_channels: channels of the input; default ``plan.in_channels`` (another value is an error unless the
+            stem takes it).
+        source: the spec's source marks (``spec._source``), so that errors carry file:line:col; see
+            :func:`analyze_spec`.
+
     Raises:
-        SpecError: the spatial size collapses to zero somewhere, or a block's two paths disagree.
+        SpecError: the input does not fit: the spatial size collapses to zero, an op downsamples a map that is
+            already one pixel high or wide, the channel count differs from what the stem takes; or a block's
+            two paths disagree.
     """
     h, w = input_size or plan.input_size
-    x: Shape = (in_channels or plan.in_channels, h, w)
-    start = x
-    try:
-        stem, x = _run(plan.stem, "", x, "stem")
-        stages: list[StageInfo] = []
-        for st in plan.stages:
-            st_in = x
-            binfos: list[BlockInfo] = []
-            for b in st.blocks:
-                prefix = f"{st.name}.{b.name}."
-                main, y = _run(b.main, prefix, x, "main")
-                sc, z = _run(b.shortcut_ops, prefix, x, "shortcut") if b.has_add else ([], y)
-                if b.has_add and z != y:
-                    raise SpecError(
-                        [
-                            Issue(
-                                ("stages", st.index),
-                                f"{prefix[:-1]}: main path gives {_fmt(y)} but the shortcut gives {_fmt(z)}",
-                            )
-                        ]
-                    )
-                post, y = _run(b.post, prefix, y, "post")
-                layers = tuple(main + sc + post)
-                binfos.append(BlockInfo(st, b, prefix[:-1], x, y, layers, Totals.of(layers)))
-                x = y
-            stages.append(StageInfo(st, st_in, x, tuple(binfos), sum((bi.totals for bi in binfos), Totals())))
-        head, x = _run(plan.head, "", x, "head")
-    except _Collapse as exc:
-        raise SpecError([_collapse_issue(plan, exc, start)]) from None
+    start: Shape = (in_channels or plan.in_channels, h, w)
+    walk = _Walker(plan, start, source)
+    stem, x = walk.run(plan.stem, "", start, "stem", ("stem",))
+    stages: list[StageInfo] = []
+    for st in plan.stages:
+        where: Path = ("stages", st.index)
+        st_in = x
+        binfos: list[BlockInfo] = []
+        for b in st.blocks:
+            prefix = f"{st.name}.{b.name}."
+            main, y = walk.run(b.main, prefix, x, "main", where)
+            sc, z = walk.run(b.shortcut_ops, prefix, x, "shortcut", where) if b.has_add else ([], y)
+            if b.has_add and z != y:
+                raise SpecError(
+                    [walk.issue(where, f"{prefix[:-1]}: main path gives {_fmt(y)} but the shortcut gives {_fmt(z)}")]
+                )
+            post, y = walk.run(b.post, prefix, y, "post", where)
+            layers = tuple(main + sc + post)
+            binfos.append(BlockInfo(st, b, prefix[:-1], x, y, layers, Totals.of(layers)))
+            x = y
+        stages.append(StageInfo(st, st_in, x, tuple(binfos), sum((bi.totals for bi in binfos), Totals())))
+    head, x = walk.run(plan.head, "", x, "head", ("head",))
     out: tuple[int, ...] = (x[0],) if plan.head else x
     all_layers = [*stem, *(layer for s in stages for b in s.blocks for layer in b.layers), *head]
-    return Analysis(plan, start, tuple(stem), tuple(stages), tuple(head), out, Totals.of(all_layers))
-
-
-def _collapse_issue(plan: P.Plan, exc: _Collapse, start: Shape) -> Issue:
-    path = exc.path
-    where: tuple[str | int, ...] = ("stem",)
-    for st in plan.stages:
-        if path.startswith(st.name + "."):
-            where = ("stages", st.index)
-    hint = ""
-    if plan.stem and any(isinstance(op, P.Pool) or getattr(op, "stride", 1) > 1 for op in plan.stem):
-        hint = "; for small inputs use the CIFAR stem (stem: {kind: conv3, pool: none})"
-    return Issue(
-        where,
-        f"spatial size collapses to {exc.shape[1]}×{exc.shape[2]} at {path} for a {_fmt(start)} input{hint}",
+    return Analysis(
+        plan, start, tuple(stem), tuple(stages), tuple(head), out, Totals.of(all_layers), tuple(walk.warnings)
     )
+
+
+def analyze_spec(spec: Spec, input_size: tuple[int, int] | None = None, in_channels: int | None = None) -> Analysis:
+    """Lower ``spec`` and analyse it; errors point at the spec's file:line:col.
+
+    Raises:
+        SpecError: the spec is invalid, or the input does not fit (see :func:`analyze`).
+    """
+    from resnetdsl.lower import lower
+
+    return analyze(lower(spec), input_size, in_channels, source=spec._source)

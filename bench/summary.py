@@ -1,0 +1,89 @@
+"""Speed of ``resnetdsl summary`` against torchinfo, and the cold start of the command.
+
+    .venv/bin/python bench/summary.py [--model resnet152] [--repeats 7] [--cold 5]
+
+In process: ``resnetdsl.summarize(spec file)`` (YAML → spec → plan → analysis, no torch) against
+``torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0)`` on the already built model (the build is
+not timed, which favours torchinfo). Runs are interleaved (ours, theirs, theirs, ours, …) and the medians
+compared; the bar is 20× faster. Cold start: wall time of ``python -m resnetdsl summary specs/resnet50.yaml``
+in a fresh process (bar: 0.5 s), beside a bare ``python -c pass`` for scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _time(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def interleaved(a: Callable[[], object], b: Callable[[], object], repeats: int) -> tuple[float, float]:
+    a()
+    b()  # warm-up
+    ta, tb = [], []
+    for i in range(repeats):  # ABBA order, so neither side always runs first
+        if i % 2:
+            tb.append(_time(b))
+            ta.append(_time(a))
+        else:
+            ta.append(_time(a))
+            tb.append(_time(b))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def cold(argv: list[str], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="resnet152", help="preset to summarise in process")
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--cold", type=int, default=5, help="fresh processes for the cold start")
+    args = ap.parse_args()
+
+    import torch
+    import torchinfo
+
+    import resnetdsl
+
+    spec = ROOT / "specs" / f"{args.model}.yaml"
+    model = resnetdsl.build_model(spec).eval()
+    print(f"torch {torch.__version__}, torchinfo {torchinfo.__version__}, {torch.get_num_threads()} threads")
+
+    ours, theirs = interleaved(
+        lambda: resnetdsl.summarize(spec),
+        lambda: torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0),
+        args.repeats,
+    )
+    print(
+        f"{args.model:<10} resnetdsl.summarize {ours * 1e3:8.2f} ms   torchinfo.summary {theirs * 1e3:8.1f} ms   "
+        f"{theirs / ours:.0f}x faster (bar: >= 20x)"
+    )
+
+    cli = cold([sys.executable, "-m", "resnetdsl", "summary", "specs/resnet50.yaml"], args.cold)
+    bare = cold([sys.executable, "-c", "pass"], args.cold)
+    print(
+        f"cold start python -m resnetdsl summary specs/resnet50.yaml  {cli:.3f} s (bar: <= 0.5 s; "
+        f"bare interpreter {bare:.3f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()

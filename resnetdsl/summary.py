@@ -1,0 +1,365 @@
+"""``resnetdsl summary``: shapes, parameters and MACs of a spec, from the plan alone (no torch).
+
+:func:`summarize` turns a spec into a :class:`Summary` (one row per stage, block and layer, plus totals);
+:func:`format_summary` writes it as a table, JSON, Markdown or CSV at stage, block or layer depth.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from resnetdsl import plan as P
+from resnetdsl.analyze import Analysis, LayerInfo, Totals, analyze, analyze_spec, stem_stride
+from resnetdsl.errors import Issue
+
+if TYPE_CHECKING:
+    import argparse
+
+Depth = Literal["stage", "block", "layer"]
+Format = Literal["table", "json", "markdown", "csv"]
+DEPTHS: tuple[Depth, ...] = get_args(Depth)
+FORMATS: tuple[Format, ...] = get_args(Format)
+
+CONVENTION = "MACs = multiply-accumulates of conv and linear layers; FLOPs ≈ 2 × MACs"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of a summary: a stage (or the stem or head), a block, or a layer."""
+
+    name: str
+    """Module path (``layer1.0.conv2``); ``stem`` and ``head`` for the layers before and after the stages."""
+    kind: str
+    """What it is: ``3 × bottleneck``, ``bottleneck /2, projection``, ``Conv2d 3×3/2``…"""
+    depth: Depth
+    """The coarsest depth that shows this row: stem, stages and head at ``stage``, blocks at ``block``,
+    layers at ``layer``."""
+    level: int
+    """Nesting level (0: stem, stage, head; 1: block or stem/head layer; 2: block layer)."""
+    output_shape: tuple[int, ...]
+    """Output without the batch dimension: C, H, W, or (C,) for a vector."""
+    params: int
+    buffers: int
+    macs: int
+    acts: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "level": self.level,
+            "output_shape": list(self.output_shape),
+            "params": self.params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "acts": self.acts,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Shapes and costs of one network for one input size.
+
+    Every parameter is trainable (the spec language has no frozen layers): ``trainable_params`` equals
+    ``params`` and ``non_trainable_params`` is 0; buffers (BatchNorm statistics) are counted apart.
+    """
+
+    name: str
+    input_shape: tuple[int, int, int]
+    """C, H, W."""
+    output_shape: tuple[int, ...]
+    """(num_classes,) with a head; C, H, W of the last feature map for a backbone."""
+    rows: tuple[Row, ...]
+    """Every row, at layer depth, in build order; :meth:`rows_at` selects a depth."""
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    buffers: int
+    """Buffer elements (BatchNorm running mean and variance, batch counters)."""
+    macs: int
+    """Multiply-accumulates of conv and linear layers for one input (FLOPs ≈ 2 × MACs)."""
+    acts: int
+    """Elements of every conv output."""
+    warnings: tuple[Issue, ...] = ()
+    """Legal but wasteful choices for this input size."""
+    analysis: Analysis | None = field(default=None, repr=False, compare=False)
+    """The full analysis the summary was made from."""
+
+    @property
+    def gmacs(self) -> float:
+        return self.macs / 1e9
+
+    def rows_at(self, depth: Depth = "layer") -> tuple[Row, ...]:
+        """The rows shown at ``depth``."""
+        keep = DEPTHS[: DEPTHS.index(depth) + 1]
+        return tuple(r for r in self.rows if r.depth in keep)
+
+    def to_dict(self, depth: Depth = "layer") -> dict[str, Any]:
+        """Plain data (ints, strings, lists), ready for JSON."""
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "depth": depth,
+            "rows": [r.to_dict() for r in self.rows_at(depth)],
+            "totals": {
+                "params": self.params,
+                "trainable_params": self.trainable_params,
+                "non_trainable_params": self.non_trainable_params,
+                "buffers": self.buffers,
+                "macs": self.macs,
+                "acts": self.acts,
+            },
+            "warnings": [
+                {"path": w.dotted, "message": w.message, "file": w.file, "line": w.line, "col": w.col}
+                for w in self.warnings
+            ],
+            "convention": CONVENTION,
+        }
+
+
+# --- building the rows ------------------------------------------------------------------------------
+
+
+def _k(op: P.Conv | P.Pool) -> str:
+    k = f"{op.kernel_size}×{op.kernel_size}"
+    return k + (f"/{op.stride}" if op.stride > 1 else "")
+
+
+def op_kind(op: P.Op) -> str:
+    """Torch layer name of ``op``, with its kernel, stride and groups where it has them."""
+    if isinstance(op, P.Conv):
+        extra = (f" g{op.groups}" if op.groups > 1 else "") + (f" d{op.dilation}" if op.dilation > 1 else "")
+        return f"Conv2d {_k(op)}{extra}"
+    if isinstance(op, P.Norm):
+        return "BatchNorm2d"
+    if isinstance(op, P.Act):
+        return "ReLU"
+    if isinstance(op, P.Pool):
+        return f"{'Max' if op.kind == 'max' else 'Avg'}Pool2d {_k(op)}"
+    if isinstance(op, P.GlobalPool):
+        return f"Adaptive{'Avg' if op.kind == 'avg' else 'Max'}Pool2d"
+    if isinstance(op, P.Dropout):
+        return f"Dropout p={op.p:g}"
+    if isinstance(op, P.PadShortcut):
+        return "PadShortcut" + (f" /{op.stride}" if op.stride > 1 else "")
+    return type(op).__name__  # Flatten, Linear, Identity
+
+
+_SHORTCUT_WORDS = {
+    "identity": "",
+    "projection": ", projection",
+    "pad": ", pad",
+    "avgpool_projection": ", avgpool projection",
+    "none": ", no shortcut",
+}
+
+
+def block_kind(block: P.Block) -> str:
+    stride = f" /{block.stride}" if block.stride > 1 else ""
+    return f"{block.kind}{stride}{_SHORTCUT_WORDS[block.shortcut]}"
+
+
+def _row(name: str, kind: str, depth: Depth, level: int, shape: tuple[int, ...], t: Totals) -> Row:
+    return Row(name, kind, depth, level, shape, t.params, t.buffers, t.macs, t.acts)
+
+
+def _layer_row(layer: LayerInfo, level: int) -> Row:
+    return Row(
+        layer.path,
+        op_kind(layer.op),
+        "layer",
+        level,
+        layer.output_dims,
+        layer.params,
+        layer.buffers,
+        layer.macs,
+        layer.acts,
+    )
+
+
+def _rows(a: Analysis) -> Iterator[Row]:
+    if a.stem:
+        s = stem_stride(a.plan)
+        yield _row("stem", "stem" + (f" /{s}" if s > 1 else ""), "stage", 0, a.stem[-1].output_dims, a.stem_totals)
+        for layer in a.stem:
+            yield _layer_row(layer, 1)
+    for st in a.stages:
+        stride = f" /{st.stage.stride}" if st.stage.stride > 1 else ""
+        kind = f"{st.stage.depth} × {st.stage.block_kind}{stride}"
+        yield _row(st.path, kind, "stage", 0, st.out_shape, st.totals)
+        for b in st.blocks:
+            yield _row(b.path, block_kind(b.block), "block", 1, b.out_shape, b.totals)
+            for layer in b.layers:
+                yield _layer_row(layer, 2)
+    if a.head:
+        yield _row("head", "head", "stage", 0, a.output_shape, a.head_totals)
+        for layer in a.head:
+            yield _layer_row(layer, 1)
+
+
+def summary_of(a: Analysis) -> Summary:
+    """The :class:`Summary` of an analysis."""
+    t = a.totals
+    return Summary(
+        name=a.plan.name,
+        input_shape=a.input_shape,
+        output_shape=a.output_shape,
+        rows=tuple(_rows(a)),
+        params=t.params,
+        trainable_params=t.trainable_params,
+        non_trainable_params=t.non_trainable_params,
+        buffers=t.buffers,
+        macs=t.macs,
+        acts=t.acts,
+        warnings=a.warnings,
+        analysis=a,
+    )
+
+
+def summarize(
+    spec_or_source: Any,
+    input_size: tuple[int, int] | tuple[int, int, int] | None = None,
+) -> Summary:
+    """Shapes, parameters and MACs of a network, computed from its spec without torch.
+
+    Args:
+        spec_or_source: a path, YAML text, a mapping, a :class:`~resnetdsl.spec.Spec`, a
+            :class:`~resnetdsl.plan.Plan`, or a preset name (``"resnet50"``).
+        input_size: (H, W) or (C, H, W) of the input; default: the spec's ``input``.
+
+    Returns:
+        A :class:`Summary`; write it with :func:`format_summary` or :meth:`Summary.to_dict`.
+
+    Raises:
+        SpecError: the spec is invalid, or the input size does not fit the network (with file:line:col
+            where the spec came from a file).
+        ValueError: ``input_size`` has neither two nor three items.
+    """
+    hw: tuple[int, int] | None = None
+    channels: int | None = None
+    if input_size is not None:
+        if len(input_size) == 3:
+            channels, hw = input_size[0], (input_size[1], input_size[2])
+        elif len(input_size) == 2:
+            hw = (input_size[0], input_size[1])
+        else:
+            raise ValueError(f"input_size must be (H, W) or (C, H, W), got {input_size!r}")
+    if isinstance(spec_or_source, P.Plan):
+        a = analyze(spec_or_source, hw, channels)
+    else:
+        from resnetdsl.load import load_spec
+
+        a = analyze_spec(load_spec(spec_or_source), hw, channels)
+    return summary_of(a)
+
+
+# --- formats ----------------------------------------------------------------------------------------
+
+
+def _shape(dims: tuple[int, ...], sep: str = "×") -> str:
+    return sep.join(str(d) for d in dims)
+
+
+# A list of integers spread over lines by json.dumps(indent=…); newlines inside strings are escaped, so a
+# bare newline after "[" is always structure.
+_INT_LIST = re.compile(r"\[\n\s*(-?\d+(?:,\n\s*-?\d+)*)\n\s*\]")
+
+_COLUMNS = ("Name", "Kind", "Output shape", "Params", "MACs")
+
+
+def _cells(r: Row, indent: bool) -> tuple[str, str, str, str, str]:
+    name = "  " * r.level + r.name if indent else r.name
+    return (name, r.kind, _shape(r.output_shape), f"{r.params:,}", f"{r.macs:,}")
+
+
+def _totals_lines(s: Summary) -> list[tuple[str, str]]:
+    return [
+        ("Total params", f"{s.params:,} ({s.params / 1e6:.2f} M)"),
+        ("Trainable params", f"{s.trainable_params:,}"),
+        ("Non-trainable params", f"{s.non_trainable_params:,}"),
+        ("Buffers", f"{s.buffers:,}"),
+        ("MACs", f"{s.macs:,} ({s.gmacs:.3f} GMACs)"),
+        ("Conv activations", f"{s.acts:,}"),
+    ]
+
+
+def _title(s: Summary) -> str:
+    return f"{s.name}: input {_shape(s.input_shape)} → output {_shape(s.output_shape)}"
+
+
+def _table(s: Summary, depth: Depth) -> str:
+    rows = [_cells(r, indent=True) for r in s.rows_at(depth)]
+    widths = [max(len(c[i]) for c in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
+    right = (False, False, False, True, True)
+
+    def line(cells: tuple[str, ...]) -> str:
+        parts = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    rule_len = sum(widths) + 2 * (len(widths) - 1)
+    out = [_title(s), "=" * rule_len, line(_COLUMNS), "-" * rule_len]
+    out += [line(c) for c in rows]
+    out.append("=" * rule_len)
+    label_w = max(len(k) for k, _ in _totals_lines(s)) + 1
+    out += [f"{(k + ':').ljust(label_w)} {v}" for k, v in _totals_lines(s)]
+    out += ["-" * rule_len, CONVENTION]
+    return "\n".join(out) + "\n"
+
+
+def _markdown(s: Summary, depth: Depth) -> str:
+    out = [f"### {s.name}", "", f"Input {_shape(s.input_shape)} → output {_shape(s.output_shape)}.", ""]
+    out.append("| " + " | ".join(_COLUMNS) + " |")
+    out.append("|:--|:--|:--|--:|--:|")
+    out += ["| " + " | ".join(_cells(r, indent=False)) + " |" for r in s.rows_at(depth)]
+    out.append(f"| **Total** | | {_shape(s.output_shape)} | **{s.params:,}** | **{s.macs:,}** |")
+    out.append("")
+    out += [f"- {k}: {v}" for k, v in _totals_lines(s)]
+    out += ["", CONVENTION + "."]
+    return "\n".join(out) + "\n"
+
+
+def _csv(s: Summary, depth: Depth) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["name", "kind", "level", "output_shape", "params", "buffers", "macs", "acts"])
+    for r in s.rows_at(depth):
+        w.writerow([r.name, r.kind, r.level, _shape(r.output_shape, "x"), r.params, r.buffers, r.macs, r.acts])
+    w.writerow(["total", "", "", _shape(s.output_shape, "x"), s.params, s.buffers, s.macs, s.acts])
+    return buf.getvalue()
+
+
+def format_summary(summary: Summary, fmt: Format = "table", depth: Depth = "block") -> str:
+    """Write ``summary`` as ``table``, ``json``, ``markdown`` or ``csv``, showing rows down to ``depth``.
+
+    Table and Markdown write numbers with thousands separators; JSON and CSV write plain integers. The output
+    depends only on the summary (no timestamps, no paths), so it can be compared with golden files.
+    """
+    if depth not in DEPTHS:
+        raise ValueError(f"depth must be one of {', '.join(DEPTHS)} (got {depth!r})")
+    if fmt == "table":
+        return _table(summary, depth)
+    if fmt == "json":
+        text = json.dumps(summary.to_dict(depth), indent=2, ensure_ascii=False)
+        return _INT_LIST.sub(lambda m: "[" + ", ".join(n.strip() for n in m[1].split(",")) + "]", text) + "\n"
+    if fmt == "markdown":
+        return _markdown(summary, depth)
+    if fmt == "csv":
+        return _csv(summary, depth)
+    raise ValueError(f"format must be one of {', '.join(FORMATS)} (got {fmt!r})")
+
+
+def cli_main(args: argparse.Namespace) -> int:
+    """``resnetdsl summary SPEC [--input CxHxW] [--depth …] [--format …]``; warnings go to stderr."""
+    summary = summarize(args.spec, input_size=args.input)
+    sys.stdout.write(format_summary(summary, args.format, args.depth))
+    for w in summary.warnings:
+        print(w.format(severity=True), file=sys.stderr)
+    return 0
