@@ -1,0 +1,376 @@
+"""Graphviz diagrams: golden DOT, what the laid-out SVG shows, engines, files, the CLI and label escaping."""
+
+from __future__ import annotations
+
+import html
+import importlib
+import os
+import re
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pygraphviz
+import pytest
+
+import resnetdsl
+from resnetdsl.analyze import analyze
+from resnetdsl.plan import Plan
+from tests.conftest import ROOT, run_cli
+
+R = importlib.import_module("resnetdsl.render")  # the module; ``resnetdsl.render`` is the function
+
+SVG = "{http://www.w3.org/2000/svg}"
+SHAPE_TEXT = re.compile(r"^\d+(×\d+×\d+)?$")
+TINY = {
+    "name": "tiny",
+    "input": {"channels": 3, "size": [32, 32]},
+    "stem": {"kind": "conv3", "width": 16, "pool": "none"},
+    "stages": [{"depth": 2, "width": 16}, {"depth": 2, "width": 32, "stride": 2}],
+    "head": {"num_classes": 10},
+}
+
+
+def _spec(**changes: object) -> dict[str, object]:
+    return {**TINY, **changes}
+
+
+def _svg(dot_source: str) -> ET.Element:
+    return ET.fromstring(R.layout(dot_source, "svg"))
+
+
+def _edges(root: ET.Element) -> list[ET.Element]:
+    return [g for g in root.iter(f"{SVG}g") if g.get("class") == "edge"]
+
+
+def _is_dashed(edge: ET.Element) -> bool:
+    path = edge.find(f"{SVG}path")
+    return path is not None and path.get("stroke-dasharray") is not None
+
+
+def _texts(el: ET.Element) -> list[str]:
+    return [t.text or "" for t in el.iter(f"{SVG}text")]
+
+
+def _projections_drawn(plan: Plan, detail: str, collapse: bool | None) -> int:
+    """Dashed edges the diagram must have (the rule, exactly).
+
+    Block level: one dashed edge per drawn block node whose shortcut projects (``projection``,
+    ``avgpool_projection``). A collapsed ``×N`` node stands for N identical blocks and draws one edge, so the
+    count is over drawn groups; in every preset projections sit only where the shape changes, which never
+    repeats, so there it equals the plan's count (asserted separately). Layer level: a projection's shortcut
+    ops are nodes and every edge of that path is dashed, ``len(shortcut_ops) + 1`` per drawn group.
+    """
+    analysis = analyze(plan)
+    total = 0
+    for st in analysis.stages:
+        for group in R.block_groups(st, collapse):
+            b = group[0].block
+            if b.shortcut in R.PROJECTIONS:
+                total += 1 if detail == "block" else len(b.shortcut_ops) + 1
+    return total
+
+
+def _plan_projections(plan: Plan) -> int:
+    return sum(1 for _, b in plan.blocks() if b.shortcut in ("projection", "avgpool_projection"))
+
+
+# --- golden DOT ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("detail", ["stage", "block", "layer"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_golden_dot(name: str, detail: str, golden: Callable[[str, str], None]) -> None:
+    source = resnetdsl.render(name, detail=detail).source
+    assert resnetdsl.render(name, detail=detail).source == source  # byte-identical across runs
+    golden(f"render/{name}.{detail}.dot", source)
+
+
+# --- what the drawing shows ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", resnetdsl.presets())
+def test_dashed_edges_are_the_projections(name: str) -> None:
+    plan = resnetdsl.plan_of(name)
+    root = _svg(resnetdsl.render(plan, detail="block").source)
+    dashed = sum(_is_dashed(e) for e in _edges(root))
+    assert dashed == _projections_drawn(plan, "block", None) == _plan_projections(plan)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "tutorial_resnet18", "cifar_resnet20", "resnet101"])
+def test_dashed_edges_at_layer_level(name: str) -> None:
+    plan = resnetdsl.plan_of(name)
+    root = _svg(resnetdsl.render(plan, detail="layer").source)
+    assert sum(_is_dashed(e) for e in _edges(root)) == _projections_drawn(plan, "layer", None)
+
+
+@pytest.mark.parametrize("collapse", [True, False])
+@pytest.mark.parametrize("policy", ["projection_all", "avgpool_projection"])
+def test_dashed_rule_with_projections_in_collapsed_runs(policy: str, collapse: bool) -> None:
+    spec = _spec(
+        defaults={"shortcut": policy}, stages=[{"depth": 4, "width": 16}, {"depth": 3, "width": 32, "stride": 2}]
+    )
+    plan = resnetdsl.plan_of(spec)
+    for detail in ("block", "layer"):
+        root = _svg(resnetdsl.render(plan, detail=detail, collapse=collapse).source)
+        dashed = sum(_is_dashed(e) for e in _edges(root))
+        assert dashed == _projections_drawn(plan, detail, collapse)
+    if policy == "projection_all":  # every block projects; collapsed: [4 identical], [first, 2 identical]
+        assert _projections_drawn(plan, "block", collapse) == (7 if not collapse else 3)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "cifar_resnet56"])
+@pytest.mark.parametrize("detail", ["stage", "block", "layer"])
+def test_every_edge_carries_a_shape(name: str, detail: str) -> None:
+    plan = resnetdsl.plan_of(name)
+    analysis = analyze(plan)
+    root = _svg(resnetdsl.render(plan, detail=detail).source)
+    edges = _edges(root)
+    assert edges
+    for e in edges:
+        assert any(SHAPE_TEXT.match(t) for t in _texts(e)), _texts(e)
+    shown = {t for e in edges for t in _texts(e)}
+    for st in analysis.stages:
+        assert "×".join(map(str, st.out_shape)) in shown
+    assert "×".join(map(str, analysis.input_shape)) in shown
+    assert str(analysis.output_shape[0]) in shown
+
+
+def test_shortcut_labels_say_what_they_do() -> None:
+    texts = set(_texts(_svg(resnetdsl.render("resnet18").source)))
+    assert {"identity", "1×1 conv /2 + BN"} <= texts
+    texts = set(_texts(_svg(resnetdsl.render("cifar_resnet20").source)))
+    assert "zero-pad /2" in texts
+    avgdown = resnetdsl.plan_of(_spec(defaults={"shortcut": "avgpool_projection"}))
+    assert "avgpool /2 → 1×1 conv + BN" in set(_texts(_svg(resnetdsl.render(avgdown).source)))
+    tutorial = set(_texts(_svg(resnetdsl.render("tutorial_resnet18").source)))
+    assert "1×1 conv /2" in tutorial  # the tutorial's bare conv: no BN
+
+
+def test_plain_network_draws_no_shortcut() -> None:
+    plan = resnetdsl.plan_of(_spec(defaults={"shortcut": "none"}))
+    dot = resnetdsl.render(plan).source
+    assert "_add" not in dot and "legend" not in dot
+    root = _svg(dot)
+    assert not any(_is_dashed(e) for e in _edges(root))
+    # input→stem, stem→4 blocks, →head, →output: a straight chain of 7 edges
+    assert len(_edges(root)) == 7
+
+
+def test_title_and_legend() -> None:
+    texts = _texts(_svg(resnetdsl.render("resnet50").source))
+    assert "resnet50" in texts
+    assert any("25,557,032 params" in t and "4.09 GMACs" in t and "3×224×224" in t for t in texts)
+    assert "identity: x added unchanged" in texts and "projection: 1×1 conv matches shape" in texts
+
+
+def test_layer_level_draws_every_op() -> None:
+    plan = resnetdsl.plan_of("resnet18")
+    dot = resnetdsl.render(plan, detail="layer", collapse=False).source
+    graph = pygraphviz.AGraph(string=dot)
+    n_ops = sum(1 for _ in plan.named_ops())
+    n_adds = sum(1 for _, b in plan.blocks() if b.has_add)
+    assert graph.number_of_nodes() == n_ops + n_adds + 3  # + input, output, legend
+    clusters = {sg.name for sg in graph.subgraphs()}
+    assert {f"cluster_s{i}" for i in range(4)} <= clusters
+    assert {f"cluster_s{i}b{j}" for i in range(4) for j in range(2)} <= {
+        sub.name for sg in graph.subgraphs() for sub in sg.subgraphs()
+    }
+
+
+def test_stage_level_one_node_per_stage() -> None:
+    plan = resnetdsl.plan_of("resnet34")
+    graph = pygraphviz.AGraph(string=resnetdsl.render(plan, detail="stage").source)
+    assert graph.number_of_nodes() == 4 + 4  # stages + input, stem, head, output (no legend)
+    label = graph.get_node("s1").attr["label"]
+    assert "BasicBlock ×4" in label and "64 → 128 ch, stride 2" in label
+
+
+def test_collapse_cifar_resnet1202() -> None:
+    plan = resnetdsl.plan_of("cifar_resnet1202")
+    collapsed = pygraphviz.AGraph(string=resnetdsl.render(plan).source)
+    labels = [collapsed.get_node(n).attr["label"] for n in collapsed.nodes()]
+    counts = [int(m.group(1)) for lab in labels for m in re.finditer(r"BasicBlock ×(\d+)", lab)]
+    assert counts == [200, 199, 199]
+    singles = sum(1 for lab in labels if re.search(r"<b>BasicBlock</b>", lab))
+    assert sum(counts) + singles == 600  # every block accounted for
+    assert collapsed.number_of_nodes() < 20
+    expanded = pygraphviz.AGraph(string=resnetdsl.render(plan, collapse=False).source)
+    assert expanded.number_of_nodes() == 2 * 600 + 5  # block + add each; input, stem, head, output, legend
+
+
+def test_collapse_default_threshold() -> None:
+    plan = resnetdsl.plan_of("resnet50")  # deepest stage 6 ≤ COLLAPSE_OVER: nothing collapses by default
+    assert "×" not in "".join(re.findall(r"<b>Bottleneck[^<]*</b>", resnetdsl.render(plan).source))
+    assert "Bottleneck ×5" in resnetdsl.render(plan, collapse=True).source
+    deep = resnetdsl.plan_of("resnet101")
+    assert "Bottleneck ×22" in resnetdsl.render(deep).source
+
+
+def test_rankdir_lr_moves_shortcuts_below() -> None:
+    dot = resnetdsl.render("resnet18", rankdir="LR").source
+    assert "rankdir=LR" in dot
+    assert "tailport=s" in dot and "tailport=e" not in dot
+    _svg(dot)
+
+
+def test_input_override_changes_shapes() -> None:
+    texts = set(_texts(_svg(resnetdsl.render("resnet18", input=(3, 64, 64)).source)))
+    assert "512×2×2" in texts and "512×7×7" not in texts
+
+
+def test_jupyter_display_needs_no_system_dot(monkeypatch: pytest.MonkeyPatch) -> None:
+    import graphviz
+
+    monkeypatch.setenv("PATH", "")  # the graphviz package's own pipe() would need `dot`
+    g = resnetdsl.render("cifar_resnet20", detail="stage")
+    assert isinstance(g, graphviz.Digraph)
+    svg = g._repr_mimebundle_()["image/svg+xml"]
+    assert svg.lstrip().startswith("<?xml") and "cifar_resnet20" in svg
+
+
+def test_import_loads_neither_graphviz_nor_torch() -> None:
+    code = "import sys, resnetdsl; print('graphviz' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_render_module_does_not_import_torch() -> None:
+    code = "import sys, resnetdsl; resnetdsl.render('resnet18').source; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["False"]
+
+
+# --- escaping --------------------------------------------------------------------------------------------------
+
+NASTY_NAME = 'net"}; x -> y; <b>&amp;{a|b}\\N \\G\\'
+NASTY_DESC = "first line\nsecond </td></tr></table>> ]; z [label=\"q\"]; // \\L 'quoted' & done"
+
+
+def _unlabel(label: str) -> str:
+    """The text of an HTML-like label: tags dropped, entities decoded, Graphviz's doubled backslashes undone."""
+    text = re.sub(r"<br/>", "\n", label)
+    text = re.sub(r"<[^>]*>", "", text)
+    return html.unescape(text).replace("\\\\", "\\")
+
+
+def test_labels_cannot_break_or_inject() -> None:
+    plan = resnetdsl.plan_of(_spec(name=NASTY_NAME, description=NASTY_DESC))
+    clean = resnetdsl.plan_of(_spec(name="clean", description="plain"))
+    dot = resnetdsl.render(plan).source
+    graph = pygraphviz.AGraph(string=dot)
+    reference = pygraphviz.AGraph(string=resnetdsl.render(clean).source)
+    assert sorted(graph.nodes()) == sorted(reference.nodes())  # no node injected (x, y, z, …)
+    assert graph.number_of_edges() == reference.number_of_edges()
+    title = _unlabel(graph.graph_attr["label"])
+    assert title.startswith(NASTY_NAME + NASTY_DESC)
+    # and Graphviz draws the text as written (no \N / \G / \L expansion)
+    texts = _texts(ET.fromstring(R.layout(dot, "svg")))
+    assert NASTY_NAME in texts
+    assert "first line" in texts and "second </td></tr></table>> ]; z [label=\"q\"]; // \\L 'quoted' & done" in texts
+
+
+def test_control_characters_do_not_break_the_label() -> None:
+    plan = resnetdsl.plan_of(_spec(name="ctl\x01\x1b\tname", description="a\r\nb\rc"))
+    texts = _texts(_svg(resnetdsl.render(plan).source))
+    assert "ctl\N{REPLACEMENT CHARACTER}\N{REPLACEMENT CHARACTER} name" in texts
+    assert {"a", "b", "c"} <= set(texts)
+
+
+# --- files and formats -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ext", "magic"), [("png", b"\x89PNG\r\n\x1a\n"), ("pdf", b"%PDF-"), ("svg", b"<?xml")])
+def test_render_to_writes_the_format(tmp_path: Path, ext: str, magic: bytes) -> None:
+    out = resnetdsl.render_to("cifar_resnet20", tmp_path / f"net.{ext}")
+    data = out.read_bytes()
+    assert len(data) > 1000 and data.startswith(magic)
+    assert [p.name for p in tmp_path.iterdir()] == [f"net.{ext}"]  # no temporary file left
+
+
+def test_format_option_beats_extension_and_unknown_extension_fails(tmp_path: Path) -> None:
+    out = resnetdsl.render_to("cifar_resnet20", tmp_path / "net.diagram", format="dot")
+    assert out.read_text(encoding="utf-8").startswith("digraph")
+    with pytest.raises(ValueError, match="--format"):
+        resnetdsl.render_to("cifar_resnet20", tmp_path / "net.diagram")
+
+
+def test_failed_render_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "net.svg"
+    target.write_text("old", encoding="utf-8")
+
+    def broken(source: str, fmt: str) -> bytes:
+        raise RuntimeError("layout failed")
+
+    monkeypatch.setattr(R, "ENGINES", (broken,))
+    with pytest.raises(RuntimeError, match="layout failed"):
+        resnetdsl.render_to("resnet18", target)
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["net.svg"]
+
+
+# --- engines ---------------------------------------------------------------------------------------------------
+
+
+def _no_pygraphviz() -> None:
+    raise ImportError("No module named 'pygraphviz'")
+
+
+def test_missing_engine_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(R, "_import_pygraphviz", _no_pygraphviz)
+    monkeypatch.setattr(R.shutil, "which", lambda name: None)
+    with pytest.raises(R.EngineNotFound, match=r"pip install 'pygraphviz>=2\.0\.4'"):
+        R.layout("digraph { a }", "svg")
+    assert R.layout("digraph { a }", "dot") == b"digraph { a }"  # DOT needs no engine
+
+    from resnetdsl.cli import make_parser
+
+    target = tmp_path / "net.png"
+    args = make_parser().parse_args(["render", "resnet18", "-o", str(target)])
+    assert R.cli_main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pygraphviz" in err and "dot" in err
+    assert not target.exists() and not list(tmp_path.iterdir())
+    args = make_parser().parse_args(["render", "resnet18", "-o", str(tmp_path / "net.dot")])
+    assert R.cli_main(args) == 0
+
+
+def test_dot_executable_is_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "dot"
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write('drawn ' + sys.argv[1])\n", encoding="utf-8")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(R, "_import_pygraphviz", _no_pygraphviz)
+    monkeypatch.setattr(R.shutil, "which", lambda name: str(fake) if name == "dot" else None)
+    assert R.layout("digraph { a }", "svg") == b"drawn -Tsvg"
+
+
+# --- command line ----------------------------------------------------------------------------------------------
+
+
+def test_cli_writes_file_and_stdout(tmp_path: Path) -> None:
+    out = tmp_path / "r18.svg"
+    done = run_cli("render", "resnet18", "-o", str(out), "--detail", "stage")
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {out}" in done.stdout
+    assert "resnet18" in _texts(ET.fromstring(out.read_bytes()))
+
+    done = run_cli("render", "resnet18", "--format", "dot", "--rankdir", "LR", "--no-collapse")
+    assert done.returncode == 0 and done.stdout.startswith("digraph") and "rankdir=LR" in done.stdout
+
+    done = run_cli("render", "cifar_resnet20", cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cifar_resnet20.svg").read_bytes().startswith(b"<?xml")
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    assert run_cli("render", "no_such_preset_or_file").returncode == 1
+    bad = run_cli("render", "resnet18", "-o", str(tmp_path / "x.unknown"))
+    assert bad.returncode == 2 and "--format" in bad.stderr
+    assert run_cli("render", "resnet18", "--detail", "atoms").returncode == 2
+    small = run_cli("render", "resnet50", "--input", "3x8x8", "--format", "dot")
+    assert small.returncode == 1 and "3×8×8" in small.stderr and not small.stdout
