@@ -165,7 +165,8 @@ class _Walker:
                 if isinstance(item, yaml.MappingNode) and item.tag == _MAP:
                     sources.append(item)
                 else:
-                    self.issues.append(Issue(path, "a merge key '<<' takes a mapping or a list of mappings", self.mark(item)))
+                    msg = "a merge key '<<' takes a mapping or a list of mappings"
+                    self.issues.append(Issue(path, msg, self.mark(item)))
         if not sources:
             return written
         self.merging.add(key)
@@ -449,6 +450,12 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _got(value: Any) -> str:
+    """``an integer 3``, ``a string '3'``; just ``null``, ``a mapping`` or ``a list`` where the value adds nothing."""
+    kind = _type_name(value)
+    return kind if value is None or isinstance(value, (dict, list)) else f"{kind} {_show(value)}"
+
+
 def _allowed_keys(model: Any, path: Path) -> list[str]:
     """Field names of the model at ``path`` (for did-you-mean on unknown keys)."""
     from pydantic import BaseModel
@@ -493,17 +500,17 @@ def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]
             hint = did_you_mean(str(inp), choices) if isinstance(inp, str) else ""
             msg = f"must be one of {', '.join(repr(c) for c in choices)} (got {_show(inp)}){hint}"
         elif etype in ("int_type", "int_parsing", "int_from_float"):
-            msg = f"must be an integer (got {_type_name(inp)} {_show(inp)})"
+            msg = f"must be an integer (got {_got(inp)})"
         elif etype in ("float_type", "float_parsing"):
-            msg = f"must be a number (got {_type_name(inp)} {_show(inp)})"
+            msg = f"must be a number (got {_got(inp)})"
         elif etype in ("bool_type", "bool_parsing"):
-            msg = f"must be true or false (got {_type_name(inp)} {_show(inp)})"
+            msg = f"must be true or false (got {_got(inp)})"
         elif etype in ("string_type",):
-            msg = f"must be a string (got {_type_name(inp)} {_show(inp)})"
+            msg = f"must be a string (got {_got(inp)})"
         elif etype in ("model_type", "model_attributes_type", "dict_type"):
-            msg = f"must be a mapping (got {_type_name(inp)} {_show(inp)})"
+            msg = f"must be a mapping (got {_got(inp)})"
         elif etype in ("list_type", "tuple_type"):
-            msg = f"must be a list (got {_type_name(inp)} {_show(inp)})"
+            msg = f"must be a list (got {_got(inp)})"
         elif etype in ("too_short", "too_long"):
             n = ctx.get("min_length") if etype == "too_short" else ctx.get("max_length")
             if etype == "too_short" and isinstance(inp, list) and len(inp) >= int(n or 0):

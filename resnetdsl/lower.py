@@ -126,6 +126,18 @@ def lower(spec: Spec) -> Plan:
     Raises:
         SpecError: every semantic problem found (settings that do not apply, impossible widths, …).
     """
+    plan, issues = lower_with_issues(spec)
+    if issues:
+        raise SpecError(issues)
+    return plan
+
+
+def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
+    """:func:`lower`, returning the semantic problems instead of raising them.
+
+    The plan is built even when there are problems, so that later checks (the analyzer's shapes) can still run
+    and report theirs too; a plan that comes with problems must not be used for anything else.
+    """
     issues = _Issues(spec)
     stem, channels = _stem(spec, issues)
     stages: list[Stage] = []
@@ -176,9 +188,14 @@ def lower(spec: Spec) -> Plan:
             head += (Dropout("dropout", h.dropout),)
         head += (Linear("fc", channels, h.num_classes, bias=h.bias),)
         num_classes = h.num_classes
-    if issues.items:
-        raise SpecError(issues.items)
-    return Plan(
+    taken = {op.name.partition(".")[0]: part for part, ops in (("stem", stem), ("head", head)) for op in ops}
+    for i, st in enumerate(spec.stages):
+        if st.name is not None and st.name in taken:
+            issues.add(
+                ("stages", i, "name"),
+                f"stage name '{st.name}' is taken by the {taken[st.name]} module '{st.name}'; choose another",
+            )
+    plan = Plan(
         name=spec.name,
         description=spec.description,
         in_channels=spec.input.channels,
@@ -189,3 +206,4 @@ def lower(spec: Spec) -> Plan:
         num_classes=num_classes,
         zero_init_residual=spec.init.zero_init_residual,
     )
+    return plan, issues.items

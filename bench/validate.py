@@ -1,0 +1,90 @@
+"""Wall time of ``resnetdsl validate DIR`` against ``check-jsonschema`` on the same 100 specs, as a ratio.
+
+    .venv/bin/python bench/validate.py [--files 100] [--repeats 5]
+
+Both are run as fresh processes, as CI and pre-commit run them, so start-up counts: resnetdsl checks YAML,
+types, ranges, semantics and shapes; check-jsonschema checks the committed JSON Schema only. The specs are
+variations of the bundled presets (depths, widths, head, input size), all valid. Runs are interleaved (ABBA)
+and the medians compared. Target: ours <= 1.0x theirs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "schemas" / "resnet-spec.schema.json"
+
+
+def generate(folder: Path, n: int) -> list[Path]:
+    """``n`` valid specs, round-robin over the presets, each with other depths, widths, classes and input size."""
+    presets = sorted((ROOT / "specs").glob("*.yaml"))
+    out: list[Path] = []
+    for i in range(n):
+        src = presets[i % len(presets)]
+        data = yaml.safe_load(src.read_text(encoding="utf-8"))
+        data["name"] = f"{data['name']}_v{i}"
+        for j, stage in enumerate(data["stages"]):
+            stage["depth"] = 1 + (i + j) % 4
+        data.setdefault("head", {})
+        if isinstance(data["head"], dict):
+            data["head"]["num_classes"] = 10 + i
+        side = 224 + 32 * (i % 3) if data["stem"].get("kind", "conv7") != "conv3" else 32
+        data["input"] = {"channels": 3, "size": [side, side]}
+        path = folder / f"spec_{i:03d}.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        out.append(path)
+    return out
+
+
+def _time(cmd: list[str], ok: int = 0) -> float:
+    t0 = time.perf_counter()
+    run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - t0
+    if run.returncode != ok:
+        sys.exit(f"{' '.join(cmd[:4])} … exited {run.returncode}:\n{run.stdout}{run.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    theirs_exe = Path(sys.executable).parent / "check-jsonschema"
+    theirs_bin = str(theirs_exe) if theirs_exe.exists() else shutil.which("check-jsonschema")
+    if theirs_bin is None:
+        sys.exit("check-jsonschema is not installed (pip install check-jsonschema)")
+    with tempfile.TemporaryDirectory(prefix="resnetdsl-bench-") as tmp:
+        files = generate(Path(tmp), args.files)
+        ours = [sys.executable, "-m", "resnetdsl", "validate", "--format", "text", tmp]
+        theirs = [theirs_bin, "--schemafile", str(SCHEMA), *map(str, files)]
+        env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {len(files)} specs"
+        _time(ours)
+        _time(theirs)  # warm-up: file cache, .pyc files
+        t_ours: list[float] = []
+        t_theirs: list[float] = []
+        for i in range(args.repeats):
+            pair = [(ours, t_ours), (theirs, t_theirs)]
+            for cmd, into in pair if i % 2 == 0 else pair[::-1]:
+                into.append(_time(cmd))
+    a, b = statistics.median(t_ours), statistics.median(t_theirs)
+    print(env_note)
+    print(
+        f"validate   resnetdsl {a * 1e3:8.1f} ms   check-jsonschema {b * 1e3:8.1f} ms   "
+        f"ratio {a / b:.3f}x (target: <= 1.0x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

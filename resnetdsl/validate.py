@@ -1,0 +1,380 @@
+"""Check spec files for CI and editors: every problem of every file, with ``file:line:col``.
+
+A file's problems are its YAML problems; else its schema problems (types, ranges, unknown keys); else its
+semantic problems (from :func:`~resnetdsl.lower.lower` and the analyzer's shape checks), all reported together.
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from resnetdsl.errors import Issue, Mark, SpecError
+
+if TYPE_CHECKING:
+    from resnetdsl.load import SourceMap
+
+Format = Literal["text", "json", "github"]
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+SPEC_SUFFIXES = (".yaml", ".yml")
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+class UsageError(Exception):
+    """The command line names nothing to check (a missing path, a glob or directory without specs)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """The outcome of checking one file.
+
+    Attributes:
+        path: The file, written as it was given or found (never made absolute).
+        issues: Every problem found, in source order.
+    """
+
+    path: str
+    issues: tuple[Issue, ...]
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for i in self.issues if i.severity == "error")
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The outcome of checking some files."""
+
+    files: tuple[FileResult, ...]
+
+    @property
+    def errors(self) -> int:
+        """Number of errors in all files."""
+        return sum(f.errors for f in self.files)
+
+    @property
+    def invalid(self) -> tuple[FileResult, ...]:
+        """The files with at least one error."""
+        return tuple(f for f in self.files if not f.ok)
+
+    @property
+    def ok(self) -> bool:
+        return not self.invalid
+
+    @property
+    def warnings(self) -> int:
+        """Number of warnings in all files (they do not make a file invalid)."""
+        return sum(len(f.issues) - f.errors for f in self.files)
+
+    def summary(self) -> str:
+        """``2 files checked, 3 errors in 1 file`` (or ``…, no errors``), then ``, 1 warning`` if any."""
+        out = _count(len(self.files), "file") + " checked, "
+        if self.ok:
+            out += "no errors"
+        else:
+            out += f"{_count(self.errors, 'error')} in {_count(len(self.invalid), 'file')}"
+        return out + (f", {_count(self.warnings, 'warning')}" if self.warnings else "")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# --- which files --------------------------------------------------------------------------------
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Files named by ``paths``: files as given, directories searched recursively for ``*.yaml``/``*.yml``
+    (skipping names that start with a dot), globs (``specs/**/*.yaml``) expanded. Each file once, in order.
+
+    Raises:
+        UsageError: a path that does not exist, or a glob or directory that yields no file.
+    """
+    found: list[str] = []
+    problems: list[str] = []
+    for arg in paths:
+        given = os.fspath(arg)
+        if os.path.isdir(given):
+            files = _search(given)
+            if not files:
+                problems.append(f"no *.yaml or *.yml files in directory '{given}'")
+        elif os.path.lexists(given):
+            files = [given]
+        elif glob.has_magic(given):
+            files = []
+            for match in sorted(glob.glob(given, recursive=True)):
+                files += _search(match) if os.path.isdir(match) else [match]
+            if not files:
+                problems.append(f"no files match '{given}'")
+        else:
+            problems.append(f"no such file or directory: '{given}'")
+            files = []
+        found += files
+    if problems:
+        raise UsageError(problems)
+    seen: set[str] = set()
+    unique: list[str] = []
+    for f in found:
+        key = os.path.normcase(os.path.normpath(f))
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def _search(top: str) -> list[str]:
+    out: list[str] = []
+    for root, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out += [os.path.join(root, f) for f in sorted(files) if f.endswith(SPEC_SUFFIXES) and not f.startswith(".")]
+    return out
+
+
+# --- checking ------------------------------------------------------------------------------------
+
+
+def validate_file(path: str | os.PathLike[str]) -> FileResult:
+    """Check one spec file; never raises for anything in the file."""
+    shown = os.fspath(path)
+    try:
+        issues = _check(shown)
+    except Exception as exc:  # a bug in resnetdsl: report it against the file, keep checking the others
+        if os.environ.get("RESNETDSL_DEBUG"):
+            raise
+        issues = [Issue((), f"internal error: {type(exc).__name__}: {exc}", Mark(shown, 1, 1))]
+    return FileResult(shown, tuple(issues))
+
+
+def validate_paths(paths: Iterable[str | os.PathLike[str]]) -> Report:
+    """Check every spec file that ``paths`` names (see :func:`expand_paths`).
+
+    Raises:
+        UsageError: a path names nothing to check.
+    """
+    return Report(tuple(validate_file(f) for f in expand_paths(paths)))
+
+
+def _check(shown: str) -> list[Issue]:
+    from resnetdsl.analyze import analyze
+    from resnetdsl.load import read_file, resolve_extends, spec_from_document
+    from resnetdsl.lower import lower_with_issues
+
+    try:
+        own = read_file(shown)
+    except SpecError as exc:
+        return [_placed(i, None, shown, None) for i in exc.issues]
+    via = own.source.mark_for(("extends",)) if "extends" in own.data else None
+    try:
+        doc = resolve_extends(own)
+    except SpecError as exc:
+        return [_placed(i, None, shown, via) for i in exc.issues]
+    try:
+        spec = spec_from_document(doc)
+    except SpecError as exc:
+        return [_placed(i, doc.source, shown, via) for i in exc.issues]
+    plan, issues = lower_with_issues(spec)
+    issues = list(issues)
+    try:
+        issues += analyze(plan, source=doc.source).warnings
+    except SpecError as exc:
+        issues += exc.issues
+    except Exception:
+        if not issues:
+            raise
+        # the plan came with problems already reported; what the analyzer makes of it adds nothing
+    placed = [_placed(i, doc.source, shown, via) for i in issues]
+    return SpecError(placed).issues
+
+
+def _placed(issue: Issue, source: SourceMap | None, shown: str, via: Mark | None) -> Issue:
+    """The issue with a mark in the checked file.
+
+    An issue without a mark gets one from the spec's source map. One that lies in a file this one ``extends``
+    is moved onto the ``extends`` line (``via``), its own place told in the message: a CI annotation belongs on
+    the file that was checked, not on a bundled preset.
+    """
+    mark = issue.mark or (source.mark_for(issue.path) if source else None) or Mark(shown, 1, 1)
+    if via is not None and mark.file != shown:
+        where = f"{_relative(mark.file or '<string>')}:{mark.line}:{mark.col}"
+        return dataclasses.replace(issue, mark=via, message=f"{issue.message} (at {where}, through 'extends')")
+    return issue if mark == issue.mark else dataclasses.replace(issue, mark=mark)
+
+
+def _relative(file: str) -> str:
+    """``file`` relative to the working directory where it lies below it, else as it is."""
+    if not os.path.isabs(file):
+        return file
+    try:
+        rel = os.path.relpath(file)
+    except ValueError:  # another drive
+        return file
+    return file if rel.startswith(os.pardir) else rel
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def format_text(report: Report) -> str:
+    """One ``file:line:col: error: path: message`` line per problem, then the summary line."""
+    lines = [i.format(severity=True) for f in report.files for i in f.issues]
+    return "\n".join([*lines, report.summary()]) + "\n"
+
+
+def format_json(report: Report) -> str:
+    """One JSON document: ``{"files": [{"file", "valid", "issues": [...]}], "summary": {...}}``."""
+    doc: dict[str, Any] = {
+        "files": [
+            {
+                "file": f.path,
+                "valid": f.ok,
+                "issues": [
+                    {
+                        "file": i.file,
+                        "line": i.line,
+                        "col": i.col,
+                        "severity": i.severity,
+                        "path": i.dotted,
+                        "message": i.message,
+                    }
+                    for i in f.issues
+                ],
+            }
+            for f in report.files
+        ],
+        "summary": {
+            "files": len(report.files),
+            "invalid_files": len(report.invalid),
+            "errors": report.errors,
+            "valid": report.ok,
+        },
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def escape_data(text: str) -> str:
+    """Escape a GitHub Actions workflow-command message."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a GitHub Actions workflow-command property value (``file=…``)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_github(report: Report) -> str:
+    """One ``::error file=…,line=…,col=…::path: message`` annotation per problem, then the summary line."""
+    lines: list[str] = []
+    for f in report.files:
+        for i in f.issues:
+            props = [f"file={escape_property(i.file or f.path)}"]
+            if i.line is not None:
+                props += [f"line={i.line}", f"col={i.col}"]
+            text = f"{i.dotted}: {i.message}" if i.path else i.message
+            lines.append(f"::{i.severity} {','.join(props)}::{escape_data(text)}")
+    return "\n".join([*lines, report.summary()]) + "\n"
+
+
+FORMATTERS = {"text": format_text, "json": format_json, "github": format_github}
+
+
+def _write(stream: Any, text: str) -> None:
+    # A lone surrogate (`"\ud800"` in YAML) must not turn into a UnicodeEncodeError halfway through the output.
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    stream.flush()
+
+
+def default_format() -> Format:
+    """``github`` under GitHub Actions, else ``text``."""
+    return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+
+
+def cli_main(args: argparse.Namespace) -> int:
+    """``resnetdsl validate PATH... [--format text|json|github]``.
+
+    Returns:
+        0 when every file is valid, 1 when some file is not, 2 when a path names nothing to check.
+    """
+    fmt: Format = args.format or default_format()
+    try:
+        report = validate_paths(args.paths)
+    except UsageError as exc:
+        for problem in exc.problems:
+            _write(sys.stderr, f"resnetdsl validate: error: {problem}\n")
+            if fmt == "github":
+                _write(sys.stdout, f"::error title=resnetdsl validate::{escape_data(problem)}\n")
+        return EXIT_USAGE
+    _write(sys.stdout, FORMATTERS[fmt](report))
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+# --- JSON Schema ---------------------------------------------------------------------------------
+
+
+def export_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the spec language, for editors and other validators.
+
+    It is :meth:`Spec.model_json_schema` with the ``$schema`` dialect first, no ``null`` or whole-object
+    defaults (a setting left out is inherited, which ``null`` would not say), and ``name``/``stages``
+    required only in a spec without ``extends`` (one that extends another gets them from its base).
+    """
+    from resnetdsl.spec import SCHEMA_ID, Spec
+
+    raw = Spec.model_json_schema()
+    body = _clean(raw)
+    assert isinstance(body, dict)
+    required = body.pop("required", [])
+    body.pop("$id", None)
+    defs = body.pop("$defs", {})
+    out: dict[str, Any] = {"$schema": SCHEMA_DIALECT, "$id": SCHEMA_ID, **body}
+    out["if"] = {"required": ["extends"]}
+    out["then"] = {}
+    out["else"] = {"required": required}
+    out["$defs"] = defs
+    return out
+
+
+def _clean(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_clean(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _clean(v) for k, v in node.items()}
+    if "default" in out and (out["default"] is None or isinstance(out["default"], dict)):
+        del out["default"]
+    return out
+
+
+def schema_text() -> str:
+    """The schema as the committed ``schemas/resnet-spec.schema.json`` holds it."""
+    return json.dumps(export_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def schema_cli_main(args: argparse.Namespace) -> int:
+    """``resnetdsl schema [-o FILE]``: print the JSON Schema, or write it atomically to FILE."""
+    text = schema_text()
+    if args.output:
+        from resnetdsl.io import atomic_write_text
+
+        atomic_write_text(args.output, text)
+        _write(sys.stderr, f"wrote {args.output}\n")
+    else:
+        _write(sys.stdout, text)
+    return EXIT_OK
