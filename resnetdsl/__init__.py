@@ -15,7 +15,13 @@ from resnetdsl.errors import Issue, Mark, SpecError
 from resnetdsl.load import load_spec, preset_names
 from resnetdsl.lower import lower
 from resnetdsl.plan import Plan
+
+# Imported eagerly (the module loads neither graphviz nor torch): binding the function here keeps the name
+# ``resnetdsl.render`` on the function; a submodule first imported later would rebind it to the module.
+# The module itself: ``importlib.import_module("resnetdsl.render")``.
+from resnetdsl.render import render, render_to
 from resnetdsl.spec import Spec
+from resnetdsl.summary import Summary, summarize
 
 if TYPE_CHECKING:
     import torch
@@ -30,11 +36,15 @@ __all__ = [
     "Plan",
     "Spec",
     "SpecError",
+    "Summary",
     "__version__",
     "build_model",
     "load_spec",
     "plan_of",
     "presets",
+    "render",
+    "render_to",
+    "summarize",
 ]
 
 
