@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from resnetdsl import plan as P
+from resnetdsl.errors import SpecError
 
 
 class PadShortcut(nn.Module):
@@ -230,6 +231,11 @@ def build(
             torch.manual_seed(seed)
         features = _assemble(plan.stem)
         for stage in plan.stages:
+            if hasattr(ResNet, stage.name) or hasattr(nn.Module(), stage.name):
+                raise SpecError.single(
+                    f"stage name '{stage.name}' is an attribute of torch.nn.Module or the built model; choose another",
+                    path=("stages", stage.index, "name"),
+                )
             features.append((stage.name, nn.Sequential(OrderedDict((b.name, _block(b)) for b in stage.blocks))))
         head = _assemble(plan.head)
         model = ResNet(plan, features, head)

@@ -22,6 +22,21 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "conv_bias": False,
     "shortcut_norm": True,
 }
+RESERVED_NAMES = frozenset(
+    # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered
+    "T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double "
+    "dump_patches "
+    "eval extra_repr float forward forward_features forward_head get_buffer get_extra_state get_parameter "
+    "get_submodule half ipu load_state_dict modules mtia named_buffers named_children named_modules "
+    "named_parameters num_classes num_features parameters plan register_backward_hook register_buffer "
+    "register_forward_hook register_forward_pre_hook register_full_backward_hook "
+    "register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook "
+    "register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook "
+    "requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train training type "
+    "xpu zero_grad".split()
+)
+"""Names a stage may not take (checked without importing torch; the builder checks again against the live
+torch, whose attributes may grow)."""
 _BOTTLENECK_ONLY = ("stride_on", "groups", "width_per_group")
 
 
@@ -190,7 +205,12 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
         num_classes = h.num_classes
     taken = {op.name.partition(".")[0]: part for part, ops in (("stem", stem), ("head", head)) for op in ops}
     for i, st in enumerate(spec.stages):
-        if st.name is not None and st.name in taken:
+        if st.name is not None and st.name in RESERVED_NAMES:
+            issues.add(
+                ("stages", i, "name"),
+                f"stage name '{st.name}' is an attribute of torch.nn.Module or the built model; choose another",
+            )
+        elif st.name is not None and st.name in taken:
             issues.add(
                 ("stages", i, "name"),
                 f"stage name '{st.name}' is taken by the {taken[st.name]} module '{st.name}'; choose another",

@@ -109,8 +109,8 @@ class Stage(BlockSettings):
     """Base width ("planes"); blocks output width × expansion channels."""
     stride: Int = Field(1, ge=1, le=4)
     """Stride of the stage's first block."""
-    name: Str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    """Module name of the stage (default: layer1, layer2, …)."""
+    name: Str | None = Field(None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    """Module name of the stage (default: layer1, layer2, …); not the name of a torch.nn.Module attribute."""
 
 
 class Head(_Model):
@@ -134,7 +134,7 @@ class Init(_Model):
 
 
 def _head_tag(value: Any) -> str | None:
-    if value == "none" or value is None:
+    if value == "none":
         return "none"
     return "mapping" if isinstance(value, dict | BaseModel) else None
 

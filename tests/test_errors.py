@@ -177,3 +177,24 @@ def test_only_spec_error_escapes_for_hostile_input() -> None:
     for text in ["a: [", "!!binary aGk=", "[1, 2]", "x: &a [*a]", "\x00\x01", "name: [1, {2: 3}]\nstages: 1"]:
         with pytest.raises(SpecError):
             resnetdsl.build_model(text, device="meta")
+
+
+def test_stage_named_like_a_module_attribute_is_refused() -> None:
+    text = "name: t\nstem: {kind: conv3, width: 8}\nstages:\n  - {depth: 1, width: 8, name: forward}\n"
+    with pytest.raises(SpecError) as info:
+        resnetdsl.build_model(text, device="meta")
+    assert str(info.value) == (
+        "<string>:4:32: stages[0].name: stage name 'forward' is an attribute of torch.nn.Module or the built "
+        "model; choose another"
+    )
+    with pytest.raises(SpecError, match=r"stages\[0\].name: must match"):
+        resnetdsl.load_spec(text.replace("forward", "_private"))
+
+
+def test_builder_guards_names_torch_may_add(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torch import nn
+
+    monkeypatch.setattr(nn.Module, "future_method", lambda self: None, raising=False)
+    text = "name: t\nstem: {kind: conv3, width: 8}\nstages:\n  - {depth: 1, width: 8, name: future_method}\n"
+    with pytest.raises(SpecError, match=r"stage name 'future_method' is an attribute of torch\.nn\.Module"):
+        resnetdsl.build_model(text, device="meta")
