@@ -273,7 +273,11 @@ def read_file(path: str | os.PathLike[str], *, shown: str | None = None) -> Docu
         if st.st_size > MAX_BYTES:
             raise SpecError.single(f"file is too large ({st.st_size} bytes; the limit is {MAX_BYTES})", mark=top)
         with p.open("rb") as f:
-            raw = f.read(MAX_BYTES + 1)  # the file may have grown since stat
+            # at most one byte past the limit (the file may have grown since stat); sized by stat, because a
+            # 1 MiB read buffer would raise the allocator's mmap threshold and slow every later large allocation
+            raw = f.read(min(st.st_size, MAX_BYTES) + 1)
+            if len(raw) > st.st_size:
+                raw += f.read(MAX_BYTES + 1 - len(raw))
     except FileNotFoundError:
         raise SpecError.single("no such file", mark=top) from None
     except OSError as exc:
