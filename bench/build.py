@@ -11,37 +11,13 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import gc
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import torchvision.models as tvm
+from timing import interleaved
 
 import resnetdsl
-
-
-def _time(fn: Callable[[], object]) -> float:
-    gc.collect()  # neither side pays for the other's garbage
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def interleaved(a: Callable[[], object], b: Callable[[], object], repeats: int) -> tuple[float, float, float]:
-    """Median time of ``a``, of ``b``, and the ratio of their minimums (the least noisy estimate of the work)."""
-    a()
-    b()  # warm-up
-    ta, tb = [], []
-    for i in range(repeats):  # ABBA order, so neither side always runs first
-        if i % 2:
-            tb.append(_time(b))
-            ta.append(_time(a))
-        else:
-            ta.append(_time(a))
-            tb.append(_time(b))
-    return statistics.median(ta), statistics.median(tb), min(ta) / min(tb)
 
 
 def pin_malloc() -> None:

@@ -16,30 +16,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from timing import interleaved
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _time(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def interleaved(a: Callable[[], object], b: Callable[[], object], repeats: int) -> tuple[float, float]:
-    a()
-    b()  # warm-up
-    ta, tb = [], []
-    for i in range(repeats):  # ABBA order, so neither side always runs first
-        if i % 2:
-            tb.append(_time(b))
-            ta.append(_time(a))
-        else:
-            ta.append(_time(a))
-            tb.append(_time(b))
-    return statistics.median(ta), statistics.median(tb)
 
 
 def cold(argv: list[str], repeats: int) -> float:
@@ -67,7 +48,7 @@ def main() -> None:
     model = resnetdsl.build_model(spec).eval()
     print(f"torch {torch.__version__}, torchinfo {torchinfo.__version__}, {torch.get_num_threads()} threads")
 
-    ours, theirs = interleaved(
+    ours, theirs, _ = interleaved(
         lambda: resnetdsl.summarize(spec),
         lambda: torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0),
         args.repeats,

@@ -18,22 +18,10 @@ from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, Totals, _out_len, analyze, analyze_spec, stem_stride
 from resnetdsl.errors import SpecError
 from resnetdsl.load import load_spec
-from tests.conftest import ROOT, SPECS
+from tests.conftest import ROOT, SPECS, TORCHVISION
 
 PRESETS = resnetdsl.presets()
 SLOW = {"cifar_resnet1202"}
-TORCHVISION = [
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "resnext50_32x4d",
-    "resnext101_32x8d",
-    "resnext101_64x4d",
-    "wide_resnet50_2",
-    "wide_resnet101_2",
-]
 
 # Small networks that use every op kind and option no preset uses, at odd, non-square input sizes.
 CUSTOM: dict[str, dict[str, Any]] = {

@@ -7,21 +7,9 @@ import torch
 from torch import nn
 
 import resnetdsl
+from tests.conftest import TORCHVISION
 
 tvm = pytest.importorskip("torchvision.models")
-
-TORCHVISION = [
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "resnext50_32x4d",
-    "resnext101_32x8d",
-    "resnext101_64x4d",
-    "wide_resnet50_2",
-    "wide_resnet101_2",
-]
 
 
 @pytest.mark.parity
