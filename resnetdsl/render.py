@@ -30,8 +30,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -591,6 +592,34 @@ def _import_pygraphviz() -> Any:
     return pygraphviz
 
 
+@contextlib.contextmanager
+def _without_fontconfig_noise() -> Iterator[None]:
+    """Hold back what C code writes to fd 2 while Graphviz draws, then pass it on without fontconfig's warnings.
+
+    The fontconfig bundled in pygraphviz's wheels is older than many systems' font configuration and warns about
+    elements it does not know ("unknown element reset-dirs") on every first draw; the fonts still resolve.
+    Graphviz's own warnings are passed on.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            text = held.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines() if not line.startswith("Fontconfig warning:")]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+
+
 def _pygraphviz_layout(source: str, fmt: str) -> bytes | None:
     try:
         pgv = _import_pygraphviz()
@@ -599,7 +628,7 @@ def _pygraphviz_layout(source: str, fmt: str) -> bytes | None:
     graph = pgv.AGraph(string=source)
     # pygraphviz writes "layout may take a long time" to sys.stderr above 1000 nodes; ours take well under a
     # second, so the note would only alarm. Graphviz's own errors still raise.
-    with contextlib.redirect_stderr(io.StringIO()):
+    with _without_fontconfig_noise(), contextlib.redirect_stderr(io.StringIO()):
         data: bytes = graph.draw(format=fmt, prog="dot")
     return data
 

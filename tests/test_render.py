@@ -374,3 +374,11 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert run_cli("render", "resnet18", "--detail", "atoms").returncode == 2
     small = run_cli("render", "resnet50", "--input", "3x8x8", "--format", "dot")
     assert small.returncode == 1 and "3×8×8" in small.stderr and not small.stdout
+
+
+def test_cli_render_keeps_stderr_clean(tmp_path: Path) -> None:
+    # the fontconfig bundled with pygraphviz warns about newer system font configs; that noise is held back
+    res = run_cli("render", "cifar_resnet20", "-o", str(tmp_path / "c.png"))
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    assert res.stdout == f"wrote {tmp_path / 'c.png'}\n"
