@@ -7,7 +7,8 @@ multiply-accumulates of convolutions and linear layers only, the convention of t
 Input sizes the network cannot use are reported as :class:`SpecError`: the feature map collapsing to zero
 anywhere, an op that still downsamples (stride > 1) a map that is already one pixel high or wide, and a map
 that reaches 1×1 while convolutions with a kernel larger than 1×1 still follow (torch runs it, but those convs
-see only zero padding around their centre tap). :attr:`Analysis.warnings` holds legal but doubtful choices.
+see only zero padding around their centre tap). A map one pixel high but wider (or the reverse) before k×k
+convs is legal and keeps information along its long side; it is reported in :attr:`Analysis.warnings`.
 """
 
 from __future__ import annotations
@@ -355,6 +356,20 @@ class _Walker:
                             f"padding around the centre tap only{self.hint()}",
                         )
                     ]
+                )
+            thin_since = self.small
+            thin = (x[1] == 1) != (x[2] == 1)
+            if isinstance(op, P.Conv) and op.kernel_size > 1 and thin and thin_since and not self.warnings:
+                # one side is gone but the other still carries information: legal, but most taps are padding
+                k = op.kernel_size
+                pad = "above and below" if x[1] == 1 else "left and right"
+                self.warnings.append(
+                    self.issue(
+                        thin_since.where,
+                        f"{thin_since.says(self.start)}, so the {k}×{k} convs after it (first: {path}) see zero "
+                        f"padding {pad}{self.hint()}",
+                        warning=True,
+                    )
                 )
             if not isinstance(op, P.GlobalPool):  # global pooling is meant to reach 1×1
                 if self.small is None and (y[1] == 1 or y[2] == 1):

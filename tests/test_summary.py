@@ -236,3 +236,16 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
 
     usage = run_cli("summary", "resnet18", "--format", "yaml")
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+def test_cli_warning_for_a_one_pixel_high_map_goes_to_stderr() -> None:
+    res = run_cli("summary", "specs/resnet50.yaml", "--input", "3x32x224", "--depth", "stage")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("resnet50: input 3×32×224 → output 1000\n")
+    assert res.stderr == (
+        "specs/resnet50.yaml:14:5: warning: stages[3]: the feature map reaches 1×7 at layer4.0.conv2 for a "
+        "3×32×224 input, so the 3×3 convs after it (first: layer4.1.conv2) see zero padding above and below; the "
+        "stem downsamples by 4: for small inputs use the CIFAR stem (stem: {kind: conv3, pool: none})\n"
+    )
+    data = json.loads(run_cli("summary", "resnet50", "--input", "3x32x224", "--format", "json").stdout)
+    assert [(w["path"], w["line"]) for w in data["warnings"]] == [("stages[3]", 14)]

@@ -401,3 +401,18 @@ def test_no_machine_paths_in_outputs(capsys: pytest.CaptureFixture[str], monkeyp
 def test_fixtures_hold_no_absolute_paths() -> None:
     for p in INVALID.iterdir():
         assert str(ROOT) not in p.read_text(encoding="utf-8"), p.name
+
+
+def test_warnings_do_not_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("thin.yaml").write_text(GOOD.replace("stem:", "input: {size: [1, 32]}\nstem:"))
+    code, out, _ = cli(capsys, "validate", "--format", "text", "thin.yaml")
+    report = validate_paths(["thin.yaml"])
+    assert code == 0 and report.ok and report.warnings == 1
+    assert out.splitlines() == [
+        "thin.yaml:2:15: warning: input.size: the 3×1×32 input is already 1×32, so the 3×3 convs after it "
+        "(first: conv1) see zero padding above and below",
+        "1 file checked, no errors, 1 warning",
+    ]
