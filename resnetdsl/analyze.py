@@ -305,6 +305,8 @@ class _Walker:
 
     def issue(self, where: Path, message: str, *, warning: bool = False) -> Issue:
         mark = self.source.mark_for(where) if self.source is not None else None
+        if where[:1] == ("input",) and self.start != (self.plan.in_channels, *self.plan.input_size):
+            mark = None  # the input came from the caller (--input), not from the spec's `input:` line
         return Issue(where, message, mark, "warning" if warning else "error")
 
     def hint(self) -> str:
@@ -413,9 +415,14 @@ def analyze(
         SpecError: the input does not fit: the spatial size collapses to zero, an op downsamples a map that is
             already one pixel high or wide, the channel count differs from what the stem takes; or a block's
             two paths disagree.
+        ValueError: an input size or channel count that is not a whole number >= 1 (a programming error).
     """
-    h, w = input_size or plan.input_size
-    start: Shape = (in_channels or plan.in_channels, h, w)
+    h, w = plan.input_size if input_size is None else input_size
+    c = plan.in_channels if in_channels is None else in_channels
+    for what, value in (("channels", c), ("height", h), ("width", w)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"input {what} must be a whole number >= 1, got {value!r}")
+    start: Shape = (c, h, w)
     walk = _Walker(plan, start, source)
     stem, x = walk.run(plan.stem, "", start, "stem", ("stem",))
     stages: list[StageInfo] = []

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from resnetdsl.errors import SpecError
+from resnetdsl.io import OutputError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -32,7 +33,19 @@ def parse_input(text: str) -> tuple[int, int, int]:
         nums = [3, *nums]
     if len(nums) != 3 or min(nums) < 1:
         raise argparse.ArgumentTypeError(f"expected CxHxW such as 3x224x224, got '{text}'")
+    if nums[0] > 4096 or max(nums[1:]) > 65536:
+        raise argparse.ArgumentTypeError(f"at most 4096 channels and 65536 pixels a side, got '{text}'")
     return nums[0], nums[1], nums[2]
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**63-1, got {text}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +64,7 @@ def make_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build the torch model and print its parameter count and output shape")
     b.add_argument("spec", help="spec file, YAML text or preset name")
     b.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")
-    b.add_argument("--seed", type=int, default=None, help="weight seed")
+    b.add_argument("--seed", type=_seed, default=None, help="weight seed (0 to 2**63-1)")
     b.add_argument("-o", "--output", default=None, help="save the state_dict to this .pt file")
     b.add_argument("--print", action="store_true", dest="print_model", help="print the module tree")
     b.set_defaults(handler=_build)
@@ -115,12 +128,14 @@ def _presets(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     from resnetdsl import build_model, plan_of
+    from resnetdsl.analyze import analyze
 
     plan = plan_of(args.spec)
+    c, h, w = args.input or (plan.in_channels, *plan.input_size)
+    analyze(plan, input_size=(h, w), in_channels=c)  # an input the network cannot take fails here, not in torch
     model = build_model(plan, seed=args.seed)
     import torch
 
-    c, h, w = args.input or (plan.in_channels, *plan.input_size)
     model.eval()
     with torch.no_grad():
         out = model(torch.zeros(1, c, h, w))
@@ -150,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as exc:
         for issue in exc.issues:
             print(issue.format(), file=sys.stderr)
+        return EXIT_INVALID
+    except OutputError as exc:
+        print(f"resnetdsl: error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130

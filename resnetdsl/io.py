@@ -1,17 +1,50 @@
-"""Atomic file output: write to a temporary file beside the target, then rename over it."""
+"""File output for the CLI and the API: atomic for regular files, clear errors for everything else."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 
+class OutputError(Exception):
+    """An output file cannot be written; the message names the file and the reason."""
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part.
+
+    A symbolic link is followed: the file it points to is replaced, the link stays. A character device or a FIFO
+    (``/dev/stdout``, a pipe) is written to directly, as there is nothing to replace atomically.
+
+    Raises:
+        OutputError: the folder does not exist, the path is a folder, or the file cannot be written.
+    """
+    shown = os.fspath(path)
+    try:
+        st = os.stat(path)  # follows links: what would be written to
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise OutputError(f"cannot write '{shown}': {exc.strerror or exc}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"cannot write '{shown}': it is a directory")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write '{shown}': {exc.strerror or exc}") from None
+        return
+    target = Path(os.path.realpath(path))
+    if not target.parent.is_dir():
+        raise OutputError(f"cannot write '{shown}': no such directory '{target.parent}'")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write '{shown}': {exc.strerror or exc}") from None
     try:
         # mkstemp creates 0600; give the file the mode an ordinary open() would (0666 less the umask)
         umask = os.umask(0)
@@ -22,9 +55,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write '{shown}': {exc.strerror or exc}") from None
         raise
 
 

@@ -138,6 +138,12 @@ class _Walker:
         if node.tag not in _SCALAR_TAGS:
             self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
             return None
+        surprise = _yaml11_surprise(node)
+        if surprise:
+            self.issues.append(Issue(path, surprise, self.mark(node)))
+            return None
+        if node.tag == _BOOL and node.value.lower() not in ("true", "false"):
+            return node.value  # yes/no/on/off: YAML 1.1 booleans, read as the words they are
         try:
             return self.constructor.construct_object(node)
         except (ValueError, KeyError, yaml.YAMLError):  # e.g. `!!int abc`, `!!bool maybe`, a 5000-digit integer
@@ -185,6 +191,22 @@ class _Walker:
         self.merging.discard(key)
         self.merged[key] = merged + written
         return self.merged[key]
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_PLAIN_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*|0x[0-9a-fA-F]+)$")
+_YAML11_INT = re.compile(r"^[-+]?(0b[01_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)$")
+
+
+def _yaml11_surprise(node: yaml.ScalarNode) -> str | None:
+    """Plain scalars that YAML 1.1 reads as numbers nobody meant: ``010`` is 8, ``1:00`` is 60, ``1_0`` is 10."""
+    if node.style:  # quoted: a string (a plain scalar has style None, or "" from libyaml)
+        return None
+    if node.tag == "tag:yaml.org,2002:int" and _YAML11_INT.match(node.value) and not _PLAIN_INT.match(node.value):
+        return f"ambiguous number '{node.value}' (YAML 1.1 reads it as octal, base 60 or with '_'); write it plainly"
+    if node.tag == "tag:yaml.org,2002:float" and ":" in node.value:
+        return f"ambiguous number '{node.value}' (YAML 1.1 reads it as base 60); write it plainly"
+    return None
 
 
 def _show_tag(tag: str) -> str:
@@ -235,8 +257,16 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
         mark = Mark(file, m.line + 1, m.column + 1) if m else top
         problem = exc.problem or exc.context or "invalid YAML"
         raise SpecError.single(f"invalid YAML: {problem}", mark=mark) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise SpecError.single(
+            f"invalid YAML: unacceptable character #x{ord(char):04x}: control characters are not allowed",
+            mark=Mark(file, line, col),
+        ) from None
     except yaml.YAMLError as exc:
-        raise SpecError.single(f"invalid YAML: {exc}", mark=top) from None
+        raise SpecError.single(f"invalid YAML: {' '.join(str(exc).split())}", mark=top) from None
     if node is None:
         raise SpecError.single("the spec is empty: expected a mapping with at least 'stages'", mark=top)
     walker = _Walker(file)
@@ -249,8 +279,7 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
     if walker.issues:
         raise SpecError(walker.issues)
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
-        raise SpecError.single(f"the top level must be a mapping, not {kind}", mark=walker.mark(node))
+        raise SpecError.single(f"the top level must be a mapping, not {_type_name(data)}", mark=walker.mark(node))
     return Document(data, walker.source, file)
 
 
@@ -264,10 +293,10 @@ def read_file(path: str | os.PathLike[str], *, shown: str | None = None) -> Docu
     p = FsPath(path)
     shown = shown or str(path)
     top = Mark(shown, 1, 1)
-    if p.is_dir():
-        raise SpecError.single("is a directory, not a spec file", mark=top)
     try:
         st = p.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise SpecError.single("is a directory, not a spec file", mark=top)
         if not stat.S_ISREG(st.st_mode):  # a FIFO or /dev/zero would block or never end
             raise SpecError.single("is not a regular file", mark=top)
         if st.st_size > MAX_BYTES:
@@ -354,6 +383,13 @@ def _copy_marks(src: SourceMap, dst: SourceMap, prefix: Path) -> None:
                 target[p] = m
 
 
+def _is_file(path: FsPath) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long, a loop of links
+        return False
+
+
 def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
     """Apply ``extends: <preset or relative path>``: the base, deep-merged with this document."""
     base_ref = doc.data.get("extends")
@@ -362,6 +398,8 @@ def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
     mark = doc.source.mark_for(("extends",))
     if not isinstance(base_ref, str) or not base_ref:
         raise SpecError.single("must be a preset name or a path to a spec file", path=("extends",), mark=mark)
+    if not _seen and doc.file is not None and _is_file(FsPath(doc.file)):
+        _seen = (str(FsPath(doc.file).resolve()),)
     if len(_seen) >= MAX_EXTENDS:
         raise SpecError.single(f"extends chain is longer than {MAX_EXTENDS}", path=("extends",), mark=mark)
     if _PRESET_RE.match(base_ref) and base_ref in preset_names():
@@ -369,7 +407,7 @@ def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
     else:
         rel = FsPath(doc.file).parent if doc.file else FsPath.cwd()
         target = rel / base_ref
-        if not target.is_file():
+        if not _is_file(target):
             hint = did_you_mean(base_ref, preset_names()) if _PRESET_RE.match(base_ref) else ""
             raise SpecError.single(
                 f"'{base_ref}' is neither a preset nor a spec file{hint}", path=("extends",), mark=mark
@@ -404,8 +442,8 @@ def load_document(source: Any) -> Document:
             doc = read_file(s)
         elif "\n" in s or ":" in s or "{" in s:
             doc = parse_yaml(source)
-        elif os.path.isfile(s):
-            doc = read_file(s)
+        elif os.path.exists(s) or "/" in s or os.sep in s or "." in s:
+            doc = read_file(s)  # a path: say what is wrong with it, not that no preset has that name
         else:
             raise SpecError.single(f"unknown preset '{s}'{did_you_mean(s, preset_names())}")
     elif isinstance(source, bytes):
@@ -448,6 +486,7 @@ def spec_from_document(doc: Document) -> Spec:
 
 # --- pydantic errors in our words -----------------------------------------------------------------
 
+_STAGE_ONLY = ("depth", "width", "stride", "name")
 _TAGS = {"mapping", "none"}  # union tags pydantic puts into locations; not part of the user's path
 
 
@@ -506,7 +545,9 @@ def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]
     issues: list[Issue] = []
     seen: set[tuple[Path, str]] = set()
     for err in exc.errors(include_url=False):
-        path: Path = tuple(p for p in err["loc"] if p not in _TAGS)
+        loc = err["loc"]
+        # pydantic names the union branch right after the union field ('head'); keep everything else
+        path: Path = tuple(p for i, p in enumerate(loc) if not (i == 1 and loc[0] == "head" and p in _TAGS))
         etype = err["type"]
         inp = err.get("input")
         ctx = err.get("ctx") or {}
@@ -514,7 +555,10 @@ def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]
         if etype == "extra_forbidden":
             key = str(path[-1])
             allowed = _allowed_keys(None, path[:-1])
-            msg = f"unknown key '{key}'{did_you_mean(key, allowed)}"
+            if path[:-1] == ("defaults",) and key in _STAGE_ONLY:
+                msg = f"unknown key '{key}' ('{key}' is set per stage, in stages[i].{key})"
+            else:
+                msg = f"unknown key '{key}'{did_you_mean(key, allowed)}"
             key_mark = True
         elif etype == "missing":
             msg = "is required"
@@ -553,6 +597,10 @@ def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]
             msg = f"must have {word} {n} item{'s' if n != 1 else ''} (got {got})"
         elif etype == "string_too_short":
             msg = "must not be empty"
+        elif etype == "string_too_long":
+            msg = (
+                f"must be at most {ctx.get('max_length')} characters (got {len(inp) if isinstance(inp, str) else '?'})"
+            )
         elif etype == "string_pattern_mismatch":
             msg = f"must match {ctx.get('pattern')} (got {_show(inp)})"
         elif etype in ("union_tag_invalid", "union_tag_not_found"):

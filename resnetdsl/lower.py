@@ -87,9 +87,22 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
             f"inner width int({stage.width} × {cfg.width_per_group} / 64) × {cfg.groups} is 0; "
             "raise width or width_per_group",
         )
-    if "shortcut_norm" in origin and cfg.shortcut in ("identity_pad", "none"):
-        issues.add(origin["shortcut_norm"], f"has no effect with shortcut '{cfg.shortcut}'")
+    if "shortcut_norm" in origin and cfg.shortcut in _NO_PROJECTION:
+        # set on this stage: it must matter here; set in defaults: it must matter in some stage
+        kinds = _shortcut_kinds(spec)
+        if origin["shortcut_norm"][0] == "stages":
+            issues.add(origin["shortcut_norm"], f"has no effect with shortcut '{cfg.shortcut}'")
+        elif index == 0 and kinds <= _NO_PROJECTION:
+            said = f"with shortcut '{cfg.shortcut}'" if len(kinds) == 1 else "(no stage uses a projection shortcut)"
+            issues.add(origin["shortcut_norm"], f"has no effect {said}")
     return cfg
+
+
+_NO_PROJECTION = frozenset({"identity_pad", "none"})
+
+
+def _shortcut_kinds(spec: Spec) -> set[str]:
+    return {s.shortcut or spec.defaults.shortcut or BUILTIN_DEFAULTS["shortcut"] for s in spec.stages}
 
 
 def _all_basic(spec: Spec) -> bool:

@@ -198,3 +198,26 @@ def test_builder_guards_names_torch_may_add(monkeypatch: pytest.MonkeyPatch) -> 
     text = "name: t\nstem: {kind: conv3, width: 8}\nstages:\n  - {depth: 1, width: 8, name: future_method}\n"
     with pytest.raises(SpecError, match=r"stage name 'future_method' is an attribute of torch\.nn\.Module"):
         resnetdsl.build_model(text, device="meta")
+
+
+def test_shortcut_norm_in_defaults_is_fine_when_some_stage_projects() -> None:
+    spec = (
+        "name: t\nstem: {kind: conv3, width: 16}\ndefaults: {shortcut_norm: false}\nstages:\n"
+        "  - {depth: 1, width: 16, shortcut: identity_pad}\n  - {depth: 1, width: 32, stride: 2}\n"
+    )
+    plan = resnetdsl.plan_of(spec)
+    assert [op.name for op in plan.stages[1].blocks[0].shortcut_ops] == ["downsample.0"]  # no BN
+    with pytest.raises(SpecError) as info:
+        resnetdsl.plan_of(spec.replace("{depth: 1, width: 32, stride: 2}", "{depth: 1, width: 32, shortcut: none}"))
+    assert str(info.value) == (
+        "<string>:3:27: defaults.shortcut_norm: has no effect (no stage uses a projection shortcut)"
+    )
+
+
+def test_analysis_rejects_nonsense_input_sizes() -> None:
+    from resnetdsl.analyze import analyze
+
+    plan = resnetdsl.plan_of("cifar_resnet20")
+    for kwargs in ({"in_channels": 0}, {"input_size": (32.5, 32)}, {"input_size": (0, 32)}):
+        with pytest.raises(ValueError, match="must be a whole number >= 1"):
+            analyze(plan, **kwargs)  # type: ignore[arg-type]
