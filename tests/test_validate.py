@@ -290,21 +290,6 @@ def test_json_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: py
     }
 
 
-def test_a_1x1_input_is_an_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("tiny.yaml").write_text(GOOD.replace("stem:", "input: {size: [1, 1]}\nstem:"))
-    code, out, _ = cli(capsys, "validate", "--format", "text", "tiny.yaml")
-    report = validate_paths(["tiny.yaml"])
-    assert code == 1 and not report.ok and report.warnings == 0
-    assert out.splitlines() == [
-        "tiny.yaml:2:15: error: input.size: the 3×1×1 input is already 1×1, so the 3×3 convs after it "
-        "(first: conv1) see zero padding around the centre tap only",
-        "1 file checked, 1 error in 1 file",
-    ]
-
-
 def test_report_summary_words() -> None:
     from resnetdsl.errors import Issue
     from resnetdsl.validate import FileResult
@@ -403,16 +388,41 @@ def test_fixtures_hold_no_absolute_paths() -> None:
         assert str(ROOT) not in p.read_text(encoding="utf-8"), p.name
 
 
-def test_warnings_do_not_fail(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("size", "code", "expected"),
+    [
+        (
+            "[1, 1]",
+            1,
+            [
+                "in.yaml:2:15: error: input.size: the 3×1×1 input is already 1×1, so the 3×3 convs after it "
+                "(first: conv1) see zero padding around the centre tap only",
+                "1 file checked, 1 error in 1 file",
+            ],
+        ),
+        (
+            "[1, 32]",
+            0,
+            [
+                "in.yaml:2:15: warning: input.size: the 3×1×32 input is already 1×32, so the 3×3 convs after it "
+                "(first: conv1) see zero padding above and below",
+                "1 file checked, no errors, 1 warning",
+            ],
+        ),
+    ],
+    ids=["1x1-is-an-error", "one-pixel-high-warns"],
+)
+def test_small_inputs_error_or_warn(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    size: str,
+    code: int,
+    expected: list[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("thin.yaml").write_text(GOOD.replace("stem:", "input: {size: [1, 32]}\nstem:"))
-    code, out, _ = cli(capsys, "validate", "--format", "text", "thin.yaml")
-    report = validate_paths(["thin.yaml"])
-    assert code == 0 and report.ok and report.warnings == 1
-    assert out.splitlines() == [
-        "thin.yaml:2:15: warning: input.size: the 3×1×32 input is already 1×32, so the 3×3 convs after it "
-        "(first: conv1) see zero padding above and below",
-        "1 file checked, no errors, 1 warning",
-    ]
+    Path("in.yaml").write_text(GOOD.replace("stem:", f"input: {{size: {size}}}\nstem:"))
+    got, out, _ = cli(capsys, "validate", "--format", "text", "in.yaml")
+    report = validate_paths(["in.yaml"])
+    assert got == code and report.ok == (code == 0) and report.warnings == (1 - code)
+    assert out.splitlines() == expected
