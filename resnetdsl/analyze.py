@@ -13,7 +13,7 @@ convs is legal and keeps information along its long side; it is reported in :att
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -267,8 +267,9 @@ def stem_stride(plan: P.Plan) -> int:
 # --- the walk ---------------------------------------------------------------------------------------
 
 
-def _fmt(shape: tuple[int, ...]) -> str:
-    return "×".join(str(d) for d in shape)
+def format_shape(dims: Sequence[int], sep: str = "×") -> str:
+    """``(64, 56, 56)`` → ``64×56×56``: how every part of resnetdsl writes a shape."""
+    return sep.join(str(d) for d in dims)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,8 +285,8 @@ class _Small:
     def says(self, start: Shape) -> str:
         size = f"{self.hw[0]}×{self.hw[1]}"
         if self.path is None:
-            return f"the {_fmt(start)} input is already {size}"
-        return f"the feature map reaches {size} at {self.path} for a {_fmt(start)} input"
+            return f"the {format_shape(start)} input is already {size}"
+        return f"the feature map reaches {size} at {self.path} for a {format_shape(start)} input"
 
 
 class _Walker:
@@ -330,7 +331,7 @@ class _Walker:
                         self.issue(
                             where,
                             f"the feature map collapses to {y[1]}×{y[2]} at {path} "
-                            f"for a {_fmt(self.start)} input{self.hint()}",
+                            f"for a {format_shape(self.start)} input{self.hint()}",
                         )
                     ]
                 )
@@ -435,9 +436,8 @@ def analyze(
             main, y = walk.run(b.main, prefix, x, "main", where)
             sc, z = walk.run(b.shortcut_ops, prefix, x, "shortcut", where) if b.has_add else ([], y)
             if b.has_add and z != y:
-                raise SpecError(
-                    [walk.issue(where, f"{prefix[:-1]}: main path gives {_fmt(y)} but the shortcut gives {_fmt(z)}")]
-                )
+                says = f"main path gives {format_shape(y)} but the shortcut gives {format_shape(z)}"
+                raise SpecError([walk.issue(where, f"{prefix[:-1]}: {says}")])
             post, y = walk.run(b.post, prefix, y, "post", where)
             layers = tuple(main + sc + post)
             binfos.append(BlockInfo(st, b, prefix[:-1], x, y, layers, Totals.of(layers)))

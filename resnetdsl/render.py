@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from resnetdsl import plan as P
-from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, analyze
+from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, analyze, format_shape
 
 if TYPE_CHECKING:
     import graphviz
@@ -125,10 +125,6 @@ def _html(body: str) -> str:
 
 def _small(text: str, color: str = MUTED, size: int = 9) -> str:
     return f'<font point-size="{size}" color="{color}">{text}</font>'
-
-
-def fmt_shape(shape: Sequence[int]) -> str:
-    return "×".join(str(d) for d in shape)
 
 
 def fmt_count(n: int) -> str:
@@ -315,7 +311,7 @@ class _Builder:
             rows.append(_small(esc(wrapped), size=11))
         stats = (
             f"{a.totals.params:,} params ({fmt_count(a.totals.params)}) · {fmt_macs(a.totals.macs)}"
-            f" · input {fmt_shape(a.input_shape)} · {self.detail} level"
+            f" · input {format_shape(a.input_shape)} · {self.detail} level"
         )
         rows.append(esc(stats))
         # A table, not <br/>: Graphviz spaces lines of mixed font sizes unevenly.
@@ -324,7 +320,9 @@ class _Builder:
 
     def _edge(self, tail: _Cursor, head: str, **attrs: str) -> None:
         tp, hp = self.fwd
-        self.g.edge(f"{tail.node}:{tp}", f"{head}:{hp}", label=_html(esc(fmt_shape(tail.shape))), weight="100", **attrs)
+        self.g.edge(
+            f"{tail.node}:{tp}", f"{head}:{hp}", label=_html(esc(format_shape(tail.shape))), weight="100", **attrs
+        )
 
     def _node(self, g: Any, name: str, label: str, **attrs: str) -> None:
         g.node(name, label=_html(label), group="main", **attrs)
@@ -345,7 +343,7 @@ class _Builder:
             self.shortcuts_used.append(use)
         style = SHORTCUT_STYLE[use]
         text = (shortcut_text(block) + (", each block" if each else "")) if first else ""
-        label = f"{esc(text)}<br/>{esc(fmt_shape(out))}" if text else esc(fmt_shape(out))
+        label = f"{esc(text)}<br/>{esc(format_shape(out))}" if text else esc(format_shape(out))
         ports: dict[str, str] = {}
         if first:
             ports["tailport"] = self.side
@@ -356,7 +354,7 @@ class _Builder:
     def _input(self) -> _Cursor:
         self.g.node(
             "input",
-            label=_html(f"<b>input</b><br/>{esc(fmt_shape(self.a.input_shape))}"),
+            label=_html(f"<b>input</b><br/>{esc(format_shape(self.a.input_shape))}"),
             shape="box",
             style="rounded",
             group="main",
@@ -365,7 +363,7 @@ class _Builder:
 
     def _output(self, cur: _Cursor) -> None:
         shape = self.a.output_shape
-        what = f"{shape[0]} logits" if self.plan.head else f"features {fmt_shape(shape)}"
+        what = f"{shape[0]} logits" if self.plan.head else f"features {format_shape(shape)}"
         self.g.node("output", label=_html(f"<b>output</b><br/>{esc(what)}"), shape="box", style="rounded")
         self._edge(cur, "output")
 

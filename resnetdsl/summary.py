@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from resnetdsl import plan as P
-from resnetdsl.analyze import Analysis, LayerInfo, Totals, analyze, analyze_spec, stem_stride
+from resnetdsl.analyze import Analysis, LayerInfo, Totals, analyze, analyze_spec, format_shape, stem_stride
 from resnetdsl.errors import Issue
 
 if TYPE_CHECKING:
@@ -264,10 +264,6 @@ def summarize(
 # --- formats ----------------------------------------------------------------------------------------
 
 
-def _shape(dims: tuple[int, ...], sep: str = "×") -> str:
-    return sep.join(str(d) for d in dims)
-
-
 # A list of integers spread over lines by json.dumps(indent=…); newlines inside strings are escaped, so a
 # bare newline after "[" is always structure.
 _INT_LIST = re.compile(r"\[\n\s*(-?\d+(?:,\n\s*-?\d+)*)\n\s*\]")
@@ -277,7 +273,7 @@ _COLUMNS = ("Name", "Kind", "Output shape", "Params", "MACs")
 
 def _cells(r: Row, indent: bool) -> tuple[str, str, str, str, str]:
     name = "  " * r.level + r.name if indent else r.name
-    return (name, r.kind, _shape(r.output_shape), f"{r.params:,}", f"{r.macs:,}")
+    return (name, r.kind, format_shape(r.output_shape), f"{r.params:,}", f"{r.macs:,}")
 
 
 def _totals_lines(s: Summary) -> list[tuple[str, str]]:
@@ -292,7 +288,7 @@ def _totals_lines(s: Summary) -> list[tuple[str, str]]:
 
 
 def _title(s: Summary) -> str:
-    return f"{s.name}: input {_shape(s.input_shape)} → output {_shape(s.output_shape)}"
+    return f"{s.name}: input {format_shape(s.input_shape)} → output {format_shape(s.output_shape)}"
 
 
 def _table(s: Summary, depth: Depth) -> str:
@@ -315,11 +311,11 @@ def _table(s: Summary, depth: Depth) -> str:
 
 
 def _markdown(s: Summary, depth: Depth) -> str:
-    out = [f"### {s.name}", "", f"Input {_shape(s.input_shape)} → output {_shape(s.output_shape)}.", ""]
+    out = [f"### {s.name}", "", f"Input {format_shape(s.input_shape)} → output {format_shape(s.output_shape)}.", ""]
     out.append("| " + " | ".join(_COLUMNS) + " |")
     out.append("|:--|:--|:--|--:|--:|")
     out += ["| " + " | ".join(_cells(r, indent=False)) + " |" for r in s.rows_at(depth)]
-    out.append(f"| **Total** | | {_shape(s.output_shape)} | **{s.params:,}** | **{s.macs:,}** |")
+    out.append(f"| **Total** | | {format_shape(s.output_shape)} | **{s.params:,}** | **{s.macs:,}** |")
     out.append("")
     out += [f"- {k}: {v}" for k, v in _totals_lines(s)]
     out += ["", CONVENTION + "."]
@@ -331,8 +327,8 @@ def _csv(s: Summary, depth: Depth) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["name", "kind", "level", "output_shape", "params", "buffers", "macs", "acts"])
     for r in s.rows_at(depth):
-        w.writerow([r.name, r.kind, r.level, _shape(r.output_shape, "x"), r.params, r.buffers, r.macs, r.acts])
-    w.writerow(["total", "", "", _shape(s.output_shape, "x"), s.params, s.buffers, s.macs, s.acts])
+        w.writerow([r.name, r.kind, r.level, format_shape(r.output_shape, "x"), r.params, r.buffers, r.macs, r.acts])
+    w.writerow(["total", "", "", format_shape(s.output_shape, "x"), s.params, s.buffers, s.macs, s.acts])
     return buf.getvalue()
 
 
