@@ -52,6 +52,17 @@ class Issue:
     def col(self) -> int | None:
         return self.mark.col if self.mark else None
 
+    def to_dict(self) -> dict[str, str | int | None]:
+        """Plain data for JSON output: file, line, col, severity, path (dotted), message."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "severity": self.severity,
+            "path": self.dotted,
+            "message": self.message,
+        }
+
     def format(self, *, severity: bool = False) -> str:
         """``file:line:col: [error: ]path: message``; parts that are unknown are left out."""
         parts: list[str] = []

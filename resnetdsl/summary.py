@@ -117,10 +117,7 @@ class Summary:
                 "macs": self.macs,
                 "acts": self.acts,
             },
-            "warnings": [
-                {"path": w.dotted, "message": w.message, "file": w.file, "line": w.line, "col": w.col}
-                for w in self.warnings
-            ],
+            "warnings": [w.to_dict() for w in self.warnings],
             "convention": CONVENTION,
         }
 

@@ -244,17 +244,7 @@ def format_json(report: Report) -> str:
             {
                 "file": f.path,
                 "valid": f.ok,
-                "issues": [
-                    {
-                        "file": i.file,
-                        "line": i.line,
-                        "col": i.col,
-                        "severity": i.severity,
-                        "path": i.dotted,
-                        "message": i.message,
-                    }
-                    for i in f.issues
-                ],
+                "issues": [i.to_dict() for i in f.issues],
             }
             for f in report.files
         ],
