@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from resnetdsl import plan as P
 from resnetdsl.errors import SpecError
+from resnetdsl.lower import reserved_name_problem
 
 
 class PadShortcut(nn.Module):
@@ -230,12 +231,10 @@ def build(
         if seed is not None:
             torch.manual_seed(seed)
         features = _assemble(plan.stem)
+        bare = nn.Module()  # instance attributes (training, …) too; torch may add names lowering cannot know
         for stage in plan.stages:
-            if hasattr(ResNet, stage.name) or hasattr(nn.Module(), stage.name):
-                raise SpecError.single(
-                    f"stage name '{stage.name}' is an attribute of torch.nn.Module or the built model; choose another",
-                    path=("stages", stage.index, "name"),
-                )
+            if hasattr(ResNet, stage.name) or hasattr(bare, stage.name):
+                raise SpecError.single(reserved_name_problem(stage.name), path=("stages", stage.index, "name"))
             features.append((stage.name, nn.Sequential(OrderedDict((b.name, _block(b)) for b in stage.blocks))))
         head = _assemble(plan.head)
         model = ResNet(plan, features, head)

@@ -68,7 +68,7 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
                 continue
             if origin[key][0] == "stages":
                 issues.add(origin[key], f"applies only to bottleneck blocks (stages[{index}] uses basic blocks)")
-            elif index == 0 and _all_basic(spec):
+            elif index == 0 and _effective(spec, "block") == {"basic"}:
                 issues.add(origin[key], "applies only to bottleneck blocks (every stage uses basic blocks)")
     cfg = B.BlockConfig(
         block=kind,
@@ -89,10 +89,9 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
         )
     if "shortcut_norm" in origin and cfg.shortcut in _NO_PROJECTION:
         # set on this stage: it must matter here; set in defaults: it must matter in some stage
-        kinds = _shortcut_kinds(spec)
         if origin["shortcut_norm"][0] == "stages":
             issues.add(origin["shortcut_norm"], f"has no effect with shortcut '{cfg.shortcut}'")
-        elif index == 0 and kinds <= _NO_PROJECTION:
+        elif index == 0 and (kinds := _effective(spec, "shortcut")) <= _NO_PROJECTION:
             said = f"with shortcut '{cfg.shortcut}'" if len(kinds) == 1 else "(no stage uses a projection shortcut)"
             issues.add(origin["shortcut_norm"], f"has no effect {said}")
     return cfg
@@ -101,13 +100,17 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
 _NO_PROJECTION = frozenset({"identity_pad", "none"})
 
 
-def _shortcut_kinds(spec: Spec) -> set[str]:
-    return {s.shortcut or spec.defaults.shortcut or BUILTIN_DEFAULTS["shortcut"] for s in spec.stages}
+def _effective(spec: Spec, key: str) -> set[Any]:
+    """The values a block setting takes across the stages (stage, else defaults, else built-in)."""
+    return {
+        next((v for v in (getattr(st, key), getattr(spec.defaults, key)) if v is not None), BUILTIN_DEFAULTS[key])
+        for st in spec.stages
+    }
 
 
-def _all_basic(spec: Spec) -> bool:
-    kinds = {s.block or spec.defaults.block or "basic" for s in spec.stages}
-    return kinds == {"basic"}
+def reserved_name_problem(name: str) -> str:
+    """The message for a stage name that cannot be a module attribute (lowering and the builder say the same)."""
+    return f"stage name '{name}' is an attribute of torch.nn.Module or the built model; choose another"
 
 
 def _stem(spec: Spec, issues: _Issues) -> tuple[tuple[Op, ...], int]:
@@ -221,7 +224,7 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
         if st.name is not None and st.name in RESERVED_NAMES:
             issues.add(
                 ("stages", i, "name"),
-                f"stage name '{st.name}' is an attribute of torch.nn.Module or the built model; choose another",
+                reserved_name_problem(st.name),
             )
         elif st.name is not None and st.name in taken:
             issues.add(
