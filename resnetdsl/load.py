@@ -402,8 +402,10 @@ def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
         _seen = (str(FsPath(doc.file).resolve()),)
     if len(_seen) >= MAX_EXTENDS:
         raise SpecError.single(f"extends chain is longer than {MAX_EXTENDS}", path=("extends",), mark=mark)
+    shown: str | None = None  # how messages name the base: a bundled preset by its place in the source tree
     if _PRESET_RE.match(base_ref) and base_ref in preset_names():
         target = preset_dir() / f"{base_ref}.yaml"
+        shown = preset_display(base_ref)
     else:
         rel = FsPath(doc.file).parent if doc.file else FsPath.cwd()
         target = rel / base_ref
@@ -415,10 +417,7 @@ def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
     key = str(target.resolve())
     if key in _seen:
         raise SpecError.single(f"extends cycle through '{base_ref}'", path=("extends",), mark=mark)
-    is_preset = target == preset_dir() / f"{base_ref}.yaml"
-    base = resolve_extends(
-        read_file(target, shown=preset_display(base_ref) if is_preset else None), _seen=(*_seen, key)
-    )
+    base = resolve_extends(read_file(target, shown=shown), _seen=(*_seen, key))
     child = {k: v for k, v in doc.data.items() if k != "extends"}
     out = SourceMap()
     data = _merge(base.data, child, base.source, doc.source, out, ())
