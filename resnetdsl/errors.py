@@ -6,17 +6,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from resnetdsl.text import printable
+
 PathPart = str | int
 Path = tuple[PathPart, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """A position in a source file (1-based line and column)."""
+    """A position in a source file (1-based line and column); a file-level mark (a file that cannot be read)
+    has neither line nor column."""
 
     file: str | None
-    line: int
-    col: int
+    line: int | None = None
+    col: int | None = None
+
+    def format(self) -> str:
+        """``file:line:col``, or just ``file`` for a file-level mark."""
+        where = printable(self.file or "<string>")
+        return where if self.line is None else f"{where}:{self.line}:{self.col}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +72,16 @@ class Issue:
         }
 
     def format(self, *, severity: bool = False) -> str:
-        """``file:line:col: [error: ]path: message``; parts that are unknown are left out."""
+        """``file:line:col: [error: ]path: message`` on one line; parts that are unknown are left out, and user
+        text is escaped (:func:`~resnetdsl.text.printable`)."""
         parts: list[str] = []
         if self.mark is not None:
-            where = f"{self.mark.file or '<string>'}:{self.mark.line}:{self.mark.col}"
-            parts.append(where)
+            parts.append(self.mark.format())
         if severity:
             parts.append(self.severity)
         if self.path:
-            parts.append(self.dotted)
-        parts.append(self.message)
+            parts.append(printable(self.dotted))
+        parts.append(printable(self.message))
         return ": ".join(parts)
 
 
@@ -89,7 +97,7 @@ def format_path(path: Sequence[PathPart]) -> str:
 
 def _sort_key(issue: Issue) -> tuple[str, int, int, str]:
     m = issue.mark
-    return (m.file or "", m.line, m.col, issue.message) if m else ("", 0, 0, issue.message)
+    return (m.file or "", m.line or 0, m.col or 0, issue.message) if m else ("", 0, 0, issue.message)
 
 
 class SpecError(ValueError):

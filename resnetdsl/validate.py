@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from resnetdsl.errors import Issue, Mark, SpecError
+from resnetdsl.text import printable
 
 if TYPE_CHECKING:
     from resnetdsl.load import SourceMap
@@ -212,7 +213,7 @@ def _placed(issue: Issue, source: SourceMap | None, shown: str, via: Mark | None
     """
     mark = issue.mark or (source.mark_for(issue.path) if source else None) or Mark(shown, 1, 1)
     if via is not None and mark.file != shown:
-        where = f"{_relative(mark.file or '<string>')}:{mark.line}:{mark.col}"
+        where = Mark(_relative(mark.file or "<string>"), mark.line, mark.col).format()
         return dataclasses.replace(issue, mark=via, message=f"{issue.message} (at {where}, through 'extends')")
     return issue if mark == issue.mark else dataclasses.replace(issue, mark=mark)
 
@@ -276,7 +277,7 @@ def format_github(report: Report) -> str:
             props = [f"file={escape_property(i.file or f.path)}"]
             if i.line is not None:
                 props += [f"line={i.line}", f"col={i.col}"]
-            text = f"{i.dotted}: {i.message}" if i.path else i.message
+            text = printable(f"{i.dotted}: {i.message}" if i.path else i.message)
             lines.append(f"::{i.severity} {','.join(props)}::{escape_data(text)}")
     return "\n".join([*lines, report.summary()]) + "\n"
 

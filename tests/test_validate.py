@@ -243,12 +243,14 @@ def test_github_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: 
     code, out, err = cli(capsys, "validate", "a,b:c.yaml", "ok.yaml")  # chosen by GITHUB_ACTIONS
     assert (code, err) == (1, "")
     assert out.split("\n") == [
-        "::error file=a%2Cb%3Ac.yaml,line=5,col=1::100%25%0Asure: unknown key '100%25%0Asure'",
+        "::error file=a%2Cb%3Ac.yaml,line=5,col=1::100%25\\x0asure: unknown key '100%25\\x0asure'",
         "2 files checked, 1 error in 1 file",
         "",
     ]
     code, out, _ = cli(capsys, "validate", "--format", "text", "a,b:c.yaml")
-    assert out == "a,b:c.yaml:5:1: error: 100%\nsure: unknown key '100%\nsure'\n1 file checked, 1 error in 1 file\n"
+    assert (
+        out == "a,b:c.yaml:5:1: error: 100%\\x0asure: unknown key '100%\\x0asure'\n1 file checked, 1 error in 1 file\n"
+    )
     monkeypatch.setenv("GITHUB_ACTIONS", "false")
     code, out, _ = cli(capsys, "validate", "ok.yaml")
     assert (code, out) == (0, "1 file checked, no errors\n")
