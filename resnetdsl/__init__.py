@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from resnetdsl.check import check
 from resnetdsl.errors import Issue, Mark, SpecError
 from resnetdsl.load import load_spec, preset_names
-from resnetdsl.lower import lower
 from resnetdsl.plan import Plan
 
 # Imported eagerly (the module loads neither graphviz nor torch): binding the function here keeps the name
@@ -39,6 +39,7 @@ __all__ = [
     "Summary",
     "__version__",
     "build_model",
+    "check",
     "load_spec",
     "plan_of",
     "presets",
@@ -54,10 +55,20 @@ def presets() -> tuple[str, ...]:
 
 
 def plan_of(source: Any) -> Plan:
-    """The :class:`Plan` of a spec given in any form :func:`load_spec` takes (or a plan, returned as is)."""
-    if isinstance(source, Plan):
-        return source
-    return lower(load_spec(source))
+    """The :class:`Plan` of a spec given in any form :func:`load_spec` takes (or a plan, returned as is).
+
+    Raises:
+        SpecError: the spec is invalid, with the same problems ``resnetdsl validate`` reports.
+    """
+    return check(source).plan
+
+
+def _seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be a whole number from 0 to 2**63-1, got {seed!r}")
+    return seed
 
 
 def build_model(
@@ -77,9 +88,12 @@ def build_model(
         dtype: parameter dtype.
 
     Raises:
-        SpecError: the spec is invalid; every problem is listed.
+        SpecError: the spec is invalid; every problem is listed, as ``resnetdsl validate`` lists them (the input
+            size checks included).
+        ValueError: ``seed`` is not a whole number from 0 to 2**63-1.
     """
-    plan = plan_of(source)
+    seed = _seed(seed)
+    plan = check(source).plan
     from resnetdsl.build_torch import build
 
     return build(plan, seed=seed, device=device, dtype=dtype)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from resnetdsl import plan as P
 from resnetdsl.errors import Issue, Path, SpecError
@@ -290,10 +290,11 @@ class _Small:
 
 
 class _Walker:
-    def __init__(self, plan: P.Plan, start: Shape, source: SourceMap | None) -> None:
+    def __init__(self, plan: P.Plan, start: Shape, source: SourceMap | None, input_name: str | None) -> None:
         self.plan = plan
         self.start = start
         self.source = source
+        self.input_name = input_name
         self.small: _Small | None = None
         """Where the map first became one pixel high or wide."""
         self.one: _Small | None = None
@@ -305,10 +306,14 @@ class _Walker:
         self.warnings: list[Issue] = []
 
     def issue(self, where: Path, message: str, *, warning: bool = False) -> Issue:
+        severity: Literal["error", "warning"] = "warning" if warning else "error"
+        if where[:1] == ("input",) and self.input_name is not None:
+            # the input came from the caller (--input, input_size=), not from the spec's `input:` line
+            return Issue((self.input_name,), message, None, severity)
         mark = self.source.mark_for(where) if self.source is not None else None
         if where[:1] == ("input",) and self.start != (self.plan.in_channels, *self.plan.input_size):
-            mark = None  # the input came from the caller (--input), not from the spec's `input:` line
-        return Issue(where, message, mark, "warning" if warning else "error")
+            mark = None  # an input size given by a caller that did not name it
+        return Issue(where, message, mark, severity)
 
     def hint(self) -> str:
         s = stem_stride(self.plan)
@@ -401,6 +406,7 @@ def analyze(
     in_channels: int | None = None,
     *,
     source: SourceMap | None = None,
+    input_name: str | None = None,
 ) -> Analysis:
     """Shapes and costs of ``plan`` for an input of ``input_size`` (default: the spec's).
 
@@ -411,6 +417,8 @@ def analyze(
             stem takes it).
         source: the spec's source marks (``spec._source``), so that errors carry file:line:col; see
             :func:`analyze_spec`.
+        input_name: the caller's name for the input size when it gave one (``--input``, ``input_size``):
+            problems of the input are then reported against it, without a mark in the spec.
 
     Raises:
         SpecError: the input does not fit: the spatial size collapses to zero, an op downsamples a map that is
@@ -424,7 +432,7 @@ def analyze(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"input {what} must be a whole number >= 1, got {value!r}")
     start: Shape = (c, h, w)
-    walk = _Walker(plan, start, source)
+    walk = _Walker(plan, start, source, input_name)
     stem, x = walk.run(plan.stem, "", start, "stem", ("stem",))
     stages: list[StageInfo] = []
     for st in plan.stages:

@@ -12,30 +12,28 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from resnetdsl.errors import SpecError
+from resnetdsl.errors import Issue, SpecError
 from resnetdsl.io import OutputError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def parse_input(text: str) -> tuple[int, int, int]:
-    """``3x224x224`` (or ``224x224``, ``224``) → (C, H, W)."""
+def parse_input(text: str) -> tuple[int, int] | tuple[int, int, int]:
+    """``3x224x224`` → (C, H, W); ``224x224`` or ``224`` → (H, W), keeping the spec's channels."""
     parts = re.split(r"[x×,]", text.strip().lower())
     try:
         nums = [int(p) for p in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected CxHxW such as 3x224x224, got '{text}'") from None
     if len(nums) == 1:
-        nums = [3, nums[0], nums[0]]
-    elif len(nums) == 2:
-        nums = [3, *nums]
-    if len(nums) != 3 or min(nums) < 1:
+        nums = [nums[0], nums[0]]
+    if len(nums) not in (2, 3) or min(nums) < 1:
         raise argparse.ArgumentTypeError(f"expected CxHxW such as 3x224x224, got '{text}'")
-    if nums[0] > 4096 or max(nums[1:]) > 65536:
+    if (len(nums) == 3 and nums[0] > 4096) or max(nums[-2:]) > 65536:
         raise argparse.ArgumentTypeError(f"at most 4096 channels and 65536 pixels a side, got '{text}'")
-    return nums[0], nums[1], nums[2]
+    return (nums[0], nums[1]) if len(nums) == 2 else (nums[0], nums[1], nums[2])
 
 
 def _seed(text: str) -> int:
@@ -127,12 +125,13 @@ def _presets(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from resnetdsl import build_model, plan_of
-    from resnetdsl.analyze import analyze
+    from resnetdsl import build_model
+    from resnetdsl.check import check
 
-    plan = plan_of(args.spec)
-    c, h, w = args.input or (plan.in_channels, *plan.input_size)
-    analyze(plan, input_size=(h, w), in_channels=c)  # an input the network cannot take fails here, not in torch
+    checked = check(args.spec, input_size=args.input, input_name="--input")  # problems fail here, not in torch
+    print_issues(checked.warnings)
+    plan = checked.plan
+    c, h, w = checked.analysis.input_shape
     model = build_model(plan, seed=args.seed)
     import torch
 
@@ -155,6 +154,12 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def print_issues(issues: Iterable[Issue]) -> None:
+    """Every issue to stderr as ``resnetdsl validate`` writes it: ``file:line:col: severity: path: message``."""
+    for issue in issues:
+        print(issue.format(severity=True), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resnetdsl`` command. Returns the exit code."""
     parser = make_parser()
@@ -163,8 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
         return code
     except SpecError as exc:
-        for issue in exc.issues:
-            print(issue.format(), file=sys.stderr)
+        print_issues(exc.issues)
         return EXIT_INVALID
     except OutputError as exc:
         print(f"resnetdsl: error: {exc}", file=sys.stderr)

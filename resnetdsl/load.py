@@ -80,6 +80,8 @@ class Document:
     data: dict[str, Any]
     source: SourceMap
     file: str | None
+    via: Mark | None = None
+    """Where this document says ``extends`` (set once the bases are merged in), for placing their problems."""
 
 
 class _Limit(Exception):
@@ -331,8 +333,18 @@ def preset_names() -> tuple[str, ...]:
 
 
 def preset_display(name: str) -> str:
-    """How messages name a bundled preset's file: where it lives in the source tree, not on this machine."""
-    return f"specs/{name}.yaml"
+    """How marks name a bundled preset's file: ``preset 'resnet50'``, never a path (an installed package's
+    folder is nobody's business, and ``specs/`` exists only in a source checkout)."""
+    return f"preset '{name}'"
+
+
+def preset_of_display(file: str | None) -> str | None:
+    """The preset a mark's file names (see :func:`preset_display`), else ``None``."""
+    m = _PRESET_DISPLAY.match(file or "")
+    return m[1] if m else None
+
+
+_PRESET_DISPLAY = re.compile(r"^preset '([A-Za-z0-9_]+)'$")
 
 
 def preset_path(name: str) -> FsPath:
@@ -421,7 +433,7 @@ def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
     child = {k: v for k, v in doc.data.items() if k != "extends"}
     out = SourceMap()
     data = _merge(base.data, child, base.source, doc.source, out, ())
-    return Document(data, out, doc.file)
+    return Document(data, out, doc.file, via=mark)
 
 
 # --- to a Spec -----------------------------------------------------------------------------------
@@ -429,6 +441,11 @@ def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
 
 def load_document(source: Any) -> Document:
     """A path, YAML text, preset name or mapping → :class:`Document` (extends applied)."""
+    return resolve_extends(read_source(source))
+
+
+def read_source(source: Any) -> Document:
+    """A path, YAML text, preset name or mapping → :class:`Document`, as written (``extends`` not applied)."""
     if isinstance(source, Mapping):
         doc = Document(dict(source), SourceMap(), None)
     elif isinstance(source, os.PathLike):
@@ -449,7 +466,7 @@ def load_document(source: Any) -> Document:
         doc = parse_yaml(source)
     else:
         raise TypeError(f"expected a Spec, a mapping, YAML text, a path or a preset name, got {type(source).__name__}")
-    return resolve_extends(doc)
+    return doc
 
 
 def load_spec(source: Any) -> Spec:
@@ -480,6 +497,7 @@ def spec_from_document(doc: Document) -> Spec:
         raise SpecError(issues_from_pydantic(exc, doc.source)) from None
     spec._source = doc.source
     spec._file = doc.file
+    spec._via = doc.via
     return spec
 
 

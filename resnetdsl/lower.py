@@ -61,6 +61,9 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
             if v is not None:
                 values[key] = v
                 origin[key] = (*where, key)
+    # a setting a base spec made (through `extends`) that does not apply to what this spec chose is dropped,
+    # not blamed on the user: they did not write it, and cannot unset it
+    origin = {k: p for k, p in origin.items() if not _inherited(spec, p)}
     kind = values["block"]
     if kind == "basic":
         for key in _BOTTLENECK_ONLY:
@@ -98,6 +101,13 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
 
 
 _NO_PROJECTION = frozenset({"identity_pad", "none"})
+
+
+def _inherited(spec: Spec, path: Path) -> bool:
+    """The key at ``path`` was written in a base spec (through ``extends``), not in the spec's own file."""
+    src = spec._source
+    mark = src.mark_for(path, key=True) if src is not None else None
+    return spec._via is not None and mark is not None and mark.file != spec._file
 
 
 def _effective(spec: Spec, key: str) -> set[Any]:
@@ -226,10 +236,25 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
                 ("stages", i, "name"),
                 reserved_name_problem(st.name),
             )
+        elif st.name in ("stem", "head") and st.name not in taken:
+            issues.add(
+                ("stages", i, "name"),
+                f"stage name '{st.name}' is how summaries and diagrams name the layers "
+                f"{'before' if st.name == 'stem' else 'after'} the stages; choose another",
+            )
         elif st.name is not None and st.name in taken:
             issues.add(
                 ("stages", i, "name"),
                 f"stage name '{st.name}' is taken by the {taken[st.name]} module '{st.name}'; choose another",
+            )
+    if spec.init.zero_init_residual:
+        plain = [st for st in stages if any(not b.has_add for b in st.blocks)]
+        if plain:
+            which = ", ".join(f"stages[{st.index}]" for st in plain[:3]) + (", …" if len(plain) > 3 else "")
+            issues.add(
+                ("init", "zero_init_residual"),
+                f"would zero the output of every block without a shortcut ({which} use shortcut 'none'), "
+                "so nothing reaches the head; set it to false or give those stages a shortcut",
             )
     plan = Plan(
         name=spec.name,

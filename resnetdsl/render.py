@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from resnetdsl import plan as P
-from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, analyze, format_shape
+from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, format_shape
 
 if TYPE_CHECKING:
     import graphviz
+
+    from resnetdsl.check import InputSize
 
 Detail = Literal["stage", "block", "layer"]
 Format = Literal["svg", "png", "pdf", "dot"]
@@ -553,7 +555,7 @@ def to_digraph(
     detail: Detail = "block",
     collapse: bool | None = None,
     rankdir: RankDir = "TB",
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: InputSize | None = None,
 ) -> graphviz.Digraph:
     """The diagram of ``plan`` as a ``graphviz.Digraph`` (no layout engine needed until it is drawn).
 
@@ -563,7 +565,7 @@ def to_digraph(
         collapse: draw runs of identical blocks once, as ``×N``. ``None``: only in stages deeper than
             :data:`COLLAPSE_OVER` blocks. Ignored at stage level.
         rankdir: ``TB`` (top to bottom) or ``LR`` (left to right).
-        input_shape: C, H, W for the shapes (default: the spec's input).
+        input_shape: ``H``, ``(H, W)`` or ``(C, H, W)`` for the shapes (default: the spec's input).
 
     Raises:
         SpecError: the input is too small for the network.
@@ -573,11 +575,19 @@ def to_digraph(
         raise ValueError(f"detail must be one of {', '.join(DETAILS)}, got '{detail}'")
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
-    if input_shape is None:
-        analysis = analyze(plan)
-    else:
-        c, h, w = input_shape
-        analysis = analyze(plan, input_size=(h, w), in_channels=c)
+    from resnetdsl.check import check
+
+    return diagram(check(plan, input_size=input_shape).analysis, detail=detail, collapse=collapse, rankdir=rankdir)
+
+
+def diagram(
+    analysis: Analysis, *, detail: Detail = "block", collapse: bool | None = None, rankdir: RankDir = "TB"
+) -> graphviz.Digraph:
+    """The diagram of an analysed network (see :func:`to_digraph`)."""
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {', '.join(DETAILS)}, got '{detail}'")
+    if rankdir not in ("TB", "LR"):
+        raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
     return _Builder(analysis, detail, collapse, rankdir).build()
 
 
@@ -704,7 +714,7 @@ def render(
     detail: Detail = "block",
     collapse: bool | None = None,
     rankdir: RankDir = "TB",
-    input: tuple[int, int, int] | None = None,
+    input_size: InputSize | None = None,
 ) -> graphviz.Digraph:
     """The diagram of a spec as a ``graphviz.Digraph``; in Jupyter it displays inline (no system Graphviz).
 
@@ -714,14 +724,17 @@ def render(
         collapse: draw runs of identical blocks once as ``×N`` (``None``: in stages deeper than
             :data:`COLLAPSE_OVER` blocks).
         rankdir: ``TB`` or ``LR``.
-        input: C, H, W for the shapes (default: the spec's input).
+        input_size: ``H``, ``(H, W)`` or ``(C, H, W)`` for the shapes (default: the spec's input; without
+            channels the spec's are kept).
 
     Raises:
-        SpecError: the spec is invalid or the input too small.
+        SpecError: the spec is invalid or the input too small (as ``resnetdsl validate`` reports it).
+        ValueError: a malformed ``input_size``, ``detail`` or ``rankdir``.
     """
-    from resnetdsl import plan_of
+    from resnetdsl.check import check
 
-    return to_digraph(plan_of(source), detail=detail, collapse=collapse, rankdir=rankdir, input_shape=input)
+    analysis = check(source, input_size=input_size).analysis
+    return diagram(analysis, detail=detail, collapse=collapse, rankdir=rankdir)
 
 
 def render_to(
@@ -732,7 +745,7 @@ def render_to(
     detail: Detail = "block",
     collapse: bool | None = None,
     rankdir: RankDir = "TB",
-    input: tuple[int, int, int] | None = None,
+    input_size: InputSize | None = None,
 ) -> Path:
     """Draw a spec into ``path`` (svg, png, pdf or dot; from the extension unless ``format`` is given).
 
@@ -744,7 +757,7 @@ def render_to(
         ValueError: the format cannot be told from the path.
     """
     fmt = format_of(path, format)
-    digraph = render(source, detail=detail, collapse=collapse, rankdir=rankdir, input=input)
+    digraph = render(source, detail=detail, collapse=collapse, rankdir=rankdir, input_size=input_size)
     return write(digraph, path, fmt)
 
 
@@ -757,15 +770,18 @@ def cli_main(args: argparse.Namespace) -> int:
     Without ``-o``: ``--format dot`` prints the DOT source to stdout; other formats are written to
     ``<name>.<format>`` (default ``svg``) in the current directory.
     """
-    from resnetdsl import plan_of
+    from resnetdsl.check import check
+    from resnetdsl.cli import print_issues
 
     try:
         fmt = format_of(args.output, args.format) if args.output else (args.format or "svg")
     except ValueError as exc:
         print(f"resnetdsl render: {exc}", file=sys.stderr)
         return 2
-    plan = plan_of(args.spec)
-    dg = to_digraph(plan, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir, input_shape=args.input)
+    checked = check(args.spec, input_size=args.input, input_name="--input")
+    print_issues(checked.warnings)
+    plan = checked.plan
+    dg = diagram(checked.analysis, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir)
     if args.output is None and fmt == "dot":
         sys.stdout.write(dg.source)
         return 0
@@ -787,6 +803,7 @@ __all__ = [
     "EngineNotFound",
     "block_groups",
     "cli_main",
+    "diagram",
     "format_of",
     "layout",
     "render",

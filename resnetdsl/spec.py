@@ -17,6 +17,7 @@ from pydantic import (
     PrivateAttr,
     Strict,
     Tag,
+    field_validator,
 )
 
 from resnetdsl.errors import Path
@@ -32,6 +33,7 @@ StemKind = Literal["conv7", "conv3", "deep"]
 StemPool = Literal["max", "conv", "none"]
 GlobalPoolKind = Literal["avg", "max"]
 
+EMPTY_VALUE = "is empty; give it a value, or leave the key out to take the default"
 SCHEMA_ID = "https://resnetdsl.dev/schemas/resnet-spec.schema.json"
 
 
@@ -42,6 +44,15 @@ class _Model(BaseModel):
         use_attribute_docstrings=True,
         validate_default=False,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        # `block:` with nothing after it is YAML's null: say so, rather than read it as "inherit" for some keys
+        # and as a type error for others (leaving a key out is how a spec inherits or takes the default)
+        if value is None:
+            raise ValueError(EMPTY_VALUE)
+        return value
 
 
 class InputSpec(_Model):
@@ -175,6 +186,7 @@ class Spec(_Model):
 
     _source: Any = PrivateAttr(default=None)
     _file: str | None = PrivateAttr(default=None)
+    _via: Any = PrivateAttr(default=None)
 
 
 def model_at(path: Path) -> Any:

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from resnetdsl import plan as P
-from resnetdsl.analyze import Analysis, LayerInfo, Totals, analyze, analyze_spec, format_shape, stem_stride
+from resnetdsl.analyze import Analysis, LayerInfo, Totals, format_shape, stem_stride
 from resnetdsl.errors import Issue
 
 if TYPE_CHECKING:
     import argparse
+
+    from resnetdsl.check import InputSize
 
 Depth = Literal["stage", "block", "layer"]
 Format = Literal["table", "json", "markdown", "csv"]
@@ -97,7 +99,12 @@ class Summary:
         return self.macs / 1e9
 
     def rows_at(self, depth: Depth = "layer") -> tuple[Row, ...]:
-        """The rows shown at ``depth``."""
+        """The rows shown at ``depth`` (``stage``, ``block`` or ``layer``).
+
+        Raises:
+            ValueError: ``depth`` is none of those.
+        """
+        _check_depth(depth)
         keep = DEPTHS[: DEPTHS.index(depth) + 1]
         return tuple(r for r in self.rows if r.depth in keep)
 
@@ -120,6 +127,11 @@ class Summary:
             "warnings": [w.to_dict() for w in self.warnings],
             "convention": CONVENTION,
         }
+
+
+def _check_depth(depth: Any) -> None:
+    if depth not in DEPTHS:
+        raise ValueError(f"depth must be one of {', '.join(map(repr, DEPTHS))} (got {depth!r})")
 
 
 # --- building the rows ------------------------------------------------------------------------------
@@ -221,41 +233,26 @@ def summary_of(a: Analysis) -> Summary:
     )
 
 
-def summarize(
-    spec_or_source: Any,
-    input_size: tuple[int, int] | tuple[int, int, int] | None = None,
-) -> Summary:
+def summarize(source: Any, input_size: InputSize | None = None) -> Summary:
     """Shapes, parameters and MACs of a network, computed from its spec without torch.
 
     Args:
-        spec_or_source: a path, YAML text, a mapping, a :class:`~resnetdsl.spec.Spec`, a
+        source: a path, YAML text, a mapping, a :class:`~resnetdsl.spec.Spec`, a
             :class:`~resnetdsl.plan.Plan`, or a preset name (``"resnet50"``).
-        input_size: (H, W) or (C, H, W) of the input; default: the spec's ``input``.
+        input_size: the input: ``H`` (square), ``(H, W)`` or ``(C, H, W)``; without channels the spec's channel
+            count is kept. Default: the spec's ``input``.
 
     Returns:
         A :class:`Summary`; write it with :func:`format_summary` or :meth:`Summary.to_dict`.
 
     Raises:
-        SpecError: the spec is invalid, or the input size does not fit the network (with file:line:col
-            where the spec came from a file).
-        ValueError: ``input_size`` has neither two nor three items.
+        SpecError: the spec is invalid, or the input size does not fit the network (the same problems, with the
+            same marks, as ``resnetdsl validate`` and every other command report).
+        ValueError: ``input_size`` is not of those forms.
     """
-    hw: tuple[int, int] | None = None
-    channels: int | None = None
-    if input_size is not None:
-        if len(input_size) == 3:
-            channels, hw = input_size[0], (input_size[1], input_size[2])
-        elif len(input_size) == 2:
-            hw = (input_size[0], input_size[1])
-        else:
-            raise ValueError(f"input_size must be (H, W) or (C, H, W), got {input_size!r}")
-    if isinstance(spec_or_source, P.Plan):
-        a = analyze(spec_or_source, hw, channels)
-    else:
-        from resnetdsl.load import load_spec
+    from resnetdsl.check import check
 
-        a = analyze_spec(load_spec(spec_or_source), hw, channels)
-    return summary_of(a)
+    return summary_of(check(source, input_size=input_size).analysis)
 
 
 # --- formats ----------------------------------------------------------------------------------------
@@ -335,8 +332,7 @@ def format_summary(summary: Summary, fmt: Format = "table", depth: Depth = "bloc
     Table and Markdown write numbers with thousands separators; JSON and CSV write plain integers. The output
     depends only on the summary (no timestamps, no paths), so it can be compared with golden files.
     """
-    if depth not in DEPTHS:
-        raise ValueError(f"depth must be one of {', '.join(DEPTHS)} (got {depth!r})")
+    _check_depth(depth)
     if fmt == "table":
         return _table(summary, depth)
     if fmt == "json":
@@ -351,8 +347,10 @@ def format_summary(summary: Summary, fmt: Format = "table", depth: Depth = "bloc
 
 def cli_main(args: argparse.Namespace) -> int:
     """``resnetdsl summary SPEC [--input CxHxW] [--depth …] [--format …]``; warnings go to stderr."""
-    summary = summarize(args.spec, input_size=args.input)
+    from resnetdsl.check import check
+    from resnetdsl.cli import print_issues
+
+    summary = summary_of(check(args.spec, input_size=args.input, input_name="--input").analysis)
     sys.stdout.write(format_summary(summary, args.format, args.depth))
-    for w in summary.warnings:
-        print(w.format(severity=True), file=sys.stderr)
+    print_issues(summary.warnings)
     return 0

@@ -8,20 +8,16 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import glob
 import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from resnetdsl.errors import Issue, Mark, SpecError
+from resnetdsl.errors import Issue, Mark
 from resnetdsl.text import printable
-
-if TYPE_CHECKING:
-    from resnetdsl.load import SourceMap
 
 Format = Literal["text", "json", "github"]
 
@@ -102,8 +98,9 @@ def _count(n: int, word: str) -> str:
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Files named by ``paths``: files as given, directories searched recursively for ``*.yaml``/``*.yml``
-    (skipping names that start with a dot), globs (``specs/**/*.yaml``) expanded. Each file once, in order.
+    """Specs named by ``paths``: files as given, directories searched recursively for ``*.yaml``/``*.yml``
+    (skipping names that start with a dot), globs (``specs/**/*.yaml``) expanded; YAML text and preset names
+    as they are (as every command takes them). Each once, in order.
 
     Raises:
         UsageError: a path that does not exist, or a glob or directory that yields no file.
@@ -124,6 +121,8 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
                 files += _search(match) if os.path.isdir(match) else [match]
             if not files:
                 problems.append(f"no files match '{given}'")
+        elif _is_spec_text(given):
+            files = [given]  # YAML text or a preset name, checked as the other commands take it
         else:
             problems.append(f"no such file or directory: '{given}'")
             files = []
@@ -140,6 +139,13 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return unique
 
 
+def _is_spec_text(arg: str) -> bool:
+    """``arg`` is YAML text or a bundled preset's name rather than a path that does not exist."""
+    from resnetdsl.load import preset_names
+
+    return "\n" in arg or ("{" in arg and ":" in arg) or arg in preset_names()
+
+
 def _search(top: str) -> list[str]:
     out: list[str] = []
     for root, dirs, files in os.walk(top):
@@ -152,14 +158,21 @@ def _search(top: str) -> list[str]:
 
 
 def validate_file(path: str | os.PathLike[str]) -> FileResult:
-    """Check one spec file; never raises for anything in the file."""
-    shown = os.fspath(path)
+    """Check one spec (a file, or YAML text or a preset name that names no file); never raises for anything in
+    the spec."""
+    from pathlib import Path
+
+    from resnetdsl.check import check_with_issues
+
+    given = os.fspath(path)
+    text = not os.path.lexists(given) and _is_spec_text(given)
+    shown = ("<string>" if "\n" in given or ":" in given else given) if text else os.path.normpath(given)
     try:
-        issues = _check(shown)
-    except Exception as exc:  # a bug in resnetdsl: report it against the file, keep checking the others
+        _, issues = check_with_issues(given if text else Path(given))
+    except Exception as exc:  # a bug in resnetdsl: report it against the spec, keep checking the others
         if os.environ.get("RESNETDSL_DEBUG"):
             raise
-        issues = [Issue((), f"internal error: {type(exc).__name__}: {exc}", Mark(shown, 1, 1))]
+        issues = [Issue((), f"internal error: {type(exc).__name__}: {exc}", Mark(shown))]
     return FileResult(shown, tuple(issues))
 
 
@@ -170,63 +183,6 @@ def validate_paths(paths: Iterable[str | os.PathLike[str]]) -> Report:
         UsageError: a path names nothing to check.
     """
     return Report(tuple(validate_file(f) for f in expand_paths(paths)))
-
-
-def _check(shown: str) -> list[Issue]:
-    from resnetdsl.analyze import analyze
-    from resnetdsl.load import read_file, resolve_extends, spec_from_document
-    from resnetdsl.lower import lower_with_issues
-
-    try:
-        own = read_file(shown)
-    except SpecError as exc:
-        return [_placed(i, None, shown, None) for i in exc.issues]
-    via = own.source.mark_for(("extends",)) if "extends" in own.data else None
-    try:
-        doc = resolve_extends(own)
-    except SpecError as exc:
-        return [_placed(i, None, shown, via) for i in exc.issues]
-    try:
-        spec = spec_from_document(doc)
-    except SpecError as exc:
-        return [_placed(i, doc.source, shown, via) for i in exc.issues]
-    plan, issues = lower_with_issues(spec)
-    issues = list(issues)
-    try:
-        issues += analyze(plan, source=doc.source).warnings
-    except SpecError as exc:
-        issues += exc.issues
-    except Exception:
-        if not issues:
-            raise
-        # the plan came with problems already reported; what the analyzer makes of it adds nothing
-    placed = [_placed(i, doc.source, shown, via) for i in issues]
-    return SpecError(placed).issues
-
-
-def _placed(issue: Issue, source: SourceMap | None, shown: str, via: Mark | None) -> Issue:
-    """The issue with a mark in the checked file.
-
-    An issue without a mark gets one from the spec's source map. One that lies in a file this one ``extends``
-    is moved onto the ``extends`` line (``via``), its own place told in the message: a CI annotation belongs on
-    the file that was checked, not on a bundled preset.
-    """
-    mark = issue.mark or (source.mark_for(issue.path) if source else None) or Mark(shown, 1, 1)
-    if via is not None and mark.file != shown:
-        where = Mark(_relative(mark.file or "<string>"), mark.line, mark.col).format()
-        return dataclasses.replace(issue, mark=via, message=f"{issue.message} (at {where}, through 'extends')")
-    return issue if mark == issue.mark else dataclasses.replace(issue, mark=mark)
-
-
-def _relative(file: str) -> str:
-    """``file`` relative to the working directory where it lies below it, else as it is."""
-    if not os.path.isabs(file):
-        return file
-    try:
-        rel = os.path.relpath(file)
-    except ValueError:  # another drive
-        return file
-    return file if rel.startswith(os.pardir) else rel
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -322,9 +278,9 @@ def cli_main(args: argparse.Namespace) -> int:
 def export_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the spec language, for editors and other validators.
 
-    It is :meth:`Spec.model_json_schema` with the ``$schema`` dialect first, no ``null`` or whole-object
-    defaults (a setting left out is inherited, which ``null`` would not say), and ``name``/``stages``
-    required only in a spec without ``extends`` (one that extends another gets them from its base).
+    It is :meth:`Spec.model_json_schema` with the ``$schema`` dialect first, no ``null`` values (an empty
+    value is an error; leaving the key out inherits), no ``null`` or whole-object defaults, and
+    ``name``/``stages`` required only in a spec without ``extends`` (one that extends another gets them from its base).
     """
     from resnetdsl.spec import SCHEMA_ID, Spec
 
@@ -350,6 +306,13 @@ def _clean(node: Any) -> Any:
     out = {k: _clean(v) for k, v in node.items()}
     if "default" in out and (out["default"] is None or isinstance(out["default"], dict)):
         del out["default"]
+    if isinstance(out.get("anyOf"), list):  # an explicit null is an error ("is empty"): leave it out
+        branches = [b for b in out["anyOf"] if b != {"type": "null"}]
+        if len(branches) == 1:
+            del out["anyOf"]
+            out = {**branches[0], **out}
+        else:
+            out["anyOf"] = branches
     return out
 
 

@@ -218,7 +218,7 @@ def test_rankdir_lr_moves_shortcuts_below() -> None:
 
 
 def test_input_override_changes_shapes() -> None:
-    texts = set(_texts(_svg(resnetdsl.render("resnet18", input=(3, 64, 64)).source)))
+    texts = set(_texts(_svg(resnetdsl.render("resnet18", input_size=(3, 64, 64)).source)))
     assert "512×2×2" in texts and "512×7×7" not in texts
 
 

@@ -98,7 +98,7 @@ def test_input_size_forms_and_sources() -> None:
     plan = resnetdsl.plan_of("resnet18")
     assert summarize(plan) == summarize("resnet18") == summarize((SPECS / "resnet18.yaml").read_text())
     assert resnetdsl.summarize is summarize
-    with pytest.raises(ValueError, match=r"input_size must be \(H, W\) or \(C, H, W\), got \(224,\)"):
+    with pytest.raises(ValueError, match=r"input_size must be H, \(H, W\) or \(C, H, W\) of whole numbers, got \(224,\)"):
         summarize("resnet18", input_size=(224,))  # type: ignore[arg-type]
 
 
@@ -183,7 +183,7 @@ def test_markdown_table(r50: Summary) -> None:
 def test_bad_format_or_depth(r50: Summary) -> None:
     with pytest.raises(ValueError, match="format must be one of table, json, markdown, csv"):
         format_summary(r50, "yaml", "block")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="depth must be one of stage, block, layer"):
+    with pytest.raises(ValueError, match="depth must be one of 'stage', 'block', 'layer' \\(got 'op'\\)"):
         format_summary(r50, "table", "op")  # type: ignore[arg-type]
 
 
@@ -216,7 +216,7 @@ def test_cli_32x32_through_the_imagenet_stem_is_an_error() -> None:
     res = run_cli("summary", "specs/resnet18.yaml", "--input", "3x32x32", "--depth", "stage")
     assert res.returncode == 1 and res.stdout == ""
     assert res.stderr == (
-        "specs/resnet18.yaml:14:5: stages[3]: the feature map reaches 1×1 at layer4.0.conv1 for a 3×32×32 input, "
+        "specs/resnet18.yaml:14:5: error: stages[3]: the feature map reaches 1×1 at layer4.0.conv1 for a 3×32×32 input, "
         "so the 3×3 convs after it (first: layer4.0.conv2) see zero padding around the centre tap only; the stem "
         "downsamples by 4: for small inputs use the CIFAR stem (stem: {kind: conv3, pool: none})\n"
     )
@@ -225,14 +225,14 @@ def test_cli_32x32_through_the_imagenet_stem_is_an_error() -> None:
 def test_cli_exit_codes(tmp_path: Path) -> None:
     too_small = run_cli("summary", "specs/resnet50.yaml", "--input", "3x16x16")
     assert too_small.returncode == 1 and too_small.stdout == ""
-    assert too_small.stderr.startswith("specs/resnet50.yaml:13:5: stages[2]: the feature map reaches 1×1")
+    assert too_small.stderr.startswith("specs/resnet50.yaml:13:5: error: stages[2]: the feature map reaches 1×1")
     assert "use the CIFAR stem (stem: {kind: conv3, pool: none})" in too_small.stderr
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nstages:\n  - {depth: 2, widht: 64}\n")
     invalid = run_cli("summary", str(bad))
     assert invalid.returncode == 1 and invalid.stdout == ""
-    assert f"{bad}:3:16: stages[0].widht: unknown key 'widht'" in invalid.stderr
+    assert f"{bad}:3:16: error: stages[0].widht: unknown key 'widht'" in invalid.stderr
 
     usage = run_cli("summary", "resnet18", "--format", "yaml")
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
@@ -248,4 +248,5 @@ def test_cli_warning_for_a_one_pixel_high_map_goes_to_stderr() -> None:
         "stem downsamples by 4: for small inputs use the CIFAR stem (stem: {kind: conv3, pool: none})\n"
     )
     data = json.loads(run_cli("summary", "resnet50", "--input", "3x32x224", "--format", "json").stdout)
-    assert [(w["path"], w["line"]) for w in data["warnings"]] == [("stages[3]", 14)]
+    # a bundled preset checked by name has no file to point at: the path says where
+    assert [(w["path"], w["file"], w["line"]) for w in data["warnings"]] == [("stages[3]", None, None)]

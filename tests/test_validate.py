@@ -102,16 +102,16 @@ def test_hostile_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: 
     code, out, err = cli(capsys, "validate", "--format", "text", ".")
     assert err == ""
     assert out.splitlines() == [
-        "./big.yaml:1:1: error: file is too large (1048580 bytes; the limit is 1048576)",
-        "./binary.yaml:1:1: error: file is binary, not YAML text",
-        "./crlf_bom.yaml:5:1: error: bogus: unknown key 'bogus'",
-        "./deep.yaml:1:1: error: the YAML nests too deeply",
-        "./deep_closed.yaml:1:1: error: the YAML nests too deeply",
-        "./latin1.yaml:1:1: error: file is not valid UTF-8 (byte 9)",
-        "./long_int.yaml:5:21: error: head.num_classes: cannot read '9999999999999999999999999999999999999999…' "
+        "big.yaml:1:1: error: file is too large (1048580 bytes; the limit is 1048576)",
+        "binary.yaml:1:1: error: file is binary, not YAML text",
+        "crlf_bom.yaml:5:1: error: bogus: unknown key 'bogus'",
+        "deep.yaml:1:1: error: the YAML nests too deeply",
+        "deep_closed.yaml:1:1: error: the YAML nests too deeply",
+        "latin1.yaml:1:1: error: file is not valid UTF-8 (byte 9)",
+        "long_int.yaml:5:21: error: head.num_classes: cannot read '9999999999999999999999999999999999999999…' "
         "as '!!int'",
-        "./merge_cycle.yaml:1:1: error: a merge key '<<' refers to the mapping it is in",
-        "./surrogate.yaml:5:14: error: head.pool: input should be a valid string, unable to parse raw data as a "
+        "merge_cycle.yaml:1:1: error: a merge key '<<' refers to the mapping it is in",
+        "surrogate.yaml:5:14: error: head.pool: input should be a valid string, unable to parse raw data as a "
         "unicode string",
         "9 files checked, 9 errors in 9 files",
     ]

@@ -1,0 +1,196 @@
+"""The one checking path: every command and every API entry point checks a spec here.
+
+``validate``, ``summary``, ``render``, ``build`` and the Python API (:func:`~resnetdsl.build_model`,
+:func:`~resnetdsl.summarize`, :func:`~resnetdsl.render`) all call :func:`check` (or :func:`check_with_issues`),
+so they report the same problems with the same marks: the YAML's, the schema's, lowering's (semantics) and the
+analyzer's (shapes for the input size). A problem that lies in a file the spec ``extends`` is placed on the
+user's ``extends`` line, the base's own place told in the message: the user's file and line first, the base's
+second, in every output format.
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from resnetdsl.errors import Issue, Mark, SpecError
+
+if TYPE_CHECKING:
+    from resnetdsl.analyze import Analysis
+    from resnetdsl.load import SourceMap
+    from resnetdsl.plan import Plan
+    from resnetdsl.spec import Spec
+
+InputSize = int | Sequence[int]
+"""An input size as every API function takes it: ``H`` (square), ``(H, W)`` or ``(C, H, W)``; a size without
+channels keeps the spec's channel count."""
+
+
+def input_shape_arg(value: InputSize | None, name: str = "input_size") -> tuple[int | None, int, int] | None:
+    """``value`` as (C or None, H, W); ``None`` stays ``None`` (the spec's own input).
+
+    Raises:
+        ValueError: ``value`` is not a whole number >= 1 or a sequence of two or three of them; the message
+            names the argument.
+    """
+    if value is None:
+        return None
+    items: list[Any]
+    if isinstance(value, int) and not isinstance(value, bool):
+        items = [value, value]
+    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        items = list(value)
+    else:
+        raise ValueError(f"{name} must be H, (H, W) or (C, H, W), got {value!r}")
+    if len(items) not in (2, 3) or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        raise ValueError(f"{name} must be H, (H, W) or (C, H, W) of whole numbers, got {value!r}")
+    if min(items) < 1:
+        raise ValueError(f"{name} must hold whole numbers >= 1, got {value!r}")
+    if len(items) == 2:
+        return None, items[0], items[1]
+    return items[0], items[1], items[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A spec that passed every check: its plan and its analysis for the input size checked."""
+
+    spec: Spec | None
+    """The spec (``None`` when a plan was checked directly)."""
+    plan: Plan
+    analysis: Analysis
+
+    @property
+    def warnings(self) -> tuple[Issue, ...]:
+        """Legal but wasteful choices (severity ``warning``), placed as errors are."""
+        return self.analysis.warnings
+
+
+def check(source: Any, *, input_size: InputSize | None = None, input_name: str = "input_size") -> Checked:
+    """Load, validate, lower and analyse a spec; raise every problem at once.
+
+    Args:
+        source: a path, YAML text, a mapping, a preset name, a :class:`~resnetdsl.spec.Spec` or a
+            :class:`~resnetdsl.plan.Plan`.
+        input_size: the input to analyse for (``H``, ``(H, W)`` or ``(C, H, W)``); default: the spec's.
+        input_name: how problems of ``input_size`` name it (``--input`` on the command line).
+
+    Raises:
+        SpecError: every error found (warnings ride along in ``issues`` when there are errors).
+        ValueError: ``input_size`` is malformed.
+    """
+    checked, issues = check_with_issues(source, input_size=input_size, input_name=input_name)
+    if checked is None:
+        raise SpecError(issues)
+    return checked
+
+
+def check_with_issues(
+    source: Any, *, input_size: InputSize | None = None, input_name: str = "input_size"
+) -> tuple[Checked | None, list[Issue]]:
+    """:func:`check`, returning the problems instead of raising them.
+
+    Returns:
+        ``(checked, issues)``: ``checked`` is ``None`` when any issue is an error; ``issues`` holds every error
+        and warning, in source order.
+    """
+    from resnetdsl.analyze import analyze
+    from resnetdsl.load import read_source, resolve_extends, spec_from_document
+    from resnetdsl.lower import lower_with_issues
+    from resnetdsl.plan import Plan
+    from resnetdsl.spec import Spec
+
+    shape = input_shape_arg(input_size, input_name)
+    spec: Spec | None = None
+    source_map: SourceMap | None = None
+    own: str | None = None
+    via: Mark | None = None
+    issues: list[Issue] = []
+    if isinstance(source, Plan):
+        plan = source
+    else:
+        if isinstance(source, Spec):
+            spec = source
+        else:
+            try:
+                doc = read_source(source)
+            except SpecError as exc:
+                return None, _sorted(exc.issues)
+            own = doc.file
+            via = doc.source.mark_for(("extends",)) if "extends" in doc.data else None
+            try:
+                doc = resolve_extends(doc)
+                spec = spec_from_document(doc)
+            except SpecError as exc:
+                return None, _sorted(place(i, doc.source, own, via) for i in exc.issues)
+        source_map = spec._source
+        own = own or spec._file
+        via = via or spec._via
+        plan, issues = lower_with_issues(spec)
+    analysis: Analysis | None = None
+    c, h, w = shape if shape is not None else (None, None, None)
+    try:
+        analysis = analyze(
+            plan,
+            None if h is None or w is None else (h, w),
+            c,
+            source=source_map,
+            input_name=input_name if shape is not None else None,
+        )
+        issues += analysis.warnings
+    except SpecError as exc:
+        issues += exc.issues
+    except Exception:
+        if not issues:
+            raise
+        # the plan came with problems already reported; what the analyzer makes of it adds nothing
+    placed = _sorted(place(i, source_map, own, via) for i in issues)
+    if analysis is None or any(i.severity == "error" for i in placed):
+        return None, placed
+    if placed != list(analysis.warnings):
+        analysis = dataclasses.replace(analysis, warnings=tuple(placed))
+    return Checked(spec, plan, analysis), placed
+
+
+def _sorted(issues: Any) -> list[Issue]:
+    return SpecError(issues).issues
+
+
+def place(issue: Issue, source: SourceMap | None, own: str | None, via: Mark | None) -> Issue:
+    """The issue with its mark in the user's own file.
+
+    An issue without a mark gets one from the spec's source map. One that lies in a file this one ``extends``
+    is moved onto the ``extends`` line (``via``), its own place told in the message: the user's file comes
+    first, and a CI annotation lands on the file that was checked.
+    """
+    from resnetdsl.load import preset_of_display
+
+    mark = issue.mark or (source.mark_for(issue.path) if source is not None else None)
+    if mark is None:
+        return issue
+    preset = preset_of_display(mark.file)
+    if via is not None and mark.file != own:
+        if preset is not None:
+            where = f"line {mark.line} of preset '{preset}'" if mark.line is not None else f"preset '{preset}'"
+        else:
+            where = dataclasses.replace(mark, file=relative(mark.file or "<string>")).format()
+        return dataclasses.replace(issue, mark=via, message=f"{issue.message} (at {where}, through 'extends')")
+    if preset is not None:  # a bundled preset checked directly: its path says all, a mark would name no file
+        return dataclasses.replace(issue, mark=None)
+    return issue if mark == issue.mark else dataclasses.replace(issue, mark=mark)
+
+
+def relative(file: str) -> str:
+    """``file`` relative to the working directory where it lies below it, else as it is."""
+    if not os.path.isabs(file):
+        return file
+    try:
+        rel = os.path.relpath(file)
+    except ValueError:  # another drive
+        return file
+    return file if rel.startswith(os.pardir) else rel
