@@ -157,6 +157,9 @@ def check_with_issues(
     return Checked(spec, plan, analysis), placed
 
 
+_SPEC_KEYS = frozenset("name description extends input stem defaults stages head init".split())
+
+
 def _sorted(issues: Any) -> list[Issue]:
     return SpecError(issues).issues
 
@@ -169,8 +172,11 @@ def place(issue: Issue, source: SourceMap | None, own: str | None, via: Mark | N
     first, and a CI annotation lands on the file that was checked.
     """
     from resnetdsl.load import preset_of_display
+    from resnetdsl.spec import Spec
 
-    mark = issue.mark or (source.mark_for(issue.path) if source is not None else None)
+    mark = issue.mark
+    if mark is None and source is not None and (not issue.path or issue.path[0] in Spec.model_fields):
+        mark = source.mark_for(issue.path)  # not for a caller's argument (`--input`), which is in no file
     if mark is None:
         return issue
     preset = preset_of_display(mark.file)
