@@ -217,8 +217,8 @@ def test_cli_32x32_through_the_imagenet_stem_is_an_error() -> None:
     assert res.returncode == 1 and res.stdout == ""
     assert res.stderr == (
         "specs/resnet18.yaml:14:5: error: stages[3]: the feature map reaches 1×1 at layer4.0.conv1 for a 3×32×32 "
-        "input, so the 3×3 convs after it (first: layer4.0.conv2) see zero padding around the centre tap only; the stem "
-        "downsamples by 4: for small inputs use the CIFAR stem (stem: {kind: conv3, pool: none})\n"
+        "input, so the 3×3 convs after it (first: layer4.0.conv2) see zero padding around the centre tap only; the "
+        "stem downsamples by 4: for small inputs use the CIFAR stem (stem: {kind: conv3, pool: none})\n"
     )
 
 
