@@ -131,7 +131,10 @@ def check_with_issues(
         source_map = spec._source
         own = own or spec._file
         via = via or spec._via
-        plan, issues = lower_with_issues(spec)
+        try:
+            plan, issues = lower_with_issues(spec)
+        except SpecError as exc:
+            return None, _sorted(place(i, source_map, own, via) for i in exc.issues)
     analysis: Analysis | None = None
     c, h, w = shape if shape is not None else (None, None, None)
     try:

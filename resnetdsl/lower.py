@@ -10,7 +10,7 @@ from typing import Any
 from resnetdsl import blocks as B
 from resnetdsl.errors import Issue, Path, SpecError
 from resnetdsl.plan import Act, Block, Conv, Dropout, Flatten, GlobalPool, Linear, Norm, Op, Plan, Pool, Stage
-from resnetdsl.spec import BlockSettings, Spec
+from resnetdsl.spec import MAX_BLOCKS, BlockSettings, Spec
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
     "block": "basic",
@@ -178,8 +178,18 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
 
     The plan is built even when there are problems, so that later checks (the analyzer's shapes) can still run
     and report theirs too; a plan that comes with problems must not be used for anything else.
+
+    Raises:
+        SpecError: a network too large to plan at all (more than ``MAX_BLOCKS`` blocks).
     """
     issues = _Issues(spec)
+    total = sum(st.depth for st in spec.stages)
+    if total > MAX_BLOCKS:  # before any work: the time to check a spec stays bounded
+        issues.add(
+            ("stages",),
+            f"the stages hold {total:,} blocks in all; at most {MAX_BLOCKS:,} are supported (ResNet-1202 has 600)",
+        )
+        raise SpecError(issues.items)
     stem, channels = _stem(spec, issues)
     stages: list[Stage] = []
     names: dict[str, int] = {}
@@ -253,7 +263,8 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
             which = ", ".join(f"stages[{st.index}]" for st in plain[:3]) + (", …" if len(plain) > 3 else "")
             issues.add(
                 ("init", "zero_init_residual"),
-                f"would zero the output of every block without a shortcut ({which} use shortcut 'none'), "
+                f"would zero the output of every block without a shortcut ({which} "
+                f"use{'s' if len(plain) == 1 else ''} shortcut 'none'), "
                 "so nothing reaches the head; set it to false or give those stages a shortcut",
             )
     plan = Plan(

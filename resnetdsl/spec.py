@@ -33,6 +33,9 @@ StemKind = Literal["conv7", "conv3", "deep"]
 StemPool = Literal["max", "conv", "none"]
 GlobalPoolKind = Literal["avg", "max"]
 
+MAX_BLOCKS = 2000
+"""Most blocks in a whole network (ResNet-1202 has 600, pre-activation ResNet-1001 333): every spec the
+language admits validates, summarises and draws in about a second."""
 EMPTY_VALUE = "is empty; give it a value, or leave the key out to take the default"
 SCHEMA_ID = "https://resnetdsl.dev/schemas/resnet-spec.schema.json"
 
@@ -114,8 +117,8 @@ class BlockSettings(_Model):
 class Stage(BlockSettings):
     """A run of blocks at one width. The first block may change resolution (stride) and width."""
 
-    depth: Int = Field(ge=1, le=10000)
-    """Number of blocks."""
+    depth: Int = Field(ge=1, le=MAX_BLOCKS)
+    """Number of blocks (a whole network holds at most 2000: ResNet-1202 has 600)."""
     width: Int = Field(ge=1, le=65536)
     """Base width ("planes"); blocks output width × expansion channels."""
     stride: Int = Field(1, ge=1, le=4)
