@@ -162,3 +162,19 @@ def test_every_preset_passes_every_door(
         assert (code, err) == (0, ""), args
     for func in API.values():
         func(preset)
+
+
+def test_warnings_reach_every_door(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    thin = "specs/resnet18.yaml"
+    code, out, err = _cli(capsys, "validate", "--format", "text", thin)
+    assert code == 0 and out.endswith("no errors\n")  # the spec itself is fine at 224×224
+    said = {}
+    for command in ("summary", "render", "build"):
+        extra = ["--format", "dot"] if command == "render" else []
+        code, out, err = _cli(capsys, command, thin, "--input", "3x32x224", *extra)
+        said[command] = (code, err)
+    warning = said["summary"][1]
+    assert warning.startswith("specs/resnet18.yaml:14:5: warning: stages[3]: the feature map reaches 1×7")
+    assert said == {command: (0, warning) for command in said}
+    assert [w.format(severity=True) + "\n" for w in resnetdsl.check(thin, input_size=(32, 224)).warnings] == [warning]
