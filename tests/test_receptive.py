@@ -1,0 +1,100 @@
+"""Receptive fields and reductions from the plan, checked against the built model's gradients."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+import resnetdsl
+from resnetdsl import plan as P
+from resnetdsl.receptive import FeatureFacts, feature_facts
+
+
+def _dilate(plan: P.Plan, stage: str, d: int) -> P.Plan:
+    """The plan with every 3×3 conv of ``stage`` dilated by ``d`` (padding d keeps every shape)."""
+
+    def conv(op: P.Op) -> P.Op:
+        if isinstance(op, P.Conv) and op.kernel_size == 3:
+            return dataclasses.replace(op, dilation=d, padding=d)
+        return op
+
+    stages = tuple(
+        dataclasses.replace(
+            st,
+            blocks=tuple(dataclasses.replace(b, main=tuple(conv(o) for o in b.main)) for b in st.blocks),
+        )
+        if st.name == stage
+        else st
+        for st in plan.stages
+    )
+    return dataclasses.replace(plan, stages=stages)
+
+
+def _measured(plan: P.Plan, size: int) -> list[tuple[int, int]]:
+    """(height, width) of the input window with a non-zero gradient for the centre position of each feature map.
+
+    Weights are made positive and max-pools become avg-pools of the same geometry (a max-pool passes the
+    gradient to one input only), so every input pixel the position sees gets a non-zero gradient.
+    """
+    model = resnetdsl.build_model(plan, seed=0).eval()
+    for name, m in list(model.named_modules()):
+        if isinstance(m, nn.MaxPool2d):
+            parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+            avg = nn.AvgPool2d(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode)  # type: ignore[arg-type]
+            setattr(parent, name.rpartition(".")[2], avg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.abs() + 0.01)
+    feats: list[torch.Tensor] = []
+    stem_last = plan.stem[-1].name.partition(".")[0]
+    model.get_submodule(stem_last).register_forward_hook(lambda m, i, o: feats.append(o))
+    for st in plan.stages:
+        model.get_submodule(st.name).register_forward_hook(lambda m, i, o: feats.append(o))
+    x = torch.ones(1, plan.in_channels, size, size, requires_grad=True)
+    model.forward_features(x)
+    out = []
+    for f in feats:
+        _, _, h, w = f.shape
+        (g,) = torch.autograd.grad(f[0, :, h // 2, w // 2].sum(), x, retain_graph=True)
+        nz = g[0].abs().sum(0).nonzero()
+        out.append((int(nz[:, 0].max() - nz[:, 0].min() + 1), int(nz[:, 1].max() - nz[:, 1].min() + 1)))
+    return out
+
+
+CASES = [
+    ("cifar_resnet20", None, 96, 3),
+    ("resnet18", None, 480, 4),
+    ("resnet26t", None, 256, 4),
+    ("resnet50d", None, 320, 3),  # layer4 would need a 480-pixel input; resnet18 covers it
+    ("cifar_resnet20", ("layer3", 2), 160, 3),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("preset", "dilate", "size", "stages"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_receptive_field_equals_the_gradients_reach(
+    preset: str, dilate: tuple[str, int] | None, size: int, stages: int
+) -> None:
+    plan = resnetdsl.plan_of(preset)
+    plan = dataclasses.replace(plan, stages=plan.stages[:stages], head=())
+    if dilate is not None:
+        plan = _dilate(plan, *dilate)
+    facts = feature_facts(plan)
+    assert max(f.receptive_field for f in facts) < size, "the input must hold the whole window"
+    assert _measured(plan, size) == [(f.receptive_field, f.receptive_field) for f in facts]
+
+
+def test_known_figures() -> None:
+    facts = {f.name: f for f in feature_facts(resnetdsl.plan_of("resnet18"))}
+    assert facts["stem"] == FeatureFacts("stem", 64, 4, 1, 11)
+    assert facts["layer4"] == FeatureFacts("layer4", 512, 32, 1, 435)  # the published ResNet-18 figure
+    dilated = feature_facts(_dilate(resnetdsl.plan_of("cifar_resnet20"), "layer3", 2))
+    assert [(f.reduction, f.dilation, f.receptive_field) for f in dilated] == [
+        (1, 1, 3),
+        (1, 1, 15),
+        (2, 1, 37),
+        (4, 2, 125),
+    ]
