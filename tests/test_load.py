@@ -53,7 +53,7 @@ def test_extends_errors_point_into_the_right_file(tmp_path: Path) -> None:
         resnetdsl.load_spec(child)
     child.write_text("extends: resnet5O\n")
     with pytest.raises(
-        SpecError, match=r"'resnet5O' is neither a preset nor a spec file \(did you mean 'resnet50'\?\)"
+        SpecError, match=r"'resnet5O' is neither a preset nor a spec file \(did you mean the preset 'resnet50'\?\)"
     ):
         resnetdsl.load_spec(child)
 

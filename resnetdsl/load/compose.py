@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from resnetdsl.errors import Path, SpecError
 from resnetdsl.load.messages import did_you_mean, issues_from_pydantic
-from resnetdsl.load.source import Document, SourceMap, parse_yaml, read_file
+from resnetdsl.load.source import Document, SourceMap, nearby_hint, parse_yaml, read_file
 
 if TYPE_CHECKING:
     from resnetdsl.spec import Spec
@@ -107,12 +107,13 @@ def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
         target = preset_dir() / f"{base_ref}.yaml"
         shown = preset_display(base_ref)
     else:
-        rel = FsPath(doc.file).parent if doc.file else FsPath.cwd()
-        target = rel / base_ref
+        # named relative to the spec that extends it, as ``base.yaml`` rather than ``a/b/../../base.yaml``
+        shown = os.path.normpath(os.path.join(os.path.dirname(doc.file or ""), base_ref))
+        target = FsPath(shown)
         if not _is_file(target):
-            hint = did_you_mean(base_ref, preset_names()) if _PRESET_RE.match(base_ref) else ""
+            near = nearby_hint(shown, shown_dir=os.path.dirname(base_ref), exclude=doc.file)
             raise SpecError.single(
-                f"'{base_ref}' is neither a preset nor a spec file{hint}", path=("extends",), mark=mark
+                f"'{base_ref}' is neither a preset nor a spec file{near}", path=("extends",), mark=mark
             )
     key = str(target.resolve())
     if key in _seen:
@@ -138,11 +139,13 @@ def load_document(source: Any) -> Document:
         if _PRESET_RE.match(s) and s in preset_names():
             doc = read_file(preset_path(s), shown=preset_display(s))
         elif s.endswith((".yaml", ".yml")) and "\n" not in s:
-            doc = read_file(s)
+            doc = read_file(s, shown=os.path.normpath(s))
         elif "\n" in s or ":" in s or "{" in s:
             doc = parse_yaml(source)
         elif os.path.exists(s) or "/" in s or os.sep in s or "." in s:
-            doc = read_file(s)  # a path: say what is wrong with it, not that no preset has that name
+            doc = read_file(
+                s, shown=os.path.normpath(s)
+            )  # a path: say what is wrong with it, not that no preset has that name
         else:
             raise SpecError.single(f"unknown preset '{s}'{did_you_mean(s, preset_names())}")
     elif isinstance(source, bytes):

@@ -6,7 +6,7 @@ import difflib
 import re
 from typing import TYPE_CHECKING, Any
 
-from resnetdsl.errors import Issue, Path
+from resnetdsl.errors import Issue, Path, format_path
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -74,6 +74,50 @@ def _allowed_keys(model: Any, path: Path) -> list[str]:
     return list(m.model_fields)
 
 
+_YAML11_BOOL = {w: "true" for w in ("yes", "Yes", "YES", "on", "On", "ON", "y", "Y")} | {
+    w: "false" for w in ("no", "No", "NO", "off", "Off", "OFF", "n", "N")
+}
+
+
+def mapping_hint(path: Path, value: Any) -> str:
+    """What a scalar written where a mapping belongs most likely meant: ``stem: conv7`` → ``stem: {kind: conv7}``,
+    ``input: 224`` → ``input: {size: [224, 224]}``; a ``key:value`` missing its space; else ``""``."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    from resnetdsl.load.syntax import missing_space_hint
+    from resnetdsl.spec import model_at
+
+    if isinstance(value, str) and missing_space_hint(value):
+        return missing_space_hint(value)
+    where = format_path(path) if path else "it"
+    if path and isinstance(path[-1], int) and path[:-1] == ("stages",):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"; a stage is a mapping: {{depth: 2, width: {value}}}"
+        return "; a stage is a mapping: {depth: 2, width: 64}"
+    model = model_at(path)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ""
+    if isinstance(value, str):
+        for name, info in model.model_fields.items():
+            if value in _literals(info.annotation, get_args):
+                return f"; write {where}: {{{name}: {value}}}"
+    if isinstance(value, int) and not isinstance(value, bool) and "size" in model.model_fields:
+        return f"; write {where}: {{size: [{value}, {value}]}}"
+    return ""
+
+
+def _literals(ann: Any, get_args: Any) -> set[Any]:
+    out: set[Any] = set()
+    for a in get_args(ann):
+        if isinstance(a, str):
+            out.add(a)
+        else:
+            out |= _literals(a, get_args)
+    return out
+
+
 def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]:
     """Turn a pydantic ``ValidationError`` into issues with our paths, words and marks."""
     issues: list[Issue] = []
@@ -115,11 +159,13 @@ def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]
         elif etype in ("float_type", "float_parsing"):
             msg = f"must be a number (got {_got(inp)})"
         elif etype in ("bool_type", "bool_parsing"):
-            msg = f"must be true or false (got {_got(inp)})"
+            word = _YAML11_BOOL.get(inp) if isinstance(inp, str) else None
+            hint = f"; YAML 1.2 reads {inp} as a word: write {word}" if word else ""
+            msg = f"must be true or false (got {_got(inp)}){hint}"
         elif etype in ("string_type",):
             msg = f"must be a string (got {_got(inp)})"
         elif etype in ("model_type", "model_attributes_type", "dict_type"):
-            msg = f"must be a mapping (got {_got(inp)})"
+            msg = f"must be a mapping (got {_got(inp)}){mapping_hint(path, inp)}"
         elif etype in ("list_type", "tuple_type"):
             msg = f"must be a list (got {_got(inp)})"
         elif etype in ("too_short", "too_long"):
@@ -138,7 +184,7 @@ def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]
         elif etype == "string_pattern_mismatch":
             msg = f"must match {ctx.get('pattern')} (got {_show(inp)})"
         elif etype in ("union_tag_invalid", "union_tag_not_found"):
-            msg = f"must be 'none' or a mapping (got {_show(inp)})"
+            msg = f"must be 'none' or a mapping (got {_show(inp)}){mapping_hint(path, inp)}"
         elif etype == "value_error":
             msg = str(ctx.get("error", err["msg"]))
         else:
