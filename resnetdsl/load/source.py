@@ -7,10 +7,13 @@ alias expansion and nesting are bounded, and the file size is capped.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import difflib
+import gc
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -49,6 +52,13 @@ class _CoreResolver(yaml.resolver.BaseResolver):
     """Plain scalars resolved as the YAML 1.2 core schema reads them (``1e-3`` a float, ``0o10`` 8, ``yes`` and
     ``=`` strings, no timestamps), plus ``<<`` for merge keys. Used by both the libyaml and the Python loader."""
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            if not implicit[0] or (value and value[0] not in _FIRST):
+                return _STR  # most keys and words: no regex needed
+            return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
 
 _CoreResolver.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _CoreResolver.add_implicit_resolver(
@@ -63,6 +73,7 @@ _CoreResolver.add_implicit_resolver(
 )
 _CoreResolver.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 _CoreResolver.add_implicit_resolver(_MERGE, re.compile(r"^<<$"), ["<"])
+_FIRST = frozenset(_CoreResolver.yaml_implicit_resolvers)
 
 
 class _PyLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _CoreResolver):
@@ -242,6 +253,8 @@ class _Walker:
             return None
         if node.tag == _BOOL and node.value.lower() not in ("true", "false"):
             return node.value  # `!!bool yes`: YAML 1.1 booleans, read as the words they are
+        if node.tag == _INT and _DECIMAL.match(node.value):
+            return int(node.value)  # the common case, without the constructor's bookkeeping
         try:
             return self.constructor.construct_object(node)
         except (ValueError, KeyError, yaml.YAMLError):  # e.g. `!!int abc`, `!!bool maybe`, a 5000-digit integer
@@ -323,6 +336,7 @@ class _Walker:
 
 
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
+_DECIMAL = re.compile(r"^[-+]?(?:0|[1-9][0-9]{0,17})$")
 _YAML11_INT = re.compile(r"^[-+]?(0b[01_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)$")
 _YAML11_FLOAT = re.compile(
     r"^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
@@ -343,6 +357,19 @@ def _compose(text: str) -> yaml.Node | None:
         return node
     finally:
         loader.dispose()
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """A node tree of 1 MiB is ~10^5 linked objects, made in one go: the cycle collector would rescan it again and
+    again (4× the time of the parse itself); nothing made here is garbage until the tree is dropped."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 _PURE_PYTHON = False
@@ -372,6 +399,12 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
     bad = unsafe_char(text)
     if bad is not None:  # before the parser: its reader would refuse some with other words, or fail to encode
         raise SpecError.single(forbidden_message(bad[1]), mark=lines.mark(file, bad[0]))
+    with _no_cycle_collection():
+        return _parse(text, file, lines)
+
+
+def _parse(text: str, file: str | None, lines: Lines) -> Document:
+    whole = Mark(file)
     try:
         node = _compose(text)
     except RecursionError:
