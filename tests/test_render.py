@@ -21,7 +21,8 @@ from resnetdsl.analyze import analyze
 from resnetdsl.plan import Plan
 from tests.conftest import ROOT, run_cli
 
-R = importlib.import_module("resnetdsl.render")  # the module; ``resnetdsl.render`` is the function
+R = importlib.import_module("resnetdsl.render")  # the package; ``resnetdsl.render`` is the function
+E = importlib.import_module("resnetdsl.render.engine")
 
 SVG = "{http://www.w3.org/2000/svg}"
 SHAPE_TEXT = re.compile(r"^\d+(×\d+×\d+)?$")
@@ -305,7 +306,7 @@ def test_failed_render_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.M
     def broken(source: str, fmt: str) -> bytes:
         raise RuntimeError("layout failed")
 
-    monkeypatch.setattr(R, "ENGINES", (broken,))
+    monkeypatch.setattr(E, "ENGINES", (broken,))
     with pytest.raises(RuntimeError, match="layout failed"):
         resnetdsl.render_to("resnet18", target)
     assert target.read_text(encoding="utf-8") == "old"
@@ -322,8 +323,8 @@ def _no_pygraphviz() -> None:
 def test_missing_engine_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(R, "_import_pygraphviz", _no_pygraphviz)
-    monkeypatch.setattr(R.shutil, "which", lambda name: None)
+    monkeypatch.setattr(E, "_import_pygraphviz", _no_pygraphviz)
+    monkeypatch.setattr(E.shutil, "which", lambda name: None)
     with pytest.raises(R.EngineNotFound, match=r"pip install 'pygraphviz>=2\.0\.4'"):
         R.layout("digraph { a }", "svg")
     assert R.layout("digraph { a }", "dot") == b"digraph { a }"  # DOT needs no engine
@@ -344,8 +345,8 @@ def test_dot_executable_is_the_fallback(tmp_path: Path, monkeypatch: pytest.Monk
     fake = tmp_path / "dot"
     fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write('drawn ' + sys.argv[1])\n", encoding="utf-8")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(R, "_import_pygraphviz", _no_pygraphviz)
-    monkeypatch.setattr(R.shutil, "which", lambda name: str(fake) if name == "dot" else None)
+    monkeypatch.setattr(E, "_import_pygraphviz", _no_pygraphviz)
+    monkeypatch.setattr(E.shutil, "which", lambda name: str(fake) if name == "dot" else None)
     assert R.layout("digraph { a }", "svg") == b"drawn -Tsvg"
 
 

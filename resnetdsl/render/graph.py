@@ -1,55 +1,42 @@
-"""Plan → Graphviz diagram: the block, its main path, and the shortcut beside it.
+"""Plan → ``graphviz.Digraph``: the graph builder.
 
-Three levels of detail, each stage drawn as a cluster:
-
-* ``stage``: one node per stage (block kind, depth, channels, stride, parameters, shortcuts used);
-* ``block``: one node per block, an explicit add node ``+``, and the shortcut drawn as an edge beside the block;
-* ``layer``: every conv / norm / activation / pool / add, each block a cluster; shortcut ops drawn beside
-  the main path.
-
-Shortcut edges are solid when the input is added unchanged (identity, and the parameter-free zero-pad of
-option A) and dashed when a 1×1 convolution projects it (``projection``, ``avgpool_projection``); every
-shortcut is labelled with what it does. Every edge carries the C×H×W shape of its tensor, from
-:func:`resnetdsl.analyze.analyze`. Runs of identical blocks can be collapsed into one ``×N`` node.
-
-Layout uses the Graphviz bundled in the pygraphviz wheels (no system install needed); a ``dot`` executable on
-``PATH`` is the fallback. DOT output needs no engine. This module never imports torch.
-
-All user text (name, description) goes into HTML-like labels after XML escaping, so quotes, ``<``, ``>``,
-``&``, braces, backslashes and newlines are shown as written and cannot change the graph.
+Each stage is a cluster; at ``block`` level one node per block, an explicit add node and the shortcut as an edge
+beside the block; at ``layer`` level every op, each block a cluster; at ``stage`` level one node per stage. Runs of
+identical blocks can be collapsed into one ``×N`` node. Shapes come from :func:`resnetdsl.analyze.analyze`.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import html
-import io
-import os
-import re
-import shutil
-import subprocess
-import sys
-import tempfile
 import textwrap
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, analyze, format_shape
+from resnetdsl.render.engine import Format, layout
+from resnetdsl.render.labels import (
+    LEGEND_TEXT,
+    block_title,
+    esc,
+    fmt_count,
+    fmt_macs,
+    main_lines,
+    newlines,
+    op_text,
+    shortcut_text,
+    stride_text,
+)
+from resnetdsl.render.labels import html_label as _html
+from resnetdsl.render.labels import small as _small
 
 if TYPE_CHECKING:
     import graphviz
 
 Detail = Literal["stage", "block", "layer"]
-Format = Literal["svg", "png", "pdf", "dot"]
 RankDir = Literal["TB", "LR"]
 
 DETAILS: tuple[Detail, ...] = ("stage", "block", "layer")
-FORMATS: tuple[Format, ...] = ("svg", "png", "pdf", "dot")
-EXTENSIONS: dict[str, Format] = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 
 COLLAPSE_OVER = 8
 """With ``collapse=None``, runs of identical blocks collapse only in stages deeper than this."""
@@ -57,16 +44,10 @@ COLLAPSE_OVER = 8
 PROJECTIONS = frozenset({"projection", "avgpool_projection"})
 """Shortcut uses drawn dashed: the input is transformed by a learned 1×1 convolution."""
 
-INSTALL_HINT = (
-    "no Graphviz layout engine found: pip install 'pygraphviz>=2.0.4' (its wheels bundle Graphviz), "
-    "or install Graphviz so that `dot` is on PATH; --format dot needs no engine"
-)
-
 # --- look --------------------------------------------------------------------------------------------------
 
 FONT = "Helvetica"
 INK = "#222222"
-MUTED = "#666666"
 SHAPE_INK = "#555555"
 STAGE_FILLS = ("#eef4fb", "#f3f0fa", "#eef8f1", "#fbf3ea", "#f9eef1", "#eef6f8")
 OP_FILLS: dict[type, str] = {
@@ -87,131 +68,6 @@ SHORTCUT_STYLE: dict[str, dict[str, str]] = {
     "projection": {"style": "dashed", "color": "#c05621", "fontcolor": "#c05621", "penwidth": "1.4"},
     "avgpool_projection": {"style": "dashed", "color": "#9b2c2c", "fontcolor": "#9b2c2c", "penwidth": "1.4"},
 }
-LEGEND_TEXT = {
-    "identity": "identity: x added unchanged",
-    "pad": "zero-pad: subsample, add zero channels",
-    "projection": "projection: 1×1 conv matches shape",
-    "avgpool_projection": "avg-pool → 1×1 conv matches shape",
-}
-BLOCK_TITLES = {"basic": "BasicBlock", "bottleneck": "Bottleneck"}
-
-
-class EngineNotFound(RuntimeError):
-    """No Graphviz layout engine is available (neither pygraphviz nor a ``dot`` executable)."""
-
-
-# --- text --------------------------------------------------------------------------------------------------
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def esc(text: str) -> str:
-    """``text`` made safe for a Graphviz HTML-like label; newlines become line breaks."""
-    text = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", _newlines(text).replace("\t", " "))
-    # Graphviz expands \G, \N, \L… even inside HTML-like labels (after entities are decoded); a doubled
-    # backslash is its escape for one literal backslash.
-    text = text.replace("\\", "\\\\")
-    return "<br/>".join(html.escape(line, quote=True) for line in text.split("\n"))
-
-
-def _html(body: str) -> str:
-    """An HTML-like label (the graphviz package passes ``<…>`` through unquoted)."""
-    return f"<{body}>"
-
-
-def _small(text: str, color: str = MUTED, size: int = 9) -> str:
-    return f'<font point-size="{size}" color="{color}">{text}</font>'
-
-
-def fmt_count(n: int) -> str:
-    """``11689512`` → ``11.69M``; ``2048`` → ``2.0k``."""
-    if n >= 1_000_000:
-        return f"{n / 1e6:.2f}M"
-    if n >= 1_000:
-        return f"{n / 1e3:.1f}k"
-    return str(n)
-
-
-def fmt_macs(macs: int) -> str:
-    if macs >= 100_000_000:
-        return f"{macs / 1e9:.2f} GMACs"
-    return f"{macs / 1e6:.1f} MMACs"
-
-
-def block_title(kind: str) -> str:
-    return BLOCK_TITLES.get(kind, kind[:1].upper() + kind[1:])
-
-
-def _stride(s: int) -> str:
-    return f" /{s}" if s != 1 else ""
-
-
-def op_text(op: P.Op) -> str:
-    """What an op does, in the words of a ResNet lecture (``3×3 conv, 64 /2``)."""
-    if isinstance(op, P.Conv):
-        k = op.kernel_size
-        extra = "".join(
-            [
-                f", g{op.groups}" if op.groups != 1 else "",
-                f", dil {op.dilation}" if op.dilation != 1 else "",
-                ", bias" if op.bias else "",
-            ]
-        )
-        return f"{k}×{k} conv, {op.out_channels}{_stride(op.stride)}{extra}"
-    if isinstance(op, P.Norm):
-        return "BN"
-    if isinstance(op, P.Act):
-        return "ReLU" if op.kind == "relu" else op.kind
-    if isinstance(op, P.Pool):
-        k = op.kernel_size
-        return f"{k}×{k} {op.kind}pool{_stride(op.stride)}"
-    if isinstance(op, P.GlobalPool):
-        return f"global {op.kind}pool"
-    if isinstance(op, P.Flatten):
-        return "flatten"
-    if isinstance(op, P.Dropout):
-        return f"dropout {op.p:g}"
-    if isinstance(op, P.Linear):
-        return f"fc, {op.out_features}" + ("" if op.bias else ", no bias")
-    if isinstance(op, P.PadShortcut):
-        return f"zero-pad{_stride(op.stride)}"
-    return "identity"
-
-
-def shortcut_text(block: P.Block) -> str:
-    """What the shortcut does: ``identity``, ``1×1 conv /2 + BN``, ``zero-pad /2``, ``avgpool /2 → 1×1 conv + BN``."""
-    if block.shortcut == "identity" or not block.shortcut_ops:
-        return "identity"
-    out = ""
-    for op in block.shortcut_ops:
-        if isinstance(op, P.Identity):
-            continue
-        if isinstance(op, P.Conv):
-            k = op.kernel_size
-            part, sep = f"{k}×{k} conv{_stride(op.stride)}", " → "
-        elif isinstance(op, P.Pool):
-            part, sep = f"{op.kind}pool{_stride(op.stride)}", " → "
-        elif isinstance(op, P.Norm):
-            part, sep = "BN", " + "
-        else:
-            part, sep = op_text(op), " → "
-        out = f"{out}{sep}{part}" if out else part
-    return out
-
-
-def _main_lines(ops: Iterable[P.Op]) -> list[str]:
-    """The main path as lines, one per conv with the norm/act that follow it."""
-    lines: list[list[str]] = []
-    for op in ops:
-        if isinstance(op, P.Conv | P.Pool | P.Linear) or not lines:
-            lines.append([])
-        lines[-1].append(op_text(op))
-    return [" · ".join(line) for line in lines]
-
 
 # --- grouping of identical blocks --------------------------------------------------------------------------
 
@@ -307,7 +163,7 @@ class _Builder:
         p, a = self.plan, self.a
         rows = [f'<font point-size="18"><b>{esc(p.name)}</b></font>']
         if p.description:
-            wrapped = "\n".join(textwrap.fill(par, 90) for par in _newlines(p.description).split("\n"))
+            wrapped = "\n".join(textwrap.fill(par, 90) for par in newlines(p.description).split("\n"))
             rows.append(_small(esc(wrapped), size=11))
         stats = (
             f"{a.totals.params:,} params ({fmt_count(a.totals.params)}) · {fmt_macs(a.totals.macs)}"
@@ -371,7 +227,7 @@ class _Builder:
         """Stem or head as one node."""
         if not layers:
             return cur
-        lines = [f"<b>{esc(title)}</b>", *(esc(line) for line in _main_lines(li.op for li in layers))]
+        lines = [f"<b>{esc(title)}</b>", *(esc(line) for line in main_lines(li.op for li in layers))]
         self._node(g, name, "<br/>".join(lines), fillcolor="#f2f2f2")
         self._edge(cur, name)
         return _Cursor(name, _shown(layers, len(layers) - 1))
@@ -436,7 +292,7 @@ class _Builder:
     def _stage_title(self, st: StageInfo) -> str:
         s = st.stage
         title = f"<b>{esc(s.name)}</b>  {s.depth} × {esc(block_title(s.block_kind))}"
-        return title + esc(f" · {s.out_channels} ch{_stride(s.stride)} · {fmt_count(st.totals.params)} params")
+        return title + esc(f" · {s.out_channels} ch{stride_text(s.stride)} · {fmt_count(st.totals.params)} params")
 
     def _stage_node(self, cur: _Cursor, i: int, st: StageInfo, g: Any) -> _Cursor:
         s = st.stage
@@ -504,7 +360,7 @@ class _Builder:
         if not blk.has_add:
             ops += post
         lines = [f"<b>{title}</b>  {_small(esc(self._block_name(group)))}"]
-        lines += [esc(line) for line in _main_lines(ops)]
+        lines += [esc(line) for line in main_lines(ops)]
         params = b.totals.params
         lines.append(_small(esc(f"{params:,} params" + (" each" if len(group) > 1 else ""))))
         attrs: dict[str, str] = {"fillcolor": "white"}
@@ -579,219 +435,3 @@ def to_digraph(
         c, h, w = input_shape
         analysis = analyze(plan, input_size=(h, w), in_channels=c)
     return _Builder(analysis, detail, collapse, rankdir).build()
-
-
-# --- engine ------------------------------------------------------------------------------------------------
-
-
-def _import_pygraphviz() -> Any:
-    import pygraphviz
-
-    return pygraphviz
-
-
-@contextlib.contextmanager
-def _without_fontconfig_noise() -> Iterator[None]:
-    """Hold back what C code writes to fd 2 while Graphviz draws, then pass it on without fontconfig's warnings.
-
-    The fontconfig bundled in pygraphviz's wheels is older than many systems' font configuration and warns about
-    elements it does not know ("unknown element reset-dirs") on every first draw; the fonts still resolve.
-    Graphviz's own warnings are passed on.
-    """
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            text = held.read().decode("utf-8", "replace")
-            kept = [line for line in text.splitlines() if not line.startswith("Fontconfig warning:")]
-            if kept:
-                sys.stderr.write("\n".join(kept) + "\n")
-
-
-def _pygraphviz_layout(source: str, fmt: str) -> bytes | None:
-    try:
-        pgv = _import_pygraphviz()
-    except (ImportError, OSError):
-        return None
-    graph = pgv.AGraph(string=source)
-    # pygraphviz writes "layout may take a long time" to sys.stderr above 1000 nodes; ours take well under a
-    # second, so the note would only alarm. Graphviz's own errors still raise.
-    with _without_fontconfig_noise(), contextlib.redirect_stderr(io.StringIO()):
-        data: bytes = graph.draw(format=fmt, prog="dot")
-    return data
-
-
-def _dot_layout(source: str, fmt: str) -> bytes | None:
-    exe = shutil.which("dot")
-    if exe is None:
-        return None
-    done = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"dot failed: {done.stderr.decode('utf-8', 'replace').strip()}")
-    return done.stdout
-
-
-ENGINES: tuple[Callable[[str, str], bytes | None], ...] = (_pygraphviz_layout, _dot_layout)
-
-
-def layout(source: str, fmt: Format) -> bytes:
-    """Lay out DOT ``source`` and draw it as ``fmt`` bytes (``dot``: the source itself, no engine).
-
-    Raises:
-        EngineNotFound: neither pygraphviz nor a ``dot`` executable is available.
-    """
-    if fmt == "dot":
-        return source.encode("utf-8")
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got '{fmt}'")
-    for engine in ENGINES:
-        data = engine(source, fmt)
-        if data is not None:
-            return data
-    raise EngineNotFound(INSTALL_HINT)
-
-
-# --- files -------------------------------------------------------------------------------------------------
-
-
-def format_of(path: str | os.PathLike[str], format: str | None = None) -> Format:
-    """The output format: ``format`` when given, else from the file extension.
-
-    Raises:
-        ValueError: no format given and the extension is not one of .svg .png .pdf .dot .gv.
-    """
-    if format is not None:
-        if format not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got '{format}'")
-        return format
-    ext = Path(path).suffix.lower()
-    if ext not in EXTENSIONS:
-        raise ValueError(f"cannot tell the format of '{path}' from its extension; use --format svg|png|pdf|dot")
-    return EXTENSIONS[ext]
-
-
-def write(digraph: graphviz.Digraph, path: str | os.PathLike[str], format: str | None = None) -> Path:
-    """Draw ``digraph`` into ``path`` atomically: the whole file is made in memory, then renamed into place."""
-    from resnetdsl.io import atomic_write_bytes
-
-    fmt = format_of(path, format)
-    data = layout(digraph.source, fmt)
-    atomic_write_bytes(path, data)
-    return Path(path)
-
-
-def safe_filename(name: str) -> str:
-    """A file name stem made of a network name (``my net/v2`` → ``my_net_v2``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "network"
-
-
-# --- public API (re-exported by resnetdsl) -----------------------------------------------------------------
-
-
-def render(
-    source: Any,
-    *,
-    detail: Detail = "block",
-    collapse: bool | None = None,
-    rankdir: RankDir = "TB",
-    input: tuple[int, int, int] | None = None,
-) -> graphviz.Digraph:
-    """The diagram of a spec as a ``graphviz.Digraph``; in Jupyter it displays inline (no system Graphviz).
-
-    Args:
-        source: a path, YAML text, a mapping, a Spec, a Plan, or a preset name.
-        detail: ``stage``, ``block`` or ``layer``.
-        collapse: draw runs of identical blocks once as ``×N`` (``None``: in stages deeper than
-            :data:`COLLAPSE_OVER` blocks).
-        rankdir: ``TB`` or ``LR``.
-        input: C, H, W for the shapes (default: the spec's input).
-
-    Raises:
-        SpecError: the spec is invalid or the input too small.
-    """
-    from resnetdsl import plan_of
-
-    return to_digraph(plan_of(source), detail=detail, collapse=collapse, rankdir=rankdir, input_shape=input)
-
-
-def render_to(
-    source: Any,
-    path: str | os.PathLike[str],
-    *,
-    format: Format | None = None,
-    detail: Detail = "block",
-    collapse: bool | None = None,
-    rankdir: RankDir = "TB",
-    input: tuple[int, int, int] | None = None,
-) -> Path:
-    """Draw a spec into ``path`` (svg, png, pdf or dot; from the extension unless ``format`` is given).
-
-    The file is written atomically: readers see the old file or the complete new one.
-
-    Raises:
-        SpecError: the spec is invalid or the input too small.
-        EngineNotFound: no Graphviz engine for svg/png/pdf.
-        ValueError: the format cannot be told from the path.
-    """
-    fmt = format_of(path, format)
-    digraph = render(source, detail=detail, collapse=collapse, rankdir=rankdir, input=input)
-    return write(digraph, path, fmt)
-
-
-# --- command line ------------------------------------------------------------------------------------------
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl render SPEC [-o FILE] [--format F] [--detail D] [--collapse|--no-collapse] [--rankdir R]``.
-
-    Without ``-o``: ``--format dot`` prints the DOT source to stdout; other formats are written to
-    ``<name>.<format>`` (default ``svg``) in the current directory.
-    """
-    from resnetdsl import plan_of
-
-    try:
-        fmt = format_of(args.output, args.format) if args.output else (args.format or "svg")
-    except ValueError as exc:
-        print(f"resnetdsl render: {exc}", file=sys.stderr)
-        return 2
-    plan = plan_of(args.spec)
-    dg = to_digraph(plan, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir, input_shape=args.input)
-    if args.output is None and fmt == "dot":
-        sys.stdout.write(dg.source)
-        return 0
-    path = args.output or f"{safe_filename(plan.name)}.{fmt}"
-    try:
-        write(dg, path, fmt)
-    except EngineNotFound as exc:
-        print(f"resnetdsl render: {exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {path}")
-    return 0
-
-
-__all__ = [
-    "COLLAPSE_OVER",
-    "DETAILS",
-    "FORMATS",
-    "PROJECTIONS",
-    "EngineNotFound",
-    "block_groups",
-    "cli_main",
-    "format_of",
-    "layout",
-    "render",
-    "render_to",
-    "shortcut_text",
-    "to_digraph",
-    "write",
-]
