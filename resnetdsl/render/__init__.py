@@ -7,19 +7,22 @@ Three levels of detail, each stage drawn as a cluster:
 * ``layer``: every conv / norm / activation / pool / add, each block a cluster; shortcut ops drawn beside
   the main path.
 
-Shortcut edges are solid when the input is added unchanged (identity, and the parameter-free zero-pad of
-option A) and dashed when a 1×1 convolution projects it (``projection``, ``avgpool_projection``); every
-shortcut is labelled with what it does. Every edge carries the C×H×W shape of its tensor, from
-:func:`resnetdsl.analyze.analyze`. Runs of identical blocks can be collapsed into one ``×N`` node.
+Shortcut edges are solid when nothing is learned (identity; option A's zero-pad, or plain subsampling where
+no channels are added) and dashed when a 1×1 convolution projects the input (``projection``,
+``avgpool_projection``); every shortcut is labelled with what it does. Every edge carries the C×H×W shape of its
+tensor, from :func:`resnetdsl.analyze.analyze`. Runs of identical blocks can be collapsed into one ``×N`` node.
 
 Layout uses the Graphviz bundled in the pygraphviz wheels (no system install needed); a ``dot`` executable on
-``PATH`` is the fallback. DOT output needs no engine. This package never imports torch.
+``PATH`` is the fallback. DOT output needs no engine. Any error or warning Graphviz reports fails the drawing
+(:class:`RenderError`); nothing is written half-drawn. This package never imports torch.
 
-All user text (name, description) goes into HTML-like labels after XML escaping, so quotes, ``<``, ``>``,
-``&``, braces, backslashes and newlines are shown as written and cannot change the graph.
+All user text (name, description, stage names) goes through :func:`resnetdsl.text.printable` and XML escaping
+into HTML-like labels, so control characters, lone surrogates, non-characters, quotes, ``<``, ``>``, ``&``,
+braces and backslashes are shown as written (or escaped) and cannot change the graph.
 
 The package: :mod:`~resnetdsl.render.labels` (label text), :mod:`~resnetdsl.render.graph` (the graph builder),
-:mod:`~resnetdsl.render.engine` (layout, formats, files); this module holds the public API.
+:mod:`~resnetdsl.render.engine` (layout, formats, the size rule, files), :mod:`~resnetdsl.render.diagram` (the
+returned ``graphviz.Digraph``, drawn by that engine); this module holds the public API.
 """
 
 from __future__ import annotations
@@ -31,10 +34,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resnetdsl.render.engine import (
+    BITMAP_MAX_SIDE,
+    BITMAP_MIN_SCALE,
     EXTENSIONS,
     FORMATS,
+    DiagramTooLarge,
     EngineNotFound,
     Format,
+    RenderError,
+    draw,
     format_of,
     layout,
     safe_filename,
@@ -46,10 +54,12 @@ from resnetdsl.render.graph import (
     PROJECTIONS,
     Detail,
     RankDir,
+    analysis_for,
     block_groups,
+    digraph_of,
     to_digraph,
 )
-from resnetdsl.render.labels import block_title, esc, fmt_count, fmt_macs, op_text, shortcut_text
+from resnetdsl.render.labels import block_title, esc, fmt_count, fmt_macs, op_text, shortcut_style, shortcut_text
 
 if TYPE_CHECKING:
     import graphviz
@@ -66,7 +76,10 @@ def render(
     rankdir: RankDir = "TB",
     input: tuple[int, int, int] | None = None,
 ) -> graphviz.Digraph:
-    """The diagram of a spec as a ``graphviz.Digraph``; in Jupyter it displays inline (no system Graphviz).
+    """The diagram of a spec as a ``graphviz.Digraph``, drawn by resnetdsl's engine (no system Graphviz).
+
+    Its ``.source`` is the DOT text; ``.pipe(format=…)``, ``.render(outfile=…)``, ``.view()`` and Jupyter's
+    inline display work without a ``dot`` executable (see :class:`~resnetdsl.render.diagram.Diagram`).
 
     Args:
         source: a path, YAML text, a mapping, a Spec, a Plan, or a preset name.
@@ -96,11 +109,14 @@ def render_to(
 ) -> Path:
     """Draw a spec into ``path`` (svg, png, pdf or dot; from the extension unless ``format`` is given).
 
-    The file is written atomically: readers see the old file or the complete new one.
+    The file is written atomically: readers see the old file or the complete new one; when Graphviz reports a
+    problem nothing is written.
 
     Raises:
         SpecError: the spec is invalid or the input too small.
         EngineNotFound: no Graphviz engine for svg/png/pdf.
+        RenderError: Graphviz reported an error or a warning.
+        DiagramTooLarge: a png would be too large to draw readably (see :func:`~resnetdsl.render.engine.bitmap_scale`).
         ValueError: the format cannot be told from the path.
     """
     fmt = format_of(path, format)
@@ -115,7 +131,8 @@ def cli_main(args: argparse.Namespace) -> int:
     """``resnetdsl render SPEC [-o FILE] [--format F] [--detail D] [--collapse|--no-collapse] [--rankdir R]``.
 
     Without ``-o``: ``--format dot`` prints the DOT source to stdout; other formats are written to
-    ``<name>.<format>`` (default ``svg``) in the current directory.
+    ``<name>.<format>`` (default ``svg``) in the current directory. The analyzer's warnings go to stderr, as
+    ``summary`` prints them; a drawing Graphviz cannot make cleanly is an error (exit 1), and nothing is written.
     """
     from resnetdsl import plan_of
 
@@ -125,14 +142,17 @@ def cli_main(args: argparse.Namespace) -> int:
         print(f"resnetdsl render: {exc}", file=sys.stderr)
         return 2
     plan = plan_of(args.spec)
-    dg = to_digraph(plan, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir, input_shape=args.input)
+    analysis = analysis_for(plan, args.input)
+    for w in analysis.warnings:
+        print(w.format(severity=True), file=sys.stderr)
+    dg = digraph_of(analysis, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir)
     if args.output is None and fmt == "dot":
         sys.stdout.write(dg.source)
         return 0
     path = args.output or f"{safe_filename(plan.name)}.{fmt}"
     try:
         write(dg, path, fmt)
-    except EngineNotFound as exc:
+    except (EngineNotFound, RenderError) as exc:
         print(f"resnetdsl render: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
@@ -140,18 +160,25 @@ def cli_main(args: argparse.Namespace) -> int:
 
 
 __all__ = [
+    "BITMAP_MAX_SIDE",
+    "BITMAP_MIN_SCALE",
     "COLLAPSE_OVER",
     "DETAILS",
     "EXTENSIONS",
     "FORMATS",
     "PROJECTIONS",
     "Detail",
+    "DiagramTooLarge",
     "EngineNotFound",
     "Format",
     "RankDir",
+    "RenderError",
+    "analysis_for",
     "block_groups",
     "block_title",
     "cli_main",
+    "digraph_of",
+    "draw",
     "esc",
     "fmt_count",
     "fmt_macs",
@@ -161,6 +188,7 @@ __all__ = [
     "render",
     "render_to",
     "safe_filename",
+    "shortcut_style",
     "shortcut_text",
     "to_digraph",
     "write",

@@ -7,28 +7,30 @@ identical blocks can be collapsed into one ``×N`` node. Shapes come from :func:
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, analyze, format_shape
-from resnetdsl.render.engine import Format, layout
+from resnetdsl.render.engine import safe_filename
 from resnetdsl.render.labels import (
     LEGEND_TEXT,
     block_title,
+    bold,
     esc,
     fmt_count,
     fmt_macs,
+    is_conv_pool,
     main_lines,
-    newlines,
     op_text,
+    shortcut_style,
     shortcut_text,
+    small,
     stride_text,
+    text_lines,
 )
 from resnetdsl.render.labels import html_label as _html
-from resnetdsl.render.labels import small as _small
 
 if TYPE_CHECKING:
     import graphviz
@@ -62,12 +64,17 @@ OP_FILLS: dict[type, str] = {
     P.Identity: "#eeeeee",
     P.PadShortcut: "#eeeeee",
 }
+CONV_POOL_FILL = OP_FILLS[P.Pool]
+"""The stem's downsampling conv (ResNet-RS) is filled as the pool it stands for."""
 SHORTCUT_STYLE: dict[str, dict[str, str]] = {
     "identity": {"style": "solid", "color": "#2b6cb0", "fontcolor": "#2b6cb0", "penwidth": "1.4"},
     "pad": {"style": "solid", "color": "#2f855a", "fontcolor": "#2f855a", "penwidth": "1.4"},
+    "subsample": {"style": "solid", "color": "#2c7a7b", "fontcolor": "#2c7a7b", "penwidth": "1.4"},
     "projection": {"style": "dashed", "color": "#c05621", "fontcolor": "#c05621", "penwidth": "1.4"},
     "avgpool_projection": {"style": "dashed", "color": "#9b2c2c", "fontcolor": "#9b2c2c", "penwidth": "1.4"},
 }
+"""Edge style per :func:`~resnetdsl.render.labels.shortcut_style`: solid when nothing is learned, dashed for a
+1×1 projection."""
 
 # --- grouping of identical blocks --------------------------------------------------------------------------
 
@@ -96,30 +103,8 @@ def block_groups(stage: StageInfo, collapse: bool | None) -> list[tuple[BlockInf
 # --- graph building ----------------------------------------------------------------------------------------
 
 
-def _digraph_class() -> type[graphviz.Digraph]:
-    import graphviz
-
-    class Diagram(graphviz.Digraph):  # type: ignore[misc]
-        """A ``graphviz.Digraph`` that shows itself in Jupyter through resnetdsl's engine (no system dot)."""
-
-        def draw(self, format: Format = "svg") -> bytes:
-            """The diagram laid out as ``svg``, ``png`` or ``pdf`` bytes (``dot``: the source)."""
-            return layout(self.source, format)
-
-        def _repr_image_svg_xml(self) -> str:
-            return self.draw("svg").decode("utf-8")
-
-        def _repr_image_png(self) -> bytes:
-            return self.draw("png")
-
-    return Diagram
-
-
-def _shown(layers: Sequence[LayerInfo], k: int) -> tuple[int, ...]:
-    """The output shape of ``layers[k]`` as drawn: a vector (C) once a Flatten has run."""
-    shape = layers[k].out_shape
-    flat = any(isinstance(li.op, P.Flatten) for li in layers[: k + 1])
-    return shape[:1] if flat else shape
+def _fill(op: P.Op) -> str:
+    return CONV_POOL_FILL if is_conv_pool(op) else OP_FILLS.get(type(op), "white")
 
 
 @dataclass
@@ -140,9 +125,10 @@ class _Builder:
         # Shortcuts leave and enter their nodes on the side, so they never run along the main path.
         self.side = "e" if rankdir == "TB" else "s"
         self.fwd = ("s", "n") if rankdir == "TB" else ("e", "w")
-        self.shortcuts_used: list[str] = []
-        cls = _digraph_class()
-        self.g = cls(name="resnet", engine="dot")
+        self.shortcuts_used: set[str] = set()
+        from resnetdsl.render.diagram import Diagram
+
+        self.g = Diagram(name="resnet", filename=f"{safe_filename(self.plan.name)}.gv", engine="dot", format="svg")
         self.g.attr(
             rankdir=rankdir,
             newrank="true",
@@ -161,17 +147,15 @@ class _Builder:
 
     def _title(self) -> str:
         p, a = self.plan, self.a
-        rows = [f'<font point-size="18"><b>{esc(p.name)}</b></font>']
-        if p.description:
-            wrapped = "\n".join(textwrap.fill(par, 90) for par in newlines(p.description).split("\n"))
-            rows.append(_small(esc(wrapped), size=11))
+        rows = [f'<font point-size="18">{bold(esc(p.name))}</font>' if p.name else ""]
+        rows.append(small("<br/>".join(esc(line) for line in text_lines(p.description)), size=11))
         stats = (
             f"{a.totals.params:,} params ({fmt_count(a.totals.params)}) · {fmt_macs(a.totals.macs)}"
             f" · input {format_shape(a.input_shape)} · {self.detail} level"
         )
         rows.append(esc(stats))
         # A table, not <br/>: Graphviz spaces lines of mixed font sizes unevenly.
-        cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
+        cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows if row)
         return f'<table border="0" cellborder="0" cellspacing="2" cellpadding="0">{cells}</table>'
 
     def _edge(self, tail: _Cursor, head: str, **attrs: str) -> None:
@@ -194,9 +178,8 @@ class _Builder:
         last: bool,
         each: bool = False,
     ) -> None:
-        use = block.shortcut
-        if use not in self.shortcuts_used:
-            self.shortcuts_used.append(use)
+        use = shortcut_style(block)
+        self.shortcuts_used.add(use)
         style = SHORTCUT_STYLE[use]
         text = (shortcut_text(block) + (", each block" if each else "")) if first else ""
         label = f"{esc(text)}<br/>{esc(format_shape(out))}" if text else esc(format_shape(out))
@@ -227,24 +210,24 @@ class _Builder:
         """Stem or head as one node."""
         if not layers:
             return cur
-        lines = [f"<b>{esc(title)}</b>", *(esc(line) for line in main_lines(li.op for li in layers))]
+        lines = [bold(esc(title)), *(esc(line) for line in main_lines(li.op for li in layers))]
         self._node(g, name, "<br/>".join(lines), fillcolor="#f2f2f2")
         self._edge(cur, name)
-        return _Cursor(name, _shown(layers, len(layers) - 1))
+        return _Cursor(name, layers[-1].output_dims)
 
     def _op_nodes(self, cur: _Cursor, prefix: str, layers: Sequence[LayerInfo], g: Any) -> _Cursor:
         """One node per op along the main path."""
         for k, li in enumerate(layers):
             name = f"{prefix}{k}"
-            self._node(g, name, self._op_label(li), fillcolor=OP_FILLS.get(type(li.op), "white"))
+            self._node(g, name, self._op_label(li), fillcolor=_fill(li.op))
             self._edge(cur, name)
-            cur = _Cursor(name, _shown(layers, k))
+            cur = _Cursor(name, li.output_dims)
         return cur
 
     def _op_label(self, li: LayerInfo) -> str:
         # Block ops by their name in the block (``conv1``, ``downsample.0``); stem and head ops by their path.
         name = li.op.name if li.role in ("main", "shortcut", "post") else li.path
-        return f"{esc(op_text(li.op))}  {_small(esc(name), size=8)}"
+        return f"{esc(op_text(li.op))}  {small(esc(name), size=8)}"
 
     # -- levels --
 
@@ -258,13 +241,15 @@ class _Builder:
                 cur = self._ops_node(cur, "stem", "stem", self.a.stem, g)
         for i, st in enumerate(self.a.stages):
             with self.g.subgraph(name=f"cluster_s{i}") as g:
-                title = f"<b>{esc(st.stage.name)}</b>" if self.detail == "stage" else self._stage_title(st)
+                title = bold(esc(st.stage.name)) if self.detail == "stage" else self._stage_title(st)
                 self._cluster_attrs(g, title, STAGE_FILLS[i % len(STAGE_FILLS)])
                 if self.detail == "stage":
                     cur = self._stage_node(cur, i, st, g)
                 else:
+                    j = 0  # the index of the group's first block in its stage
                     for group in block_groups(st, self.collapse):
-                        cur = self._block(cur, i, group, g)
+                        cur = self._block(cur, i, j, group, g)
+                        j += len(group)
         if self.a.head:
             with self.g.subgraph(name="cluster_head") as g:
                 self._cluster_attrs(g, "head", "#f7f7f7")
@@ -291,7 +276,7 @@ class _Builder:
 
     def _stage_title(self, st: StageInfo) -> str:
         s = st.stage
-        title = f"<b>{esc(s.name)}</b>  {s.depth} × {esc(block_title(s.block_kind))}"
+        title = f"{bold(esc(s.name))}  {s.depth} × {esc(block_title(s.block_kind))}"
         return title + esc(f" · {s.out_channels} ch{stride_text(s.stride)} · {fmt_count(st.totals.params)} params")
 
     def _stage_node(self, cur: _Cursor, i: int, st: StageInfo, g: Any) -> _Cursor:
@@ -301,10 +286,10 @@ class _Builder:
             uses[b.shortcut] = uses.get(b.shortcut, 0) + 1
         shortcuts = ", ".join(f"{n} {use.replace('_', ' ')}" for use, n in uses.items())
         lines = [
-            f"<b>{esc(block_title(s.block_kind))} ×{s.depth}</b>",
+            bold(esc(f"{block_title(s.block_kind)} ×{s.depth}")),
             esc(f"{s.in_channels} → {s.out_channels} ch, stride {s.stride}"),
             esc(f"{st.totals.params:,} params · {fmt_macs(st.totals.macs)}"),
-            _small(esc(f"shortcuts: {shortcuts}")),
+            small(esc(f"shortcuts: {shortcuts}")),
         ]
         name = f"s{i}"
         self._node(g, name, "<br/>".join(lines))
@@ -315,18 +300,18 @@ class _Builder:
         first, last = group[0], group[-1]
         return first.path if len(group) == 1 else f"{first.path} – {last.path}"
 
-    def _block(self, cur: _Cursor, i: int, group: tuple[BlockInfo, ...], g: Any) -> _Cursor:
+    def _block(self, cur: _Cursor, i: int, j: int, group: tuple[BlockInfo, ...], g: Any) -> _Cursor:
         b = group[0]
         blk = b.block
-        base = f"s{i}b{blk.name}"
+        base = f"s{i}b{j}"  # by position: a name is text, an id must stay an id
         n = len(group)
         title = esc(block_title(blk.kind)) + (f" ×{n}" if n > 1 else "")
         if self.detail == "block":
             return self._block_node(cur, base, title, group, g)
         with g.subgraph(name=f"cluster_{base}") as c:
-            label = f"<b>{title}</b>  {esc(self._block_name(group))}"
+            label = f"{bold(title)}  {esc(self._block_name(group))}"
             if n > 1:
-                label += _small(esc("  (identical blocks, drawn once)"))
+                label += small(esc("  (identical blocks, drawn once)"))
             c.attr(label=_html(label), style="rounded,filled", fillcolor="white", color="#999999", fontsize="10")
             if n > 1:
                 c.attr(peripheries="1", penwidth="2")
@@ -343,7 +328,7 @@ class _Builder:
                 for k, li in enumerate(sc):
                     name = f"{base}_c{k}"
                     label = self._op_label(li)
-                    c.node(name, label=_html(label), fillcolor=OP_FILLS.get(type(li.op), "white"), group=base)
+                    c.node(name, label=_html(label), fillcolor=_fill(li.op), group=base)
                     shape = li.in_shape if k else fork.shape
                     self._shortcut_edge(sc_cur, name, blk, shape, first=k == 0, last=False, each=n > 1)
                     sc_cur = _Cursor(name, li.out_shape)
@@ -359,10 +344,10 @@ class _Builder:
         post = [li.op for li in b.layers if li.role == "post"]
         if not blk.has_add:
             ops += post
-        lines = [f"<b>{title}</b>  {_small(esc(self._block_name(group)))}"]
+        lines = [f"{bold(title)}  {small(esc(self._block_name(group)))}"]
         lines += [esc(line) for line in main_lines(ops)]
         params = b.totals.params
-        lines.append(_small(esc(f"{params:,} params" + (" each" if len(group) > 1 else ""))))
+        lines.append(small(esc(f"{params:,} params" + (" each" if len(group) > 1 else ""))))
         attrs: dict[str, str] = {"fillcolor": "white"}
         if len(group) > 1:
             attrs["peripheries"] = "2"
@@ -373,7 +358,7 @@ class _Builder:
             add = f"{base}_add"
             post_text = " → ".join(op_text(op) for op in post)
             if post_text:
-                self._node(g, add, f"<b>+</b> → {esc(post_text)}", shape="ellipse", margin="0.05,0.02")
+                self._node(g, add, f"{bold('+')} → {esc(post_text)}", shape="ellipse", margin="0.05,0.02")
             else:
                 self._node(g, add, "<b>+</b>", shape="circle", width="0.3", fixedsize="true")
             self._edge(out, add)
@@ -403,6 +388,33 @@ class _Builder:
         self.g.node("legend", label=_html(table), shape="plaintext", style="", fontsize="9")
 
 
+def analysis_for(plan: P.Plan, input_shape: tuple[int, int, int] | None = None) -> Analysis:
+    """The analysis a diagram of ``plan`` shows (at ``input_shape``, C×H×W, or the spec's input).
+
+    Raises:
+        SpecError: the input is too small for the network.
+    """
+    if input_shape is None:
+        return analyze(plan)
+    c, h, w = input_shape
+    return analyze(plan, input_size=(h, w), in_channels=c)
+
+
+def digraph_of(
+    analysis: Analysis, *, detail: Detail = "block", collapse: bool | None = None, rankdir: RankDir = "TB"
+) -> graphviz.Digraph:
+    """The diagram of an analysed plan (see :func:`to_digraph`); its work is linear in the blocks drawn.
+
+    Raises:
+        ValueError: an unknown ``detail`` or ``rankdir``.
+    """
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {', '.join(DETAILS)}, got '{detail}'")
+    if rankdir not in ("TB", "LR"):
+        raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
+    return _Builder(analysis, detail, collapse, rankdir).build()
+
+
 def to_digraph(
     plan: P.Plan,
     *,
@@ -411,7 +423,8 @@ def to_digraph(
     rankdir: RankDir = "TB",
     input_shape: tuple[int, int, int] | None = None,
 ) -> graphviz.Digraph:
-    """The diagram of ``plan`` as a ``graphviz.Digraph`` (no layout engine needed until it is drawn).
+    """The diagram of ``plan`` as a :class:`~resnetdsl.render.diagram.Diagram` (a ``graphviz.Digraph``; no
+    layout engine needed until it is drawn).
 
     Args:
         plan: the network.
@@ -429,9 +442,4 @@ def to_digraph(
         raise ValueError(f"detail must be one of {', '.join(DETAILS)}, got '{detail}'")
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
-    if input_shape is None:
-        analysis = analyze(plan)
-    else:
-        c, h, w = input_shape
-        analysis = analyze(plan, input_size=(h, w), in_channels=c)
-    return _Builder(analysis, detail, collapse, rankdir).build()
+    return digraph_of(analysis_for(plan, input_shape), detail=detail, collapse=collapse, rankdir=rankdir)

@@ -7,34 +7,80 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
+import unicodedata
 from collections.abc import Iterable
 
 from resnetdsl import plan as P
+from resnetdsl.text import printable
 
 MUTED = "#666666"
 
 LEGEND_TEXT = {
     "identity": "identity: x added unchanged",
     "pad": "zero-pad: subsample, add zero channels",
+    "subsample": "subsample: x strided, no parameters",
     "projection": "projection: 1×1 conv matches shape",
     "avgpool_projection": "avg-pool → 1×1 conv matches shape",
 }
+"""What each shortcut style of the legend means (keys as :func:`shortcut_style`)."""
+
 BLOCK_TITLES = {"basic": "BasicBlock", "bottleneck": "Bottleneck"}
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+DESCRIPTION_WIDTH = 90
+DESCRIPTION_MAX_LINES = 20
+"""A description is wrapped at this many characters and shown up to this many lines (then ``…``)."""
+
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+"""What ends a line of free text: what :meth:`str.splitlines` splits on."""
 
 
-def newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+def _code(c: str) -> str:
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def _visible(c: str) -> bool:
+    """A character that draws something on its own (a mark needs a base; spaces and format characters draw
+    nothing)."""
+    return c.isprintable() and not c.isspace() and not unicodedata.category(c).startswith("M")
 
 
 def esc(text: str) -> str:
-    """``text`` made safe for a Graphviz HTML-like label; newlines become line breaks."""
-    text = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", newlines(text).replace("\t", " "))
-    # Graphviz expands \G, \N, \L… even inside HTML-like labels (after entities are decoded); a doubled
-    # backslash is its escape for one literal backslash.
-    text = text.replace("\\", "\\\\")
-    return "<br/>".join(html.escape(line, quote=True) for line in text.split("\n"))
+    """``text`` as one line of a Graphviz HTML-like label, shown as written.
+
+    Every character that could break a line, a terminal or an encoder is escaped first
+    (:func:`resnetdsl.text.printable`: a newline shows as ``\\x0a``, a lone surrogate as ``\\ud800``); a text
+    none of whose characters shows on its own (only spaces, zero-width or format characters, marks) is written
+    wholly as escapes, since Graphviz's text layout fails on a text that draws nothing. Backslashes are doubled
+    (Graphviz expands ``\\N``, ``\\G``, ``\\L``… even inside HTML-like labels, after entities are decoded)
+    and ``& < > " '`` become entities.
+    """
+    text = printable(text)
+    if text and not any(map(_visible, text)):
+        text = "".join(map(_code, text))
+    return html.escape(text.replace("\\", "\\\\"), quote=True)
+
+
+def text_lines(text: str, width: int = DESCRIPTION_WIDTH, max_lines: int = DESCRIPTION_MAX_LINES) -> list[str]:
+    """Free text (a description) as the lines to show: split at line breaks (also U+0085, U+2028, U+2029), tabs
+    made spaces, each paragraph wrapped at ``width``; blank lines at either end dropped, at most ``max_lines``.
+
+    Whitespace only: no lines. The lines are raw text; pass each through :func:`esc`.
+    """
+    lines: list[str] = []
+    for paragraph in _LINE_BREAK.split(text):
+        paragraph = paragraph.replace("\t", " ").rstrip()
+        lines += textwrap.wrap(paragraph, width) if paragraph.strip() else [""]
+        if len(lines) > max_lines:
+            break
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    if len(lines) > max_lines:
+        lines = [*lines[: max_lines - 1], lines[max_lines - 1] + " …"]
+    return lines
 
 
 def html_label(body: str) -> str:
@@ -43,7 +89,14 @@ def html_label(body: str) -> str:
 
 
 def small(text: str, color: str = MUTED, size: int = 9) -> str:
-    return f'<font point-size="{size}" color="{color}">{text}</font>'
+    """``text`` (label markup) in a smaller, muted font; nothing for no text (Graphviz rejects an empty
+    ``<font></font>``)."""
+    return f'<font point-size="{size}" color="{color}">{text}</font>' if text else ""
+
+
+def bold(text: str) -> str:
+    """``text`` (label markup) in bold; nothing for no text (Graphviz rejects an empty ``<b></b>``)."""
+    return f"<b>{text}</b>" if text else ""
 
 
 def fmt_count(n: int) -> str:
@@ -80,7 +133,8 @@ def op_text(op: P.Op) -> str:
                 ", bias" if op.bias else "",
             ]
         )
-        return f"{k}×{k} conv, {op.out_channels}{stride_text(op.stride)}{extra}"
+        what = "conv pool" if is_conv_pool(op) else "conv"
+        return f"{k}×{k} {what}, {op.out_channels}{stride_text(op.stride)}{extra}"
     if isinstance(op, P.Norm):
         return "BN"
     if isinstance(op, P.Act):
@@ -97,8 +151,33 @@ def op_text(op: P.Op) -> str:
     if isinstance(op, P.Linear):
         return f"fc, {op.out_features}" + ("" if op.bias else ", no bias")
     if isinstance(op, P.PadShortcut):
+        if op.out_channels == op.in_channels:
+            return f"subsample{stride_text(op.stride)}" if op.stride != 1 else "identity"
         return f"zero-pad{stride_text(op.stride)}"
-    return "identity"
+    if isinstance(op, P.Identity):
+        return "identity"
+    raise KeyError(f"render: no label for op type {type(op).__name__} ({op.name})")
+
+
+def is_conv_pool(op: P.Op) -> bool:
+    """The stem's downsampling conv (ResNet-RS ``pool: conv``: ``maxpool.0``), drawn as the pool it replaces."""
+    return isinstance(op, P.Conv) and op.name.startswith("maxpool.")
+
+
+def shortcut_style(block: P.Block) -> str:
+    """How the shortcut of ``block`` is drawn: a key of :data:`LEGEND_TEXT`, by what the shortcut does.
+
+    An option-A shortcut that only strides is ``subsample`` (nothing is padded); an avg-pool projection whose
+    pool is an identity (stride 1) is a plain ``projection``.
+    """
+    use = block.shortcut
+    if use == "pad" and all(
+        op.in_channels == op.out_channels for op in block.shortcut_ops if isinstance(op, P.PadShortcut)
+    ):
+        return "subsample"
+    if use == "avgpool_projection" and not any(isinstance(op, P.Pool) for op in block.shortcut_ops):
+        return "projection"
+    return use
 
 
 def shortcut_text(block: P.Block) -> str:
