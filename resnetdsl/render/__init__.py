@@ -64,6 +64,8 @@ from resnetdsl.render.labels import block_title, esc, fmt_count, fmt_macs, op_te
 if TYPE_CHECKING:
     import graphviz
 
+    from resnetdsl.analyze import Analysis
+
 
 # --- public API (re-exported by resnetdsl) -----------------------------------------------------------------
 
@@ -92,9 +94,7 @@ def render(
     Raises:
         SpecError: the spec is invalid or the input too small.
     """
-    from resnetdsl import plan_of
-
-    return to_digraph(plan_of(source), detail=detail, collapse=collapse, rankdir=rankdir, input_shape=input)
+    return digraph_of(_analysis(source, input), detail=detail, collapse=collapse, rankdir=rankdir)
 
 
 def render_to(
@@ -124,6 +124,19 @@ def render_to(
     return write(digraph, path, fmt)
 
 
+def _analysis(source: Any, input: tuple[int, int, int] | None) -> Analysis:
+    """The analysis of a spec in any form, as ``summary`` makes it: problems carry the spec's file:line:col."""
+    from resnetdsl.plan import Plan
+
+    if isinstance(source, Plan):
+        return analysis_for(source, input)
+    from resnetdsl.analyze import analyze_spec
+    from resnetdsl.load import load_spec
+
+    c, h, w = input if input is not None else (None, None, None)
+    return analyze_spec(load_spec(source), None if h is None or w is None else (h, w), c)
+
+
 # --- command line ------------------------------------------------------------------------------------------
 
 
@@ -134,15 +147,13 @@ def cli_main(args: argparse.Namespace) -> int:
     ``<name>.<format>`` (default ``svg``) in the current directory. The analyzer's warnings go to stderr, as
     ``summary`` prints them; a drawing Graphviz cannot make cleanly is an error (exit 1), and nothing is written.
     """
-    from resnetdsl import plan_of
-
     try:
         fmt = format_of(args.output, args.format) if args.output else (args.format or "svg")
     except ValueError as exc:
         print(f"resnetdsl render: {exc}", file=sys.stderr)
         return 2
-    plan = plan_of(args.spec)
-    analysis = analysis_for(plan, args.input)
+    analysis = _analysis(args.spec, args.input)
+    plan = analysis.plan
     for w in analysis.warnings:
         print(w.format(severity=True), file=sys.stderr)
     dg = digraph_of(analysis, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir)

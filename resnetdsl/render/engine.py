@@ -107,7 +107,7 @@ def _held_stderr() -> Iterator[list[str]]:
             held_lines.extend(line for line in text.splitlines() if not _is_noise(line))
 
 
-def bitmap_scale(width_pt: float, height_pt: float) -> float:
+def bitmap_scale(width_pt: float, height_pt: float, fmt: str = "png") -> float:
     """The scale a bitmap of a layout this size (its bounding box, in points) is drawn at: 1, or less to fit.
 
     Raises:
@@ -122,9 +122,9 @@ def bitmap_scale(width_pt: float, height_pt: float) -> float:
         w = math.ceil((width_pt + 2 * _PAD_PT) * BITMAP_DPI / 72)
         h = math.ceil((height_pt + 2 * _PAD_PT) * BITMAP_DPI / 72)
         raise DiagramTooLarge(
-            f"the diagram would be {w:,}×{h:,} px as a bitmap; a bitmap is at most {BITMAP_MAX_SIDE:,} px a side "
-            f"and is not shrunk below {BITMAP_MIN_SCALE:.0%}: draw it as svg or pdf, "
-            "or draw runs of identical blocks once (--collapse)"
+            f"the diagram is too large for {printable(fmt)}: {w:,}×{h:,} px at {BITMAP_DPI} dpi, and a bitmap is "
+            f"shrunk to fit {BITMAP_MAX_SIDE:,} px a side only down to {BITMAP_MIN_SCALE:.0%}; draw it as svg or "
+            "pdf, or draw runs of identical blocks once (--collapse)"
         )
     return scale
 
@@ -138,7 +138,7 @@ def _pygraphviz_draw(pgv: Any, source: str, fmt: str) -> bytes:
             raise RenderError("Graphviz could not lay out the diagram")
         if fmt.split(":")[0] in BITMAPS:
             x0, y0, x1, y1 = (float(v) for v in str(graph.graph_attr["bb"]).split())
-            scale = bitmap_scale(x1 - x0, y1 - y0)
+            scale = bitmap_scale(x1 - x0, y1 - y0, fmt)
             if scale < 1:
                 # dpi is read when a layout starts: lay out again with it (the positions in points stay)
                 gv.gvFreeLayout(ctx, graph.handle)
