@@ -438,8 +438,4 @@ def to_digraph(
         SpecError: the input is too small for the network.
         ValueError: an unknown ``detail`` or ``rankdir``.
     """
-    if detail not in DETAILS:
-        raise ValueError(f"detail must be one of {', '.join(DETAILS)}, got '{detail}'")
-    if rankdir not in ("TB", "LR"):
-        raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
     return digraph_of(analysis_for(plan, input_shape), detail=detail, collapse=collapse, rankdir=rankdir)
