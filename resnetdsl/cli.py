@@ -77,13 +77,20 @@ def make_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("render", help="draw the network with Graphviz")
     r.add_argument("spec", help="spec file, YAML text or preset name")
     r.add_argument("-o", "--output", default=None, help="output file (format from its extension)")
-    r.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default=None)
+    r.add_argument(
+        "--format",
+        choices=("svg", "png", "pdf", "dot"),
+        default=None,
+        help="output format (default: from -o's extension, else svg); png is drawn at 96 dpi, shrunk to fit 32,000 px "
+        "a side down to half size, and refused beyond (use svg or pdf, or --collapse)",
+    )
     r.add_argument("--detail", choices=("stage", "block", "layer"), default="block")
     r.add_argument(
         "--collapse",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="collapse runs of identical blocks (default: on for long stages at block level)",
+        help="draw runs of identical blocks once, as ×N, at block and layer level (default: only in stages deeper "
+        "than 8 blocks)",
     )
     r.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
     r.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import importlib
+import json
 import os
 import re
 import stat
@@ -15,13 +17,17 @@ from xml.etree import ElementTree as ET
 
 import pygraphviz
 import pytest
+import yaml
 
 import resnetdsl
+from resnetdsl import plan as P
 from resnetdsl.analyze import analyze
 from resnetdsl.plan import Plan
 from tests.conftest import ROOT, run_cli
 
-R = importlib.import_module("resnetdsl.render")  # the module; ``resnetdsl.render`` is the function
+R = importlib.import_module("resnetdsl.render")  # the package; ``resnetdsl.render`` is the function
+E = importlib.import_module("resnetdsl.render.engine")
+G = importlib.import_module("resnetdsl.render.graph")
 
 SVG = "{http://www.w3.org/2000/svg}"
 SHAPE_TEXT = re.compile(r"^\d+(×\d+×\d+)?$")
@@ -36,6 +42,12 @@ TINY = {
 
 def _spec(**changes: object) -> dict[str, object]:
     return {**TINY, **changes}
+
+
+def _named(name: str = "tiny", description: str = "") -> Plan:
+    """TINY's plan with any name and description, as a Spec or Plan built in Python may carry them (the loader's
+    own checks are not involved)."""
+    return dataclasses.replace(resnetdsl.plan_of(TINY), name=name, description=description)
 
 
 def _svg(dot_source: str) -> ET.Element:
@@ -150,6 +162,63 @@ def test_shortcut_labels_say_what_they_do() -> None:
     assert "1×1 conv /2" in tutorial  # the tutorial's bare conv: no BN
 
 
+def _edge_colors(root: ET.Element) -> list[str]:
+    return [p.get("stroke") or "" for e in _edges(root) for p in e.iter(f"{SVG}path")]
+
+
+def test_option_a_shortcut_that_only_strides_says_subsample() -> None:
+    # the width stays 16 across the stride: option A adds no channels, it only subsamples
+    spec = _spec(
+        defaults={"shortcut": "identity_pad"},
+        stages=[{"depth": 1, "width": 16}, {"depth": 1, "width": 16, "stride": 2}],
+    )
+    plan = resnetdsl.plan_of(spec)
+    assert [b.shortcut for _, b in plan.blocks()] == ["identity", "pad"]
+    for detail in ("block", "layer"):
+        texts = set(_texts(_svg(resnetdsl.render(plan, detail=detail).source)))
+        assert "subsample /2" in texts and "subsample: x strided, no parameters" in texts
+        assert not any("zero-pad" in t for t in texts)
+    # with extra channels it is the zero-pad of option A
+    texts = set(_texts(_svg(resnetdsl.render("cifar_resnet20").source)))
+    assert "zero-pad /2" in texts and "zero-pad: subsample, add zero channels" in texts
+    assert not any(t == "subsample /2" for t in texts)
+
+
+def test_stride_one_avgpool_projection_is_drawn_as_a_projection() -> None:
+    # resnet50d's layer1.0 projects 64 → 256 at stride 1: its avg-pool is an Identity, so it is a plain projection
+    plan = resnetdsl.plan_of("resnet50d")
+    first = plan.stages[0].blocks[0]
+    assert first.shortcut == "avgpool_projection" and not any(isinstance(op, P.Pool) for op in first.shortcut_ops)
+    assert R.shortcut_style(first) == "projection"
+    assert R.shortcut_style(plan.stages[1].blocks[0]) == "avgpool_projection"
+    root = _svg(resnetdsl.render(plan).source)
+    colors = _edge_colors(root)
+    projection, avgpool = G.SHORTCUT_STYLE["projection"]["color"], G.SHORTCUT_STYLE["avgpool_projection"]["color"]
+    assert colors.count(projection) == 1 and colors.count(avgpool) == 3  # layer1.0; layer2.0, layer3.0, layer4.0
+    texts = set(_texts(root))
+    assert "projection: 1×1 conv matches shape" in texts and "avg-pool → 1×1 conv matches shape" in texts
+    assert "1×1 conv + BN" in texts and "avgpool /2 → 1×1 conv + BN" in texts
+
+
+def test_conv_stem_pool_is_drawn_as_a_pool() -> None:
+    spec = _spec(stem={"kind": "deep", "width": 32, "pool": "conv"})
+    plan = resnetdsl.plan_of(spec)
+    assert [op.name for op in plan.stem[-3:]] == ["maxpool.0", "maxpool.1", "maxpool.2"]
+    block = pygraphviz.AGraph(string=resnetdsl.render(plan).source)  # kept: its nodes live as long as it does
+    lines = _unlabel(block.get_node("stem").attr["label"]).split("\n")
+    assert lines == [
+        "stem",
+        "3×3 conv, 16 /2 · BN · ReLU",
+        "3×3 conv, 16 · BN · ReLU",
+        "3×3 conv, 32 · BN · ReLU",
+        "3×3 conv pool, 32 /2 · BN · ReLU",
+    ]
+    layer = pygraphviz.AGraph(string=resnetdsl.render(plan, detail="layer").source)
+    pool = next(n for n in layer.nodes() if "maxpool.0" in n.attr["label"])
+    assert _unlabel(pool.attr["label"]) == "3×3 conv pool, 32 /2  maxpool.0"
+    assert pool.attr["fillcolor"] == G.OP_FILLS[P.Pool]
+
+
 def test_plain_network_draws_no_shortcut() -> None:
     plan = resnetdsl.plan_of(_spec(defaults={"shortcut": "none"}))
     dot = resnetdsl.render(plan).source
@@ -222,14 +291,84 @@ def test_input_override_changes_shapes() -> None:
     assert "512×2×2" in texts and "512×7×7" not in texts
 
 
-def test_jupyter_display_needs_no_system_dot(monkeypatch: pytest.MonkeyPatch) -> None:
+# --- the returned diagram: every way out works without a system Graphviz --------------------------------------
+
+
+@pytest.fixture
+def no_system_dot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``dot`` on PATH, and the graphviz package's own way of running it fails loudly if it is tried."""
+    import graphviz.backend.execute
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the graphviz package ran a subprocess: {args}")
+
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(graphviz.backend.execute, "run_check", refuse)
+
+
+MAGIC = {"svg": b"<?xml", "png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
+
+
+@pytest.mark.usefixtures("no_system_dot")
+def test_diagram_pipe_and_jupyter_without_system_dot() -> None:
     import graphviz
 
-    monkeypatch.setenv("PATH", "")  # the graphviz package's own pipe() would need `dot`
     g = resnetdsl.render("cifar_resnet20", detail="stage")
-    assert isinstance(g, graphviz.Digraph)
-    svg = g._repr_mimebundle_()["image/svg+xml"]
-    assert svg.lstrip().startswith("<?xml") and "cifar_resnet20" in svg
+    assert isinstance(g, graphviz.Digraph) and g.format == "svg"
+    for fmt, magic in MAGIC.items():
+        assert g.pipe(format=fmt).startswith(magic)
+    assert g.pipe().startswith(b"<?xml")  # default format: svg
+    svg = g.pipe(format="svg", encoding="utf-8")
+    assert isinstance(svg, str) and "cifar_resnet20" in svg
+    assert g.pipe(format="jpeg").startswith(b"\xff\xd8")  # any format the bundled Graphviz knows
+    bundle = g._repr_mimebundle_(include=["image/svg+xml", "image/png"])
+    assert bundle["image/svg+xml"].lstrip().startswith("<?xml") and "cifar_resnet20" in bundle["image/svg+xml"]
+    assert bundle["image/png"].startswith(MAGIC["png"])
+    assert g._repr_svg_() == bundle["image/svg+xml"]
+    with pytest.raises(R.RenderError, match="webp"):
+        g.pipe(format="webp")
+    with pytest.raises(ValueError, match="neato"):
+        g.pipe(engine="neato")
+
+
+@pytest.mark.usefixtures("no_system_dot")
+def test_diagram_render_writes_only_the_drawing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = resnetdsl.render("cifar_resnet20", detail="stage")
+    out = g.render(outfile=tmp_path / "net.png")
+    assert out == str(tmp_path / "net.png") and Path(out).read_bytes().startswith(MAGIC["png"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.png"]  # no net.gv beside it
+    # format beats the extension; no file name: named after the network, in `directory`
+    assert Path(g.render(outfile=tmp_path / "x.out", format="pdf")).read_bytes().startswith(MAGIC["pdf"])
+    out = g.render(directory=tmp_path / "sub")
+    assert out == str(tmp_path / "sub" / "cifar_resnet20.svg") and Path(out).read_bytes().startswith(b"<?xml")
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["cifar_resnet20.svg"]
+    # the source file only when asked for, named as graphviz names it
+    out = g.render("src.gv", directory=tmp_path / "gv", format="pdf")
+    assert out == str(tmp_path / "gv" / "src.gv.pdf")
+    assert sorted(p.name for p in (tmp_path / "gv").iterdir()) == ["src.gv", "src.gv.pdf"]
+    assert (tmp_path / "gv" / "src.gv").read_text(encoding="utf-8") == g.source
+    with pytest.raises(FileExistsError):
+        g.render(outfile=tmp_path / "net.png", raise_if_result_exists=True)
+    # view() draws through render() and hands the file to the viewer
+    g = resnetdsl.render("cifar_resnet20", detail="stage")  # (saving the source renamed the last one, as in graphviz)
+    viewed: list[tuple[object, str]] = []
+    monkeypatch.setattr(type(g), "_view", lambda self, path, *, format, quiet: viewed.append((path, format)))
+    out = g.view(directory=tmp_path / "view")
+    assert viewed == [(tmp_path / "view" / "cifar_resnet20.svg", "svg")] and Path(out).exists()
+
+
+def test_diagram_render_fails_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = resnetdsl.render("cifar_resnet20", detail="stage")
+    target = tmp_path / "net.svg"
+    target.write_text("old", encoding="utf-8")
+
+    def broken(source: str, fmt: str) -> bytes:
+        raise E.RenderError("Graphviz could not draw the diagram: Error: something")
+
+    monkeypatch.setattr(E, "ENGINES", (broken,))
+    with pytest.raises(R.RenderError):
+        g.render("net.gv", directory=tmp_path, outfile=target)
+    assert target.read_text(encoding="utf-8") == "old" and [p.name for p in tmp_path.iterdir()] == ["net.svg"]
 
 
 def test_import_loads_neither_graphviz_nor_torch() -> None:
@@ -274,10 +413,84 @@ def test_labels_cannot_break_or_inject() -> None:
 
 
 def test_control_characters_do_not_break_the_label() -> None:
-    plan = resnetdsl.plan_of(_spec(name="ctl\x01\x1b\tname", description="a\r\nb\rc"))
+    plan = _named(name="ctl\x01\x1b\tname", description="a\r\nb\rc\x85d\u2028e\u2029f\tg")
     texts = _texts(_svg(resnetdsl.render(plan).source))
-    assert "ctl\N{REPLACEMENT CHARACTER}\N{REPLACEMENT CHARACTER} name" in texts
-    assert {"a", "b", "c"} <= set(texts)
+    assert "ctl\\x01\\x1b\\x09name" in texts  # as resnetdsl.text.printable writes them, one line
+    assert {"a", "b", "c", "d", "e", "f g"} <= set(texts)  # every line break of str.splitlines; a tab a space
+
+
+HOSTILE = {
+    "lone surrogate": ("net\ud800", "\ud800", "net\\ud800"),
+    "emoji as json.dumps escapes it": ("rocket\ud83d\ude80", "\ud83d\ude80 launch", "rocket\\ud83d\\ude80"),
+    "space only": ("tiny", " ", "tiny"),
+    "tab only": ("tiny", "\t", "tiny"),
+    "line separator only": ("tiny", "\u2028", "tiny"),
+    "next line only": ("tiny", "\x85", "tiny"),
+    "blank lines": ("tiny", "\n \n\t\n", "tiny"),
+    "non-characters U+FFFE U+FFFF": ("a\ufffeb", "x\uffff", "a\\ufffeb"),
+    "last code point U+10FFFF": ("end\U0010ffff", "\U0010ffff", "end\\U0010ffff"),
+    "zero-width joiner only": ("\u200d", "\u200d", "\\u200d"),
+    "enclosing mark only": ("\u20de", "\u20de", "\\u20de"),
+    "tag character only": ("tiny", "\U000e0001", "tiny"),
+    "empty name": ("", "", ""),
+}
+
+
+@pytest.mark.parametrize(("name", "description", "shown"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_text_draws_the_whole_title(
+    name: str, description: str, shown: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    plan = _named(name, description)
+    stats = "43,226 params (43.2k) · 18.3 MMACs · input 3×32×32 · block level"
+    dot = resnetdsl.render(plan).source
+    dot.encode("utf-8")  # no surrogate reaches the DOT
+    graph = pygraphviz.AGraph(string=dot)
+    assert _unlabel(graph.graph_attr["label"]).startswith(shown) and stats in dot
+    for fmt in ("svg", "pdf", "png"):
+        out = resnetdsl.render_to(plan, tmp_path / f"net.{fmt}")
+        assert out.read_bytes().startswith(MAGIC[fmt])
+    texts = _texts(ET.fromstring((tmp_path / "net.svg").read_bytes()))
+    assert stats in texts and (not shown or shown in texts)
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""  # Graphviz said nothing
+
+
+@pytest.mark.parametrize("description", [" ", "\t", "\u2028", "\x85", "  \n\t\n"])
+def test_cli_whitespace_description(description: str, tmp_path: Path) -> None:
+    spec = tmp_path / "net.yaml"
+    spec.write_text(
+        "name: blank\ndescription: "
+        + json.dumps(description)
+        + "\n"
+        + yaml.safe_dump({k: v for k, v in TINY.items() if k != "name"}),
+        encoding="utf-8",
+    )
+    out = tmp_path / "net.svg"
+    done = run_cli("render", str(spec), "-o", str(out))
+    assert (done.returncode, done.stderr) == (0, "")
+    texts = _texts(ET.fromstring(out.read_bytes()))
+    assert "blank" in texts and any("params" in t and "MMACs" in t for t in texts)
+
+
+def test_graphviz_problem_is_a_one_line_error_and_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # whatever still slips past the escaping fails the drawing; Graphviz's own words are the message
+    with pytest.raises(R.RenderError, match=r"^Graphviz could not draw the diagram: Error: syntax error in line 1 "):
+        R.layout("digraph { a [label=<<b></b>>] }", "svg")
+    assert capfd.readouterr().err == ""
+    monkeypatch.setattr(G._Builder, "_title", lambda self: "<b></b>")
+    from resnetdsl.cli import make_parser
+
+    target = tmp_path / "net.png"
+    target.write_bytes(b"old")
+    for path in (target, tmp_path / "new.pdf"):
+        args = make_parser().parse_args(["render", "cifar_resnet20", "-o", str(path)])
+        assert R.cli_main(args) == 1
+        out, err = capfd.readouterr()  # what C code wrote to fd 2 too
+        assert out == "" and err.count("\n") == 1
+        assert err.startswith("resnetdsl render: Graphviz could not draw the diagram: Error: syntax error")
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["net.png"]
 
 
 # --- files and formats -----------------------------------------------------------------------------------------
@@ -305,7 +518,7 @@ def test_failed_render_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.M
     def broken(source: str, fmt: str) -> bytes:
         raise RuntimeError("layout failed")
 
-    monkeypatch.setattr(R, "ENGINES", (broken,))
+    monkeypatch.setattr(E, "ENGINES", (broken,))
     with pytest.raises(RuntimeError, match="layout failed"):
         resnetdsl.render_to("resnet18", target)
     assert target.read_text(encoding="utf-8") == "old"
@@ -322,8 +535,8 @@ def _no_pygraphviz() -> None:
 def test_missing_engine_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(R, "_import_pygraphviz", _no_pygraphviz)
-    monkeypatch.setattr(R.shutil, "which", lambda name: None)
+    monkeypatch.setattr(E, "_import_pygraphviz", _no_pygraphviz)
+    monkeypatch.setattr(E.shutil, "which", lambda name: None)
     with pytest.raises(R.EngineNotFound, match=r"pip install 'pygraphviz>=2\.0\.4'"):
         R.layout("digraph { a }", "svg")
     assert R.layout("digraph { a }", "dot") == b"digraph { a }"  # DOT needs no engine
@@ -344,8 +557,8 @@ def test_dot_executable_is_the_fallback(tmp_path: Path, monkeypatch: pytest.Monk
     fake = tmp_path / "dot"
     fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write('drawn ' + sys.argv[1])\n", encoding="utf-8")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(R, "_import_pygraphviz", _no_pygraphviz)
-    monkeypatch.setattr(R.shutil, "which", lambda name: str(fake) if name == "dot" else None)
+    monkeypatch.setattr(E, "_import_pygraphviz", _no_pygraphviz)
+    monkeypatch.setattr(E.shutil, "which", lambda name: str(fake) if name == "dot" else None)
     assert R.layout("digraph { a }", "svg") == b"drawn -Tsvg"
 
 
@@ -382,3 +595,81 @@ def test_cli_render_keeps_stderr_clean(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
     assert res.stdout == f"wrote {tmp_path / 'c.png'}\n"
+
+
+def test_cli_prints_the_analyzers_warnings_as_summary_does(tmp_path: Path) -> None:
+    warned = run_cli("summary", "resnet18", "--input", "3x17x224", "--format", "json")
+    assert warned.returncode == 0 and "warning: stages[3]: the feature map reaches 1×7" in warned.stderr
+    done = run_cli("render", "resnet18", "--input", "3x17x224", "-o", str(tmp_path / "r.svg"))
+    assert done.returncode == 0 and done.stderr == warned.stderr
+    done = run_cli("render", "resnet18", "--input", "3x17x224", "--format", "dot")
+    assert done.returncode == 0 and done.stderr == warned.stderr and done.stdout.startswith("digraph")
+    # an error carries the spec's file:line:col in render as in summary (a preset named by name has no file)
+    failed = run_cli("render", "specs/resnet18.yaml", "--input", "3x32x32", "--format", "dot")
+    said = run_cli("summary", "specs/resnet18.yaml", "--input", "3x32x32").stderr
+    assert failed.returncode == 1 and failed.stderr == said
+    assert failed.stderr.startswith("specs/resnet18.yaml:14:5: error: stages[3]:")
+
+
+def test_cli_help_says_what_collapse_and_png_do() -> None:
+    text = " ".join(run_cli("render", "--help").stdout.split())
+    assert "at block and layer level" in text and "deeper than 8 blocks" in text
+    assert "png is drawn at 96 dpi, shrunk to fit 32,000 px a side down to half size, and refused beyond" in text
+
+
+# --- size of bitmaps and of collapsed diagrams -----------------------------------------------------------------
+
+
+def test_bitmap_size_rule() -> None:
+    px = 96 / 72
+    assert E.bitmap_scale(500, 20_000) == 1.0  # (20,000 + 8) pt × 96/72 = 26,677 px
+    side = (30_000 + 8) * px  # 40,011 px: drawn at 32,000 / 40,011
+    assert E.bitmap_scale(30_000, 500) == pytest.approx(32_000 / side)
+    with pytest.raises(E.DiagramTooLarge) as info:
+        E.bitmap_scale(495.5, 90_226)  # cifar_resnet1202 at block level, nothing collapsed
+    assert str(info.value) == (
+        "the diagram is too large for png: 672×120,312 px at 96 dpi, and a bitmap is shrunk to fit 32,000 px a side "
+        "only down to 50%; draw it as svg or pdf, or draw runs of identical blocks once (--collapse)"
+    )
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(MAGIC["png"])
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_png_is_shrunk_to_fit_or_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    src = resnetdsl.render("cifar_resnet20").source
+    w, h = _png_size(R.layout(src, "png"))
+    assert h > 2000 and w < h
+    monkeypatch.setattr(E, "BITMAP_MAX_SIDE", h * 3 // 4)  # shrunk to 75 %: allowed
+    w2, h2 = _png_size(R.layout(src, "png"))
+    assert h2 <= h * 3 // 4 and h2 >= h * 3 // 4 - 2 and abs(w2 - w * 3 / 4) <= 2
+    assert R.layout(src, "svg") == R.layout(src, "svg") and b"scale(1 1)" in R.layout(src, "svg")  # vectors: as is
+    monkeypatch.setattr(E, "BITMAP_MAX_SIDE", h // 3)  # shrunk to 33 %: refused
+    from resnetdsl.cli import make_parser
+
+    target = tmp_path / "c.png"
+    args = make_parser().parse_args(["render", "cifar_resnet20", "-o", str(target)])
+    assert R.cli_main(args) == 1
+    out, err = capfd.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("resnetdsl render: the diagram is too large for png: ")
+    assert "svg or pdf" in err and "--collapse" in err and not target.exists()
+    args = make_parser().parse_args(["render", "cifar_resnet20", "-o", str(tmp_path / "c.pdf")])
+    assert R.cli_main(args) == 0  # pdf and svg have no such limit
+
+
+def test_collapsed_diagram_does_not_grow_with_depth() -> None:
+    from bench.render import worst_spec
+
+    sizes = {}
+    for depth in (20, 200):
+        analysis = analyze(resnetdsl.plan_of(worst_spec(stages=8, depth=depth)))
+        for detail in ("stage", "block", "layer"):
+            graph = pygraphviz.AGraph(string=R.digraph_of(analysis, detail=detail).source)
+            sizes[depth, detail] = (graph.number_of_nodes(), graph.number_of_edges())
+    for detail in ("stage", "block", "layer"):
+        assert sizes[20, detail] == sizes[200, detail]
+    assert sizes[200, "block"][0] < 60

@@ -1,0 +1,443 @@
+"""Plan → ``graphviz.Digraph``: the graph builder.
+
+Each stage is a cluster; at ``block`` level one node per block, an explicit add node and the shortcut as an edge
+beside the block; at ``layer`` level every op, each block a cluster; at ``stage`` level one node per stage. Runs of
+identical blocks can be collapsed into one ``×N`` node. Shapes come from :func:`resnetdsl.analyze.analyze`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from resnetdsl import plan as P
+from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, format_shape
+from resnetdsl.render.engine import safe_filename
+from resnetdsl.render.labels import (
+    LEGEND_TEXT,
+    block_title,
+    bold,
+    esc,
+    fmt_count,
+    fmt_macs,
+    is_conv_pool,
+    main_lines,
+    op_text,
+    shortcut_style,
+    shortcut_text,
+    small,
+    stride_text,
+    text_lines,
+)
+from resnetdsl.render.labels import html_label as _html
+
+if TYPE_CHECKING:
+    import graphviz
+
+    from resnetdsl.check import InputSize
+
+Detail = Literal["stage", "block", "layer"]
+RankDir = Literal["TB", "LR"]
+
+DETAILS: tuple[Detail, ...] = ("stage", "block", "layer")
+
+COLLAPSE_OVER = 8
+"""With ``collapse=None``, runs of identical blocks collapse only in stages deeper than this."""
+
+PROJECTIONS = frozenset({"projection", "avgpool_projection"})
+"""Shortcut uses drawn dashed: the input is transformed by a learned 1×1 convolution."""
+
+# --- look --------------------------------------------------------------------------------------------------
+
+FONT = "Helvetica"
+INK = "#222222"
+SHAPE_INK = "#555555"
+STAGE_FILLS = ("#eef4fb", "#f3f0fa", "#eef8f1", "#fbf3ea", "#f9eef1", "#eef6f8")
+OP_FILLS: dict[type, str] = {
+    P.Conv: "#d6e6f7",
+    P.Norm: "#fbf1c7",
+    P.Act: "#dcefd5",
+    P.Pool: "#e6dff2",
+    P.GlobalPool: "#e6dff2",
+    P.Linear: "#f6d8cf",
+    P.Dropout: "#eeeeee",
+    P.Flatten: "#eeeeee",
+    P.Identity: "#eeeeee",
+    P.PadShortcut: "#eeeeee",
+}
+CONV_POOL_FILL = OP_FILLS[P.Pool]
+"""The stem's downsampling conv (ResNet-RS) is filled as the pool it stands for."""
+SHORTCUT_STYLE: dict[str, dict[str, str]] = {
+    "identity": {"style": "solid", "color": "#2b6cb0", "fontcolor": "#2b6cb0", "penwidth": "1.4"},
+    "pad": {"style": "solid", "color": "#2f855a", "fontcolor": "#2f855a", "penwidth": "1.4"},
+    "subsample": {"style": "solid", "color": "#2c7a7b", "fontcolor": "#2c7a7b", "penwidth": "1.4"},
+    "projection": {"style": "dashed", "color": "#c05621", "fontcolor": "#c05621", "penwidth": "1.4"},
+    "avgpool_projection": {"style": "dashed", "color": "#9b2c2c", "fontcolor": "#9b2c2c", "penwidth": "1.4"},
+}
+"""Edge style per :func:`~resnetdsl.render.labels.shortcut_style`: solid when nothing is learned, dashed for a
+1×1 projection."""
+
+# --- grouping of identical blocks --------------------------------------------------------------------------
+
+
+def _block_key(b: BlockInfo) -> tuple[Any, ...]:
+    k = b.block
+    shape = (k.kind, k.in_channels, k.mid_channels, k.out_channels, k.stride, k.groups, k.shortcut)
+    return (*shape, k.main, k.shortcut_ops, k.post, b.in_shape, b.out_shape)
+
+
+def block_groups(stage: StageInfo, collapse: bool | None) -> list[tuple[BlockInfo, ...]]:
+    """The blocks of a stage as drawn: runs of identical consecutive blocks become one group when collapsing.
+
+    ``collapse=None`` collapses only in stages deeper than :data:`COLLAPSE_OVER`.
+    """
+    on = collapse if collapse is not None else len(stage.blocks) > COLLAPSE_OVER
+    groups: list[list[BlockInfo]] = []
+    for b in stage.blocks:
+        if on and groups and _block_key(groups[-1][0]) == _block_key(b):
+            groups[-1].append(b)
+        else:
+            groups.append([b])
+    return [tuple(g) for g in groups]
+
+
+# --- graph building ----------------------------------------------------------------------------------------
+
+
+def _fill(op: P.Op) -> str:
+    return CONV_POOL_FILL if is_conv_pool(op) else OP_FILLS.get(type(op), "white")
+
+
+@dataclass
+class _Cursor:
+    """The tensor flowing out of the last node drawn: C×H×W, or C once flattened."""
+
+    node: str
+    shape: tuple[int, ...]
+
+
+class _Builder:
+    def __init__(self, analysis: Analysis, detail: Detail, collapse: bool | None, rankdir: RankDir) -> None:
+        self.a = analysis
+        self.plan = analysis.plan
+        self.detail = detail
+        self.collapse = collapse
+        self.rankdir = rankdir
+        # Shortcuts leave and enter their nodes on the side, so they never run along the main path.
+        self.side = "e" if rankdir == "TB" else "s"
+        self.fwd = ("s", "n") if rankdir == "TB" else ("e", "w")
+        self.shortcuts_used: set[str] = set()
+        from resnetdsl.render.diagram import Diagram
+
+        self.g = Diagram(name="resnet", filename=f"{safe_filename(self.plan.name)}.gv", engine="dot", format="svg")
+        self.g.attr(
+            rankdir=rankdir,
+            newrank="true",
+            nodesep="0.35",
+            ranksep="0.3",
+            fontname=FONT,
+            label=_html(self._title()),
+            labelloc="t",
+            labeljust="c",
+            fontsize="12",
+        )
+        self.g.attr("node", fontname=FONT, fontsize="11", shape="box", style="rounded,filled", fillcolor="white")
+        self.g.attr("edge", fontname=FONT, fontsize="8", fontcolor=SHAPE_INK, color=INK, arrowsize="0.6")
+
+    # -- pieces --
+
+    def _title(self) -> str:
+        p, a = self.plan, self.a
+        rows = [f'<font point-size="18">{bold(esc(p.name))}</font>' if p.name else ""]
+        rows.append(small("<br/>".join(esc(line) for line in text_lines(p.description)), size=11))
+        stats = (
+            f"{a.totals.params:,} params ({fmt_count(a.totals.params)}) · {fmt_macs(a.totals.macs)}"
+            f" · input {format_shape(a.input_shape)} · {self.detail} level"
+        )
+        rows.append(esc(stats))
+        # A table, not <br/>: Graphviz spaces lines of mixed font sizes unevenly.
+        cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows if row)
+        return f'<table border="0" cellborder="0" cellspacing="2" cellpadding="0">{cells}</table>'
+
+    def _edge(self, tail: _Cursor, head: str, **attrs: str) -> None:
+        tp, hp = self.fwd
+        self.g.edge(
+            f"{tail.node}:{tp}", f"{head}:{hp}", label=_html(esc(format_shape(tail.shape))), weight="100", **attrs
+        )
+
+    def _node(self, g: Any, name: str, label: str, **attrs: str) -> None:
+        g.node(name, label=_html(label), group="main", **attrs)
+
+    def _shortcut_edge(
+        self,
+        tail: _Cursor,
+        head: str,
+        block: P.Block,
+        out: tuple[int, ...],
+        *,
+        first: bool,
+        last: bool,
+        each: bool = False,
+    ) -> None:
+        use = shortcut_style(block)
+        self.shortcuts_used.add(use)
+        style = SHORTCUT_STYLE[use]
+        text = (shortcut_text(block) + (", each block" if each else "")) if first else ""
+        label = f"{esc(text)}<br/>{esc(format_shape(out))}" if text else esc(format_shape(out))
+        ports: dict[str, str] = {}
+        if first:
+            ports["tailport"] = self.side
+        if last:
+            ports["headport"] = self.side
+        self.g.edge(tail.node, head, label=_html(label), weight="1", **ports, **style)
+
+    def _input(self) -> _Cursor:
+        self.g.node(
+            "input",
+            label=_html(f"<b>input</b><br/>{esc(format_shape(self.a.input_shape))}"),
+            shape="box",
+            style="rounded",
+            group="main",
+        )
+        return _Cursor("input", self.a.input_shape)
+
+    def _output(self, cur: _Cursor) -> None:
+        shape = self.a.output_shape
+        what = f"{shape[0]} logits" if self.plan.head else f"features {format_shape(shape)}"
+        self.g.node("output", label=_html(f"<b>output</b><br/>{esc(what)}"), shape="box", style="rounded")
+        self._edge(cur, "output")
+
+    def _ops_node(self, cur: _Cursor, name: str, title: str, layers: Sequence[LayerInfo], g: Any) -> _Cursor:
+        """Stem or head as one node."""
+        if not layers:
+            return cur
+        lines = [bold(esc(title)), *(esc(line) for line in main_lines(li.op for li in layers))]
+        self._node(g, name, "<br/>".join(lines), fillcolor="#f2f2f2")
+        self._edge(cur, name)
+        return _Cursor(name, layers[-1].output_dims)
+
+    def _op_nodes(self, cur: _Cursor, prefix: str, layers: Sequence[LayerInfo], g: Any) -> _Cursor:
+        """One node per op along the main path."""
+        for k, li in enumerate(layers):
+            name = f"{prefix}{k}"
+            self._node(g, name, self._op_label(li), fillcolor=_fill(li.op))
+            self._edge(cur, name)
+            cur = _Cursor(name, li.output_dims)
+        return cur
+
+    def _op_label(self, li: LayerInfo) -> str:
+        # Block ops by their name in the block (``conv1``, ``downsample.0``); stem and head ops by their path.
+        name = li.op.name if li.role in ("main", "shortcut", "post") else li.path
+        return f"{esc(op_text(li.op))}  {small(esc(name), size=8)}"
+
+    # -- levels --
+
+    def build(self) -> graphviz.Digraph:
+        cur = self._input()
+        with self.g.subgraph(name="cluster_stem") as g:
+            self._cluster_attrs(g, "stem", "#f7f7f7")
+            if self.detail == "layer":
+                cur = self._op_nodes(cur, "stem_", self.a.stem, g)
+            else:
+                cur = self._ops_node(cur, "stem", "stem", self.a.stem, g)
+        for i, st in enumerate(self.a.stages):
+            with self.g.subgraph(name=f"cluster_s{i}") as g:
+                title = bold(esc(st.stage.name)) if self.detail == "stage" else self._stage_title(st)
+                self._cluster_attrs(g, title, STAGE_FILLS[i % len(STAGE_FILLS)])
+                if self.detail == "stage":
+                    cur = self._stage_node(cur, i, st, g)
+                else:
+                    j = 0  # the index of the group's first block in its stage
+                    for group in block_groups(st, self.collapse):
+                        cur = self._block(cur, i, j, group, g)
+                        j += len(group)
+        if self.a.head:
+            with self.g.subgraph(name="cluster_head") as g:
+                self._cluster_attrs(g, "head", "#f7f7f7")
+                if self.detail == "layer":
+                    cur = self._op_nodes(cur, "head_", self.a.head, g)
+                else:
+                    cur = self._ops_node(cur, "head", "head", self.a.head, g)
+        self._output(cur)
+        if self.detail != "stage":
+            self._legend()
+        return self.g
+
+    def _cluster_attrs(self, g: Any, label: str, fill: str) -> None:
+        g.attr(
+            label=_html(label),
+            style="rounded,filled",
+            fillcolor=fill,
+            color="#bbbbbb",
+            fontname=FONT,
+            fontsize="11",
+            labeljust="l",
+            margin="10",
+        )
+
+    def _stage_title(self, st: StageInfo) -> str:
+        s = st.stage
+        title = f"{bold(esc(s.name))}  {s.depth} × {esc(block_title(s.block_kind))}"
+        return title + esc(f" · {s.out_channels} ch{stride_text(s.stride)} · {fmt_count(st.totals.params)} params")
+
+    def _stage_node(self, cur: _Cursor, i: int, st: StageInfo, g: Any) -> _Cursor:
+        s = st.stage
+        uses: dict[str, int] = {}
+        for b in s.blocks:
+            uses[b.shortcut] = uses.get(b.shortcut, 0) + 1
+        shortcuts = ", ".join(f"{n} {use.replace('_', ' ')}" for use, n in uses.items())
+        lines = [
+            bold(esc(f"{block_title(s.block_kind)} ×{s.depth}")),
+            esc(f"{s.in_channels} → {s.out_channels} ch, stride {s.stride}"),
+            esc(f"{st.totals.params:,} params · {fmt_macs(st.totals.macs)}"),
+            small(esc(f"shortcuts: {shortcuts}")),
+        ]
+        name = f"s{i}"
+        self._node(g, name, "<br/>".join(lines))
+        self._edge(cur, name)
+        return _Cursor(name, st.out_shape)
+
+    def _block_name(self, group: tuple[BlockInfo, ...]) -> str:
+        first, last = group[0], group[-1]
+        return first.path if len(group) == 1 else f"{first.path} – {last.path}"
+
+    def _block(self, cur: _Cursor, i: int, j: int, group: tuple[BlockInfo, ...], g: Any) -> _Cursor:
+        b = group[0]
+        blk = b.block
+        base = f"s{i}b{j}"  # by position: a name is text, an id must stay an id
+        n = len(group)
+        title = esc(block_title(blk.kind)) + (f" ×{n}" if n > 1 else "")
+        if self.detail == "block":
+            return self._block_node(cur, base, title, group, g)
+        with g.subgraph(name=f"cluster_{base}") as c:
+            label = f"{bold(title)}  {esc(self._block_name(group))}"
+            if n > 1:
+                label += small(esc("  (identical blocks, drawn once)"))
+            c.attr(label=_html(label), style="rounded,filled", fillcolor="white", color="#999999", fontsize="10")
+            if n > 1:
+                c.attr(peripheries="1", penwidth="2")
+            fork = cur
+            main = [li for li in b.layers if li.role == "main"]
+            sc = [li for li in b.layers if li.role == "shortcut"]
+            post = [li for li in b.layers if li.role == "post"]
+            cur = self._op_nodes(cur, f"{base}_m", main, c)
+            if blk.has_add:
+                add = f"{base}_add"
+                self._node(c, add, "<b>+</b>", shape="circle", width="0.3", fixedsize="true", fillcolor="white")
+                self._edge(cur, add)
+                sc_cur = fork
+                for k, li in enumerate(sc):
+                    name = f"{base}_c{k}"
+                    label = self._op_label(li)
+                    c.node(name, label=_html(label), fillcolor=_fill(li.op), group=base)
+                    shape = li.in_shape if k else fork.shape
+                    self._shortcut_edge(sc_cur, name, blk, shape, first=k == 0, last=False, each=n > 1)
+                    sc_cur = _Cursor(name, li.out_shape)
+                self._shortcut_edge(sc_cur, add, blk, cur.shape, first=not sc, last=True, each=n > 1)
+                cur = _Cursor(add, cur.shape)
+            cur = self._op_nodes(cur, f"{base}_p", post, c)
+        return cur
+
+    def _block_node(self, cur: _Cursor, base: str, title: str, group: tuple[BlockInfo, ...], g: Any) -> _Cursor:
+        b = group[0]
+        blk = b.block
+        ops = [li.op for li in b.layers if li.role == "main"]
+        post = [li.op for li in b.layers if li.role == "post"]
+        if not blk.has_add:
+            ops += post
+        lines = [f"{bold(title)}  {small(esc(self._block_name(group)))}"]
+        lines += [esc(line) for line in main_lines(ops)]
+        params = b.totals.params
+        lines.append(small(esc(f"{params:,} params" + (" each" if len(group) > 1 else ""))))
+        attrs: dict[str, str] = {"fillcolor": "white"}
+        if len(group) > 1:
+            attrs["peripheries"] = "2"
+        self._node(g, base, "<br/>".join(lines), **attrs)
+        self._edge(cur, base)
+        out = _Cursor(base, b.out_shape)
+        if blk.has_add:
+            add = f"{base}_add"
+            post_text = " → ".join(op_text(op) for op in post)
+            if post_text:
+                self._node(g, add, f"{bold('+')} → {esc(post_text)}", shape="ellipse", margin="0.05,0.02")
+            else:
+                self._node(g, add, "<b>+</b>", shape="circle", width="0.3", fixedsize="true")
+            self._edge(out, add)
+            self._shortcut_edge(cur, add, blk, b.out_shape, first=True, last=True, each=len(group) > 1)
+            out = _Cursor(add, b.out_shape)
+        return out
+
+    def _legend(self) -> None:
+        """A single node: a table whose cell borders are line samples (no edges, so it never skews edge counts)."""
+        if not self.shortcuts_used:
+            return
+        rows = ['<tr><td colspan="2" align="left"><b>shortcuts</b></td></tr>']
+        for use in SHORTCUT_STYLE:
+            if use not in self.shortcuts_used:
+                continue
+            style = SHORTCUT_STYLE[use]
+            color = style["color"]
+            rows.append(
+                f'<tr><td width="36" height="6" sides="b" border="2" color="{color}" style="{style["style"]}"></td>'
+                f'<td align="left"><font color="{color}">{esc(LEGEND_TEXT[use])}</font></td></tr>'
+            )
+        table = (
+            '<table border="1" style="rounded" color="#bbbbbb" cellborder="0" cellspacing="3" cellpadding="1">'
+            + "".join(rows)
+            + "</table>"
+        )
+        self.g.node("legend", label=_html(table), shape="plaintext", style="", fontsize="9")
+
+
+def analysis_for(plan: P.Plan, input_shape: InputSize | None = None) -> Analysis:
+    """The analysis a diagram of ``plan`` shows (at ``input_shape``: ``H``, ``(H, W)`` or ``(C, H, W)``; default
+    the spec's input), checked as every command checks it.
+
+    Raises:
+        SpecError: the input is too small for the network.
+    """
+    from resnetdsl.check import check
+
+    return check(plan, input_size=input_shape).analysis
+
+
+def digraph_of(
+    analysis: Analysis, *, detail: Detail = "block", collapse: bool | None = None, rankdir: RankDir = "TB"
+) -> graphviz.Digraph:
+    """The diagram of an analysed plan (see :func:`to_digraph`); its work is linear in the blocks drawn.
+
+    Raises:
+        ValueError: an unknown ``detail`` or ``rankdir``.
+    """
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {', '.join(DETAILS)}, got '{detail}'")
+    if rankdir not in ("TB", "LR"):
+        raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
+    return _Builder(analysis, detail, collapse, rankdir).build()
+
+
+def to_digraph(
+    plan: P.Plan,
+    *,
+    detail: Detail = "block",
+    collapse: bool | None = None,
+    rankdir: RankDir = "TB",
+    input_shape: InputSize | None = None,
+) -> graphviz.Digraph:
+    """The diagram of ``plan`` as a :class:`~resnetdsl.render.diagram.Diagram` (a ``graphviz.Digraph``; no
+    layout engine needed until it is drawn).
+
+    Args:
+        plan: the network.
+        detail: ``stage``, ``block`` or ``layer``.
+        collapse: draw runs of identical blocks once, as ``×N``. ``None``: only in stages deeper than
+            :data:`COLLAPSE_OVER` blocks. Ignored at stage level.
+        rankdir: ``TB`` (top to bottom) or ``LR`` (left to right).
+        input_shape: ``H``, ``(H, W)`` or ``(C, H, W)`` for the shapes (default: the spec's input).
+
+    Raises:
+        SpecError: the input is too small for the network.
+        ValueError: an unknown ``detail`` or ``rankdir``.
+    """
+    return digraph_of(analysis_for(plan, input_shape), detail=detail, collapse=collapse, rankdir=rankdir)
