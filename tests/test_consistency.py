@@ -178,3 +178,18 @@ def test_warnings_reach_every_door(capsys: pytest.CaptureFixture[str], monkeypat
     assert warning.startswith("specs/resnet18.yaml:14:5: warning: stages[3]: the feature map reaches 1×7")
     assert said == {command: (0, warning) for command in said}
     assert [w.format(severity=True) + "\n" for w in resnetdsl.check(thin, input_size=(32, 224)).warnings] == [warning]
+
+
+def test_format_advice_fits_the_caller(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.jpeg"
+    with pytest.raises(ValueError) as info:
+        resnetdsl.render_to("resnet18", out)
+    assert str(info.value) == (
+        f"cannot tell the format of '{out}' from its extension; pass format='svg', 'png', 'pdf' or 'dot'"
+    )
+    code, _, err = _cli(capsys, "render", "resnet18", "-o", str(out))
+    assert (code, err) == (
+        2,
+        f"resnetdsl render: cannot tell the format of '{out}' from its extension; use --format svg|png|pdf|dot\n",
+    )
+    assert not out.exists()

@@ -140,7 +140,7 @@ def cli_main(args: argparse.Namespace) -> int:
     ``summary`` prints them; a drawing Graphviz cannot make cleanly is an error (exit 1), and nothing is written.
     """
     try:
-        fmt = format_of(args.output, args.format) if args.output else (args.format or "svg")
+        fmt = format_of(args.output, args.format, cli=True) if args.output else (args.format or "svg")
     except ValueError as exc:
         print(f"resnetdsl render: {exc}", file=sys.stderr)
         return 2

@@ -227,8 +227,11 @@ def layout(source: str, fmt: Format) -> bytes:
 # --- files -------------------------------------------------------------------------------------------------
 
 
-def format_of(path: str | os.PathLike[str], format: str | None = None) -> Format:
+def format_of(path: str | os.PathLike[str], format: str | None = None, *, cli: bool = False) -> Format:
     """The output format: ``format`` when given, else from the file extension.
+
+    Args:
+        cli: word the advice for the command line (``--format``) rather than for a Python caller (``format=``).
 
     Raises:
         ValueError: no format given and the extension is not one of .svg .png .pdf .dot .gv.
@@ -239,7 +242,8 @@ def format_of(path: str | os.PathLike[str], format: str | None = None) -> Format
         return format
     ext = Path(path).suffix.lower()
     if ext not in EXTENSIONS:
-        raise ValueError(f"cannot tell the format of '{path}' from its extension; use --format svg|png|pdf|dot")
+        advice = "use --format svg|png|pdf|dot" if cli else "pass format='svg', 'png', 'pdf' or 'dot'"
+        raise ValueError(f"cannot tell the format of '{path}' from its extension; {advice}")
     return EXTENSIONS[ext]
 
 
