@@ -105,6 +105,8 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     Raises:
         UsageError: a path that does not exist, or a glob or directory that yields no file.
     """
+    from resnetdsl.load.source import nearby_hint
+
     found: list[str] = []
     problems: list[str] = []
     for arg in paths:
@@ -115,16 +117,16 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
                 problems.append(f"no *.yaml or *.yml files in directory '{given}'")
         elif os.path.lexists(given):
             files = [given]
+        elif _is_spec_text(given):
+            files = [given]  # YAML text or a preset name, checked as the other commands take it
         elif glob.has_magic(given):
             files = []
             for match in sorted(glob.glob(given, recursive=True)):
                 files += _search(match) if os.path.isdir(match) else [match]
             if not files:
                 problems.append(f"no files match '{given}'")
-        elif _is_spec_text(given):
-            files = [given]  # YAML text or a preset name, checked as the other commands take it
         else:
-            problems.append(f"no such file or directory: '{given}'")
+            problems.append(f"no such file or directory: '{given}'{nearby_hint(given)}")
             files = []
         found += files
     if problems:

@@ -193,3 +193,24 @@ def test_format_advice_fits_the_caller(tmp_path: Path, capsys: pytest.CaptureFix
         f"resnetdsl render: cannot tell the format of '{out}' from its extension; use --format svg|png|pdf|dot\n",
     )
     assert not out.exists()
+
+
+def test_validate_takes_what_the_other_commands_take(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = "name: t\nstages: [{depth: 0, width: 8}]\n"
+    code, out, _ = _cli(capsys, "validate", text)
+    assert (code, out) == (
+        1,
+        "<string>:2:18: error: stages[0].depth: must be >= 1 (got 0)\n1 file checked, 1 error in 1 file\n",
+    )
+    assert _cli(capsys, "validate", "resnet50", "cifar_resnet56")[:2] == (0, "2 files checked, no errors\n")
+    Path("hetero.yaml").write_text("name: h\nstages: [{depth: 1, width: 8}]\n")
+    code, _, err = _cli(capsys, "validate", "hetro.yaml")
+    assert (code, err) == (
+        2,
+        "resnetdsl validate: error: no such file or directory: 'hetro.yaml' (did you mean 'hetero.yaml'?)\n",
+    )
+    code, _, err = _cli(capsys, "summary", "hetro.yaml")
+    assert (code, err) == (1, "hetro.yaml: error: no such file (did you mean 'hetero.yaml'?)\n")
