@@ -25,12 +25,13 @@ Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
-BlockKind = Literal["basic", "bottleneck"]
+BlockKind = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck"]
 ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_projection", "none"]
 StrideOn = Literal["1x1", "3x3"]
 StemKind = Literal["conv7", "conv3", "deep"]
 StemPool = Literal["max", "conv", "none"]
 GlobalPoolKind = Literal["avg", "max"]
+Layout = Literal["resnet", "resnetv2"]
 
 SCHEMA_ID = "https://resnetdsl.dev/schemas/resnet-spec.schema.json"
 
@@ -78,7 +79,11 @@ class BlockSettings(_Model):
     """Settings of the residual blocks. Set in `defaults`, overridable per stage; unset means inherited."""
 
     block: BlockKind | None = None
-    """`basic` (two 3×3 convs, expansion 1) or `bottleneck` (1×1, 3×3, 1×1, expansion 4). Default: basic."""
+    """`basic` (two 3×3 convs, expansion 1) or `bottleneck` (1×1, 3×3, 1×1, expansion 4), each conv followed by
+    BN + ReLU (ReLU after the add); `preact_basic` / `preact_bottleneck`: the pre-activation blocks of
+    He et al. 2016 (BN + ReLU before each conv, nothing after the add; a projection reads the pre-activated
+    input). A pre-activation network's stem ends with its conv (and pool), and a final BN + ReLU follows the
+    last stage. Default: basic."""
     shortcut: ShortcutKind | None = None
     """Shortcut policy (He et al. 2015, Bag of Tricks): `identity_pad` (A: parameter-free, stride by subsampling,
     extra channels zero-padded), `projection` (B: 1×1 conv only where the shape changes), `projection_all`
@@ -97,7 +102,11 @@ class BlockSettings(_Model):
     conv_bias: Bool | None = None
     """Give block and shortcut convolutions a bias. Default: false."""
     shortcut_norm: Bool | None = None
-    """Follow a projection shortcut's 1×1 conv with BatchNorm. Default: true."""
+    """Follow a projection shortcut's 1×1 conv with BatchNorm. Default: true; false for pre-activation
+    blocks."""
+    dropout: Annotated[float, Strict()] | None = Field(None, ge=0.0, lt=1.0)
+    """`preact_basic` only: dropout probability between the two 3×3 convs (after the second BN + ReLU; Wide
+    ResNets, Zagoruyko & Komodakis 2016). Default: none."""
 
 
 class Stage(BlockSettings):
@@ -172,6 +181,11 @@ class Spec(_Model):
     """Classifier head, or `none` for a backbone that returns the last feature map."""
     init: Init = Init()
     """Weight initialisation."""
+    layout: Layout = "resnet"
+    """Module names of the built model. `resnet`: torchvision's (`conv1`, `bn1`, `layer1.0.conv1`, `fc`), as
+    timm's ResNet uses them. `resnetv2`: timm's ResNetV2 (`stem.conv`, `stages.0.blocks.0.norm1`,
+    `….downsample.conv`, final `norm`, `head.fc` a 1×1 conv), for pre-activation networks only; each norm there
+    is one BatchNorm + ReLU module."""
 
     _source: Any = PrivateAttr(default=None)
     _file: str | None = PrivateAttr(default=None)
