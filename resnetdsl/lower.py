@@ -358,9 +358,8 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
             head += (Dropout("dropout", h.dropout),)
         head += (Linear("fc", channels, h.num_classes, bias=h.bias),)
         num_classes = h.num_classes
-    taken = {
-        op.name.partition(".")[0]: part for part, ops in (("stem", stem), ("final", final), ("head", head)) for op in ops
-    }
+    parts = (("stem", stem), ("final", final), ("head", head))
+    taken = {op.name.partition(".")[0]: part for part, ops in parts for op in ops}
     for i, st in enumerate(spec.stages):
         if st.name is not None and st.name in RESERVED_NAMES:
             issues.add(

@@ -139,7 +139,8 @@ class Init(_Model):
     """Weight initialisation (torchvision's scheme: Kaiming-normal fan-out convs, BN γ=1 β=0)."""
 
     zero_init_residual: Bool = False
-    """Zero the γ of the last BN in each residual branch, so every block starts as the identity."""
+    """Zero the γ of the last BN in each residual branch (pre-activation blocks, which end with a conv: that
+    conv's weight), so every block starts as the identity."""
 
 
 def _head_tag(value: Any) -> str | None:
