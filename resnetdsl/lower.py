@@ -188,8 +188,7 @@ def _layout_issues(spec: Spec, issues: _Issues, preact: bool) -> None:
     if spec.stem.pool == "conv":
         issues.add(
             ("stem", "pool"),
-            "'conv' has no module name in timm's ResNetV2 stem (layout 'resnetv2'); use max or none, "
-            "or layout: resnet",
+            "'conv' has no module name in timm's ResNetV2 stem (layout 'resnetv2'); use max or none, or layout: resnet",
         )
 
 
