@@ -426,3 +426,17 @@ def test_layer_drawing_forks_the_projection_after_the_preactivation() -> None:
     # s0b0: bn1 (r0), act1 (r1); the projection's conv (c0) hangs off act1, not off the stem
     assert "\ts0b0_r1 -> s0b0_c0 " in source
     assert "\ts0b1_r1 -> s0b1_c0" not in source
+
+
+@pytest.mark.parametrize("name", ["wrn16_8", "resnetv2_18"])
+def test_totals_add_up_with_the_final_norm(name: str) -> None:
+    from resnetdsl.analyze import Totals
+
+    a = analyze(resnetdsl.plan_of(name))
+    parts = a.stem_totals + sum((s.totals for s in a.stages), Totals()) + a.final_totals + a.head_totals
+    assert a.totals == parts == Totals.of(a.layers())
+    assert a.final_totals.params == 2 * a.stages[-1].out_shape[0]
+    assert [layer.path for layer in a.layers()] == [path for path, _ in a.plan.named_ops()]
+    roles = [li.role for li in a.stages[0].blocks[0].layers]
+    n_pre = 1 if name == "resnetv2_18" else 2  # norm1 (BN + ReLU in one) or bn1, act1
+    assert roles[: n_pre + 1] == ["pre"] * n_pre + ["main"]
