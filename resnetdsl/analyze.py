@@ -54,7 +54,8 @@ class LayerInfo:
     macs: int
     acts: int
     role: str
-    """``stem``, ``main``, ``shortcut``, ``post`` or ``head``."""
+    """``stem``, ``pre`` (a pre-activation block's norm + act before the fork), ``main``, ``shortcut``, ``post``,
+    ``final`` (the norm + act after the last stage of a pre-activation network) or ``head``."""
     flattened: bool = False
     """The output is a flat feature vector (the op runs after the head's ``Flatten``)."""
 
@@ -153,10 +154,16 @@ class Analysis:
     totals: Totals = field(default_factory=Totals)
     warnings: tuple[Issue, ...] = ()
     """Legal but wasteful choices for this input size (severity ``warning``)."""
+    final: tuple[LayerInfo, ...] = ()
+    """The ops after the last stage (a pre-activation network's final norm + act); empty otherwise."""
 
     @property
     def stem_totals(self) -> Totals:
         return Totals.of(self.stem)
+
+    @property
+    def final_totals(self) -> Totals:
+        return Totals.of(self.final)
 
     @property
     def head_totals(self) -> Totals:
@@ -168,6 +175,7 @@ class Analysis:
         for st in self.stages:
             for b in st.blocks:
                 yield from b.layers
+        yield from self.final
         yield from self.head
 
     def blocks(self) -> Iterator[BlockInfo]:
@@ -230,6 +238,7 @@ def passthrough(op: P.Op, x: Shape) -> tuple[Shape, OpCost]:
 RULES: dict[type, Callable[[Any, Shape], tuple[Shape, OpCost]]] = {
     P.Conv: conv,
     P.Norm: norm,
+    P.NormAct: norm,
     P.Act: passthrough,
     P.Pool: pool,
     P.GlobalPool: global_pool,
@@ -241,7 +250,13 @@ RULES: dict[type, Callable[[Any, Shape], tuple[Shape, OpCost]]] = {
 }
 
 
-_CHANNELS_FIELD = {P.Conv: "in_channels", P.PadShortcut: "in_channels", P.Norm: "channels", P.Linear: "in_features"}
+_CHANNELS_FIELD = {
+    P.Conv: "in_channels",
+    P.PadShortcut: "in_channels",
+    P.Norm: "channels",
+    P.NormAct: "channels",
+    P.Linear: "in_features",
+}
 _STRIDED = (P.Conv, P.Pool, P.PadShortcut)
 
 
@@ -441,21 +456,32 @@ def analyze(
         binfos: list[BlockInfo] = []
         for b in st.blocks:
             prefix = f"{st.name}.{b.name}."
-            main, y = walk.run(b.main, prefix, x, "main", where)
-            sc, z = walk.run(b.shortcut_ops, prefix, x, "shortcut", where) if b.has_add else ([], y)
+            pre, p = walk.run(b.pre, prefix, x, "pre", where)
+            main, y = walk.run(b.main, prefix, p, "main", where)
+            s_in = p if b.shortcut_from_pre else x
+            sc, z = walk.run(b.shortcut_ops, prefix, s_in, "shortcut", where) if b.has_add else ([], y)
             if b.has_add and z != y:
                 says = f"main path gives {format_shape(y)} but the shortcut gives {format_shape(z)}"
                 raise SpecError([walk.issue(where, f"{prefix[:-1]}: {says}")])
             post, y = walk.run(b.post, prefix, y, "post", where)
-            layers = tuple(main + sc + post)
+            layers = tuple(pre + main + sc + post)
             binfos.append(BlockInfo(st, b, prefix[:-1], x, y, layers, Totals.of(layers)))
             x = y
         stages.append(StageInfo(st, st_in, x, tuple(binfos), sum((bi.totals for bi in binfos), Totals())))
+    final, x = walk.run(plan.final, "", x, "final", ("stages", plan.stages[-1].index))
     head, x = walk.run(plan.head, "", x, "head", ("head",))
     out: tuple[int, ...] = (x[0],) if plan.head else x
-    all_layers = [*stem, *(layer for s in stages for b in s.blocks for layer in b.layers), *head]
+    all_layers = [*stem, *(layer for s in stages for b in s.blocks for layer in b.layers), *final, *head]
     return Analysis(
-        plan, start, tuple(stem), tuple(stages), tuple(head), out, Totals.of(all_layers), tuple(walk.warnings)
+        plan,
+        start,
+        tuple(stem),
+        tuple(stages),
+        tuple(head),
+        out,
+        Totals.of(all_layers),
+        tuple(walk.warnings),
+        final=tuple(final),
     )
 
 

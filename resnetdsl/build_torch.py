@@ -39,6 +39,18 @@ class PadShortcut(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
 
 
+class BatchNormAct2d(nn.BatchNorm2d):
+    """BatchNorm then its activation in one module (timm's ``BatchNormAct2d``: the norm's state sits under the
+    module's own name, ``norm1.weight``; the activation is the parameter-free child ``act``)."""
+
+    def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        super().__init__(num_features, eps=eps, momentum=momentum)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(super().forward(x))  # type: ignore[no-any-return]
+
+
 class ResidualBlock(nn.Module):
     """``post(main(x) + shortcut(x))``; the modules are plain attributes named as in torchvision/timm."""
 
@@ -49,10 +61,16 @@ class ResidualBlock(nn.Module):
         post: Sequence[tuple[str, nn.Module]],
         *,
         inplace_add: bool,
+        pre: Sequence[tuple[str, nn.Module]] = (),
+        shortcut_from_pre: bool = False,
+        shortcut_first: bool = False,
     ) -> None:
         super().__init__()
-        for name, module in (*main, *post, *(shortcut or ())):
+        sc = tuple(shortcut or ())
+        for name, module in (*(sc if shortcut_first else ()), *pre, *main, *post, *(() if shortcut_first else sc)):
             self.add_module(name, module)
+        self._pre = tuple(n for n, _ in pre)
+        self._shortcut_from_pre = shortcut_from_pre
         # Names, not module objects, so that `block.conv2 = ...` replaces what forward runs.
         self._main = tuple(n for n, _ in main)
         self._shortcut = None if shortcut is None else tuple(n for n, _ in shortcut)
@@ -61,11 +79,14 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         mods = self._modules
-        out = x
+        pre = x
+        for name in self._pre:  # pre-activation: the main path (and a projection) read its output
+            pre = mods[name](pre)  # type: ignore[misc]
+        out = pre
         for name in self._main:
             out = mods[name](out)  # type: ignore[misc]
         if self._shortcut is not None:
-            identity = x
+            identity = pre if self._shortcut_from_pre else x
             for name in self._shortcut:
                 identity = mods[name](identity)  # type: ignore[misc]
             if self._inplace_add:
@@ -128,6 +149,10 @@ def _norm(op: P.Norm) -> nn.Module:
     return nn.BatchNorm2d(op.channels, eps=op.eps, momentum=op.momentum)
 
 
+def _norm_act(op: P.NormAct) -> nn.Module:
+    return BatchNormAct2d(op.channels, eps=op.eps, momentum=op.momentum)
+
+
 def _act(op: P.Act) -> nn.Module:
     return nn.ReLU(inplace=op.inplace)
 
@@ -147,6 +172,7 @@ def _global_pool(op: P.GlobalPool) -> nn.Module:
 _FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
     P.Conv: _conv,
     P.Norm: _norm,
+    P.NormAct: _norm_act,
     P.Act: _act,
     P.Pool: _pool,
     P.GlobalPool: _global_pool,
@@ -182,13 +208,41 @@ def _assemble(ops: Sequence[P.Op]) -> list[tuple[str, nn.Module]]:
     return out
 
 
-def _block(block: P.Block) -> ResidualBlock:
+def _block(block: P.Block, layout: str = "resnet") -> ResidualBlock:
     # torchvision creates the downsample before the block: keep that order for identical RNG use.
     shortcut = _assemble(block.shortcut_ops) if block.has_add else None
     main = _assemble(block.main)
     post = _assemble(block.post)
     inplace_add = isinstance(block.main[-1], P.Norm | P.Conv)
-    return ResidualBlock(main, shortcut, post, inplace_add=inplace_add)
+    return ResidualBlock(
+        main,
+        shortcut,
+        post,
+        inplace_add=inplace_add,
+        pre=_assemble(block.pre),
+        shortcut_from_pre=block.shortcut_from_pre,
+        shortcut_first=layout == "resnetv2",  # timm's ResNetV2 registers the downsample first
+    )
+
+
+def _nest(items: Sequence[tuple[str, nn.Module]]) -> list[tuple[str, nn.Module]]:
+    """Named modules whose names may be dotted (``stages.0``, ``blocks.0``): a dotted name places the module at
+    that index of a Sequential of that name; consecutive items share it."""
+    out: list[tuple[str, nn.Module]] = []
+    for name, module in items:
+        head, dot, tail = name.partition(".")
+        if not dot:
+            out.append((name, module))
+            continue
+        if not out or out[-1][0] != head or not isinstance(out[-1][1], nn.Sequential):
+            out.append((head, nn.Sequential()))
+        out[-1][1].add_module(tail, module)
+    return out
+
+
+def _stage(stage: P.Stage, layout: str) -> nn.Module:
+    blocks = _nest([(b.name, _block(b, layout)) for b in stage.blocks])
+    return nn.Sequential(OrderedDict(blocks))
 
 
 def _init(model: nn.Module, zero_init: set[nn.Module]) -> None:
@@ -205,7 +259,7 @@ def _init(model: nn.Module, zero_init: set[nn.Module]) -> None:
 def _zero_init_modules(model: ResNet) -> Iterator[nn.Module]:
     for stage, block in model.plan.blocks():
         for op in block.main:
-            if isinstance(op, P.Norm) and op.zero_init:
+            if isinstance(op, P.Norm | P.Conv) and op.zero_init:
                 yield model.get_submodule(f"{stage.name}.{block.name}.{op.name}")
 
 
@@ -232,10 +286,13 @@ def build(
             torch.manual_seed(seed)
         features = _assemble(plan.stem)
         bare = nn.Module()  # instance attributes (training, …) too; torch may add names lowering cannot know
+        stages: list[tuple[str, nn.Module]] = []
         for stage in plan.stages:
             if hasattr(ResNet, stage.name) or hasattr(bare, stage.name):
                 raise SpecError.single(reserved_name_problem(stage.name), path=("stages", stage.index, "name"))
-            features.append((stage.name, nn.Sequential(OrderedDict((b.name, _block(b)) for b in stage.blocks))))
+            stages.append((stage.name, _stage(stage, plan.layout)))
+        features += _nest(stages)
+        features += _assemble(plan.final)
         head = _assemble(plan.head)
         model = ResNet(plan, features, head)
         _init(model, set(_zero_init_modules(model)))

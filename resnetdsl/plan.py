@@ -1,8 +1,9 @@
 """The plan: an immutable, fully explicit description of one network.
 
 Every backend (torch builder, analyzer, renderer) reads only this. Op ``name``s are module names relative
-to their container: the network for stem and head ops, the block for block ops. A dotted name
-(``downsample.1``, ``conv1.3``) places the op at that index of a sequential container of that name.
+to their container: the network for stem, final and head ops, the block for block ops. A dotted name
+(``downsample.1``, ``conv1.3``) places the op at that index of a sequential container of that name. Stage and
+block names may be dotted too (``stages.0``, ``blocks.0``: timm's ResNetV2 layout), with the same meaning.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class Conv:
     dilation: int = 1
     groups: int = 1
     bias: bool = False
+    zero_init: bool = False
+    """Initialise the weight to zero (last conv of a pre-activation branch under ``zero_init_residual``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,19 @@ class Norm:
     momentum: float = 0.1
     zero_init: bool = False
     """Initialise γ to zero (last norm of a residual branch under ``zero_init_residual``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NormAct:
+    """BatchNorm followed by its activation, as one module (timm's ``BatchNormAct2d``): the norm's parameters
+    and statistics sit directly under the module's name (``norm1.weight``), the activation has none."""
+
+    name: str
+    channels: int
+    kind: Literal["batch"] = "batch"
+    act: Literal["relu"] = "relu"
+    eps: float = 1e-5
+    momentum: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +112,17 @@ class PadShortcut:
     stride: int
 
 
-Op = Conv | Norm | Act | Pool | GlobalPool | Flatten | Dropout | Linear | Identity | PadShortcut
+Op = Conv | Norm | NormAct | Act | Pool | GlobalPool | Flatten | Dropout | Linear | Identity | PadShortcut
 
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """One residual block: ``post(main(x) + shortcut(x))``; without a shortcut, ``post(main(x))``."""
+    """One residual block: ``post(main(x) + shortcut(x))``; without a shortcut, ``post(main(x))``.
+
+    A pre-activation block first runs ``pre`` (norm, act): ``p = pre(x)``, then ``main(p) + shortcut(s)`` where
+    the shortcut reads ``s = p`` when ``shortcut_from_pre`` (a projection of the pre-activated input, as in
+    He et al. 2016 and timm's ResNetV2) and ``s = x`` otherwise (the identity stays clean).
+    """
 
     name: str
     """Module name within the stage (``"0"``)."""
@@ -116,12 +137,17 @@ class Block:
     main: tuple[Op, ...]
     shortcut_ops: tuple[Op, ...]
     post: tuple[Op, ...]
+    pre: tuple[Op, ...] = ()
+    """Ops on the block input before the main path (pre-activation blocks); empty otherwise."""
+    shortcut_from_pre: bool = False
+    """The shortcut reads the output of ``pre`` instead of the block input."""
 
     @property
     def has_add(self) -> bool:
         return self.shortcut != "none"
 
     def ops(self) -> Iterator[Op]:
+        yield from self.pre
         yield from self.main
         yield from self.shortcut_ops
         yield from self.post
@@ -158,6 +184,12 @@ class Plan:
     """Empty for a backbone (``head: none``)."""
     num_classes: int | None
     zero_init_residual: bool
+    final: tuple[Op, ...] = ()
+    """Ops after the last stage, before the head: the final norm + act of a pre-activation network (part of the
+    features, also for a backbone); empty otherwise."""
+    layout: str = "resnet"
+    """Module layout: ``resnet`` (torchvision) or ``resnetv2`` (timm's ResNetV2, which also registers a block's
+    shortcut before its main path, so that state_dict keys come in timm's order)."""
 
     @property
     def feature_channels(self) -> int:
@@ -172,6 +204,8 @@ class Plan:
                 prefix = f"{stage.name}.{block.name}."
                 for op in block.ops():
                     yield prefix + op.name, op
+        for op in self.final:
+            yield op.name, op
         for op in self.head:
             yield op.name, op
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from resnetdsl import plan as P
 
-_NEUTRAL = (P.Norm, P.Act, P.Identity, P.Dropout)
+_NEUTRAL = (P.Norm, P.NormAct, P.Act, P.Identity, P.Dropout)
 """Ops that keep the geometry (a global pool or the head's ops have no receptive field: they see everything)."""
 
 

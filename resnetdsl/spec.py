@@ -26,12 +26,13 @@ Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
-BlockKind = Literal["basic", "bottleneck"]
+BlockKind = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck"]
 ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_projection", "none"]
 StrideOn = Literal["1x1", "3x3"]
 StemKind = Literal["conv7", "conv3", "deep"]
 StemPool = Literal["max", "conv", "none"]
 GlobalPoolKind = Literal["avg", "max"]
+Layout = Literal["resnet", "resnetv2"]
 
 MAX_BLOCKS = 2000
 """Most blocks in a whole network (ResNet-1202 has 600, pre-activation ResNet-1001 333): every spec the
@@ -92,7 +93,11 @@ class BlockSettings(_Model):
     """Settings of the residual blocks. Set in `defaults`, overridable per stage; unset means inherited."""
 
     block: BlockKind | None = None
-    """`basic` (two 3×3 convs, expansion 1) or `bottleneck` (1×1, 3×3, 1×1, expansion 4). Default: basic."""
+    """`basic` (two 3×3 convs, expansion 1) or `bottleneck` (1×1, 3×3, 1×1, expansion 4), each conv followed by
+    BN + ReLU (ReLU after the add); `preact_basic` / `preact_bottleneck`: the pre-activation blocks of
+    He et al. 2016 (BN + ReLU before each conv, nothing after the add; a projection reads the pre-activated
+    input). A pre-activation network's stem ends with its conv (and pool), and a final BN + ReLU follows the
+    last stage. Default: basic."""
     shortcut: ShortcutKind | None = None
     """Shortcut policy (He et al. 2015, Bag of Tricks): `identity_pad` (A: parameter-free, stride by subsampling,
     extra channels zero-padded), `projection` (B: 1×1 conv only where the shape changes), `projection_all`
@@ -111,7 +116,11 @@ class BlockSettings(_Model):
     conv_bias: Bool | None = None
     """Give block and shortcut convolutions a bias. Default: false."""
     shortcut_norm: Bool | None = None
-    """Follow a projection shortcut's 1×1 conv with BatchNorm. Default: true."""
+    """Follow a projection shortcut's 1×1 conv with BatchNorm. Default: true; false for pre-activation
+    blocks."""
+    dropout: Annotated[float, Strict()] | None = Field(None, ge=0.0, lt=1.0)
+    """`preact_basic` only: dropout probability between the two 3×3 convs (after the second BN + ReLU; Wide
+    ResNets, Zagoruyko & Komodakis 2016). Default: none."""
 
 
 class Stage(BlockSettings):
@@ -144,7 +153,8 @@ class Init(_Model):
     """Weight initialisation (torchvision's scheme: Kaiming-normal fan-out convs, BN γ=1 β=0)."""
 
     zero_init_residual: Bool = False
-    """Zero the γ of the last BN in each residual branch, so every block starts as the identity."""
+    """Zero the γ of the last BN in each residual branch (pre-activation blocks, which end with a conv: that
+    conv's weight), so every block starts as the identity."""
 
 
 def _head_tag(value: Any) -> str | None:
@@ -186,6 +196,11 @@ class Spec(_Model):
     """Classifier head, or `none` for a backbone that returns the last feature map."""
     init: Init = Init()
     """Weight initialisation."""
+    layout: Layout = "resnet"
+    """Module names of the built model. `resnet`: torchvision's (`conv1`, `bn1`, `layer1.0.conv1`, `fc`), as
+    timm's ResNet uses them. `resnetv2`: timm's ResNetV2 (`stem.conv`, `stages.0.blocks.0.norm1`,
+    `….downsample.conv`, final `norm`, `head.fc` a 1×1 conv), for pre-activation networks only; each norm there
+    is one BatchNorm + ReLU module."""
 
     _source: Any = PrivateAttr(default=None)
     _file: str | None = PrivateAttr(default=None)

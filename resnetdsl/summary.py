@@ -149,6 +149,8 @@ def op_kind(op: P.Op) -> str:
         return f"Conv2d {_k(op)}{extra}"
     if isinstance(op, P.Norm):
         return "BatchNorm2d"
+    if isinstance(op, P.NormAct):
+        return "BatchNormAct2d"
     if isinstance(op, P.Act):
         return "ReLU"
     if isinstance(op, P.Pool):
@@ -208,6 +210,10 @@ def _rows(a: Analysis) -> Iterator[Row]:
             yield _row(b.path, block_kind(b.block), "block", 1, b.out_shape, b.totals)
             for layer in b.layers:
                 yield _layer_row(layer, 2)
+    if a.final:
+        yield _row("final", "norm + act", "stage", 0, a.final[-1].output_dims, a.final_totals)
+        for layer in a.final:
+            yield _layer_row(layer, 1)
     if a.head:
         yield _row("head", "head", "stage", 0, a.output_shape, a.head_totals)
         for layer in a.head:

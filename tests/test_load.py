@@ -13,7 +13,7 @@ from resnetdsl.load import MAX_BYTES, parse_yaml
 
 def test_every_preset_loads_and_lowers() -> None:
     names = resnetdsl.presets()
-    assert len(names) == 21
+    assert len(names) == 28
     for name in names:
         plan = resnetdsl.plan_of(name)
         assert plan.name == name

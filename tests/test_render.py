@@ -507,7 +507,7 @@ def test_render_to_writes_the_format(tmp_path: Path, ext: str, magic: bytes) -> 
 def test_format_option_beats_extension_and_unknown_extension_fails(tmp_path: Path) -> None:
     out = resnetdsl.render_to("cifar_resnet20", tmp_path / "net.diagram", format="dot")
     assert out.read_text(encoding="utf-8").startswith("digraph")
-    with pytest.raises(ValueError, match="--format"):
+    with pytest.raises(ValueError, match="pass format="):
         resnetdsl.render_to("cifar_resnet20", tmp_path / "net.diagram")
 
 

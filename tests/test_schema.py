@@ -64,7 +64,12 @@ def test_enums_for_completion() -> None:
         (found,) = [a["enum"] for a in prop.get("anyOf", [prop]) if "enum" in a]
         return list(found)
 
-    assert enum(defs["BlockSettings"]["properties"]["block"]) == ["basic", "bottleneck"]
+    assert enum(defs["BlockSettings"]["properties"]["block"]) == [
+        "basic",
+        "bottleneck",
+        "preact_basic",
+        "preact_bottleneck",
+    ]
     assert enum(defs["Stage"]["properties"]["shortcut"]) == [
         "identity_pad",
         "projection",

@@ -57,6 +57,7 @@ STAGE_FILLS = ("#eef4fb", "#f3f0fa", "#eef8f1", "#fbf3ea", "#f9eef1", "#eef6f8")
 OP_FILLS: dict[type, str] = {
     P.Conv: "#d6e6f7",
     P.Norm: "#fbf1c7",
+    P.NormAct: "#fbf1c7",
     P.Act: "#dcefd5",
     P.Pool: "#e6dff2",
     P.GlobalPool: "#e6dff2",
@@ -228,7 +229,7 @@ class _Builder:
 
     def _op_label(self, li: LayerInfo) -> str:
         # Block ops by their name in the block (``conv1``, ``downsample.0``); stem and head ops by their path.
-        name = li.op.name if li.role in ("main", "shortcut", "post") else li.path
+        name = li.op.name if li.role in ("pre", "main", "shortcut", "post") else li.path
         return f"{esc(op_text(li.op))}  {small(esc(name), size=8)}"
 
     # -- levels --
@@ -252,6 +253,13 @@ class _Builder:
                     for group in block_groups(st, self.collapse):
                         cur = self._block(cur, i, j, group, g)
                         j += len(group)
+        if self.a.final:  # a pre-activation network's final norm + act
+            with self.g.subgraph(name="cluster_final") as g:
+                self._cluster_attrs(g, "final", "#f7f7f7")
+                if self.detail == "layer":
+                    cur = self._op_nodes(cur, "final_", self.a.final, g)
+                else:
+                    cur = self._ops_node(cur, "final", "final", self.a.final, g)
         if self.a.head:
             with self.g.subgraph(name="cluster_head") as g:
                 self._cluster_attrs(g, "head", "#f7f7f7")
@@ -318,6 +326,10 @@ class _Builder:
             if n > 1:
                 c.attr(peripheries="1", penwidth="2")
             fork = cur
+            pre = [li for li in b.layers if li.role == "pre"]
+            cur = self._op_nodes(cur, f"{base}_r", pre, c)
+            if blk.shortcut_from_pre:
+                fork = cur
             main = [li for li in b.layers if li.role == "main"]
             sc = [li for li in b.layers if li.role == "shortcut"]
             post = [li for li in b.layers if li.role == "post"]
@@ -342,7 +354,7 @@ class _Builder:
     def _block_node(self, cur: _Cursor, base: str, title: str, group: tuple[BlockInfo, ...], g: Any) -> _Cursor:
         b = group[0]
         blk = b.block
-        ops = [li.op for li in b.layers if li.role == "main"]
+        ops = [li.op for li in b.layers if li.role in ("pre", "main")]
         post = [li.op for li in b.layers if li.role == "post"]
         if not blk.has_add:
             ops += post

@@ -25,7 +25,12 @@ LEGEND_TEXT = {
 }
 """What each shortcut style of the legend means (keys as :func:`shortcut_style`)."""
 
-BLOCK_TITLES = {"basic": "BasicBlock", "bottleneck": "Bottleneck"}
+BLOCK_TITLES = {
+    "basic": "BasicBlock",
+    "bottleneck": "Bottleneck",
+    "preact_basic": "PreActBasic",
+    "preact_bottleneck": "PreActBottleneck",
+}
 
 DESCRIPTION_WIDTH = 90
 DESCRIPTION_MAX_LINES = 20
@@ -137,6 +142,8 @@ def op_text(op: P.Op) -> str:
         return f"{k}×{k} {what}, {op.out_channels}{stride_text(op.stride)}{extra}"
     if isinstance(op, P.Norm):
         return "BN"
+    if isinstance(op, P.NormAct):
+        return "BN-ReLU"
     if isinstance(op, P.Act):
         return "ReLU" if op.kind == "relu" else op.kind
     if isinstance(op, P.Pool):
