@@ -194,7 +194,7 @@ def _family_checks(spec: Spec, issues: _Issues) -> None:
     shortcuts = [_stage_value(spec, i, "shortcut") for i in range(len(spec.stages))]
     for i, st in enumerate(spec.stages):
         if st.shortcut_norm is not None and norms[i] == "none":
-            issues.add(("stages", i, "shortcut_norm"), f"has no effect with norm 'none' (stages[{i}] uses it)")
+            issues.add(("stages", i, "shortcut_norm"), "has no effect with norm 'none'")
         if st.drop_path and shortcuts[i] == "none":
             issues.add(
                 ("stages", i, "drop_path"), f"has no effect without a residual add (stages[{i}] uses shortcut 'none')"
@@ -205,7 +205,7 @@ def _family_checks(spec: Spec, issues: _Issues) -> None:
         issues.add(("defaults", "drop_path"), "has no effect without a residual add (every stage uses shortcut 'none')")
     elif spec.defaults.drop_path and sum(st.depth for st in spec.stages) == 1:
         issues.add(
-            ("defaults", "drop_path"), "has no effect: the first block's rate is always 0, and it is the only one"
+            ("defaults", "drop_path"), "has no effect in a network of one block (the first block's rate is always 0)"
         )
     if spec.init.zero_init_residual and set(norms) == {"none"}:
         issues.add(("init", "zero_init_residual"), "has no effect with norm 'none' (no residual branch ends in a norm)")
@@ -247,9 +247,10 @@ def _group_norm_checks(spec: Spec, plan_stem: tuple[Op, ...], stages: list[Stage
             if gc is not None:
                 msg = f"{gc} channels per group do not divide the {c} channels of {place}; choose a divisor of {c}"
             else:
+                default = "" if "norm_groups" in origin else "the default "
                 msg = (
-                    f"{op.groups} groups do not divide the {c} channels of {place}; "
-                    f"choose a number of groups that divides {c}, or set norm_group_channels"
+                    f"{default}{op.groups} groups do not divide the {c} channels of {place}; "
+                    f"set norm_groups to a divisor of {c}, or norm_group_channels"
                 )
             issues.add(where, msg)
             break
