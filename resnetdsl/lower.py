@@ -11,7 +11,6 @@ from resnetdsl import blocks as B
 from resnetdsl.errors import Issue, Path, SpecError
 from resnetdsl.plan import Block, Conv, Dropout, Flatten, GlobalPool, Linear, Norm, Op, Plan, Pool, Stage
 from resnetdsl.spec import BlockSettings, NormActSettings, Spec, Stem
-from resnetdsl.spec import Stage as StageSpec
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
     "block": "basic",
@@ -143,11 +142,11 @@ def _norm_act(values: dict[str, Any]) -> B.NormAct:
     )
 
 
-def _norm_act_values(spec: Spec, scope: Stem | StageSpec) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Norm/act settings of the stem or of a stage: its own, else those of ``defaults``, else built-in; and the
-    path where each was set. ``norm_groups`` and ``norm_group_channels`` are one setting: a narrower scope that
-    sets either replaces both."""
-    where: Path = ("stem",) if isinstance(scope, Stem) else ("stages", spec.stages.index(scope))
+def _norm_act_values(spec: Spec, where: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Norm/act settings of the stem (``("stem",)``) or of a stage (``("stages", i)``): its own, else those of
+    ``defaults``, else built-in; and the path where each was set. ``norm_groups`` and ``norm_group_channels`` are
+    one setting: a narrower scope that sets either replaces both."""
+    scope: NormActSettings = spec.stem if where == ("stem",) else spec.stages[int(where[1])]
     values = {key: BUILTIN_DEFAULTS[key] for key in NormActSettings.model_fields}
     origin: dict[str, Path] = {}
     for layer, at in ((spec.defaults, ("defaults",)), (scope, where)):
@@ -165,7 +164,7 @@ def _norm_act_values(spec: Spec, scope: Stem | StageSpec) -> tuple[dict[str, Any
 
 def _family_checks(spec: Spec, issues: _Issues) -> None:
     """Norm, activation, attention and stochastic-depth options that cannot apply where they are set."""
-    stem_values, _ = _norm_act_values(spec, spec.stem)
+    stem_values, _ = _norm_act_values(spec, ("stem",))
     scopes: list[tuple[Path, Stem | BlockSettings]] = [(("defaults",), spec.defaults), (("stem",), spec.stem)]
     scopes += [(("stages", i), st) for i, st in enumerate(spec.stages)]
     for at, scope in scopes:
@@ -219,12 +218,12 @@ def _stage_value(spec: Spec, index: int, key: str) -> Any:
 
 def _group_norm_checks(spec: Spec, plan_stem: tuple[Op, ...], stages: list[Stage], issues: _Issues) -> None:
     """Every group norm's groups must divide its channels; one issue per place the sizing was set."""
-    stem_values, stem_origin = _norm_act_values(spec, spec.stem)
+    stem_values, stem_origin = _norm_act_values(spec, ("stem",))
     parts: list[tuple[str, dict[str, Any], dict[str, Path], list[tuple[str, Op]]]] = [
         ("the stem", stem_values, stem_origin, [(op.name, op) for op in plan_stem])
     ]
     for st in stages:
-        values, origin = _norm_act_values(spec, spec.stages[st.index])
+        values, origin = _norm_act_values(spec, ("stages", st.index))
         ops = [(f"{st.name}.{b.name}.{op.name}", op) for b in st.blocks for op in b.ops()]
         parts.append((f"stages[{st.index}]", values, origin, ops))
     reported: set[Path] = set()
@@ -274,7 +273,7 @@ def _stem(spec: Spec, issues: _Issues) -> tuple[tuple[Op, ...], int]:
     cin = spec.input.channels
     w = st.width
     bias = st.conv_bias
-    na = _norm_act(_norm_act_values(spec, st)[0])
+    na = _norm_act(_norm_act_values(spec, ("stem",))[0])
     ops: list[Op] = []
     if st.kind == "deep":
         m1, m2 = st.mid_widths or (w // 2, w // 2)

@@ -403,6 +403,17 @@ INVALID: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "identical_stages_each_reported_at_their_own_place",
+        "name: t\nstem: {kind: conv3, width: 32}\ndefaults: {norm: group}\nstages:\n"
+        "  - {depth: 1, width: 16, norm_group_channels: 3}\n  - {depth: 1, width: 16, norm_group_channels: 3}\n",
+        [
+            "<string>:5:48: stages[0].norm_group_channels: 3 channels per group do not divide the 16 channels "
+            "of layer1.0.bn1; choose a divisor of 16",
+            "<string>:6:48: stages[1].norm_group_channels: 3 channels per group do not divide the 16 channels "
+            "of layer2.0.bn1; choose a divisor of 16",
+        ],
+    ),
+    (
         "group_channels_do_not_divide_the_deep_stem",
         "name: t\ndefaults: {norm: group, norm_group_channels: 16}\n"
         "stem: {kind: deep, width: 64, mid_widths: [24, 32]}\n" + ONE,
@@ -441,7 +452,8 @@ INVALID: list[tuple[str, str, list[str]]] = [
         "init: {zero_init_residual: true}\n",
         [
             "<string>:4:58: stages[0].shortcut_norm: has no effect with norm 'none'",
-            "<string>:5:28: init.zero_init_residual: has no effect with norm 'none' (no residual branch ends in a norm)",
+            "<string>:5:28: init.zero_init_residual: has no effect with norm 'none' "
+            "(no residual branch ends in a norm)",
         ],
     ),
     (
