@@ -71,16 +71,16 @@ class LayerInfo:
 
     @property
     def trainable_params(self) -> int:
-        """Every parameter of a plan is trainable: the spec language has no frozen layers."""
+        """Every parameter of a plan is trainable (a frozen norm holds buffers, not frozen parameters)."""
         return self.params
 
 
 @dataclass(frozen=True, slots=True)
 class Totals:
     params: int = 0
-    """Parameters (all trainable: the spec language has no frozen layers)."""
+    """Parameters (all trainable: a frozen norm holds buffers, not parameters)."""
     buffers: int = 0
-    """Buffer elements (BatchNorm running statistics and batch counters)."""
+    """Buffer elements (BatchNorm running statistics and batch counters; a frozen norm's affine and statistics)."""
     macs: int = 0
     """Multiply-accumulates of conv and linear layers for one input."""
     acts: int = 0
