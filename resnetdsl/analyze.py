@@ -2,7 +2,9 @@
 
 One function per op kind (pycls-style integer arithmetic, torch's own output-size formulas). MACs count the
 multiply-accumulates of convolutions and linear layers only, the convention of torchvision's ``_ops``
-(FLOPs ≈ 2 × MACs); activations count the elements of every conv output (pycls' convention).
+(FLOPs ≈ 2 × MACs); activations count the elements of every conv output (pycls' convention). Attention modules
+count by the same rule: SE as its two 1×1 convs on the pooled map (2·C·r MACs), ECA as its 1-D conv (C·k MACs);
+their pooling, gating and scaling are not multiply-accumulates of a conv, just as norms and activations are not.
 
 Input sizes the network cannot use are reported as :class:`SpecError`: the feature map collapsing to zero
 anywhere, an op that still downsamples (stride > 1) a map that is already one pixel high or wide, and a map
@@ -70,16 +72,16 @@ class LayerInfo:
 
     @property
     def trainable_params(self) -> int:
-        """Every parameter of a plan is trainable: the spec language has no frozen layers."""
+        """Every parameter of a plan is trainable (a frozen norm holds buffers, not frozen parameters)."""
         return self.params
 
 
 @dataclass(frozen=True, slots=True)
 class Totals:
     params: int = 0
-    """Parameters (all trainable: the spec language has no frozen layers)."""
+    """Parameters (all trainable: a frozen norm holds buffers, not parameters)."""
     buffers: int = 0
-    """Buffer elements (BatchNorm running statistics and batch counters)."""
+    """Buffer elements (BatchNorm running statistics and batch counters; a frozen norm's affine and statistics)."""
     macs: int = 0
     """Multiply-accumulates of conv and linear layers for one input."""
     acts: int = 0
@@ -206,8 +208,25 @@ def conv(op: P.Conv, x: Shape) -> tuple[Shape, OpCost]:
 
 
 def norm(op: P.Norm, x: Shape) -> tuple[Shape, OpCost]:
+    c = op.channels
+    if op.kind == "group":  # weight, bias; no statistics
+        return x, OpCost(params=2 * c)
+    if op.kind == "frozen_batch":  # weight, bias, running_mean, running_var, all buffers
+        return x, OpCost(buffers=4 * c)
     # weight, bias; running_mean, running_var, num_batches_tracked
-    return x, OpCost(params=2 * op.channels, buffers=2 * op.channels + 1)
+    return x, OpCost(params=2 * c, buffers=2 * c + 1)
+
+
+def squeeze_excite(op: P.SqueezeExcite, x: Shape) -> tuple[Shape, OpCost]:
+    # two 1×1 convs with bias on the pooled 1×1 map: C·r + r and r·C + C parameters, C·r MACs each
+    c, r = op.channels, op.reduced_channels
+    return x, OpCost(params=2 * c * r + r + c, macs=2 * c * r, acts=r + c)
+
+
+def efficient_channel_attn(op: P.EfficientChannelAttn, x: Shape) -> tuple[Shape, OpCost]:
+    # one bias-free 1-D conv of k taps over the C pooled values (zero-padded): C outputs of k MACs each
+    c, k = op.channels, op.kernel_size
+    return x, OpCost(params=k, macs=c * k, acts=c)
 
 
 def pool(op: P.Pool, x: Shape) -> tuple[Shape, OpCost]:
@@ -247,6 +266,9 @@ RULES: dict[type, Callable[[Any, Shape], tuple[Shape, OpCost]]] = {
     P.Linear: linear,
     P.Identity: passthrough,
     P.PadShortcut: pad_shortcut,
+    P.SqueezeExcite: squeeze_excite,
+    P.EfficientChannelAttn: efficient_channel_attn,
+    P.DropPath: passthrough,
 }
 
 
@@ -256,6 +278,8 @@ _CHANNELS_FIELD = {
     P.Norm: "channels",
     P.NormAct: "channels",
     P.Linear: "in_features",
+    P.SqueezeExcite: "channels",
+    P.EfficientChannelAttn: "channels",
 }
 _STRIDED = (P.Conv, P.Pool, P.PadShortcut)
 

@@ -2,10 +2,62 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from resnetdsl.plan import Act, Conv, Dropout, Identity, Norm, NormAct, Op, PadShortcut, Pool, ShortcutUse
+from resnetdsl.plan import (
+    Act,
+    Conv,
+    Dropout,
+    DropPath,
+    EfficientChannelAttn,
+    Identity,
+    Norm,
+    NormAct,
+    Op,
+    PadShortcut,
+    Pool,
+    ShortcutUse,
+    SqueezeExcite,
+)
+
+DEFAULT_NORM_GROUPS = 32
+"""Groups of a group norm when neither ``norm_groups`` nor ``norm_group_channels`` is set (timm's GroupNorm)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NormActConfig:
+    """Resolved normalisation and activation settings of the stem or of one stage's blocks."""
+
+    norm: str = "batch"
+    """``batch``, ``group``, ``frozen_batch`` or ``none``."""
+    groups: int | None = None
+    """Group norm: number of groups (``None``: see ``group_channels``, else :data:`DEFAULT_NORM_GROUPS`)."""
+    group_channels: int | None = None
+    """Group norm: channels per group, instead of ``groups``."""
+    act: str = "relu"
+    negative_slope: float = 0.01
+
+    def norm_groups(self, channels: int) -> int:
+        """Groups of a group norm over ``channels`` (need not divide them: lowering checks that)."""
+        if self.groups is not None:
+            return self.groups
+        if self.group_channels is not None:
+            return max(channels // self.group_channels, 1)
+        return DEFAULT_NORM_GROUPS
+
+    def norm_op(self, name: str, channels: int, *, zero_init: bool = False) -> tuple[Op, ...]:
+        """The norm layer after a conv: one op, or none at all for ``norm: none``."""
+        if self.norm == "none":
+            return ()
+        kind = self.norm
+        groups = self.norm_groups(channels) if kind == "group" else 1
+        return (Norm(name, channels, kind=kind, zero_init=zero_init, groups=groups),)  # type: ignore[arg-type]
+
+    def act_op(self, name: str) -> Act:
+        slope = self.negative_slope if self.act == "leaky_relu" else 0.01
+        return Act(name, kind=self.act, negative_slope=slope)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +77,62 @@ class BlockConfig:
     """``preact_basic``: dropout probability between the two convs (0: no dropout module)."""
     layout: str = "resnet"
     """Module names: ``resnet`` (torchvision) or ``resnetv2`` (timm's ResNetV2)."""
+    norm_act: NormActConfig = NormActConfig()
+    attention: str = "none"
+    """``se``, ``eca`` or ``none``."""
+    se_ratio: float = 1.0 / 16
+    se_divisor: int = 8
+    eca_kernel: int | None = None
+    """``None``: from the channel count (timm's rule, :func:`eca_kernel_size`)."""
+    drop_path: float = 0.0
+    """Highest rate of the network's linear stochastic-depth rule, for this stage's blocks."""
+
+
+def make_divisible(value: float, divisor: int) -> int:
+    """timm's ``make_divisible(v, divisor, round_limit=0)``: nearest multiple of ``divisor``, at least ``divisor``."""
+    return max(divisor, int(value + divisor / 2) // divisor * divisor)
+
+
+def se_channels(cfg: BlockConfig, channels: int) -> int:
+    """Reduced width of a squeeze-and-excitation module over ``channels`` (timm's SEModule rounding)."""
+    return make_divisible(channels * cfg.se_ratio, cfg.se_divisor)
+
+
+def eca_kernel_size(channels: int, gamma: float = 2, beta: float = 1) -> int:
+    """timm's adaptive ECA kernel: t = int(|log2(C) + β| / γ), made odd upwards, at least 3."""
+    t = int(abs(math.log(channels, 2) + beta) / gamma)
+    return max(t if t % 2 else t + 1, 3)
+
+
+def attention(cfg: BlockConfig, channels: int) -> tuple[Op, ...]:
+    """The attention module at the end of a residual branch (timm's ``se`` attribute), or none."""
+    if cfg.attention == "se":
+        return (SqueezeExcite("se", channels, se_channels(cfg, channels)),)
+    if cfg.attention == "eca":
+        k = cfg.eca_kernel if cfg.eca_kernel is not None else eca_kernel_size(channels)
+        return (EfficientChannelAttn("se", channels, k),)
+    return ()
+
+
+def drop_path_rate(rate: float, index: int, total: int) -> float:
+    """timm's linear stochastic-depth rule: block ``index`` of ``total`` (from 0) gets rate × index / (total − 1)."""
+    return rate * index / (total - 1) if total > 1 else 0.0
+
+
+def with_drop_path(ops: BlockOps, rate: float) -> BlockOps:
+    """``ops`` with stochastic depth of ``rate`` at the end of the residual branch, just before the add (timm's
+    ``drop_path``); unchanged for rate 0, as timm adds no module then."""
+    if rate <= 0:
+        return ops
+    return replace(ops, main=(*ops.main, DropPath("drop_path", rate)))
+
+
+def _norm(cfg: BlockConfig, name: str, channels: int, zero_init: bool = False) -> tuple[Op, ...]:
+    return cfg.norm_act.norm_op(name, channels, zero_init=zero_init)
+
+
+def _act(cfg: BlockConfig, name: str) -> Act:
+    return cfg.norm_act.act_op(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +150,19 @@ def _conv(name: str, cin: int, cout: int, k: int, stride: int, cfg: BlockConfig,
 
 
 def basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
-    """3×3 conv (stride) → BN → ReLU → 3×3 conv → BN; ReLU after the add."""
+    """3×3 conv (stride) → BN → ReLU → 3×3 conv → BN (→ attention); ReLU after the add.
+
+    BN and ReLU stand for the stage's norm and activation."""
     cout = width * cfg.expansion
     main: tuple[Op, ...] = (
         _conv("conv1", cin, width, 3, stride, cfg),
-        Norm("bn1", width),
-        Act("act1"),
+        *_norm(cfg, "bn1", width),
+        _act(cfg, "act1"),
         _conv("conv2", width, cout, 3, 1, cfg),
-        Norm("bn2", cout, zero_init=cfg.zero_init),
+        *_norm(cfg, "bn2", cout, zero_init=cfg.zero_init),
+        *attention(cfg, cout),
     )
-    return BlockOps(width, cout, main, (Act("act2"),))
+    return BlockOps(width, cout, main, (_act(cfg, "act2"),))
 
 
 def bottleneck_mid(cfg: BlockConfig, width: int) -> int:
@@ -60,7 +171,7 @@ def bottleneck_mid(cfg: BlockConfig, width: int) -> int:
 
 
 def bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
-    """1×1 → BN → ReLU → 3×3 (groups) → BN → ReLU → 1×1 → BN; ReLU after the add.
+    """1×1 → BN → ReLU → 3×3 (groups) → BN → ReLU → 1×1 → BN (→ attention); ReLU after the add.
 
     The stride sits on the 3×3 (v1.5) or on the first 1×1 (the original model), per ``stride_on``.
     """
@@ -69,26 +180,28 @@ def bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
     s1, s3 = (stride, 1) if cfg.stride_on == "1x1" else (1, stride)
     main: tuple[Op, ...] = (
         _conv("conv1", cin, mid, 1, s1, cfg),
-        Norm("bn1", mid),
-        Act("act1"),
+        *_norm(cfg, "bn1", mid),
+        _act(cfg, "act1"),
         _conv("conv2", mid, mid, 3, s3, cfg, groups=cfg.groups),
-        Norm("bn2", mid),
-        Act("act2"),
+        *_norm(cfg, "bn2", mid),
+        _act(cfg, "act2"),
         _conv("conv3", mid, cout, 1, 1, cfg),
-        Norm("bn3", cout, zero_init=cfg.zero_init),
+        *_norm(cfg, "bn3", cout, zero_init=cfg.zero_init),
+        *attention(cfg, cout),
     )
-    return BlockOps(mid, cout, main, (Act("act3"),))
+    return BlockOps(mid, cout, main, (_act(cfg, "act3"),))
 
 
 def _norm_act(cfg: BlockConfig, i: int, channels: int) -> tuple[Op, ...]:
-    """The i-th BN + ReLU of a pre-activation block: ``bn{i}``, ``act{i}`` (resnet) or one ``norm{i}`` (resnetv2)."""
+    """The i-th norm + activation of a pre-activation block: ``bn{i}``, ``act{i}`` (resnet; the stage's norm and
+    activation) or one ``norm{i}`` (resnetv2: timm's BatchNormAct2d, batch norm and ReLU only)."""
     if cfg.layout == "resnetv2":
         return (NormAct(f"norm{i}", channels),)
-    return (Norm(f"bn{i}", channels), Act(f"act{i}"))
+    return (*_norm(cfg, f"bn{i}", channels), _act(cfg, f"act{i}"))
 
 
 def preact_basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
-    """BN → ReLU → 3×3 conv (stride) → BN → ReLU → [dropout] → 3×3 conv; nothing after the add.
+    """BN → ReLU → 3×3 conv (stride) → BN → ReLU → [dropout] → 3×3 conv (→ attention); nothing after the add.
 
     He et al. 2016 ("Identity Mappings"); with ``dropout`` the Wide ResNet block (Zagoruyko & Komodakis 2016).
     """
@@ -99,12 +212,13 @@ def preact_basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOp
         *_norm_act(cfg, 2, width),
         *drop,
         replace(_conv("conv2", width, cout, 3, 1, cfg), zero_init=cfg.zero_init),
+        *attention(cfg, cout),
     )
     return BlockOps(width, cout, main, (), pre=_norm_act(cfg, 1, cin))
 
 
 def preact_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
-    """BN → ReLU → 1×1 → BN → ReLU → 3×3 (groups) → BN → ReLU → 1×1; nothing after the add.
+    """BN → ReLU → 1×1 → BN → ReLU → 3×3 (groups) → BN → ReLU → 1×1 (→ attention); nothing after the add.
 
     He et al. 2016; the stride sits on the 3×3 (timm) or on the first 1×1 (the paper's code), per ``stride_on``.
     """
@@ -117,6 +231,7 @@ def preact_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> Bl
         _conv("conv2", mid, mid, 3, s3, cfg, groups=cfg.groups),
         *_norm_act(cfg, 3, mid),
         replace(_conv("conv3", mid, cout, 1, 1, cfg), zero_init=cfg.zero_init),
+        *attention(cfg, cout),
     )
     return BlockOps(mid, cout, main, (), pre=_norm_act(cfg, 1, cin))
 
@@ -166,7 +281,7 @@ def shortcut(cfg: BlockConfig, cin: int, cout: int, stride: int) -> tuple[Shortc
     if policy == "projection_all" or (policy == "projection" and changes):
         ops: tuple[Op, ...] = (Conv("downsample.0", cin, cout, 1, stride=stride, bias=cfg.conv_bias),)
         if cfg.shortcut_norm:
-            ops += (Norm("downsample.1", cout),)
+            ops += _norm(cfg, "downsample.1", cout)
         return "projection", ops
     if policy == "avgpool_projection" and changes:
         pool: Op = (
@@ -176,7 +291,7 @@ def shortcut(cfg: BlockConfig, cin: int, cout: int, stride: int) -> tuple[Shortc
         )
         ops = (pool, Conv("downsample.1", cin, cout, 1, bias=cfg.conv_bias))
         if cfg.shortcut_norm:
-            ops += (Norm("downsample.2", cout),)
+            ops += _norm(cfg, "downsample.2", cout)
         return "avgpool_projection", ops
     if policy == "identity_pad" and changes:
         return "pad", (PadShortcut("downsample", cin, cout, stride),)

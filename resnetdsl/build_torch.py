@@ -51,6 +51,98 @@ class BatchNormAct2d(nn.BatchNorm2d):
         return self.act(super().forward(x))  # type: ignore[no-any-return]
 
 
+class FrozenBatchNorm2d(nn.Module):
+    """BatchNorm2d with fixed statistics and affine (torchvision.ops.FrozenBatchNorm2d semantics).
+
+    ``weight``, ``bias``, ``running_mean`` and ``running_var`` are buffers: nothing is trained and no statistics
+    are tracked. A checkpoint of an ordinary BatchNorm2d loads into it (its ``num_batches_tracked`` is dropped).
+    """
+
+    weight: Tensor
+    bias: Tensor
+    running_mean: Tensor
+    running_var: Tensor
+
+    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(num_features))
+        self.register_buffer("bias", torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        state_dict.pop(prefix + "num_batches_tracked", None)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        shift = self.bias - self.running_mean * scale
+        return x * scale.reshape(1, -1, 1, 1) + shift.reshape(1, -1, 1, 1)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}"
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation with timm's module names (``fc1``, ``act``, ``fc2``, ``gate``)."""
+
+    def __init__(self, channels: int, reduced_channels: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, reduced_channels, 1, bias=True)
+        self.act = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(reduced_channels, channels, 1, bias=True)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = x.mean((2, 3), keepdim=True)
+        gate: Tensor = self.gate(self.fc2(self.act(self.fc1(s))))
+        return x * gate
+
+
+class EfficientChannelAttn(nn.Module):
+    """ECA with timm's module names (``conv``, a bias-free Conv1d across the channels; ``gate``)."""
+
+    def __init__(self, kernel_size: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate: Tensor = self.gate(self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1)))
+        return x * gate.view(x.shape[0], -1, 1, 1)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth per sample (timm's ``DropPath``): the identity in eval mode."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep).div_(keep)
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:g}"
+
+
 class ResidualBlock(nn.Module):
     """``post(main(x) + shortcut(x))``; the modules are plain attributes named as in torchvision/timm."""
 
@@ -146,6 +238,10 @@ def _conv(op: P.Conv) -> nn.Module:
 
 
 def _norm(op: P.Norm) -> nn.Module:
+    if op.kind == "group":
+        return nn.GroupNorm(op.groups, op.channels, eps=op.eps)
+    if op.kind == "frozen_batch":
+        return FrozenBatchNorm2d(op.channels, eps=op.eps)
     return nn.BatchNorm2d(op.channels, eps=op.eps, momentum=op.momentum)
 
 
@@ -153,8 +249,18 @@ def _norm_act(op: P.NormAct) -> nn.Module:
     return BatchNormAct2d(op.channels, eps=op.eps, momentum=op.momentum)
 
 
+_ACTS: dict[str, Callable[[P.Act], nn.Module]] = {
+    "relu": lambda op: nn.ReLU(inplace=op.inplace),
+    "leaky_relu": lambda op: nn.LeakyReLU(op.negative_slope, inplace=op.inplace),
+    "silu": lambda op: nn.SiLU(inplace=op.inplace),
+    "gelu": lambda op: nn.GELU(),
+    "mish": lambda op: nn.Mish(inplace=op.inplace),
+    "hardswish": lambda op: nn.Hardswish(inplace=op.inplace),
+}
+
+
 def _act(op: P.Act) -> nn.Module:
-    return nn.ReLU(inplace=op.inplace)
+    return _ACTS[op.kind](op)
 
 
 def _pool(op: P.Pool) -> nn.Module:
@@ -181,6 +287,9 @@ _FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
     P.Linear: lambda op: nn.Linear(op.in_features, op.out_features, bias=op.bias),
     P.Identity: lambda op: nn.Identity(),
     P.PadShortcut: lambda op: PadShortcut(op.in_channels, op.out_channels, op.stride),
+    P.SqueezeExcite: lambda op: SqueezeExcite(op.channels, op.reduced_channels),
+    P.EfficientChannelAttn: lambda op: EfficientChannelAttn(op.kernel_size),
+    P.DropPath: lambda op: DropPath(op.p),
 }
 
 
@@ -213,7 +322,9 @@ def _block(block: P.Block, layout: str = "resnet") -> ResidualBlock:
     shortcut = _assemble(block.shortcut_ops) if block.has_add else None
     main = _assemble(block.main)
     post = _assemble(block.post)
-    inplace_add = isinstance(block.main[-1], P.Norm | P.Conv)
+    # the branch's last op must hand back a fresh tensor (eval-mode drop path passes on that of the op before)
+    last = next(op for op in reversed(block.main) if not isinstance(op, P.DropPath))
+    inplace_add = isinstance(last, P.Norm | P.Conv | P.SqueezeExcite | P.EfficientChannelAttn)
     return ResidualBlock(
         main,
         shortcut,

@@ -10,7 +10,6 @@ from typing import Any
 from resnetdsl import blocks as B
 from resnetdsl.errors import Issue, Path, SpecError
 from resnetdsl.plan import (
-    Act,
     Block,
     Conv,
     Dropout,
@@ -24,7 +23,7 @@ from resnetdsl.plan import (
     Pool,
     Stage,
 )
-from resnetdsl.spec import MAX_BLOCKS, BlockSettings, Spec
+from resnetdsl.spec import MAX_BLOCKS, BlockSettings, NormActSettings, Spec, Stem
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
     "block": "basic",
@@ -36,6 +35,16 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "conv_bias": False,
     "shortcut_norm": None,  # true; false for pre-activation blocks
     "dropout": None,  # preact_basic: none
+    "norm": "batch",
+    "norm_groups": None,  # group norm: 32, unless norm_group_channels is set
+    "norm_group_channels": None,
+    "act": "relu",
+    "act_negative_slope": None,  # leaky_relu: 0.01
+    "attention": "none",
+    "se_ratio": None,  # se: 1/16
+    "se_divisor": None,  # se: 8
+    "eca_kernel": None,  # eca: from the channels
+    "drop_path": None,  # 0
 }
 RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered
@@ -71,6 +80,11 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
     values: dict[str, Any] = dict(BUILTIN_DEFAULTS)
     origin: dict[str, Path] = {}
     for scope, where in ((spec.defaults, ("defaults",)), (stage, ("stages", index))):
+        if scope.norm_groups is not None or scope.norm_group_channels is not None:
+            # the two ways of sizing a group norm are one setting: a narrower scope replaces both
+            for key in _GROUP_SIZE:
+                values[key] = None
+                origin.pop(key, None)
         for key in BlockSettings.model_fields:
             v = getattr(scope, key)
             if v is not None:
@@ -114,6 +128,12 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
         zero_init=spec.init.zero_init_residual,
         dropout=values["dropout"] or 0.0,
         layout=spec.layout,
+        norm_act=_norm_act(values),
+        attention=values["attention"],
+        se_ratio=values["se_ratio"] if values["se_ratio"] is not None else 1.0 / 16,
+        se_divisor=values["se_divisor"] or 8,
+        eca_kernel=values["eca_kernel"],
+        drop_path=values["drop_path"] or 0.0,
     )
     if kind in ("bottleneck", "preact_bottleneck") and B.bottleneck_mid(cfg, stage.width) < 1:
         issues.add(
@@ -132,6 +152,140 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
 
 
 _NO_PROJECTION = frozenset({"identity_pad", "none"})
+_GROUP_SIZE = ("norm_groups", "norm_group_channels")
+_ONLY_FOR: dict[str, tuple[str, str]] = {
+    "norm_groups": ("norm", "group"),
+    "norm_group_channels": ("norm", "group"),
+    "act_negative_slope": ("act", "leaky_relu"),
+    "se_ratio": ("attention", "se"),
+    "se_divisor": ("attention", "se"),
+    "eca_kernel": ("attention", "eca"),
+}
+"""Options that apply only where a setting has one value."""
+
+
+def _norm_act(values: dict[str, Any]) -> B.NormActConfig:
+    slope = values["act_negative_slope"]
+    return B.NormActConfig(
+        norm=values["norm"],
+        groups=values["norm_groups"],
+        group_channels=values["norm_group_channels"],
+        act=values["act"],
+        negative_slope=slope if slope is not None else 0.01,
+    )
+
+
+def _norm_act_values(spec: Spec, where: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Norm/act settings of the stem (``("stem",)``) or of a stage (``("stages", i)``): its own, else those of
+    ``defaults``, else built-in; and the path where each was set. ``norm_groups`` and ``norm_group_channels`` are
+    one setting: a narrower scope that sets either replaces both."""
+    scope: NormActSettings = spec.stem if where == ("stem",) else spec.stages[int(where[1])]
+    values = {key: BUILTIN_DEFAULTS[key] for key in NormActSettings.model_fields}
+    origin: dict[str, Path] = {}
+    for layer, at in ((spec.defaults, ("defaults",)), (scope, where)):
+        if layer.norm_groups is not None or layer.norm_group_channels is not None:
+            for key in _GROUP_SIZE:
+                values[key] = None
+                origin.pop(key, None)
+        for key in NormActSettings.model_fields:
+            v = getattr(layer, key)
+            if v is not None:
+                values[key] = v
+                origin[key] = (*at, key)
+    return values, origin
+
+
+def _family_checks(spec: Spec, issues: _Issues) -> None:
+    """Norm, activation, attention and stochastic-depth options that cannot apply where they are set."""
+    stem_values, _ = _norm_act_values(spec, ("stem",))
+    scopes: list[tuple[Path, Stem | BlockSettings]] = [(("defaults",), spec.defaults), (("stem",), spec.stem)]
+    scopes += [(("stages", i), st) for i, st in enumerate(spec.stages)]
+    for at, scope in scopes:
+        if scope.norm_groups is not None and scope.norm_group_channels is not None:
+            message = "set either norm_groups or norm_group_channels, not both"
+            issues.add((*at, "norm_group_channels"), message, key=True)
+    for option, (setting, wanted) in _ONLY_FOR.items():
+        says = f"applies only to {setting} '{wanted}'"
+        uses = [_stage_value(spec, i, setting) for i in range(len(spec.stages))]
+        for i, st in enumerate(spec.stages):
+            if getattr(st, option) is not None and uses[i] != wanted:
+                issues.add(("stages", i, option), f"{says} (stages[{i}] uses {setting} '{uses[i]}')", key=True)
+        stem_too = option in NormActSettings.model_fields
+        if stem_too and getattr(spec.stem, option) is not None and stem_values[setting] != wanted:
+            issues.add(("stem", option), f"{says} (the stem uses {setting} '{stem_values[setting]}')", key=True)
+        if getattr(spec.defaults, option) is not None and wanted not in uses:
+            if not stem_too:
+                issues.add(("defaults", option), f"{says} (no stage uses it)", key=True)
+            elif stem_values[setting] != wanted:
+                issues.add(("defaults", option), f"{says} (neither the stem nor any stage uses it)", key=True)
+    for at, scope in scopes:
+        kernel = getattr(scope, "eca_kernel", None)
+        if kernel is not None and kernel % 2 == 0:
+            issues.add((*at, "eca_kernel"), f"must be odd, so that the conv keeps the channel count (got {kernel})")
+    norms = [_stage_value(spec, i, "norm") for i in range(len(spec.stages))]
+    shortcuts = [_stage_value(spec, i, "shortcut") for i in range(len(spec.stages))]
+    for i, st in enumerate(spec.stages):
+        if st.shortcut_norm is not None and norms[i] == "none":
+            issues.add(("stages", i, "shortcut_norm"), "has no effect with norm 'none'")
+        if st.drop_path and shortcuts[i] == "none":
+            issues.add(
+                ("stages", i, "drop_path"), f"has no effect without a residual add (stages[{i}] uses shortcut 'none')"
+            )
+    if spec.defaults.shortcut_norm is not None and set(norms) == {"none"}:
+        issues.add(("defaults", "shortcut_norm"), "has no effect with norm 'none' (every stage uses it)")
+    if spec.defaults.drop_path and set(shortcuts) == {"none"}:
+        issues.add(("defaults", "drop_path"), "has no effect without a residual add (every stage uses shortcut 'none')")
+    elif spec.defaults.drop_path and sum(st.depth for st in spec.stages) == 1:
+        issues.add(
+            ("defaults", "drop_path"), "has no effect in a network of one block (the first block's rate is always 0)"
+        )
+    if spec.init.zero_init_residual and set(norms) == {"none"}:
+        issues.add(("init", "zero_init_residual"), "has no effect with norm 'none' (no residual branch ends in a norm)")
+
+
+def _stage_value(spec: Spec, index: int, key: str) -> Any:
+    """A block setting of one stage: the stage's, else that of ``defaults``, else built-in."""
+    st = spec.stages[index]
+    return next((v for v in (getattr(st, key), getattr(spec.defaults, key)) if v is not None), BUILTIN_DEFAULTS[key])
+
+
+def _group_norm_checks(spec: Spec, plan_stem: tuple[Op, ...], stages: list[Stage], issues: _Issues) -> None:
+    """Every group norm's groups must divide its channels; one issue per place the sizing was set."""
+    stem_values, stem_origin = _norm_act_values(spec, ("stem",))
+    parts: list[tuple[str, dict[str, Any], dict[str, Path], list[tuple[str, Op]]]] = [
+        ("the stem", stem_values, stem_origin, [(op.name, op) for op in plan_stem])
+    ]
+    for st in stages:
+        values, origin = _norm_act_values(spec, ("stages", st.index))
+        ops = [(f"{st.name}.{b.name}.{op.name}", op) for b in st.blocks for op in b.ops()]
+        parts.append((f"stages[{st.index}]", values, origin, ops))
+    reported: set[Path] = set()
+    for part, values, origin, ops in parts:
+        gc = values["norm_group_channels"]
+        for path, op in ops:
+            if not (isinstance(op, Norm) and op.kind == "group"):
+                continue
+            c = op.channels
+            if gc is not None and c % gc == 0:
+                continue
+            if gc is None and c % op.groups == 0:
+                continue
+            key = "norm_group_channels" if gc is not None else "norm_groups"
+            where = origin.get(key) or origin.get("norm") or ("defaults", "norm")
+            if where in reported:
+                break
+            reported.add(where)
+            place = f"{path} ({part})" if where[0] != "stages" else path
+            if gc is not None:
+                msg = f"{gc} channels per group do not divide the {c} channels of {place}; choose a divisor of {c}"
+            else:
+                default = "" if "norm_groups" in origin else "the default "
+                msg = (
+                    f"{default}{op.groups} groups do not divide the {c} channels of {place}; "
+                    f"set norm_groups to a divisor of {c}, or norm_group_channels"
+                )
+            issues.add(where, msg)
+            break
 
 
 def _inherited(spec: Spec, path: Path) -> bool:
@@ -195,6 +349,17 @@ def _layout_issues(spec: Spec, issues: _Issues, preact: bool) -> None:
                 "cannot be set with layout 'resnetv2', whose stages are stages.0, stages.1, …; "
                 "remove it, or use layout: resnet",
             )
+    scopes: list[tuple[Path, Stem | BlockSettings]] = [(("defaults",), spec.defaults), (("stem",), spec.stem)]
+    scopes += [(("stages", i), st) for i, st in enumerate(spec.stages)]
+    for at, scope in scopes:
+        for key, plain in (("norm", "batch"), ("act", "relu")):
+            value = getattr(scope, key)
+            if value is not None and value != plain:
+                issues.add(
+                    (*at, key),
+                    f"must be '{plain}' with layout 'resnetv2' (timm's BatchNormAct2d names batch norm + ReLU "
+                    f"only; got '{value}'); use layout: resnet",
+                )
     if spec.stem.pool == "conv":
         issues.add(
             ("stem", "pool"),
@@ -226,11 +391,11 @@ def _stem_v2(spec: Spec) -> tuple[Op, ...]:
     return tuple(ops)
 
 
-def _final(spec: Spec, channels: int) -> tuple[Op, ...]:
-    """The final BN + ReLU of a pre-activation network."""
+def _final(spec: Spec, channels: int, last: B.BlockConfig) -> tuple[Op, ...]:
+    """The final norm + activation of a pre-activation network (those of its last stage)."""
     if spec.layout == "resnetv2":
         return (NormAct("norm", channels),)
-    return (Norm("final_norm", channels), Act("final_act"))
+    return (*last.norm_act.norm_op("final_norm", channels), last.norm_act.act_op("final_act"))
 
 
 def _head_v2(spec: Spec, channels: int) -> tuple[Op, ...]:
@@ -253,6 +418,7 @@ def _stem(spec: Spec, issues: _Issues) -> tuple[tuple[Op, ...], int]:
     cin = spec.input.channels
     w = st.width
     bias = st.conv_bias
+    na = _norm_act(_norm_act_values(spec, ("stem",))[0])
     ops: list[Op] = []
     if st.kind == "deep":
         m1, m2 = st.mid_widths or (w // 2, w // 2)
@@ -261,11 +427,11 @@ def _stem(spec: Spec, issues: _Issues) -> tuple[tuple[Op, ...], int]:
             m1, m2 = max(m1, 1), max(m2, 1)
         ops += [
             Conv("conv1.0", cin, m1, 3, stride=2, padding=1, bias=bias),
-            Norm("conv1.1", m1),
-            Act("conv1.2"),
+            *na.norm_op("conv1.1", m1),
+            na.act_op("conv1.2"),
             Conv("conv1.3", m1, m2, 3, stride=1, padding=1, bias=bias),
-            Norm("conv1.4", m2),
-            Act("conv1.5"),
+            *na.norm_op("conv1.4", m2),
+            na.act_op("conv1.5"),
             Conv("conv1.6", m2, w, 3, stride=1, padding=1, bias=bias),
         ]
     else:
@@ -273,15 +439,15 @@ def _stem(spec: Spec, issues: _Issues) -> tuple[tuple[Op, ...], int]:
             issues.add(("stem", "mid_widths"), f"applies only to the deep stem (this stem is '{st.kind}')", key=True)
         k, s = (7, 2) if st.kind == "conv7" else (3, 1)
         ops.append(Conv("conv1", cin, w, k, stride=s, padding=k // 2, bias=bias))
-    ops += [Norm("bn1", w), Act("act1")]
+    ops += [*na.norm_op("bn1", w), na.act_op("act1")]
     pool = st.pool or ("none" if st.kind == "conv3" else "max")
     if pool == "max":
         ops.append(Pool("maxpool", "max", 3, 2, padding=1))
     elif pool == "conv":
         ops += [
             Conv("maxpool.0", w, w, 3, stride=2, padding=1, bias=bias),
-            Norm("maxpool.1", w),
-            Act("maxpool.2"),
+            *na.norm_op("maxpool.1", w),
+            na.act_op("maxpool.2"),
         ]
     return tuple(ops), w
 
@@ -325,6 +491,9 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
         stem = tuple(op for op in stem if op.name not in ("bn1", "act1"))
     stages: list[Stage] = []
     names: dict[str, int] = {}
+    _family_checks(spec, issues)
+    total_blocks = sum(st.depth for st in spec.stages)
+    block_index = 0
     for i, st in enumerate(spec.stages):
         cfg = _resolve(spec, i, issues)
         name = f"stages.{i}" if v2 else st.name or f"layer{i + 1}"
@@ -339,6 +508,9 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
             ops = make(cfg, channels, st.width, stride)
             use, sc_ops = B.shortcut(cfg, channels, ops.out_channels, stride)
             sc_ops = B.layout_shortcut(cfg, use, sc_ops)
+            if use != "none":
+                ops = B.with_drop_path(ops, B.drop_path_rate(cfg.drop_path, block_index, total_blocks))
+            block_index += 1
             if use == "pad" and ops.out_channels < channels:
                 where = ("stages", i, "shortcut") if st.shortcut else ("defaults", "shortcut")
                 issues.add(
@@ -365,7 +537,8 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
             )
             channels = ops.out_channels
         stages.append(Stage(name, i, cfg.block, stage_in, channels, st.stride, tuple(blocks)))
-    final = _final(spec, channels) if preact else ()
+    final = _final(spec, channels, cfg) if preact else ()
+    _group_norm_checks(spec, stem, stages, issues)
     head: tuple[Op, ...] = ()
     num_classes: int | None = None
     if spec.head != "none" and v2:

@@ -34,11 +34,15 @@ class Conv:
 class Norm:
     name: str
     channels: int
-    kind: Literal["batch"] = "batch"
+    kind: Literal["batch", "group", "frozen_batch"] = "batch"
+    """``batch``: BatchNorm2d; ``group``: GroupNorm of ``groups`` groups; ``frozen_batch``: FrozenBatchNorm2d
+    (weight, bias, running_mean, running_var as buffers; no parameters)."""
     eps: float = 1e-5
     momentum: float = 0.1
     zero_init: bool = False
     """Initialise γ to zero (last norm of a residual branch under ``zero_init_residual``)."""
+    groups: int = 1
+    """``group`` only: number of groups (divides ``channels``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +61,11 @@ class NormAct:
 @dataclass(frozen=True, slots=True)
 class Act:
     name: str
-    kind: Literal["relu"] = "relu"
+    kind: Literal["relu", "leaky_relu", "silu", "gelu", "mish", "hardswish"] = "relu"
     inplace: bool = True
+    """Ignored by ``gelu`` (torch's GELU has no in-place form)."""
+    negative_slope: float = 0.01
+    """``leaky_relu`` only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +119,51 @@ class PadShortcut:
     stride: int
 
 
-Op = Conv | Norm | NormAct | Act | Pool | GlobalPool | Flatten | Dropout | Linear | Identity | PadShortcut
+@dataclass(frozen=True, slots=True)
+class SqueezeExcite:
+    """Squeeze-and-excitation (timm's ``SEModule``): ``x * sigmoid(fc2(relu(fc1(mean_hw(x)))))``; ``fc1`` and
+    ``fc2`` are 1×1 convs with bias."""
+
+    name: str
+    channels: int
+    reduced_channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class EfficientChannelAttn:
+    """ECA (timm's ``EcaModule``): ``x * sigmoid(conv(mean_hw(x)))``, ``conv`` a bias-free 1-D conv of
+    ``kernel_size`` across the channels, zero-padded to keep their number."""
+
+    name: str
+    channels: int
+    kernel_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class DropPath:
+    """Stochastic depth: in training, zero the whole input of a sample with probability ``p`` and scale the
+    kept ones by 1 / (1 − p); the identity in eval mode."""
+
+    name: str
+    p: float
+
+
+Op = (
+    Conv
+    | Norm
+    | NormAct
+    | Act
+    | Pool
+    | GlobalPool
+    | Flatten
+    | Dropout
+    | Linear
+    | Identity
+    | PadShortcut
+    | SqueezeExcite
+    | EfficientChannelAttn
+    | DropPath
+)
 
 
 @dataclass(frozen=True, slots=True)

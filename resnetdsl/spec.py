@@ -33,6 +33,9 @@ StemKind = Literal["conv7", "conv3", "deep"]
 StemPool = Literal["max", "conv", "none"]
 GlobalPoolKind = Literal["avg", "max"]
 Layout = Literal["resnet", "resnetv2"]
+NormKind = Literal["batch", "group", "frozen_batch", "none"]
+ActKind = Literal["relu", "leaky_relu", "silu", "gelu", "mish", "hardswish"]
+AttentionKind = Literal["se", "eca", "none"]
 
 MAX_BLOCKS = 2000
 """Most blocks in a whole network (ResNet-1202 has 600, pre-activation ResNet-1001 333): every spec the
@@ -71,8 +74,30 @@ class InputSpec(_Model):
     """Spatial size [height, width] used for shapes and MACs."""
 
 
-class Stem(_Model):
-    """The layers before the first stage."""
+class NormActSettings(_Model):
+    """Normalisation and activation layers. Unset means inherited (a stage from `defaults`, the stem from
+    `defaults` too)."""
+
+    norm: NormKind | None = None
+    """Normalisation after each conv: `batch` (BatchNorm2d), `group` (GroupNorm), `frozen_batch`
+    (FrozenBatchNorm2d: fixed statistics and affine, buffers only, no parameters) or `none` (no layer at all).
+    Default: batch."""
+    norm_groups: Int | None = Field(None, ge=1, le=65536)
+    """Group norm only: number of groups; must divide the channels of every norm it applies to. Default: 32.
+    Setting this (or `norm_group_channels`) overrides both from a wider scope."""
+    norm_group_channels: Int | None = Field(None, ge=1, le=65536)
+    """Group norm only: channels per group, instead of `norm_groups` (groups = channels / this; must divide the
+    channels of every norm it applies to)."""
+    act: ActKind | None = None
+    """Activation: `relu`, `leaky_relu`, `silu`, `gelu`, `mish` or `hardswish` (torch's own modules; they have
+    no parameters, so checkpoints are unaffected). Default: relu."""
+    act_negative_slope: Annotated[float, Strict()] | None = Field(None, ge=0.0, le=1.0)
+    """`leaky_relu` only: slope for negative inputs. Default: 0.01."""
+
+
+class Stem(NormActSettings):
+    """The layers before the first stage. Its `norm*` and `act*` settings, when unset, are those of
+    `defaults`."""
 
     kind: StemKind = "conv7"
     """`conv7`: 7×7/2 conv + BN + ReLU (ImageNet, He et al. 2015). `conv3`: 3×3/1 conv + BN + ReLU (CIFAR).
@@ -89,7 +114,7 @@ class Stem(_Model):
     """Give the stem convolutions a bias."""
 
 
-class BlockSettings(_Model):
+class BlockSettings(NormActSettings):
     """Settings of the residual blocks. Set in `defaults`, overridable per stage; unset means inherited."""
 
     block: BlockKind | None = None
@@ -116,11 +141,28 @@ class BlockSettings(_Model):
     conv_bias: Bool | None = None
     """Give block and shortcut convolutions a bias. Default: false."""
     shortcut_norm: Bool | None = None
-    """Follow a projection shortcut's 1×1 conv with BatchNorm. Default: true; false for pre-activation
+    """Follow a projection shortcut's 1×1 conv with the blocks' norm. Default: true; false for pre-activation
     blocks."""
     dropout: Annotated[float, Strict()] | None = Field(None, ge=0.0, lt=1.0)
     """`preact_basic` only: dropout probability between the two 3×3 convs (after the second BN + ReLU; Wide
     ResNets, Zagoruyko & Komodakis 2016). Default: none."""
+    attention: AttentionKind | None = None
+    """Channel attention on the residual branch, after its last norm and before the add (timm's placement):
+    `se` (squeeze-and-excitation: global mean → 1×1 conv → ReLU → 1×1 conv → sigmoid, both convs with bias),
+    `eca` (efficient channel attention: global mean → 1-D conv across channels → sigmoid) or `none`.
+    Default: none."""
+    se_ratio: Annotated[float, Strict()] | None = Field(None, gt=0.0, le=1.0)
+    """`se` only: reduced width = the block's output channels × this, rounded to a multiple of `se_divisor`
+    (timm's make_divisible: nearest multiple, at least one divisor). Default: 0.0625 (1/16)."""
+    se_divisor: Int | None = Field(None, ge=1, le=4096)
+    """`se` only: the reduced width is a multiple of this. Default: 8."""
+    eca_kernel: Int | None = Field(None, ge=1, le=255)
+    """`eca` only: odd kernel size of the 1-D conv. Default: from the channels C as timm computes it:
+    t = int(|log2(C) + 1| / 2), the next odd number if t is even, at least 3."""
+    drop_path: Annotated[float, Strict()] | None = Field(None, ge=0.0, lt=1.0)
+    """Stochastic depth: the highest rate of timm's linear rule. Block i of all N blocks of the network
+    (counted from 0) drops its residual branch with probability rate × i / (N − 1), where rate is this setting
+    of the block's stage; the first block never drops. Identity in eval mode. Default: 0."""
 
 
 class Stage(BlockSettings):

@@ -142,17 +142,34 @@ def _k(op: P.Conv | P.Pool) -> str:
     return k + (f"/{op.stride}" if op.stride > 1 else "")
 
 
+_NORM_KINDS = {"batch": "BatchNorm2d", "group": "GroupNorm", "frozen_batch": "FrozenBatchNorm2d"}
+_ACT_KINDS = {
+    "relu": "ReLU",
+    "leaky_relu": "LeakyReLU",
+    "silu": "SiLU",
+    "gelu": "GELU",
+    "mish": "Mish",
+    "hardswish": "Hardswish",
+}
+
+
 def op_kind(op: P.Op) -> str:
     """Torch layer name of ``op``, with its kernel, stride and groups where it has them."""
     if isinstance(op, P.Conv):
         extra = (f" g{op.groups}" if op.groups > 1 else "") + (f" d{op.dilation}" if op.dilation > 1 else "")
         return f"Conv2d {_k(op)}{extra}"
     if isinstance(op, P.Norm):
-        return "BatchNorm2d"
+        return _NORM_KINDS[op.kind] + (f" g{op.groups}" if op.kind == "group" else "")
     if isinstance(op, P.NormAct):
         return "BatchNormAct2d"
     if isinstance(op, P.Act):
-        return "ReLU"
+        return _ACT_KINDS[op.kind] + (f" {op.negative_slope:g}" if op.kind == "leaky_relu" else "")
+    if isinstance(op, P.SqueezeExcite):
+        return f"SEModule {op.channels}→{op.reduced_channels}"
+    if isinstance(op, P.EfficientChannelAttn):
+        return f"EcaModule k{op.kernel_size}"
+    if isinstance(op, P.DropPath):
+        return f"DropPath p={op.p:.4g}"
     if isinstance(op, P.Pool):
         return f"{'Max' if op.kind == 'max' else 'Avg'}Pool2d {_k(op)}"
     if isinstance(op, P.GlobalPool):

@@ -66,6 +66,9 @@ OP_FILLS: dict[type, str] = {
     P.Flatten: "#eeeeee",
     P.Identity: "#eeeeee",
     P.PadShortcut: "#eeeeee",
+    P.SqueezeExcite: "#fde2cf",
+    P.EfficientChannelAttn: "#fde2cf",
+    P.DropPath: "#eeeeee",
 }
 CONV_POOL_FILL = OP_FILLS[P.Pool]
 """The stem's downsampling conv (ResNet-RS) is filled as the pool it stands for."""

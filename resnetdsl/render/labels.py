@@ -127,6 +127,16 @@ def stride_text(s: int) -> str:
     return f" /{s}" if s != 1 else ""
 
 
+_ACT_TEXT = {
+    "relu": "ReLU",
+    "leaky_relu": "LeakyReLU",
+    "silu": "SiLU",
+    "gelu": "GELU",
+    "mish": "Mish",
+    "hardswish": "Hardswish",
+}
+
+
 def op_text(op: P.Op) -> str:
     """What an op does, in the words of a ResNet lecture (``3×3 conv, 64 /2``)."""
     if isinstance(op, P.Conv):
@@ -141,11 +151,17 @@ def op_text(op: P.Op) -> str:
         what = "conv pool" if is_conv_pool(op) else "conv"
         return f"{k}×{k} {what}, {op.out_channels}{stride_text(op.stride)}{extra}"
     if isinstance(op, P.Norm):
-        return "BN"
+        return {"batch": "BN", "group": f"GN {op.groups}", "frozen_batch": "frozen BN"}[op.kind]
     if isinstance(op, P.NormAct):
         return "BN-ReLU"
     if isinstance(op, P.Act):
-        return "ReLU" if op.kind == "relu" else op.kind
+        return _ACT_TEXT[op.kind] + (f" {op.negative_slope:g}" if op.kind == "leaky_relu" else "")
+    if isinstance(op, P.SqueezeExcite):
+        return f"SE {op.channels}→{op.reduced_channels}"
+    if isinstance(op, P.EfficientChannelAttn):
+        return f"ECA k{op.kernel_size}"
+    if isinstance(op, P.DropPath):
+        return f"drop path {op.p:.3g}"
     if isinstance(op, P.Pool):
         k = op.kernel_size
         return f"{k}×{k} {op.kind}pool{stride_text(op.stride)}"
@@ -201,7 +217,7 @@ def shortcut_text(block: P.Block) -> str:
         elif isinstance(op, P.Pool):
             part, sep = f"{op.kind}pool{stride_text(op.stride)}", " → "
         elif isinstance(op, P.Norm):
-            part, sep = "BN", " + "
+            part, sep = op_text(op), " + "
         else:
             part, sep = op_text(op), " → "
         out = f"{out}{sep}{part}" if out else part
