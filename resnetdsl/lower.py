@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from resnetdsl import blocks as B
-from resnetdsl.errors import Issue, Path, SpecError
+from resnetdsl.errors import Issue, Path, SpecError, format_path
 from resnetdsl.plan import (
     Block,
     Conv,
@@ -75,11 +75,62 @@ class _Issues:
         self.items.append(Issue(path, message, mark))
 
 
-def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
+def _resolve(spec: Spec, index: int, issues: _Issues, override: int | None = None) -> B.BlockConfig:
+    """The settings of stage ``index``'s blocks, or of the blocks its override ``blocks[override]`` chooses.
+
+    Problems of the settings are added to ``issues``; for an override, only those of the override's own keys
+    (the stage's were reported when the stage was resolved).
+    """
+    if override is not None:
+        own = _Issues(spec)
+        cfg = _resolve_scopes(spec, index, own, override)
+        prefix = ("stages", index, "blocks", override)
+        issues.items += [i for i in own.items if i.path[:4] == prefix]
+        return cfg
+    return _resolve_scopes(spec, index, issues, None)
+
+
+def _overrides(spec: Spec, index: int, issues: _Issues) -> dict[int, int]:
+    """Block index → the index of the override (``stages[index].blocks[k]``) that chooses it."""
+    stage = spec.stages[index]
+    chosen: dict[int, int] = {}
+    for k, over in enumerate(stage.blocks):
+        at = ("stages", index, "blocks", k, "at")
+        wanted = (over.at,) if isinstance(over.at, int) else over.at
+        if not wanted:
+            issues.add(at, "must name at least one block")
+        for n, j in enumerate(wanted):
+            where = at if isinstance(over.at, int) else (*at, n)
+            if not -stage.depth <= j < stage.depth:
+                issues.add(
+                    where,
+                    f"no block {j} in a stage of {stage.depth} block{'s' if stage.depth != 1 else ''} "
+                    f"(0…{stage.depth - 1}, or -{stage.depth}…-1 from the end)",
+                )
+                continue
+            block = j % stage.depth
+            if block in chosen:
+                issues.add(where, f"block {block} is already chosen by stages[{index}].blocks[{chosen[block]}]")
+                continue
+            chosen[block] = k
+        if not (over.model_fields_set - {"at"}):
+            issues.add(("stages", index, "blocks", k), "sets nothing but 'at'; give a setting, width or stride")
+    return chosen
+
+
+def _scope_words(path: Path) -> str:
+    """``stages[1]`` or ``stages[1].blocks[0]``: the scope a setting at ``path`` was written in."""
+    return format_path(path[:4] if path[2:3] == ("blocks",) else path[:2])
+
+
+def _resolve_scopes(spec: Spec, index: int, issues: _Issues, override: int | None) -> B.BlockConfig:
     stage = spec.stages[index]
     values: dict[str, Any] = dict(BUILTIN_DEFAULTS)
     origin: dict[str, Path] = {}
-    for scope, where in ((spec.defaults, ("defaults",)), (stage, ("stages", index))):
+    scopes: list[tuple[BlockSettings, Path]] = [(spec.defaults, ("defaults",)), (stage, ("stages", index))]
+    if override is not None:
+        scopes.append((stage.blocks[override], ("stages", index, "blocks", override)))
+    for scope, where in scopes:
         if scope.norm_groups is not None or scope.norm_group_channels is not None:
             # the two ways of sizing a group norm are one setting: a narrower scope replaces both
             for key in _GROUP_SIZE:
@@ -99,7 +150,9 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
             if key not in origin:
                 continue
             if origin[key][0] == "stages":
-                issues.add(origin[key], f"applies only to bottleneck blocks (stages[{index}] uses {kind} blocks)")
+                issues.add(
+                    origin[key], f"applies only to bottleneck blocks ({_scope_words(origin[key])} uses {kind} blocks)"
+                )
             elif index == 0 and (kinds := _effective(spec, "block")) <= B.BASIC_KINDS:
                 said = "/".join(sorted(kinds))
                 issues.add(origin[key], f"applies only to bottleneck blocks (every stage uses {said} blocks)")
@@ -108,8 +161,8 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
         if origin["dropout"][0] == "stages":
             issues.add(
                 origin["dropout"],
-                f"applies only to preact_basic blocks, between their two 3×3 convs (stages[{index}] uses "
-                f"{kind} blocks){fix}",
+                f"applies only to preact_basic blocks, between their two 3×3 convs ({_scope_words(origin['dropout'])}"
+                f" uses {kind} blocks){fix}",
             )
         elif index == 0 and "preact_basic" not in _effective(spec, "block"):
             issues.add(
@@ -135,15 +188,28 @@ def _resolve(spec: Spec, index: int, issues: _Issues) -> B.BlockConfig:
         eca_kernel=values["eca_kernel"],
         drop_path=values["drop_path"] or 0.0,
     )
-    if kind in ("bottleneck", "preact_bottleneck") and B.bottleneck_mid(cfg, stage.width) < 1:
+    width_at: Path = ("stages", index, "width")
+    width = stage.width
+    if override is not None and stage.blocks[override].width is not None:
+        width, width_at = stage.blocks[override].width or width, ("stages", index, "blocks", override, "width")
+    if kind in ("bottleneck", "preact_bottleneck") and B.bottleneck_mid(cfg, width) < 1:
         issues.add(
-            ("stages", index, "width"),
-            f"inner width int({stage.width} × {cfg.width_per_group} / 64) × {cfg.groups} is 0; "
+            width_at,
+            f"inner width int({width} × {cfg.width_per_group} / 64) × {cfg.groups} is 0; "
             "raise width or width_per_group",
         )
+    if override is not None:
+        for option, (setting, wanted) in _ONLY_FOR.items():
+            if option in origin and origin[option][2:3] == ("blocks",) and values[setting] != wanted:
+                issues.add(
+                    origin[option],
+                    f"applies only to {setting} '{wanted}' ({_scope_words(origin[option])} uses {setting} "
+                    f"'{values[setting]}')",
+                    key=True,
+                )
     if "shortcut_norm" in origin and cfg.shortcut in _NO_PROJECTION:
         # set on this stage: it must matter here; set in defaults: it must matter in some stage
-        if origin["shortcut_norm"][0] == "stages":
+        if origin["shortcut_norm"][0] == "stages":  # on this stage or one of its overrides
             issues.add(origin["shortcut_norm"], f"has no effect with shortcut '{cfg.shortcut}'")
         elif index == 0 and (kinds := _effective(spec, "shortcut")) <= _NO_PROJECTION:
             said = f"with shortcut '{cfg.shortcut}'" if len(kinds) == 1 else "(no stage uses a projection shortcut)"
@@ -500,12 +566,24 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
         if name in names:
             issues.add(("stages", i, "name"), f"duplicate stage name '{name}' (also stages[{names[name]}])")
         names[name] = i
-        make = B.BLOCKS[cfg.block]
+        chosen = _overrides(spec, i, issues)
+        configs = {k: _resolve(spec, i, issues, override=k) for k in sorted(set(chosen.values()))}
         blocks: list[Block] = []
         stage_in = channels
+        stage_cfg = cfg
         for j in range(st.depth):
-            stride = st.stride if j == 0 else 1
-            ops = make(cfg, channels, st.width, stride)
+            k = chosen.get(j)
+            over = st.blocks[k] if k is not None else None
+            cfg = configs[k] if k is not None else stage_cfg
+            if k is not None and (cfg.block in B.PREACT) != preact:
+                issues.add(
+                    ("stages", i, "blocks", k, "block"),
+                    f"'{cfg.block}' mixes pre- and post-activation blocks in one network; "
+                    f"use {'preact_' if preact else ''}{cfg.block.removeprefix('preact_')}",
+                )
+            stride = over.stride if over is not None and over.stride is not None else st.stride if j == 0 else 1
+            width = over.width if over is not None and over.width is not None else st.width
+            ops = B.BLOCKS[cfg.block](cfg, channels, width, stride)
             use, sc_ops = B.shortcut(cfg, channels, ops.out_channels, stride)
             sc_ops = B.layout_shortcut(cfg, use, sc_ops)
             if use != "none":
@@ -536,7 +614,9 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
                 )
             )
             channels = ops.out_channels
-        stages.append(Stage(name, i, cfg.block, stage_in, channels, st.stride, tuple(blocks)))
+        kinds = list(dict.fromkeys(b.kind for b in blocks))
+        stages.append(Stage(name, i, "+".join(kinds), stage_in, channels, st.stride, tuple(blocks)))
+        cfg = stage_cfg
     final = _final(spec, channels, cfg) if preact else ()
     _group_norm_checks(spec, stem, stages, issues)
     head: tuple[Op, ...] = ()

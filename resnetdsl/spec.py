@@ -165,6 +165,18 @@ class BlockSettings(NormActSettings):
     of the block's stage; the first block never drops. Identity in eval mode. Default: 0."""
 
 
+class BlockOverride(BlockSettings):
+    """Settings for chosen blocks of a stage, over the stage's own: any block setting, and the block's width and
+    stride. Module names do not change (the block at index j of stage `layerN` stays `layerN.j`)."""
+
+    at: Int | tuple[Int, ...]
+    """The blocks it applies to: an index or a list of indices (0 is the stage's first block; -1 its last)."""
+    width: Int | None = Field(None, ge=1, le=65536)
+    """Base width of these blocks. Default: the stage's."""
+    stride: Int | None = Field(None, ge=1, le=4)
+    """Stride of these blocks. Default: the stage's stride for its first block, 1 for the others."""
+
+
 class Stage(BlockSettings):
     """A run of blocks at one width. The first block may change resolution (stride) and width."""
 
@@ -176,6 +188,9 @@ class Stage(BlockSettings):
     """Stride of the stage's first block."""
     name: Str | None = Field(None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     """Module name of the stage (default: layer1, layer2, …); not the name of a torch.nn.Module attribute."""
+    blocks: tuple[BlockOverride, ...] = Field((), max_length=MAX_BLOCKS)
+    """Per-block control: settings for chosen blocks (by index) over the stage's, e.g.
+    `[{at: 0, block: bottleneck}, {at: [2, 3], width: 96}]`. Each block is chosen at most once."""
 
 
 class Head(_Model):

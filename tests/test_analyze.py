@@ -25,6 +25,42 @@ SLOW = {"cifar_resnet1202"}
 
 # Small networks that use every op kind and option no preset uses, at odd, non-square input sizes.
 CUSTOM: dict[str, dict[str, Any]] = {
+    "per_block": {
+        "name": "per_block",
+        "input": {"channels": 3, "size": [40, 36]},
+        "stem": {"kind": "conv3", "width": 16},
+        "stages": [
+            {
+                "depth": 4,
+                "width": 16,
+                "blocks": [
+                    {"at": 1, "block": "bottleneck", "width": 8, "groups": 2, "width_per_group": 32},
+                    {"at": [2, -1], "attention": "se", "se_ratio": 0.5},
+                    {"at": 0, "act": "silu"},
+                ],
+            },
+            {
+                "depth": 3,
+                "width": 24,
+                "stride": 2,
+                "blocks": [
+                    {"at": 0, "shortcut": "avgpool_projection"},
+                    {"at": 1, "stride": 2, "norm": "group", "norm_groups": 4},
+                ],
+            },
+        ],
+        "head": {"num_classes": 5},
+    },
+    "per_block_preact": {
+        "name": "per_block_preact",
+        "input": {"channels": 3, "size": [32, 32]},
+        "stem": {"kind": "conv3", "width": 16},
+        "defaults": {"block": "preact_basic", "drop_path": 0.1},
+        "stages": [
+            {"depth": 3, "width": 16, "blocks": [{"at": 1, "block": "preact_bottleneck"}]},
+            {"depth": 2, "width": 32, "stride": 2, "blocks": [{"at": -1, "dropout": 0.2, "width": 48}]},
+        ],
+    },
     "tweaks": {
         "name": "tweaks",
         "input": {"channels": 3, "size": [37, 53]},
