@@ -673,3 +673,30 @@ def test_collapsed_diagram_does_not_grow_with_depth() -> None:
     for detail in ("stage", "block", "layer"):
         assert sizes[20, detail] == sizes[200, detail]
     assert sizes[200, "block"][0] < 60
+
+
+@pytest.mark.parametrize("detail", ["block", "layer"])
+def test_pre_activation_and_attention_are_drawn_and_explained(detail: str) -> None:
+    pre = resnetdsl.render("preact_resnet164", detail=detail).source
+    assert "pre-activation: norm → act → conv; nothing after the add" in pre
+    se = resnetdsl.render("seresnet50", detail=detail).source
+    assert "SE a→b: squeeze-and-excitation gate on the branch, before the add" in se
+    assert "SE 256→16" in se
+    eca = resnetdsl.render("ecaresnet50d", detail=detail).source
+    assert "ECA k: efficient channel attention gate on the branch, before the add" in eca
+    plain = resnetdsl.render("resnet50", detail=detail).source
+    assert "pre-activation" not in plain and "SE a→b" not in plain
+    if detail == "block":  # norm and act read before the conv they feed; SE on a line of its own
+        assert "BN → ReLU → 1×1 conv, 16<br/>BN → ReLU → 3×3 conv, 16<br/>BN → ReLU → 1×1 conv, 64" in pre
+        assert "1×1 conv, 256 · BN<br/>SE 256→16" in se
+
+
+def test_gallery_is_up_to_date() -> None:
+    done = subprocess.run(
+        [sys.executable, "docs/gallery/make_gallery.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

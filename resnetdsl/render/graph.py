@@ -15,6 +15,7 @@ from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, format_shape
 from resnetdsl.render.engine import safe_filename
 from resnetdsl.render.labels import (
+    ATTENTION,
     LEGEND_TEXT,
     block_title,
     bold,
@@ -132,6 +133,10 @@ class _Builder:
         self.side = "e" if rankdir == "TB" else "s"
         self.fwd = ("s", "n") if rankdir == "TB" else ("e", "w")
         self.shortcuts_used: set[str] = set()
+        self.block_kinds: set[str] = set()
+        """``pre`` and/or ``post``: whether pre-activation blocks were drawn (the legend says how to read them)."""
+        self.attention: set[type] = set()
+        """Kinds of channel attention drawn."""
         from resnetdsl.render.diagram import Diagram
 
         self.g = Diagram(name="resnet", filename=f"{safe_filename(self.plan.name)}.gv", engine="dot", format="svg")
@@ -330,6 +335,8 @@ class _Builder:
                 c.attr(peripheries="1", penwidth="2")
             fork = cur
             pre = [li for li in b.layers if li.role == "pre"]
+            self.block_kinds.add("pre" if pre else "post")
+            self.attention.update(type(li.op) for li in b.layers if isinstance(li.op, ATTENTION))
             cur = self._op_nodes(cur, f"{base}_r", pre, c)
             if blk.shortcut_from_pre:
                 fork = cur
@@ -362,7 +369,9 @@ class _Builder:
         if not blk.has_add:
             ops += post
         lines = [f"{bold(title)}  {small(esc(self._block_name(group)))}"]
-        lines += [esc(line) for line in main_lines(ops)]
+        lines += [esc(line) for line in main_lines(ops, pre_activation=bool(blk.pre))]
+        self.block_kinds.add("pre" if blk.pre else "post")
+        self.attention.update(type(op) for op in ops if isinstance(op, ATTENTION))
         params = b.totals.params
         lines.append(small(esc(f"{params:,} params" + (" each" if len(group) > 1 else ""))))
         attrs: dict[str, str] = {"fillcolor": "white"}
@@ -388,6 +397,13 @@ class _Builder:
         if not self.shortcuts_used:
             return
         rows = ['<tr><td colspan="2" align="left"><b>shortcuts</b></td></tr>']
+        notes = []
+        if "pre" in self.block_kinds:
+            notes.append("pre-activation: norm → act → conv; nothing after the add")
+        if P.SqueezeExcite in self.attention:
+            notes.append("SE a→b: squeeze-and-excitation gate on the branch, before the add")
+        if P.EfficientChannelAttn in self.attention:
+            notes.append("ECA k: efficient channel attention gate on the branch, before the add")
         for use in SHORTCUT_STYLE:
             if use not in self.shortcuts_used:
                 continue
@@ -397,6 +413,9 @@ class _Builder:
                 f'<tr><td width="36" height="6" sides="b" border="2" color="{color}" style="{style["style"]}"></td>'
                 f'<td align="left"><font color="{color}">{esc(LEGEND_TEXT[use])}</font></td></tr>'
             )
+        if notes:
+            rows.append('<tr><td colspan="2" align="left"><b>blocks</b></td></tr>')
+            rows += [f'<tr><td colspan="2" align="left">{esc(note)}</td></tr>' for note in notes]
         table = (
             '<table border="1" style="rounded" color="#bbbbbb" cellborder="0" cellspacing="3" cellpadding="1">'
             + "".join(rows)

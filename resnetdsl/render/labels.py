@@ -224,11 +224,20 @@ def shortcut_text(block: P.Block) -> str:
     return out
 
 
-def main_lines(ops: Iterable[P.Op]) -> list[str]:
-    """The main path as lines, one per conv with the norm/act that follow it."""
+ATTENTION = (P.SqueezeExcite, P.EfficientChannelAttn)
+"""Channel attention, drawn on a line (block level) or in a node (layer level) of its own."""
+
+
+def main_lines(ops: Iterable[P.Op], *, pre_activation: bool = False) -> list[str]:
+    """The main path as lines: one per conv with the norm/act that follow it, or, pre-activated, with the norm/act
+    that come before it (``BN · ReLU → 3×3 conv, 64``); channel attention on a line of its own."""
     lines: list[list[str]] = []
+    fresh = True  # the next op starts a line
     for op in ops:
-        if isinstance(op, P.Conv | P.Pool | P.Linear) or not lines:
+        opens = isinstance(op, ATTENTION) or (not pre_activation and isinstance(op, P.Conv | P.Pool | P.Linear))
+        if fresh or opens:
             lines.append([])
         lines[-1].append(op_text(op))
-    return [" · ".join(line) for line in lines]
+        fresh = isinstance(op, ATTENTION) or (pre_activation and isinstance(op, P.Conv | P.Pool | P.Linear))
+    sep = " → " if pre_activation else " · "
+    return [sep.join(line) if pre_activation else " · ".join(line) for line in lines]
