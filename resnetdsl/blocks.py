@@ -197,7 +197,11 @@ def _norm_act(cfg: BlockConfig, i: int, channels: int) -> tuple[Op, ...]:
     activation) or one ``norm{i}`` (resnetv2: timm's BatchNormAct2d, batch norm and ReLU only)."""
     if cfg.layout == "resnetv2":
         return (NormAct(f"norm{i}", channels),)
-    return (*_norm(cfg, f"bn{i}", channels), _act(cfg, f"act{i}"))
+    norm = _norm(cfg, f"bn{i}", channels)
+    act = _act(cfg, f"act{i}")
+    if not norm and i == 1:  # no norm before it: an in-place act would overwrite the block input the shortcut reads
+        act = replace(act, inplace=False)
+    return (*norm, act)
 
 
 def preact_basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:

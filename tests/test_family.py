@@ -228,6 +228,57 @@ def random_spec(seed: int) -> dict[str, Any]:
 SEEDS = list(range(12))
 
 
+def random_spec_blocks(seed: int) -> dict[str, Any]:
+    """:func:`random_spec` grown to the whole block language: pre-activation blocks (in both layouts), in-block
+    dropout and per-block overrides (kinds of the same family, widths, strides, attention, norms)."""
+    rng = random.Random(1000 + seed)
+    spec = random_spec(1000 + seed)
+    preact = seed % 2 == 0
+    v2 = preact and seed % 4 == 0
+    if preact:
+        spec["defaults"]["block"] = rng.choice(["preact_basic", "preact_bottleneck"])
+        if spec["defaults"]["block"] == "preact_basic" and rng.random() < 0.7:
+            spec["defaults"]["dropout"] = rng.choice([0.1, 0.3])
+        if v2:  # timm's ResNetV2 names: batch norm + ReLU only, no conv stem pool
+            spec["layout"] = "resnetv2"
+            spec["stem"] = {"kind": rng.choice(["conv3", "deep"]), "width": 16}
+            for part in (spec["defaults"], *spec["stages"]):
+                for key in ("norm", "norm_groups", "norm_group_channels", "act", "act_negative_slope"):
+                    part.pop(key, None)
+    kinds = ["preact_basic", "preact_bottleneck"] if preact else ["basic", "bottleneck"]
+    for stage in spec["stages"]:
+        if stage["depth"] < 2 and rng.random() < 0.5:
+            stage["depth"] = 2
+        over: dict[str, Any] = {"at": rng.choice([0, -1, [0, 1] if stage["depth"] > 1 else 0])}
+        over["block"] = rng.choice(kinds)
+        if rng.random() < 0.5:
+            over["width"] = rng.choice([4, 12])
+        if rng.random() < 0.3:
+            over["stride"] = 2
+        if rng.random() < 0.4:
+            over |= _attention(rng)
+        if not v2 and rng.random() < 0.4:
+            over |= _norm_act(rng)
+        if over["block"] == "preact_basic" and rng.random() < 0.5:
+            over["dropout"] = 0.2
+        stage["blocks"] = [over]
+    spec["name"] = f"random_blocks{seed}"
+    return spec
+
+
+GENERATORS = {"family": random_spec, "blocks": random_spec_blocks}
+
+
+def test_random_block_specs_cover_the_block_language() -> None:
+    plans = [resnetdsl.plan_of(random_spec_blocks(s)) for s in SEEDS]
+    kinds = {b.kind for plan in plans for _, b in plan.blocks()}
+    assert kinds == {"basic", "bottleneck", "preact_basic", "preact_bottleneck"}
+    assert {plan.layout for plan in plans} == {"resnet", "resnetv2"}
+    ops = [op for plan in plans for _, op in plan.named_ops()]
+    assert {type(op) for op in ops} >= {P.Dropout, P.NormAct, P.SqueezeExcite, P.EfficientChannelAttn, P.DropPath}
+    assert any("+" in st.block_kind for plan in plans for st in plan.stages)  # a stage of mixed kinds
+
+
 def test_random_specs_cover_every_new_setting() -> None:
     plans = [resnetdsl.plan_of(random_spec(s)) for s in SEEDS]
     ops = [op for plan in plans for _, op in plan.named_ops()]
@@ -241,9 +292,10 @@ def test_random_specs_cover_every_new_setting() -> None:
     assert any(s["stem"].get("norm") not in (None, s["defaults"]["norm"]) for s in specs)
 
 
+@pytest.mark.parametrize("kind", GENERATORS)
 @pytest.mark.parametrize("seed", SEEDS)
-def test_random_spec_analysis_equals_built_model(seed: int) -> None:
-    plan = resnetdsl.plan_of(random_spec(seed))
+def test_random_spec_analysis_equals_built_model(seed: int, kind: str) -> None:
+    plan = resnetdsl.plan_of(GENERATORS[kind](seed))
     a = analyze(plan)
     model = resnetdsl.build_model(plan, seed=seed)
     assert a.totals.params == sum(p.numel() for p in model.parameters())

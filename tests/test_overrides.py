@@ -105,3 +105,21 @@ def test_overrides_are_kept_through_extends(tmp_path: pytest.TempPathFactory) ->
     )
     assert [b.kind for b in plan.stages[0].blocks] == ["basic", "bottleneck"]
     assert plan.stages[0].blocks[1].out_channels == 64
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "silu"])
+def test_a_pre_activation_without_norm_leaves_the_block_input_alone(act: str) -> None:
+    # found by the random specs: an in-place act first in the block overwrote the input the identity adds back
+    text = (
+        f"name: t\nstem: {{kind: conv3, width: 8}}\ndefaults: {{block: preact_basic, norm: none, act: {act}}}\n"
+        "stages: [{depth: 2, width: 8}]\n"
+    )
+    model = resnetdsl.build_model(text, seed=0).eval()
+    block = model.get_submodule("layer1.1")
+    x = torch.randn(2, 8, 8, 8)
+    kept = x.clone()
+    out = block(x)
+    assert torch.equal(x, kept)
+    assert torch.allclose(out, kept + block.conv2(block.act2(block.conv1(block.act1(kept.clone())))))
+    model.train()
+    model(torch.randn(2, 3, 16, 16)).sum().backward()  # no autograd complaint about in-place changes
