@@ -37,6 +37,7 @@ __all__ = [
     "Spec",
     "SpecError",
     "Summary",
+    "TorchMissing",
     "__version__",
     "build_model",
     "check",
@@ -61,6 +62,21 @@ def plan_of(source: Any) -> Plan:
         SpecError: the spec is invalid, with the same problems ``resnetdsl validate`` reports.
     """
     return check(source).plan
+
+
+class TorchMissing(ImportError):
+    """Building a model needs torch, which the light install (``pip install resnetdsl``) leaves out."""
+
+
+TORCH_HINT = "building a model needs torch: pip install 'resnetdsl[torch]' (validate, summary and render do not)"
+
+
+def require_torch() -> None:
+    """Raise :class:`TorchMissing`, with the one line that says what to install, when torch cannot be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise TorchMissing(TORCH_HINT)
 
 
 def _seed(seed: Any) -> int | None:
@@ -91,9 +107,11 @@ def build_model(
         SpecError: the spec is invalid; every problem is listed, as ``resnetdsl validate`` lists them (the input
             size checks included).
         ValueError: ``seed`` is not a whole number from 0 to 2**63-1.
+        TorchMissing: torch is not installed (``pip install 'resnetdsl[torch]'``).
     """
     seed = _seed(seed)
     plan = check(source).plan
+    require_torch()
     from resnetdsl.build_torch import build
 
     return build(plan, seed=seed, device=device, dtype=dtype)

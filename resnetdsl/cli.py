@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 
+from resnetdsl import TorchMissing
 from resnetdsl.errors import Issue, SpecError
 from resnetdsl.io import OutputError
 
@@ -132,10 +133,11 @@ def _presets(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from resnetdsl import build_model
+    from resnetdsl import build_model, require_torch
     from resnetdsl.check import check
 
     checked = check(args.spec, input_size=args.input, input_name="--input")  # problems fail here, not in torch
+    require_torch()
     print_issues(checked.warnings)
     plan = checked.plan
     c, h, w = checked.analysis.input_shape
@@ -178,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_issues(exc.issues)
         return EXIT_INVALID
     except OutputError as exc:
+        print(f"resnetdsl: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except TorchMissing as exc:
         print(f"resnetdsl: error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
