@@ -3,6 +3,10 @@ pydantic's errors in our words (:mod:`.messages`)."""
 
 from resnetdsl.load.compose import (
     MAX_EXTENDS,
+    Overridden,
+    Override,
+    apply_overrides,
+    is_override_mark,
     load_document,
     load_spec,
     preset_dir,
@@ -12,6 +16,9 @@ from resnetdsl.load.compose import (
     preset_path,
     read_source,
     resolve_extends,
+    overrides_arg,
+    parse_set,
+    spec_data,
     spec_from_document,
 )
 from resnetdsl.load.messages import did_you_mean, issues_from_pydantic
@@ -22,6 +29,13 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_EXTENDS",
     "MAX_NODES",
+    "Overridden",
+    "Override",
+    "apply_overrides",
+    "is_override_mark",
+    "overrides_arg",
+    "parse_set",
+    "spec_data",
     "Document",
     "SourceMap",
     "did_you_mean",
