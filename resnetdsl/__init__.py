@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "diff",
-    "load_weights",
-    "spec_from_model",
     "Issue",
     "Mark",
     "Plan",
@@ -43,11 +40,14 @@ __all__ = [
     "__version__",
     "build_model",
     "check",
+    "diff",
     "load_spec",
+    "load_weights",
     "plan_of",
     "presets",
     "render",
     "render_to",
+    "spec_from_model",
     "summarize",
 ]
 

@@ -181,9 +181,7 @@ def _build(args: argparse.Namespace) -> int:
     import torch
 
     if args.weights:
-        from resnetdsl.weights import load_weights
-
-        from resnetdsl.weights import WeightError
+        from resnetdsl.weights import WeightError, load_weights
 
         try:
             print(load_weights(model, args.weights, strict=args.strict).format())

@@ -203,12 +203,10 @@ def match_state(
     for skey in source:
         if skey not in used:
             out["unexpected"].append(Entry(skey, skey, source[skey], None))
-    return WeightReport(**{s: tuple(v) for s, v in out.items()}, source=source_name, target=target_name)  # type: ignore[arg-type]
+    return WeightReport(**{s: tuple(v) for s, v in out.items()}, source=source_name, target=target_name)
 
 
-def _fit(
-    key: str, src: Shape, dst: Shape, input_conv: str | None, classifier: frozenset[str]
-) -> tuple[Status, str]:
+def _fit(key: str, src: Shape, dst: Shape, input_conv: str | None, classifier: frozenset[str]) -> tuple[Status, str]:
     if src == dst:
         return "loaded", ""
     if key == input_conv and len(src) == len(dst) == 4 and src[0] == dst[0] and src[2:] == dst[2:]:
@@ -241,4 +239,3 @@ def predict(a: Plan, b: Plan) -> WeightReport:
         source_name=a.name,
         target_name=b.name,
     )
-

@@ -139,7 +139,10 @@ def _stem(model: nn.Module) -> tuple[dict[str, Any], int]:
     if pool is None or isinstance(pool, nn.Identity):
         stem["pool"] = "none"
     elif type(pool) is nn.MaxPool2d:
-        if (pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode) not in ((3, 2, 1, False), ((3, 3), (2, 2), (1, 1), False)):
+        if (pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode) not in (
+            (3, 2, 1, False),
+            ((3, 3), (2, 2), (1, 1), False),
+        ):
             raise UnsupportedModel("maxpool", pool, "the spec's max pool is 3×3, stride 2, padding 1")
         stem["pool"] = "max"
     elif isinstance(pool, nn.Sequential) and len(pool) == 3:
@@ -157,7 +160,7 @@ def _settings(model: nn.Module, path: str, bottleneck: bool) -> dict[str, Any]:
     n = 3 if bottleneck else 2
     convs = [_conv(getattr(b, f"conv{i}"), f"{path}.conv{i}") for i in range(1, n + 1)]
     s["conv_bias"] = convs[0].bias is not None
-    s.update(_norm(getattr(b, "bn1"), f"{path}.bn1"))
+    s.update(_norm(b.bn1, f"{path}.bn1"))
     act_name = "act1" if hasattr(b, "act1") else "relu"
     s.update(_act(getattr(b, act_name), f"{path}.{act_name}"))
     out = convs[-1].out_channels
@@ -215,7 +218,10 @@ def _attention(b: Any, path: str, channels: int) -> dict[str, Any]:
         return {"attention": "none"}
     fc1, fc2, conv = getattr(se, "fc1", None), getattr(se, "fc2", None), getattr(se, "conv", None)
     if type(fc1) is nn.Conv2d and type(fc2) is nn.Conv2d and fc1.bias is not None:
-        if not isinstance(getattr(se, "bn", nn.Identity()), nn.Identity) or type(getattr(se, "act", None)) is not nn.ReLU:
+        if (
+            not isinstance(getattr(se, "bn", nn.Identity()), nn.Identity)
+            or type(getattr(se, "act", None)) is not nn.ReLU
+        ):
             raise UnsupportedModel(f"{path}.se", se, "squeeze-and-excitation with ReLU and no norm is expected")
         rd = fc1.out_channels
         for ratio in (1 / 16, 1 / 8, 1 / 4, 1 / 2, rd / channels):
@@ -357,10 +363,10 @@ def _v2(model: nn.Module) -> dict[str, Any]:
     stem: dict[str, Any] = {}
     if isinstance(getattr(stem_mod, "conv", None), nn.Module):
         first = _conv(stem_mod.conv, "stem.conv")
-        k, s = first.kernel_size[0], first.stride[0]
-        stem["kind"] = {(7, 2): "conv7", (3, 1): "conv3"}.get((k, s))
+        ksize, kstride = first.kernel_size[0], first.stride[0]
+        stem["kind"] = {(7, 2): "conv7", (3, 1): "conv3"}.get((ksize, kstride))
         if stem["kind"] is None:
-            raise UnsupportedModel("stem.conv", first, f"a {k}×{k}/{s} stem conv")
+            raise UnsupportedModel("stem.conv", first, f"a {ksize}×{ksize}/{kstride} stem conv")
         stem["width"] = first.out_channels
     elif isinstance(getattr(stem_mod, "conv1", None), nn.Module):
         convs = [_conv(getattr(stem_mod, f"conv{i}"), f"stem.conv{i}") for i in (1, 2, 3)]
@@ -414,7 +420,9 @@ def _v2(model: nn.Module) -> dict[str, Any]:
                 s["_use"] = "identity"
             else:
                 _conv(ds.conv, f"{path}.downsample.conv")
-                s["_use"] = "avgpool_projection" if isinstance(getattr(ds, "pool", None), nn.AvgPool2d) else "projection"
+                s["_use"] = (
+                    "avgpool_projection" if isinstance(getattr(ds, "pool", None), nn.AvgPool2d) else "projection"
+                )
                 norm = getattr(ds, "norm", None)
                 s["shortcut_norm"] = norm is not None and not isinstance(norm, nn.Identity)
             s["_zero"] = _zero(convs[-1].weight)
@@ -478,7 +486,15 @@ def _verify(plan: P.Plan, model: nn.Module) -> None:
             covered.add(path)
             covered.update(f"{path}.{n}" for n, _ in m.named_modules() if n)
         if isinstance(op, P.Conv):
-            got = (m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.padding[0], m.groups, m.bias is not None)
+            got = (
+                m.in_channels,
+                m.out_channels,
+                m.kernel_size[0],
+                m.stride[0],
+                m.padding[0],
+                m.groups,
+                m.bias is not None,
+            )
             want = (op.in_channels, op.out_channels, op.kernel_size, op.stride, op.padding, op.groups, op.bias)
             if got != want:
                 raise UnsupportedModel(path, m, f"differs from the spec's conv: {got} != {want}")
@@ -486,24 +502,35 @@ def _verify(plan: P.Plan, model: nn.Module) -> None:
             k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
             s = m.stride if isinstance(m.stride, int) else m.stride[0]
             extra = (getattr(m, "ceil_mode", False), getattr(m, "count_include_pad", True))
-            if (k, s, *extra) != (op.kernel_size, op.stride, op.ceil_mode, op.count_include_pad if op.kind == "avg" else True):
-                raise UnsupportedModel(path, m, f"a {k}×{k}/{s} pool; the spec's is {op.kernel_size}×{op.kernel_size}/{op.stride}")
+            if (k, s, *extra) != (
+                op.kernel_size,
+                op.stride,
+                op.ceil_mode,
+                op.count_include_pad if op.kind == "avg" else True,
+            ):
+                raise UnsupportedModel(
+                    path, m, f"a {k}×{k}/{s} pool; the spec's is {op.kernel_size}×{op.kernel_size}/{op.stride}"
+                )
     for name, m in model.named_modules():
         if not name or name in covered or list(m.children()):
             continue
         if isinstance(m, _HARMLESS) or type(m).__name__ == "DropPath":
             continue
-        if not list(m.parameters(recurse=False)) and not list(m.buffers(recurse=False)) and type(m) in (nn.AvgPool2d, nn.MaxPool2d):
+        if (
+            not list(m.parameters(recurse=False))
+            and not list(m.buffers(recurse=False))
+            and type(m) in (nn.AvgPool2d, nn.MaxPool2d)
+        ):
             raise UnsupportedModel(name, m, "a pool the spec does not have here")
         raise UnsupportedModel(name, m, "no counterpart in the spec language")
-    want = state_entries(plan)
-    got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    if want != got:
-        extra = sorted(set(got) - set(want))
-        lack = sorted(set(want) - set(got))
-        diff = [k for k in want if k in got and want[k] != got[k]]
+    entries = state_entries(plan)
+    held = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if entries != held:
+        surplus = sorted(set(held) - set(entries))
+        lack = sorted(set(entries) - set(held))
+        diff = [k for k in entries if k in held and entries[k] != held[k]]
         raise UnsupportedModel(
-            "", model, f"state_dict differs: extra {extra[:3]}, lacking {lack[:3]}, other shapes {diff[:3]}"
+            "", model, f"state_dict differs: extra {surplus[:3]}, lacking {lack[:3]}, other shapes {diff[:3]}"
         )
 
 
@@ -518,7 +545,9 @@ def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
     """
     from resnetdsl.check import check
 
-    if isinstance(getattr(model, "stages", None), nn.Sequential) and isinstance(getattr(model, "stem", None), nn.Module):
+    if isinstance(getattr(model, "stages", None), nn.Sequential) and isinstance(
+        getattr(model, "stem", None), nn.Module
+    ):
         data = _v2(model)
     elif isinstance(getattr(model, "conv1", None), nn.Module):
         data = _v1(model)
@@ -548,7 +577,7 @@ def model_from_ref(ref: str) -> nn.Module:
 
     if arch not in timm.list_models():
         raise ValueError(f"timm has no model '{arch}'")
-    return timm.create_model(arch, pretrained=False)  # type: ignore[no-any-return]
+    return timm.create_model(arch, pretrained=False)
 
 
 def cli_main(args: argparse.Namespace) -> int:

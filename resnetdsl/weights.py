@@ -42,17 +42,13 @@ def read_state(source: Any) -> tuple[dict[str, Tensor], str]:
             try:
                 from safetensors.torch import load_file
             except ImportError:  # pragma: no cover - depends on the environment
-                raise ImportError(
-                    f"reading '{path}' needs the safetensors package (pip install safetensors)"
-                ) from None
+                raise ImportError(f"reading '{path}' needs the safetensors package (pip install safetensors)") from None
             return dict(load_file(path, device="cpu")), os.path.basename(path)
         data = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(data, Mapping):
             raise ValueError(f"'{path}' holds a {type(data).__name__}, not a state dict")
         return _unwrap(data), os.path.basename(path)
-    raise TypeError(
-        f"expected a state dict, a checkpoint path or a torch module, got {type(source).__name__}"
-    )
+    raise TypeError(f"expected a state dict, a checkpoint path or a torch module, got {type(source).__name__}")
 
 
 def _unwrap(data: Mapping[str, Any]) -> dict[str, Tensor]:
@@ -73,7 +69,7 @@ def _unwrap(data: Mapping[str, Any]) -> dict[str, Tensor]:
 def adapt_input_conv(weight: Tensor, in_channels: int) -> Tensor:
     """A 3-channel input conv's weight for ``in_channels`` (timm's ``adapt_input_conv``): one channel sums the
     three; more repeat them and scale by 3 / ``in_channels``."""
-    out_c, base, kh, kw = weight.shape
+    base = weight.shape[1]
     dtype = weight.dtype
     w = weight.float()
     if in_channels == 1:

@@ -29,15 +29,24 @@ def test_overrides_from_python() -> None:
     ("sets", "expected"),
     [
         (["stages.2.dept=23"], ["--set stages.2.dept=23: error: unknown key 'dept' (did you mean 'depth'?)"]),
-        (["stages.7.depth=2"], ["--set stages.7.depth=2: error: 'stages' has 4 items (indices 0 to 3); there is no item 7"]),
-        (["stages.2.depth=abc"], ["--set stages.2.depth=abc: error: stages[2].depth: must be an integer (got a string 'abc')"]),
+        (
+            ["stages.7.depth=2"],
+            ["--set stages.7.depth=2: error: 'stages' has 4 items (indices 0 to 3); there is no item 7"],
+        ),
+        (
+            ["stages.2.depth=abc"],
+            ["--set stages.2.depth=abc: error: stages[2].depth: must be an integer (got a string 'abc')"],
+        ),
         (["head.num_classes=0"], ["--set head.num_classes=0: error: head.num_classes: must be >= 1 (got 0)"]),
         (["depth=3"], ["--set depth=3: error: unknown key 'depth'"]),
         (["stem.kind.x=1"], ["--set stem.kind.x=1: error: 'stem.kind' is a value, not a mapping; it has no key 'x'"]),
         (["nameless"], ["--set nameless: error: expected KEY.PATH=VALUE, such as stages.2.depth=23"]),
         (
             ["stages.0.groups=4"],
-            ["--set stages.0.groups=4: error: stages[0].groups: applies only to bottleneck blocks (stages[0] uses basic blocks)"],
+            [
+                "--set stages.0.groups=4: error: stages[0].groups: applies only to bottleneck blocks "
+                "(stages[0] uses basic blocks)"
+            ],
         ),
     ],
 )
@@ -55,7 +64,8 @@ def test_override_problem_stays_on_the_set_through_extends() -> None:
     with pytest.raises(resnetdsl.SpecError) as exc:
         resnetdsl.check(text, overrides={"stages.0.groups": 4})
     assert [i.format() for i in exc.value.issues] == [
-        "overrides['stages.0.groups']: stages[0].groups: applies only to bottleneck blocks (stages[0] uses basic blocks)"
+        "overrides['stages.0.groups']: stages[0].groups: applies only to bottleneck blocks "
+        "(stages[0] uses basic blocks)"
     ]
 
 

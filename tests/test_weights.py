@@ -68,7 +68,9 @@ def test_input_conv_adapted_as_timm(channels: int) -> None:
     w = torch.randn(8, 3, 7, 7)
     torch.testing.assert_close(adapt_input_conv(w, channels), timm_adapt(channels, w.clone()))
     if channels > 3:
-        assert math.isclose(float(adapt_input_conv(w, channels)[0, 0, 0, 0]), float(w[0, 0, 0, 0]) * 3 / channels, rel_tol=1e-6)
+        assert math.isclose(
+            float(adapt_input_conv(w, channels)[0, 0, 0, 0]), float(w[0, 0, 0, 0]) * 3 / channels, rel_tol=1e-6
+        )
 
 
 def test_torchvision_checkpoint_into_a_grayscale_net(tmp_path: Path) -> None:
