@@ -41,13 +41,38 @@ __all__ = [
     "__version__",
     "build_model",
     "check",
+    "diff",
     "load_spec",
+    "load_weights",
     "plan_of",
     "presets",
     "render",
     "render_to",
+    "spec_from_model",
     "summarize",
 ]
+
+
+def load_weights(model: Any, source: Any, *, strict: bool = False) -> Any:
+    """Load a checkpoint into a model, mapping names and adapting what can be; see
+    :func:`resnetdsl.weights.load_weights` (imports torch)."""
+    from resnetdsl.weights import load_weights as load
+
+    return load(model, source, strict=strict)
+
+
+def spec_from_model(model: Any, *, name: str | None = None) -> Spec:
+    """The spec of a torchvision or timm ResNet instance; see :func:`resnetdsl.importer.spec_from_model`."""
+    from resnetdsl.importer import spec_from_model as convert
+
+    return convert(model, name=name)
+
+
+def diff(a: Any, b: Any, *, input_size: Any = None, overrides: Any = None) -> Any:
+    """What differs between two specs, and which of A's weights load into B; see :func:`resnetdsl.diff.diff`."""
+    from resnetdsl.diff import diff as compare
+
+    return compare(a, b, input_size=input_size, overrides=overrides)
 
 
 def presets() -> tuple[str, ...]:
@@ -55,13 +80,25 @@ def presets() -> tuple[str, ...]:
     return preset_names()
 
 
-def plan_of(source: Any) -> Plan:
-    """The :class:`Plan` of a spec given in any form :func:`load_spec` takes (or a plan, returned as is).
+def plan_of(source: Any, *, overrides: Any = None) -> Plan:
+    """The :class:`Plan` of a spec given in any form :func:`load_spec` takes (or a plan, returned as is), with
+    ``overrides`` (``{"stages.2.depth": 23}``) set after ``extends``.
 
     Raises:
         SpecError: the spec is invalid, with the same problems ``resnetdsl validate`` reports.
     """
-    return check(source).plan
+    return check(source, overrides=overrides).plan
+
+
+def _model_overrides(overrides: Any, num_classes: int | None, in_chans: int | None) -> Any:
+    from resnetdsl.load import Override, overrides_arg
+
+    items = list(overrides_arg(overrides))
+    if num_classes is not None:
+        items.append(Override("head.num_classes", num_classes, "num_classes"))
+    if in_chans is not None:
+        items.append(Override("input.channels", in_chans, "in_chans"))
+    return tuple(items)
 
 
 class TorchMissing(ImportError):
@@ -93,11 +130,17 @@ def build_model(
     seed: int | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    overrides: Any = None,
 ) -> ResNet:
     """Build the ``torch.nn.Module`` a spec describes.
 
     Args:
         source: a path, YAML text, a mapping, a :class:`Spec`, a :class:`Plan`, or a preset name (``"resnet50"``).
+        num_classes: classes of the head (``head.num_classes``), as timm's ``create_model`` takes it.
+        in_chans: input channels (``input.channels``), as timm's ``create_model`` takes it.
+        overrides: ``{"stages.2.depth": 23}``: dotted key paths set after ``extends``, before checking.
         seed: seed for the weights; the global RNG is left as it was. With the same seed, torchvision's
             architectures get torchvision's own weights.
         device: device to create parameters on (``"meta"`` allocates nothing).
@@ -110,7 +153,7 @@ def build_model(
         TorchMissing: torch is not installed (``pip install 'resnetdsl[torch]'``).
     """
     seed = _seed(seed)
-    plan = check(source).plan
+    plan = check(source, overrides=_model_overrides(overrides, num_classes, in_chans)).plan
     require_torch()
     from resnetdsl.build_torch import build
 

@@ -71,7 +71,9 @@ class Checked:
         return self.analysis.warnings
 
 
-def check(source: Any, *, input_size: InputSize | None = None, input_name: str = "input_size") -> Checked:
+def check(
+    source: Any, *, input_size: InputSize | None = None, input_name: str = "input_size", overrides: Any = None
+) -> Checked:
     """Load, validate, lower and analyse a spec; raise every problem at once.
 
     Args:
@@ -79,19 +81,21 @@ def check(source: Any, *, input_size: InputSize | None = None, input_name: str =
             :class:`~resnetdsl.plan.Plan`.
         input_size: the input to analyse for (``H``, ``(H, W)`` or ``(C, H, W)``); default: the spec's.
         input_name: how problems of ``input_size`` name it (``--input`` on the command line).
+        overrides: ``{"stages.2.depth": 23}`` (or :class:`~resnetdsl.load.Override`\\ s, as ``--set`` makes them):
+            set after ``extends``, before validation; problems they cause are placed on them.
 
     Raises:
         SpecError: every error found (warnings ride along in ``issues`` when there are errors).
         ValueError: ``input_size`` is malformed.
     """
-    checked, issues = check_with_issues(source, input_size=input_size, input_name=input_name)
+    checked, issues = check_with_issues(source, input_size=input_size, input_name=input_name, overrides=overrides)
     if checked is None:
         raise SpecError(issues)
     return checked
 
 
 def check_with_issues(
-    source: Any, *, input_size: InputSize | None = None, input_name: str = "input_size"
+    source: Any, *, input_size: InputSize | None = None, input_name: str = "input_size", overrides: Any = None
 ) -> tuple[Checked | None, list[Issue]]:
     """:func:`check`, returning the problems instead of raising them.
 
@@ -100,7 +104,15 @@ def check_with_issues(
         and warning, in source order.
     """
     from resnetdsl.analyze import analyze
-    from resnetdsl.load import read_source, resolve_extends, spec_from_document
+    from resnetdsl.load import (
+        Overridden,
+        apply_overrides,
+        overrides_arg,
+        read_source,
+        resolve_extends,
+        spec_data,
+        spec_from_document,
+    )
     from resnetdsl.lower import lower_with_issues
     from resnetdsl.plan import Plan
     from resnetdsl.spec import Spec
@@ -111,6 +123,13 @@ def check_with_issues(
     own: str | None = None
     via: Mark | None = None
     issues: list[Issue] = []
+    if isinstance(source, Overridden):
+        source, overrides = source.source, (*source.overrides, *overrides_arg(overrides))
+    changes = overrides_arg(overrides)
+    if changes and isinstance(source, Plan):
+        raise TypeError("overrides apply to a spec, not to a plan")
+    if changes and isinstance(source, Spec):
+        source = spec_data(source)
     if isinstance(source, Plan):
         plan = source
     else:
@@ -125,6 +144,7 @@ def check_with_issues(
             via = doc.source.mark_for(("extends",)) if "extends" in doc.data else None
             try:
                 doc = resolve_extends(doc)
+                doc = apply_overrides(doc, changes)
                 spec = spec_from_document(doc)
             except SpecError as exc:
                 return None, _sorted(place(i, doc.source, own, via) for i in exc.issues)
@@ -174,7 +194,7 @@ def place(issue: Issue, source: SourceMap | None, own: str | None, via: Mark | N
     is moved onto the ``extends`` line (``via``), its own place told in the message: the user's file comes
     first, and a CI annotation lands on the file that was checked.
     """
-    from resnetdsl.load import preset_of_display
+    from resnetdsl.load import is_override_mark, preset_of_display
     from resnetdsl.spec import Spec
 
     mark = issue.mark
@@ -183,7 +203,7 @@ def place(issue: Issue, source: SourceMap | None, own: str | None, via: Mark | N
     if mark is None:
         return issue
     preset = preset_of_display(mark.file)
-    if via is not None and mark.file != own:
+    if via is not None and mark.file != own and not is_override_mark(mark):
         if preset is not None:
             where = f"line {mark.line} of preset '{preset}'" if mark.line is not None else f"preset '{preset}'"
         else:

@@ -53,6 +53,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+SET_HELP = (
+    "set KEY.PATH=VALUE after extends, before checking (repeatable; VALUE is YAML: "
+    "--set stages.2.depth=23 --set head.num_classes=10 --set input.size=[96,96])"
+)
+
+
+def _add_set(parser: argparse.ArgumentParser, help: str = SET_HELP) -> None:
+    parser.add_argument("--set", action="append", default=[], dest="set", metavar="KEY.PATH=VALUE", help=help)
+
+
 def make_parser() -> argparse.ArgumentParser:
     from resnetdsl import __version__
 
@@ -66,6 +76,15 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=_seed, default=None, help="weight seed (0 to 2**63-1)")
     b.add_argument("-o", "--output", default=None, help="save the state_dict to this .pt file")
     b.add_argument("--print", action="store_true", dest="print_model", help="print the module tree")
+    b.add_argument(
+        "--weights",
+        default=None,
+        help="load a checkpoint (.pt/.pth state dict or .safetensors) into the model and print the report",
+    )
+    b.add_argument(
+        "--strict", action="store_true", help="with --weights: fail unless every tensor loads (or adapts) exactly"
+    )
+    _add_set(b)
     b.set_defaults(handler=_build)
 
     s = sub.add_parser("summary", help="shapes, parameters and MACs from the spec alone (no torch)")
@@ -73,6 +92,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")
     s.add_argument("--depth", choices=("stage", "block", "layer"), default="block")
     s.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
+    _add_set(s)
     s.set_defaults(handler=_delegate("resnetdsl.summary"))
 
     r = sub.add_parser("render", help="draw the network with Graphviz")
@@ -95,6 +115,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
     r.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")
+    _add_set(r)
     r.set_defaults(handler=_delegate("resnetdsl.render"))
 
     v = sub.add_parser("validate", help="check spec files; every problem with file:line:col")
@@ -105,14 +126,38 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         help="output format (default: github under GitHub Actions, else text)",
     )
+    _add_set(v, SET_HELP.replace("after extends", "in every spec, after extends"))
     v.set_defaults(handler=_delegate("resnetdsl.validate"))
 
     sc = sub.add_parser("schema", help="print or write the JSON Schema of the spec language")
     sc.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     sc.set_defaults(handler=_delegate("resnetdsl.validate", "schema_cli_main"))
 
-    pr = sub.add_parser("presets", help="list the bundled presets")
-    pr.set_defaults(handler=_presets)
+    pr = sub.add_parser("presets", help="the bundled presets: description, parameters, GMACs and input size")
+    pr.add_argument("--names", action="store_true", help="only the names, one a line")
+    pr.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    pr.set_defaults(handler=_delegate("resnetdsl.show", "presets_cli_main"))
+
+    sh = sub.add_parser("show", help="the fully resolved spec (extends and --set applied, every default explicit)")
+    sh.add_argument("spec", help="spec file, YAML text or preset name")
+    sh.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    _add_set(sh)
+    sh.set_defaults(handler=_delegate("resnetdsl.show"))
+
+    d = sub.add_parser("diff", help="what differs between two specs: keys, per-stage numbers, weight compatibility")
+    d.add_argument("a", help="spec A (the weights' source): file, YAML text or preset name")
+    d.add_argument("b", help="spec B (the target)")
+    d.add_argument("--input", type=parse_input, default=None, help="input CxHxW for both (default: each spec's)")
+    d.add_argument("--tensors", action="store_true", help="list every tensor, also those that load as they are")
+    d.add_argument("--format", choices=("text", "json"), default="text")
+    _add_set(d, SET_HELP.replace("after extends", "on spec B, after extends"))
+    d.set_defaults(handler=_delegate("resnetdsl.diff"))
+
+    im = sub.add_parser("import", help="write the spec of a torchvision or timm ResNet (built without weights)")
+    im.add_argument("model", help="torchvision:NAME or timm:NAME, e.g. torchvision:resnet50, timm:resnet50d")
+    im.add_argument("-o", "--output", default=None, help="write to this YAML file instead of stdout")
+    im.add_argument("--name", default=None, help="the spec's name (default: the model's)")
+    im.set_defaults(handler=_delegate("resnetdsl.importer"))
     return p
 
 
@@ -123,13 +168,6 @@ def _delegate(module: str, func: str = "cli_main"):  # type: ignore[no-untyped-d
         return result
 
     return run
-
-
-def _presets(args: argparse.Namespace) -> int:
-    from resnetdsl import presets
-
-    print("\n".join(presets()))
-    return EXIT_OK
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -144,6 +182,14 @@ def _build(args: argparse.Namespace) -> int:
     model = build_model(plan, seed=args.seed)
     import torch
 
+    if args.weights:
+        from resnetdsl.weights import WeightError, load_weights
+
+        try:
+            print(load_weights(model, args.weights, strict=args.strict).format())
+        except WeightError as exc:
+            print(f"resnetdsl: error: --strict: the checkpoint does not fit exactly\n{exc}", file=sys.stderr)
+            return EXIT_INVALID
     model.eval()
     with torch.no_grad():
         out = model(torch.zeros(1, c, h, w))
@@ -163,6 +209,29 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _overrides(args: argparse.Namespace) -> None:
+    """``--set`` strings → overrides, wrapped around the spec argument so that every command's checking path
+    applies them (``args.overrides`` for commands that check several specs)."""
+    sets = getattr(args, "set", None)
+    if not sets:
+        return
+    from resnetdsl.load import Overridden, parse_set
+
+    found: list[Issue] = []
+    items = []
+    for text in sets:
+        try:
+            items.append(parse_set(text))
+        except SpecError as exc:
+            found += exc.issues
+    if found:
+        raise SpecError(found)
+    args.overrides = tuple(items)
+    for attr in ("spec", "b"):
+        if hasattr(args, attr):
+            setattr(args, attr, Overridden(getattr(args, attr), args.overrides))
+
+
 def print_issues(issues: Iterable[Issue]) -> None:
     """Every issue to stderr as ``resnetdsl validate`` writes it: ``file:line:col: severity: path: message``."""
     for issue in issues:
@@ -174,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
+        _overrides(args)
         code: int = args.handler(args)
         return code
     except SpecError as exc:

@@ -358,7 +358,14 @@ def _inherited(spec: Spec, path: Path) -> bool:
     """The key at ``path`` was written in a base spec (through ``extends``), not in the spec's own file."""
     src = spec._source
     mark = src.mark_for(path, key=True) if src is not None else None
-    return spec._via is not None and mark is not None and mark.file != spec._file
+    # an override (`--set`) is the user's own word, as their file is
+    return spec._via is not None and mark is not None and mark.file != spec._file and not _override(mark)
+
+
+def _override(mark: Any) -> bool:
+    from resnetdsl.load import is_override_mark
+
+    return is_override_mark(mark)
 
 
 def _effective(spec: Spec, key: str) -> set[Any]:

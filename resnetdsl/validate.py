@@ -159,9 +159,9 @@ def _search(top: str) -> list[str]:
 # --- checking ------------------------------------------------------------------------------------
 
 
-def validate_file(path: str | os.PathLike[str]) -> FileResult:
-    """Check one spec (a file, or YAML text or a preset name that names no file); never raises for anything in
-    the spec."""
+def validate_file(path: str | os.PathLike[str], overrides: Any = None) -> FileResult:
+    """Check one spec (a file, or YAML text or a preset name that names no file), with ``overrides`` set
+    (``--set``); never raises for anything in the spec."""
     from pathlib import Path
 
     from resnetdsl.check import check_with_issues
@@ -170,7 +170,7 @@ def validate_file(path: str | os.PathLike[str]) -> FileResult:
     text = not os.path.lexists(given) and _is_spec_text(given)
     shown = ("<string>" if "\n" in given or ":" in given else given) if text else os.path.normpath(given)
     try:
-        _, issues = check_with_issues(given if text else Path(given))
+        _, issues = check_with_issues(given if text else Path(given), overrides=overrides)
     except Exception as exc:  # a bug in resnetdsl: report it against the spec, keep checking the others
         if os.environ.get("RESNETDSL_DEBUG"):
             raise
@@ -178,13 +178,13 @@ def validate_file(path: str | os.PathLike[str]) -> FileResult:
     return FileResult(shown, tuple(issues))
 
 
-def validate_paths(paths: Iterable[str | os.PathLike[str]]) -> Report:
+def validate_paths(paths: Iterable[str | os.PathLike[str]], overrides: Any = None) -> Report:
     """Check every spec file that ``paths`` names (see :func:`expand_paths`).
 
     Raises:
         UsageError: a path names nothing to check.
     """
-    return Report(tuple(validate_file(f) for f in expand_paths(paths)))
+    return Report(tuple(validate_file(f, overrides) for f in expand_paths(paths)))
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def cli_main(args: argparse.Namespace) -> int:
     """
     fmt: Format = args.format or default_format()
     try:
-        report = validate_paths(args.paths)
+        report = validate_paths(args.paths, getattr(args, "overrides", None))
     except UsageError as exc:
         for problem in exc.problems:
             _write(sys.stderr, f"resnetdsl validate: error: {problem}\n")

@@ -3,8 +3,14 @@ pydantic's errors in our words (:mod:`.messages`)."""
 
 from resnetdsl.load.compose import (
     MAX_EXTENDS,
+    Overridden,
+    Override,
+    apply_overrides,
+    is_override_mark,
     load_document,
     load_spec,
+    overrides_arg,
+    parse_set,
     preset_dir,
     preset_display,
     preset_names,
@@ -12,6 +18,7 @@ from resnetdsl.load.compose import (
     preset_path,
     read_source,
     resolve_extends,
+    spec_data,
     spec_from_document,
 )
 from resnetdsl.load.messages import did_you_mean, issues_from_pydantic
@@ -23,11 +30,17 @@ __all__ = [
     "MAX_EXTENDS",
     "MAX_NODES",
     "Document",
+    "Overridden",
+    "Override",
     "SourceMap",
+    "apply_overrides",
     "did_you_mean",
+    "is_override_mark",
     "issues_from_pydantic",
     "load_document",
     "load_spec",
+    "overrides_arg",
+    "parse_set",
     "parse_yaml",
     "preset_dir",
     "preset_display",
@@ -37,5 +50,6 @@ __all__ = [
     "read_file",
     "read_source",
     "resolve_extends",
+    "spec_data",
     "spec_from_document",
 ]

@@ -1,0 +1,219 @@
+"""``resnetdsl show`` (the fully resolved spec as YAML) and ``resnetdsl presets`` (the bundled presets' table).
+
+The resolved spec has ``extends`` and overrides applied and every default written out where it applies: a
+built-in default is written only where writing it changes nothing (the same plan, no new problem), so the
+output validates and builds the identical model. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import yaml
+
+from resnetdsl.check import check
+from resnetdsl.lower import BUILTIN_DEFAULTS
+from resnetdsl.spec import SCHEMA_ID, Spec
+
+_FILL_DEFAULTS = (
+    "block",
+    "shortcut",
+    "stride_on",
+    "groups",
+    "width_per_group",
+    "expansion",
+    "conv_bias",
+    "shortcut_norm",
+    "norm",
+    "act",
+    "attention",
+    "drop_path",
+)
+"""Block settings ``show`` writes into ``defaults`` when the spec leaves them to the built-in default."""
+_DERIVED: dict[str, Any] = {"stride_on": "3x3", "groups": 1, "width_per_group": 64, "drop_path": 0.0}
+
+
+def resolved(source: Any, *, overrides: Any = None) -> dict[str, Any]:
+    """The spec as plain data, extends and overrides applied, every default explicit.
+
+    Raises:
+        SpecError: the spec is invalid.
+    """
+    checked = check(source, overrides=overrides)
+    spec = checked.spec
+    if spec is None:
+        raise TypeError("show needs a spec, not a plan")
+    plan = checked.plan
+    data: dict[str, Any] = spec.model_dump(mode="json", exclude_none=True)
+    data.pop("extends", None)
+    for stage in data["stages"]:
+        if not stage.get("blocks"):  # no per-block overrides: nothing to say
+            stage.pop("blocks", None)
+        else:  # `at` first: it says which blocks the rest is for
+            stage["blocks"] = [{"at": b["at"], **{k: v for k, v in b.items() if k != "at"}} for b in stage["blocks"]]
+    if data.get("head") != "none":
+        data["head"] = {**data["head"]}
+    defaults = data.setdefault("defaults", {})
+    stem = data["stem"]
+    candidates: list[tuple[dict[str, Any], str, Any]] = []
+    if "pool" not in stem:
+        candidates.append((stem, "pool", "none" if stem["kind"] == "conv3" else "max"))
+    from resnetdsl.blocks import EXPANSION
+
+    kinds = {st.block_kind for st in plan.stages}
+    for key in _FILL_DEFAULTS:
+        if key in defaults:
+            continue
+        value = BUILTIN_DEFAULTS[key] if BUILTIN_DEFAULTS[key] is not None else _DERIVED.get(key)
+        if key == "expansion" and len(kinds) == 1 and next(iter(kinds)) in EXPANSION:
+            value = EXPANSION[next(iter(kinds))]
+        elif key == "shortcut_norm" and len(kinds) == 1:
+            from resnetdsl.blocks import PREACT
+
+            value = next(iter(kinds)) not in PREACT
+        if value is not None:
+            candidates.append((defaults, key, value))
+    for scope, key, value in candidates:
+        scope[key] = value
+        if not _same(data, plan):
+            del scope[key]
+    return _ordered(data)
+
+
+def _same(data: dict[str, Any], plan: Any) -> bool:
+    from resnetdsl.check import check_with_issues
+
+    checked, issues = check_with_issues(data)
+    return checked is not None and not issues and checked.plan == plan
+
+
+_ORDER = ("name", "description", "layout", "input", "stem", "defaults", "stages", "head", "init")
+
+
+def _ordered(data: dict[str, Any]) -> dict[str, Any]:
+    out = {k: data[k] for k in _ORDER if k in data}
+    out.update({k: v for k, v in data.items() if k not in out})
+    for key in ("stem", "defaults"):
+        if isinstance(out.get(key), dict):
+            fields = list(Spec.model_fields["stem" if key == "stem" else "defaults"].annotation.model_fields)  # type: ignore[union-attr]
+            out[key] = {k: out[key][k] for k in fields if k in out[key]}
+    return out
+
+
+class _Flow(dict[str, Any]):
+    pass
+
+
+class _FlowList(list[Any]):
+    pass
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
+_Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+
+
+def _styled(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, dict):
+        inner = {k: _styled(v, depth + 1) for k, v in value.items()}
+        return _Flow(inner) if depth >= 2 or (depth == 1 and len(inner) <= 4) else inner
+    if isinstance(value, list):
+        items = [_styled(v, 2) for v in value]
+        return _FlowList(items) if all(not isinstance(v, dict) for v in value) else items
+    return value
+
+
+def to_yaml(data: dict[str, Any]) -> str:
+    """Spec data as YAML, presets' style: one line per stage, short mappings inline."""
+    body = yaml.dump(_styled(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
+    return f"# yaml-language-server: $schema={SCHEMA_ID}\n{body}"
+
+
+def show(source: Any, *, overrides: Any = None) -> str:
+    """``resnetdsl show``'s text: the resolved spec as YAML."""
+    return to_yaml(resolved(source, overrides=overrides))
+
+
+def cli_main(args: argparse.Namespace) -> int:
+    """``resnetdsl show SPEC [--set K=V]... [-o FILE]``."""
+    text = show(args.spec)
+    if args.output:
+        from resnetdsl.io import atomic_write_text
+
+        atomic_write_text(args.output, text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# --- presets -----------------------------------------------------------------------------------------
+
+
+def preset_rows() -> list[dict[str, Any]]:
+    """One row per bundled preset: name, description, parameters, MACs and input (C, H, W)."""
+    from resnetdsl.load import preset_names
+
+    rows = []
+    for name in preset_names():
+        a = check(name).analysis
+        rows.append(
+            {
+                "name": name,
+                "description": a.plan.description,
+                "params": a.totals.params,
+                "macs": a.totals.macs,
+                "input": list(a.input_shape),
+            }
+        )
+    return rows
+
+
+def format_presets(rows: list[dict[str, Any]], fmt: str = "table") -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    head = ("name", "params", "GMACs", "input", "description")
+    body = [
+        (
+            r["name"],
+            f"{r['params'] / 1e6:.2f}M",
+            f"{r['macs'] / 1e9:.2f}",
+            "×".join(map(str, r["input"])),
+            _short(r["description"]),
+        )
+        for r in rows
+    ]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", "---:", "---:", "---", "---"]) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(row[i]) for row in (head, *body)) for i in range(4)]
+    right = (False, True, True, False)
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row[:4], widths, right, strict=True)]
+        return "  ".join([*cells, row[4]]).rstrip()
+
+    return "\n".join([line(head), *(line(row) for row in body)]) + "\n"
+
+
+def _short(text: str, limit: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def presets_cli_main(args: argparse.Namespace) -> int:
+    """``resnetdsl presets [--names] [--format table|json|markdown]``."""
+    from resnetdsl.load import preset_names
+
+    if args.names:
+        sys.stdout.write("".join(f"{n}\n" for n in preset_names()))
+        return 0
+    sys.stdout.write(format_presets(preset_rows(), args.format))
+    return 0

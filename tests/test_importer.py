@@ -1,0 +1,138 @@
+"""spec_from_model: the spec of a torchvision or timm ResNet, also after the usual surgery."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+import torchvision
+from torch import nn
+
+import resnetdsl
+from resnetdsl.importer import UnsupportedModel, spec_from_model
+from resnetdsl.plan import Plan
+
+from .conftest import TORCHVISION
+
+TIMM = [
+    "resnet18d",
+    "resnet26t",
+    "resnet50c",
+    "resnet50d",
+    "resnet50_gn",
+    "seresnet50",
+    "seresnext50_32x4d",
+    "ecaresnet50d",
+    "resnetrs50",
+    "resnetv2_18",
+    "resnetv2_50",
+]
+"""Every preset named after a timm model."""
+QUICK = {"resnet18", "resnet18d", "resnet26t", "resnetv2_18", "resnet50d"}
+"""Round-tripped with outputs compared in every run; the others (built at full size once each) are marked slow."""
+
+
+def _make(lib: str, name: str) -> nn.Module:
+    if lib == "torchvision":
+        return torchvision.models.get_model(name, weights=None)  # type: ignore[no-any-return]
+    return timm.create_model(name, pretrained=False)  # type: ignore[no-any-return]
+
+
+def _bare(plan: Plan) -> Plan:
+    return dataclasses.replace(plan, name="", description="")
+
+
+CASES = [("torchvision", n) for n in TORCHVISION] + [("timm", n) for n in TIMM]
+
+
+@pytest.mark.parametrize(("lib", "name"), CASES)
+def test_spec_of_every_model_is_its_preset(lib: str, name: str) -> None:
+    with torch.device("meta"):  # structure only: nothing allocated, no init cost
+        model = _make(lib, name)
+    assert _bare(resnetdsl.plan_of(spec_from_model(model))) == _bare(resnetdsl.plan_of(name))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(
+    ("lib", "name"),
+    [(lib, n) if n in QUICK else pytest.param(lib, n, marks=pytest.mark.slow) for lib, n in CASES],
+)
+def test_round_trip_loads_strictly_and_computes_the_same(lib: str, name: str) -> None:
+    torch.manual_seed(0)
+    model = _make(lib, name).eval()
+    spec = spec_from_model(model)
+    ours = resnetdsl.build_model(spec, device="meta")
+    ours.load_state_dict(model.state_dict(), strict=True, assign=True)
+    ours.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), model(x))
+
+
+@pytest.mark.parity
+def test_after_the_usual_surgery() -> None:
+    model = torchvision.models.resnet18(zero_init_residual=True)
+    model.fc = nn.Linear(512, 10)
+    model.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+    model.maxpool = nn.Identity()  # type: ignore[assignment]
+    model.eval()
+    spec = spec_from_model(model, name="gray")
+    assert spec.input.channels == 1 and spec.stem.pool == "none"
+    assert spec.head != "none" and spec.head.num_classes == 10
+    assert spec.init.zero_init_residual
+    ours = resnetdsl.build_model(spec).eval()
+    ours.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), model(x))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda m: torchvision.models.resnet50(replace_stride_with_dilation=[False, False, True]),
+            "layer4.1.conv2 (Conv2d): dilation 2 (dilated stages are not expressible yet)",
+        ),
+        (
+            lambda m: setattr(m.layer1[0], "bn1", nn.InstanceNorm2d(64)) or m,
+            "layer1.0.bn1 (InstanceNorm2d): not a norm the spec language has (batch, group, frozen batch, none)",
+        ),
+        (
+            lambda m: setattr(m.layer2[0], "extra", nn.Conv2d(3, 3, 1)) or m,
+            "layer2.0.extra (Conv2d): no counterpart in the spec language",
+        ),
+        (lambda m: setattr(m, "fc", nn.Identity()) or m, "fc (Identity): the head's classifier must be a Linear"),
+        (lambda m: nn.Sequential(nn.Conv2d(3, 3, 1)), "<model> (Sequential): not a torchvision or timm ResNet"),
+    ],
+)
+def test_what_it_cannot_express_is_named(change, message: str) -> None:  # type: ignore[no-untyped-def]
+    with torch.device("meta"):
+        model = change(torchvision.models.resnet18())
+    with pytest.raises(UnsupportedModel) as exc:
+        spec_from_model(model)
+    assert str(exc.value).startswith(message)
+
+
+def test_weight_standardised_convs_are_refused() -> None:
+    with torch.device("meta"):
+        model = timm.create_model("resnetv2_50x1_bit", pretrained=False)
+    with pytest.raises(UnsupportedModel, match=r"^stem\.conv \(StdConv2d\): expected a plain torch\.nn\.Conv2d"):
+        spec_from_model(model)
+
+
+def test_cli_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from resnetdsl.cli import main
+
+    out = tmp_path / "r50d.yaml"
+    assert main(["import", "timm:resnet50d", "-o", str(out)]) == 0
+    assert _bare(resnetdsl.plan_of(out)) == _bare(
+        resnetdsl.plan_of({"extends": "resnet50d", "init": {"zero_init_residual": True}})
+    )  # timm zero-initialises the last norm of each block
+    assert main(["validate", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["import", "torchvision:resnet5"]) == 1
+    assert "torchvision has no model 'resnet5'" in capsys.readouterr().err
