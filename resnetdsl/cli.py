@@ -2,7 +2,8 @@
 
 Each subcommand's work lives in its module (imported lazily, so ``validate``/``summary``/``render`` never
 import torch): ``summary`` → :mod:`resnetdsl.summary`, ``render`` → :mod:`resnetdsl.render`,
-``validate``/``schema`` → :mod:`resnetdsl.validate`. Each exposes ``cli_main(args) -> int``.
+``validate``/``schema`` → :mod:`resnetdsl.validate`, ``export`` → :mod:`resnetdsl.export`. Each exposes
+``cli_main(args) -> int``.
 """
 
 from __future__ import annotations
@@ -95,6 +96,14 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
     r.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")
     r.set_defaults(handler=_delegate("resnetdsl.render"))
+
+    e = sub.add_parser("export", help="write the network as standalone PyTorch source or as ONNX")
+    e.add_argument("spec", help="spec file, YAML text or preset name")
+    e.add_argument("--format", choices=("python", "onnx"), required=True)
+    e.add_argument("-o", "--output", default=None, help="output file (python: default stdout)")
+    e.add_argument("--seed", type=_seed, default=None, help="onnx: weight seed (0 to 2**63-1)")
+    e.add_argument("--input", type=parse_input, default=None, help="onnx: traced input CxHxW (default: the spec's)")
+    e.set_defaults(handler=_delegate("resnetdsl.export"))
 
     v = sub.add_parser("validate", help="check spec files; every problem with file:line:col")
     v.add_argument("paths", nargs="+", help="files, directories (searched for *.yaml, *.yml) or globs")
