@@ -176,6 +176,10 @@ class Stage(BlockSettings):
     """Stride of the stage's first block."""
     name: Str | None = Field(None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     """Module name of the stage (default: layer1, layer2, …); not the name of a torch.nn.Module attribute."""
+    checkpoint: Bool = False
+    """Activation checkpointing: in training, each block of the stage keeps only its input for backward and
+    runs its forward again there (torch.utils.checkpoint), trading compute for memory. No effect in eval mode
+    and no change to the weights or outputs."""
 
 
 class Head(_Model):

@@ -221,7 +221,7 @@ def _rows(a: Analysis) -> Iterator[Row]:
             yield _layer_row(layer, 1)
     for st in a.stages:
         stride = f" /{st.stage.stride}" if st.stage.stride > 1 else ""
-        kind = f"{st.stage.depth} × {st.stage.block_kind}{stride}"
+        kind = f"{st.stage.depth} × {st.stage.block_kind}{stride}" + (" (checkpoint)" if st.stage.checkpoint else "")
         yield _row(st.path, kind, "stage", 0, st.out_shape, st.totals)
         for b in st.blocks:
             yield _row(b.path, block_kind(b.block), "block", 1, b.out_shape, b.totals)
