@@ -391,7 +391,10 @@ class CheckpointSequential(nn.Sequential):
 def _stage(stage: P.Stage, layout: str) -> nn.Module:
     blocks = _nest([(b.name, _block(b, layout)) for b in stage.blocks])
     if stage.checkpoint:  # nested block containers (``blocks.0``) checkpoint their blocks too
-        blocks = [(n, CheckpointSequential(OrderedDict(m.named_children())) if type(m) is nn.Sequential else m) for n, m in blocks]
+        blocks = [
+            (n, CheckpointSequential(OrderedDict(m.named_children())) if type(m) is nn.Sequential else m)
+            for n, m in blocks
+        ]
         return CheckpointSequential(OrderedDict(blocks))
     return nn.Sequential(OrderedDict(blocks))
 

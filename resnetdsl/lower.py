@@ -536,9 +536,7 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
                 )
             )
             channels = ops.out_channels
-        stages.append(
-            Stage(name, i, cfg.block, stage_in, channels, st.stride, tuple(blocks), checkpoint=st.checkpoint)
-        )
+        stages.append(Stage(name, i, cfg.block, stage_in, channels, st.stride, tuple(blocks), checkpoint=st.checkpoint))
     final = _final(spec, channels, cfg) if preact else ()
     _group_norm_checks(spec, stem, stages, issues)
     head: tuple[Op, ...] = ()
