@@ -73,6 +73,13 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")
     s.add_argument("--depth", choices=("stage", "block", "layer"), default="block")
     s.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
+    s.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="table only: also the memory a training step at this batch needs (activations kept for backward, "
+        "per stage, float32 and bfloat16; parameters, gradients, SGD and Adam state)",
+    )
     s.set_defaults(handler=_delegate("resnetdsl.summary"))
 
     r = sub.add_parser("render", help="draw the network with Graphviz")
