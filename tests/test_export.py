@@ -116,6 +116,7 @@ def test_unknown_op_type_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
         to_python(resnetdsl.plan_of("cifar_resnet20"))
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 def test_built_model_is_not_scriptable_the_export_is() -> None:
     """The built model's forward looks its modules up by name (so that replacing ``block.conv2`` takes
     effect); TorchScript cannot compile that. docs/export.md points to the exported module instead."""
