@@ -42,6 +42,7 @@ __all__ = [
     "build_model",
     "check",
     "diff",
+    "fuse_for_inference",
     "load_spec",
     "load_weights",
     "plan_of",
@@ -133,6 +134,7 @@ def build_model(
     num_classes: int | None = None,
     in_chans: int | None = None,
     overrides: Any = None,
+    inference: bool = False,
 ) -> ResNet:
     """Build the ``torch.nn.Module`` a spec describes.
 
@@ -145,6 +147,8 @@ def build_model(
             architectures get torchvision's own weights.
         device: device to create parameters on (``"meta"`` allocates nothing).
         dtype: parameter dtype.
+        inference: return :func:`fuse_for_inference` of the model (eval mode, norms folded into convs,
+            channels_last); its state_dict is no longer the spec's.
 
     Raises:
         SpecError: the spec is invalid; every problem is listed, as ``resnetdsl validate`` lists them (the input
@@ -157,4 +161,18 @@ def build_model(
     require_torch()
     from resnetdsl.build_torch import build
 
-    return build(plan, seed=seed, device=device, dtype=dtype)
+    model = build(plan, seed=seed, device=device, dtype=dtype)
+    return fuse_for_inference(model) if inference else model
+
+
+def fuse_for_inference(model: ResNet, *, channels_last: bool = True) -> ResNet:
+    """An eval-mode copy of ``model`` for fast inference: every batch norm (frozen ones too) that follows a
+    conv folded into it, dropout and drop path removed, channels_last memory. Group norms and norms after an
+    add stay (see :mod:`resnetdsl.passes.fuse`). Outputs equal the eval-mode model's to float rounding.
+
+    Raises:
+        KeyError: the plan holds an op type the pass does not know.
+    """
+    from resnetdsl.passes.fuse import fuse_for_inference as fuse
+
+    return fuse(model, channels_last=channels_last)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from resnetdsl import plan as P
 from resnetdsl.errors import SpecError
@@ -351,8 +352,50 @@ def _nest(items: Sequence[tuple[str, nn.Module]]) -> list[tuple[str, nn.Module]]
     return out
 
 
+class _RecomputeKeepsStats:
+    """A block run under checkpoint: its forward runs twice (forward, then recompute in backward); the second
+    run must not update batch-norm running statistics again, so it restores the buffers it changed."""
+
+    def __init__(self, block: nn.Module) -> None:
+        self.block = block
+        self.calls = 0
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self.calls += 1
+        if self.calls == 1:
+            return self.block(x)  # type: ignore[no-any-return]
+        saved = [b.clone() for b in self.block.buffers()]
+        try:  # the recompute may stop early, by an exception, once it has what backward needs
+            out: Tensor = self.block(x)
+        finally:
+            with torch.no_grad():
+                for b, s in zip(self.block.buffers(), saved, strict=True):
+                    b.copy_(s)
+        return out
+
+
+class CheckpointSequential(nn.Sequential):
+    """A stage's blocks with activation checkpointing in training (``checkpoint: true``): each block keeps only
+    its input for backward and recomputes its forward there. The module names are those of ``nn.Sequential``;
+    eval mode and no-grad runs are plain sequential calls."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        for module in self:
+            if self.training and torch.is_grad_enabled() and isinstance(module, ResidualBlock):
+                x = checkpoint(_RecomputeKeepsStats(module), x, use_reentrant=False)
+            else:
+                x = module(x)
+        return x
+
+
 def _stage(stage: P.Stage, layout: str) -> nn.Module:
     blocks = _nest([(b.name, _block(b, layout)) for b in stage.blocks])
+    if stage.checkpoint:  # nested block containers (``blocks.0``) checkpoint their blocks too
+        blocks = [
+            (n, CheckpointSequential(OrderedDict(m.named_children())) if type(m) is nn.Sequential else m)
+            for n, m in blocks
+        ]
+        return CheckpointSequential(OrderedDict(blocks))
     return nn.Sequential(OrderedDict(blocks))
 
 

@@ -2,7 +2,8 @@
 
 Each subcommand's work lives in its module (imported lazily, so ``validate``/``summary``/``render`` never
 import torch): ``summary`` → :mod:`resnetdsl.summary`, ``render`` → :mod:`resnetdsl.render`,
-``validate``/``schema`` → :mod:`resnetdsl.validate`. Each exposes ``cli_main(args) -> int``.
+``validate``/``schema`` → :mod:`resnetdsl.validate`, ``export`` → :mod:`resnetdsl.export`. Each exposes
+``cli_main(args) -> int``.
 """
 
 from __future__ import annotations
@@ -93,6 +94,13 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--depth", choices=("stage", "block", "layer"), default="block")
     s.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
     _add_set(s)
+    s.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="table only: also the memory a training step at this batch needs (activations kept for backward, "
+        "per stage, float32 and bfloat16; parameters, gradients, SGD and Adam state)",
+    )
     s.set_defaults(handler=_delegate("resnetdsl.summary"))
 
     r = sub.add_parser("render", help="draw the network with Graphviz")
@@ -117,6 +125,14 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")
     _add_set(r)
     r.set_defaults(handler=_delegate("resnetdsl.render"))
+
+    e = sub.add_parser("export", help="write the network as standalone PyTorch source or as ONNX")
+    e.add_argument("spec", help="spec file, YAML text or preset name")
+    e.add_argument("--format", choices=("python", "onnx"), required=True)
+    e.add_argument("-o", "--output", default=None, help="output file (python: default stdout)")
+    e.add_argument("--seed", type=_seed, default=None, help="onnx: weight seed (0 to 2**63-1)")
+    e.add_argument("--input", type=parse_input, default=None, help="onnx: traced input CxHxW (default: the spec's)")
+    e.set_defaults(handler=_delegate("resnetdsl.export"))
 
     v = sub.add_parser("validate", help="check spec files; every problem with file:line:col")
     v.add_argument("paths", nargs="+", help="files, directories (searched for *.yaml, *.yml) or globs")

@@ -622,7 +622,9 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
             )
             channels = ops.out_channels
         kinds = list(dict.fromkeys(b.kind for b in blocks))
-        stages.append(Stage(name, i, "+".join(kinds), stage_in, channels, st.stride, tuple(blocks)))
+        stages.append(
+            Stage(name, i, "+".join(kinds), stage_in, channels, st.stride, tuple(blocks), checkpoint=st.checkpoint)
+        )
         cfg = stage_cfg
     final = _final(spec, channels, cfg) if preact else ()
     _group_norm_checks(spec, stem, stages, issues)

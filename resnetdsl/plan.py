@@ -215,6 +215,8 @@ class Stage:
     out_channels: int
     stride: int
     blocks: tuple[Block, ...]
+    checkpoint: bool = False
+    """Activation checkpointing per block in training (``torch.utils.checkpoint``)."""
 
     @property
     def depth(self) -> int:

@@ -191,6 +191,10 @@ class Stage(BlockSettings):
     blocks: tuple[BlockOverride, ...] = Field((), max_length=MAX_BLOCKS)
     """Per-block control: settings for chosen blocks (by index) over the stage's, e.g.
     `[{at: 0, block: bottleneck}, {at: [2, 3], width: 96}]`. Each block is chosen at most once."""
+    checkpoint: Bool = False
+    """Activation checkpointing: in training, each block of the stage keeps only its input for backward and
+    runs its forward again there (torch.utils.checkpoint), trading compute for memory. No effect in eval mode
+    and no change to the weights or outputs."""
 
 
 class Head(_Model):

@@ -221,7 +221,7 @@ def _rows(a: Analysis) -> Iterator[Row]:
             yield _layer_row(layer, 1)
     for st in a.stages:
         stride = f" /{st.stage.stride}" if st.stage.stride > 1 else ""
-        kind = f"{st.stage.depth} × {st.stage.block_kind}{stride}"
+        kind = f"{st.stage.depth} × {st.stage.block_kind}{stride}" + (" (checkpoint)" if st.stage.checkpoint else "")
         yield _row(st.path, kind, "stage", 0, st.out_shape, st.totals)
         for b in st.blocks:
             yield _row(b.path, block_kind(b.block), "block", 1, b.out_shape, b.totals)
@@ -373,7 +373,13 @@ def cli_main(args: argparse.Namespace) -> int:
     from resnetdsl.check import check
     from resnetdsl.cli import print_issues
 
-    summary = summary_of(check(args.spec, input_size=args.input, input_name="--input").analysis)
+    analysis = check(args.spec, input_size=args.input, input_name="--input").analysis
+    summary = summary_of(analysis)
     sys.stdout.write(format_summary(summary, args.format, args.depth))
+    if getattr(args, "batch", None):
+        from resnetdsl.memory import DTYPE_BYTES, activation_report, format_memory
+
+        reports = {dtype: activation_report(analysis, args.batch, dtype) for dtype in DTYPE_BYTES}
+        sys.stdout.write(format_memory(reports))
     print_issues(summary.warnings)
     return 0

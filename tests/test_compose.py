@@ -103,7 +103,7 @@ def test_show_round_trips(name: str) -> None:
 def test_show_makes_defaults_explicit() -> None:
     text = show("resnet18", overrides={"stages.0.depth": 3})
     assert "stem: {kind: conv7, width: 64, pool: max, conv_bias: false}" in text.splitlines()
-    for line in ("  block: basic", "  shortcut: projection", "- {depth: 3, width: 64, stride: 1}"):
+    for line in ("  block: basic", "  shortcut: projection", "- {depth: 3, width: 64, stride: 1, checkpoint: false}"):
         assert line in text.splitlines()
     assert "stride_on" not in text  # bottleneck only: not written for a basic network
 

@@ -295,6 +295,8 @@ class _Builder:
     def _stage_title(self, st: StageInfo) -> str:
         s = st.stage
         title = f"{bold(esc(s.name))}  {s.depth} × {esc(block_title(s.block_kind))}"
+        if s.checkpoint:
+            title += esc(" · checkpointed")
         return title + esc(f" · {s.out_channels} ch{stride_text(s.stride)} · {fmt_count(st.totals.params)} params")
 
     def _stage_node(self, cur: _Cursor, i: int, st: StageInfo, g: Any) -> _Cursor:
@@ -309,6 +311,8 @@ class _Builder:
             esc(f"{st.totals.params:,} params · {fmt_macs(st.totals.macs)}"),
             small(esc(f"shortcuts: {shortcuts}")),
         ]
+        if s.checkpoint:
+            lines.append(small(esc("activation checkpointing")))
         name = f"s{i}"
         self._node(g, name, "<br/>".join(lines))
         self._edge(cur, name)

@@ -1,0 +1,670 @@
+"""Plan → one standalone PyTorch source file that imports only torch.
+
+A backend like the others, dispatching on op type (as sqlglot's generators do on expression type): each op type
+has a constructor emitter in :data:`CONSTRUCTORS`; a type missing there raises :class:`KeyError`. The file holds
+what a person would write by hand: the helper modules the plan needs (frozen norm, SE, …), one class per block
+kind used (its ``__init__`` creates the layers, its ``forward`` runs them), and the network class. Module names,
+registration order and hence state_dict keys equal :func:`resnetdsl.build_model`'s; the classes pass
+``torch.jit.script``.
+
+Blocks of one kind become one class when they differ only in numbers: channel counts and stride become the
+constructor's ``in_channels``/``mid_channels``/``out_channels``/``stride`` (checked against every block of the
+class), an optional shortcut module ``downsample`` and an optional ``drop_path`` rate; other numbers that vary
+become further arguments (``se_reduced_channels``). Blocks whose structure differs get classes of their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import textwrap
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from resnetdsl import plan as P
+
+Value = Callable[[str], str]
+"""An op field's value as source text: a literal, or the name of a constructor argument."""
+
+
+def _lit(value: object) -> str:
+    return repr(value)
+
+
+def _kw(v: Value, op: P.Op, name: str, default: object) -> list[str]:
+    """``name=value`` when the value is an argument or differs from torch's default."""
+    text = v(name)
+    if text == _lit(default):
+        return []
+    return [f"{name}={text}"]
+
+
+def _conv(op: P.Conv, v: Value) -> str:
+    args = [v("in_channels"), v("out_channels"), v("kernel_size")]
+    args += _kw(v, op, "stride", 1) + _kw(v, op, "padding", 0) + _kw(v, op, "dilation", 1) + _kw(v, op, "groups", 1)
+    args.append(f"bias={v('bias')}")
+    return f"nn.Conv2d({', '.join(args)})"
+
+
+def _eps_momentum(v: Value, op: P.Norm | P.NormAct, momentum: bool = True) -> list[str]:
+    return _kw(v, op, "eps", 1e-5) + (_kw(v, op, "momentum", 0.1) if momentum else [])
+
+
+def _norm(op: P.Norm, v: Value) -> str:
+    if op.kind == "group":
+        return f"nn.GroupNorm({', '.join([v('groups'), v('channels'), *_eps_momentum(v, op, False)])})"
+    if op.kind == "frozen_batch":
+        return f"FrozenBatchNorm2d({', '.join([v('channels'), *_eps_momentum(v, op, False)])})"
+    return f"nn.BatchNorm2d({', '.join([v('channels'), *_eps_momentum(v, op)])})"
+
+
+def _norm_act(op: P.NormAct, v: Value) -> str:
+    return f"BatchNormAct2d({', '.join([v('channels'), *_eps_momentum(v, op)])})"
+
+
+_ACTS = {
+    "relu": "nn.ReLU",
+    "leaky_relu": "nn.LeakyReLU",
+    "silu": "nn.SiLU",
+    "gelu": "nn.GELU",
+    "mish": "nn.Mish",
+    "hardswish": "nn.Hardswish",
+}
+
+
+def _act(op: P.Act, v: Value) -> str:
+    cls = _ACTS[op.kind]
+    if op.kind == "gelu":
+        return f"{cls}()"
+    args = [v("negative_slope")] if op.kind == "leaky_relu" else []
+    if op.inplace:
+        args.append("inplace=True")
+    return f"{cls}({', '.join(args)})"
+
+
+def _pool(op: P.Pool, v: Value) -> str:
+    args = [v("kernel_size"), v("stride")]
+    if op.padding or op.ceil_mode or (op.kind == "avg" and not op.count_include_pad):
+        args.append(v("padding"))
+    if op.ceil_mode:
+        args.append("ceil_mode=True")
+    if op.kind == "avg" and not op.count_include_pad:
+        args.append("count_include_pad=False")
+    return f"nn.{'MaxPool2d' if op.kind == 'max' else 'AvgPool2d'}({', '.join(args)})"
+
+
+CONSTRUCTORS: dict[type, Callable[[Any, Value], str]] = {
+    P.Conv: _conv,
+    P.Norm: _norm,
+    P.NormAct: _norm_act,
+    P.Act: _act,
+    P.Pool: _pool,
+    P.GlobalPool: lambda op, v: f"nn.Adaptive{'Avg' if op.kind == 'avg' else 'Max'}Pool2d(1)",
+    P.Flatten: lambda op, v: "nn.Flatten(1)",
+    P.Dropout: lambda op, v: f"nn.Dropout({v('p')})",
+    P.Linear: lambda op, v: (
+        f"nn.Linear({v('in_features')}, {v('out_features')}" + ("" if op.bias else ", bias=False") + ")"
+    ),
+    P.Identity: lambda op, v: "nn.Identity()",
+    P.PadShortcut: lambda op, v: f"PadShortcut({v('in_channels')}, {v('out_channels')}, {v('stride')})",
+    P.SqueezeExcite: lambda op, v: f"SqueezeExcite({v('channels')}, {v('reduced_channels')})",
+    P.EfficientChannelAttn: lambda op, v: f"EfficientChannelAttn({v('kernel_size')})",
+    P.DropPath: lambda op, v: f"DropPath({v('p')})",
+}
+"""Op type → source of the expression that creates its module."""
+
+_HELPER_OF: dict[type, str] = {P.PadShortcut: "PadShortcut", P.SqueezeExcite: "SqueezeExcite"}
+_HELPER_OF.update({P.EfficientChannelAttn: "EfficientChannelAttn", P.DropPath: "DropPath"})
+_HELPER_OF.update({P.NormAct: "BatchNormAct2d"})
+
+HELPERS: dict[str, str] = {
+    "FrozenBatchNorm2d": '''
+class FrozenBatchNorm2d(nn.Module):
+    """BatchNorm2d with fixed statistics and affine, all buffers (torchvision.ops.FrozenBatchNorm2d)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(num_features))
+        self.register_buffer("bias", torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        shift = self.bias - self.running_mean * scale
+        return x * scale.reshape(1, -1, 1, 1) + shift.reshape(1, -1, 1, 1)
+''',
+    "BatchNormAct2d": '''
+class BatchNormAct2d(nn.BatchNorm2d):
+    """BatchNorm then ReLU in one module (timm's BatchNormAct2d): the norm's state under the module's name."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        super().__init__(num_features, eps=eps, momentum=momentum)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+        x = F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias, self.training, self.momentum, self.eps
+        )
+        return self.act(x)
+''',
+    "PadShortcut": '''
+class PadShortcut(nn.Module):
+    """Option A shortcut: subsample by ``stride``, then append zero channels."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.extra = out_channels - in_channels
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride != 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, [0, 0, 0, 0, 0, self.extra]) if self.extra else x
+''',
+    "SqueezeExcite": '''
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation: x * sigmoid(fc2(relu(fc1(mean(x)))))."""
+
+    def __init__(self, channels: int, reduced_channels: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, reduced_channels, 1)
+        self.act = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(reduced_channels, channels, 1)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = x.mean((2, 3), keepdim=True)
+        return x * self.gate(self.fc2(self.act(self.fc1(s))))
+''',
+    "EfficientChannelAttn": '''
+class EfficientChannelAttn(nn.Module):
+    """Efficient channel attention: x * sigmoid(conv1d over the channels of mean(x))."""
+
+    def __init__(self, kernel_size: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate = self.gate(self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1)))
+        return x * gate.view(x.shape[0], -1, 1, 1)
+''',
+    "DropPath": '''
+class DropPath(nn.Module):
+    """Stochastic depth per sample; the identity in eval mode."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        shape = [x.shape[0]] + [1] * (x.dim() - 1)
+        return x * x.new_empty(shape).bernoulli_(keep).div_(keep)
+''',
+}
+"""Helper module classes, emitted only when the plan uses them."""
+
+_BLOCK_CLASS = {
+    "basic": "BasicBlock",
+    "bottleneck": "Bottleneck",
+    "preact_basic": "PreActBasicBlock",
+    "preact_bottleneck": "PreActBottleneck",
+}
+_SYMBOLS = ("in_channels", "mid_channels", "out_channels", "stride")
+_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "in_channels": ("in_channels", "mid_channels", "out_channels"),
+    "in_features": ("in_channels", "mid_channels", "out_channels"),
+    "out_channels": ("out_channels", "mid_channels", "in_channels"),
+    "channels": ("out_channels", "mid_channels", "in_channels"),
+    "stride": ("stride",),
+}
+
+
+def _helper(op: P.Op) -> str | None:
+    if isinstance(op, P.Norm) and op.kind == "frozen_batch":
+        return "FrozenBatchNorm2d"
+    return _HELPER_OF.get(type(op))
+
+
+def _fields(op: P.Op) -> dict[str, object]:
+    return {f.name: getattr(op, f.name) for f in dataclasses.fields(op) if f.name != "name"}
+
+
+def _structure(op: P.Op) -> tuple[object, ...]:
+    """What must be equal for two ops to share one line of a class: type, name and non-numeric fields."""
+    rest = tuple((k, v) for k, v in _fields(op).items() if isinstance(v, bool | str) or v is None)
+    return (type(op), op.name, rest)
+
+
+def _literal_value(op: P.Op) -> Value:
+    values = _fields(op)
+    return lambda name: _lit(values[name])
+
+
+def _expr(op: P.Op, v: Value | None = None) -> str:
+    return CONSTRUCTORS[type(op)](op, v or _literal_value(op))  # KeyError: an op type without an emitter
+
+
+@dataclass
+class _BlockClass:
+    """One emitted block class and the blocks it stands for."""
+
+    kind: str
+    blocks: list[P.Block]
+    name: str = ""
+    shortcut_reads_pre: bool = False
+    lifted: dict[tuple[int, str], str] = field(default_factory=dict)
+    """(op index in the template, field) → argument name, for numbers that vary and are no symbol."""
+    symbols: dict[tuple[int, str], str] = field(default_factory=dict)
+
+    @property
+    def template(self) -> list[P.Op]:
+        return _template_ops(self.blocks[0])
+
+    def resolve(self) -> None:
+        """Decide, for every numeric field, a symbol (checked on every block), a literal, or a lifted argument."""
+        per_block = [_template_ops(b) for b in self.blocks]
+        # a basic block's inner width is its output width: one name for both reads best
+        skip = {"mid_channels"} if all(b.mid_channels == b.out_channels for b in self.blocks) else set()
+        for i, op in enumerate(self.template):
+            for name, value in _fields(op).items():
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    continue
+                values = [_fields(ops[i])[name] for ops in per_block]
+                sym = next(
+                    (
+                        s
+                        for s in _CANDIDATES.get(name, ())
+                        if s not in skip
+                        and all(getattr(b, s) == val for b, val in zip(self.blocks, values, strict=True))
+                    ),
+                    None,
+                )
+                if sym is not None and not (sym == "stride" and len(set(values)) == 1 and values[0] == 1):
+                    self.symbols[i, name] = sym
+                elif len(set(values)) > 1:
+                    self.lifted[i, name] = f"{op.name.replace('.', '_')}_{name}"
+
+    def value_of(self, i: int, op: P.Op) -> Value:
+        literal = _literal_value(op)
+        return lambda name: self.symbols.get((i, name)) or self.lifted.get((i, name)) or literal(name)
+
+    @property
+    def params(self) -> list[str]:
+        """Positional constructor arguments: channel counts, then lifted numbers (``stride`` is a keyword)."""
+        used = set(self.symbols.values())
+        return [s for s in _SYMBOLS[:3] if s in used] + sorted(set(self.lifted.values()))
+
+    @property
+    def has_stride(self) -> bool:
+        return "stride" in self.symbols.values()
+
+    @property
+    def has_downsample(self) -> bool:
+        return any(b.shortcut_ops for b in self.blocks)
+
+    @property
+    def has_drop_path(self) -> bool:
+        return any(isinstance(op, P.DropPath) for b in self.blocks for op in b.main)
+
+    def call(self, block: P.Block, downsample: _Call | str | None) -> _Call:
+        """The constructor call that creates ``block``."""
+        args: list[tuple[str, _Call | str]] = []
+        ops = _template_ops(block)
+        values = {sym: str(getattr(block, sym)) for sym in _SYMBOLS}
+        lifted = {arg: _lit(_fields(ops[i])[name]) for (i, name), arg in self.lifted.items()}
+        for param in self.params:
+            args.append(("", values[param] if param in values else lifted[param]))
+        if self.has_stride and block.stride != 1:
+            args.append(("stride", str(block.stride)))
+        if downsample is not None:
+            args.append(("downsample", downsample))
+        rate = next((op.p for op in block.main if isinstance(op, P.DropPath)), 0.0)
+        if rate > 0:
+            args.append(("drop_path", repr(rate)))
+        return _Call(self.name, tuple(args))
+
+
+def _template_ops(block: P.Block) -> list[P.Op]:
+    return [op for op in (*block.pre, *block.main, *block.post) if not isinstance(op, P.DropPath)]
+
+
+def _block_key(block: P.Block) -> tuple[object, ...]:
+    return (block.kind, block.has_add, tuple(_structure(op) for op in _template_ops(block)))
+
+
+def _inplace_add(block: P.Block) -> bool:
+    last = next(op for op in reversed(block.main) if not isinstance(op, P.DropPath))
+    return isinstance(last, P.Norm | P.Conv | P.SqueezeExcite | P.EfficientChannelAttn)
+
+
+def _block_classes(plan: P.Plan) -> list[_BlockClass]:
+    groups: dict[tuple[object, ...], _BlockClass] = {}
+    for _, block in plan.blocks():
+        reads = block.shortcut_from_pre if block.shortcut_ops else None
+        key = (*_block_key(block), reads)
+        loose = (*_block_key(block), None)
+        if reads is None:  # no shortcut module: fits any class of its structure
+            match = next((g for k, g in groups.items() if k[:-1] == loose[:-1]), None)
+            key = loose if match is None else next(k for k, g in groups.items() if g is match)
+        elif loose in groups and not any(b.shortcut_ops for b in groups[loose].blocks):
+            groups[key] = groups.pop(loose)  # the shortcut-free class so far takes this reading
+        groups.setdefault(key, _BlockClass(block.kind, [])).blocks.append(block)
+    seen: dict[str, int] = {}
+    out = list(groups.values())
+    for cls in out:
+        base = _BLOCK_CLASS.get(cls.kind, _camel(cls.kind) + "Block")
+        seen[base] = seen.get(base, 0) + 1
+        cls.name = base if seen[base] == 1 else f"{base}{seen[base]}"
+        cls.shortcut_reads_pre = any(b.shortcut_from_pre for b in cls.blocks if b.shortcut_ops)
+        cls.resolve()
+    return out
+
+
+_WORDS = {"resnet": "ResNet", "resnext": "ResNeXt", "preact": "PreAct", "resnetv": "ResNetV"}
+
+
+def _camel(name: str) -> str:
+    words = [w for w in re.split(r"[^0-9A-Za-z]+|(?<=[a-z])(?=[0-9])", name) if w]
+    text = ""
+    for w in words:  # digits after digits keep a separator: resnetv2_50 → ResNetV2_50
+        text += ("_" if text[-1:].isdigit() and w[:1].isdigit() else "") + _WORDS.get(w.lower(), w[:1].upper() + w[1:])
+    text = text or "Net"
+    return text if text[0].isalpha() else "Net" + text
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A constructor call laid out as ruff lays it out: on one line if it fits in 120 columns (and is not
+    ``explode``), else one argument a line with a trailing comma (which keeps ruff from joining it back)."""
+
+    func: str
+    args: tuple[tuple[str, _Call | str], ...]
+    """(keyword or "", argument)."""
+    explode: bool = False
+
+    def flat(self) -> str:
+        return f"{self.func}({', '.join(k + ('=' if k else '') + _flat(a) for k, a in self.args)})"
+
+    def layout(self, indent: int, lead: int = 0, trail: int = 0) -> str:
+        flat = self.flat()
+        if not self.explode and indent + lead + len(flat) + trail <= 120:
+            return flat
+        pad = " " * (indent + 4)
+        lines = [f"{self.func}("]
+        for k, a in self.args:
+            key = k + "=" if k else ""
+            text = a.layout(indent + 4, len(key), 1) if isinstance(a, _Call) else a
+            lines.append(f"{pad}{key}{text},")
+        return "\n".join(lines) + "\n" + " " * indent + ")"
+
+
+def _flat(a: _Call | str) -> str:
+    return a.flat() if isinstance(a, _Call) else a
+
+
+class _Writer:
+    """Gathers what the file needs besides the network: helper classes and container classes."""
+
+    def __init__(self, plan: P.Plan) -> None:
+        self.plan = plan
+        self.helpers: set[str] = set()
+        self.containers: dict[tuple[str, ...], str] = {}
+        self.container_names: set[str] = set()
+
+    def note(self, ops: Iterable[P.Op]) -> None:
+        for op in ops:
+            helper = _helper(op)
+            if helper is not None:
+                self.helpers.add(helper)
+
+    def container(self, parent: str, names: tuple[str, ...]) -> str:
+        """The class of a container whose children have non-index names (``downsample.conv``, ``blocks``)."""
+        if names not in self.containers:
+            base = _camel(parent.rsplit(".", 1)[-1]) or "Container"
+            name, n = base, 1
+            while name in self.container_names or name in _BLOCK_CLASS.values():
+                n += 1
+                name = f"{base}{n}"
+            self.containers[names] = name
+            self.container_names.add(name)
+        return self.containers[names]
+
+    def group(self, items: Sequence[tuple[str, _Call | str]]) -> list[tuple[str, _Call | str]]:
+        """(dotted name, expression) → (top-level name, expression): dotted names gather in a container, an
+        ``nn.Sequential`` for index names, a container class for others."""
+        out: list[tuple[str, list[tuple[str, _Call | str]] | None, _Call | str]] = []
+        for name, expr in items:
+            head, dot, tail = name.partition(".")
+            if not dot:
+                out.append((head, None, expr))
+            elif out and out[-1][0] == head and out[-1][1] is not None:
+                out[-1][1].append((tail, expr))
+            else:
+                out.append((head, [(tail, expr)], ""))
+        result: list[tuple[str, _Call | str]] = []
+        for head, children, expr in out:
+            if children is None:
+                result.append((head, expr))
+                continue
+            inner = self.group(children)
+            tails = tuple(t for t, _ in inner)
+            if tails == tuple(str(k) for k in range(len(tails))):
+                body = _compress([e for _, e in inner])
+                result.append((head, _Call("nn.Sequential", tuple(("", e) for e in body), explode=True)))
+            else:
+                cls = self.container(head, tails)
+                result.append((head, _Call(cls, tuple(inner), explode=True)))
+        return result
+
+
+def _compress(exprs: list[_Call | str]) -> list[_Call | str]:
+    """Runs of three or more equal expressions become ``*(expr for _ in range(n))``."""
+    out: list[_Call | str] = []
+    i = 0
+    while i < len(exprs):
+        j = i
+        while j < len(exprs) and exprs[j] == exprs[i]:
+            j += 1
+        if j - i >= 3 and len(_flat(exprs[i])) <= 80:
+            out.append(f"*({_flat(exprs[i])} for _ in range({j - i}))")
+        else:
+            out.extend(exprs[i:j])
+        i = j
+    return out
+
+
+def _block_class_source(cls: _BlockClass, layout: str) -> str:
+    template = cls.template
+    params = [f"{p}: int" if p in _SYMBOLS else f"{p}: {_param_type(cls, p)}" for p in cls.params]
+    if cls.has_stride:
+        params.append("stride: int = 1")
+    if cls.has_downsample:
+        params.append("downsample: nn.Module | None = None")
+    if cls.has_drop_path:
+        params.append("drop_path: float = 0.0")
+    sig = ", ".join(["self", *params])
+    lines = [f"class {cls.name}(nn.Module):", f'    """{_block_doc(cls)}"""', ""]
+    head = f"    def __init__({sig}) -> None:"
+    if len(head) > 120:
+        lines.append("    def __init__(")
+        lines += [f"        {p}," for p in ["self", *params]]
+        lines.append("    ) -> None:")
+    else:
+        lines.append(head)
+    lines.append("        super().__init__()")
+    if cls.has_downsample and layout == "resnetv2":  # timm's ResNetV2 registers the shortcut first
+        lines.append("        self.downsample = downsample")
+    for i, op in enumerate(template):
+        lines.append(f"        self.{op.name} = {_expr(op, cls.value_of(i, op))}")
+    if cls.has_drop_path:
+        lines.append("        self.drop_path = DropPath(drop_path) if drop_path > 0 else None")
+    if cls.has_downsample and layout != "resnetv2":
+        lines.append("        self.downsample = downsample")
+    lines += ["", "    def forward(self, x: Tensor) -> Tensor:"]
+    b = cls.blocks[0]
+    current = "x"
+    for op in b.pre:
+        lines.append(f"        pre = self.{op.name}({current})")
+        current = "pre"
+    for op in b.main:
+        if isinstance(op, P.DropPath):
+            continue
+        lines.append(f"        out = self.{op.name}({current})")
+        current = "out"
+    if cls.has_drop_path:
+        lines += ["        if self.drop_path is not None:", "            out = self.drop_path(out)"]
+    if b.has_add:
+        lines.append("        shortcut = x")
+        if cls.has_downsample:
+            src = "pre" if cls.shortcut_reads_pre else "x"
+            lines += ["        if self.downsample is not None:", f"            shortcut = self.downsample({src})"]
+        lines.append("        out += shortcut" if _inplace_add(b) else "        out = out + shortcut")
+    for op in b.post:
+        lines.append(f"        out = self.{op.name}(out)")
+    lines.append("        return out")
+    return "\n".join(lines) + "\n"
+
+
+def _param_type(cls: _BlockClass, param: str) -> str:
+    template = cls.template
+    for (i, name), arg in cls.lifted.items():
+        if arg == param:
+            return "float" if isinstance(_fields(template[i])[name], float) else "int"
+    return "int"
+
+
+def _block_doc(cls: _BlockClass) -> str:
+    b = cls.blocks[0]
+    parts = [op.name for op in _template_ops(b) if op in b.main or op in b.pre]
+    add = " + shortcut" if b.has_add else ""
+    post = ", then " + ", ".join(op.name for op in b.post) if b.post else ""
+    return f"{b.kind} block: {' → '.join(parts)}{add}{post}."
+
+
+def _container_source(name: str, children: tuple[str, ...]) -> str:
+    sig = ", ".join(["self", *(f"{c}: nn.Module" for c in children)])
+    lines = [
+        f"class {name}(nn.Module):",
+        f'    """Runs {", ".join(children)} in turn."""',
+        "",
+        f"    def __init__({sig}) -> None:",
+        "        super().__init__()",
+        *(f"        self.{c} = {c}" for c in children),
+        "",
+        "    def forward(self, x: Tensor) -> Tensor:",
+        *(f"        x = self.{c}(x)" for c in children),
+        "        return x",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _docstring(plan: P.Plan) -> str:
+    text = f"{plan.name}: {plan.description}" if plan.description else plan.name
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    body = textwrap.fill(text, 116)
+    note = "Generated by resnetdsl from its plan; imports only torch. Same state_dict keys as resnetdsl.build_model."
+    return f'"""{body}\n\n{note}\n"""'
+
+
+def to_python(plan: P.Plan) -> str:
+    """The source of a standalone module defining the network of ``plan`` (class name from the plan's name).
+
+    Raises:
+        KeyError: the plan holds an op type this backend has no emitter for.
+    """
+    writer = _Writer(plan)
+    classes = _block_classes(plan)
+    class_of = {id(b): cls for cls in classes for b in cls.blocks}
+    top: list[tuple[str, _Call | str]] = [(op.name, _expr(op)) for op in plan.stem]
+    writer.note(plan.stem)
+    for stage in plan.stages:
+        items: list[tuple[str, _Call | str]] = []
+        for block in stage.blocks:
+            writer.note(block.ops())
+            down = None
+            if block.shortcut_ops:
+                grouped = writer.group([(op.name, _expr(op)) for op in block.shortcut_ops])
+                assert len(grouped) == 1 and grouped[0][0] == "downsample", grouped
+                down = grouped[0][1]
+                if isinstance(down, _Call):
+                    down = dataclasses.replace(down, explode=False)
+            items.append((block.name, class_of[id(block)].call(block, down)))
+        top.append((stage.name, _stage_expr(writer, items)))
+    top += [(op.name, _expr(op)) for op in (*plan.final, *plan.head)]
+    writer.note((*plan.final, *plan.head))
+    feature_ops = [*(op.name for op in plan.stem), *(s.name for s in plan.stages), *(op.name for op in plan.final)]
+    features = {n.partition(".")[0] for n in feature_ops}
+    grouped = writer.group(top)
+
+    net = _camel(plan.name)
+    if net in writer.container_names or net in {c.name for c in classes}:
+        net += "Net"
+    init = []
+    for name, expr in grouped:
+        lead = f"self.{name} = "
+        text = expr.layout(8, len(lead)) if isinstance(expr, _Call) else expr
+        init.append(f"        {lead}{text}")
+    feats = [n for n, _ in grouped if n in features]
+    heads = [n for n, _ in grouped if n not in features]
+    body = [
+        f"class {net}(nn.Module):",
+        f'    """{_oneline(plan)}"""',
+        "",
+        "    def __init__(self) -> None:",
+        "        super().__init__()",
+        *init,
+        "        for m in self.modules():",
+        "            if isinstance(m, nn.Conv2d):",
+        '                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")',
+        "            elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm):",
+        "                nn.init.ones_(m.weight)",
+        "                nn.init.zeros_(m.bias)",
+        "",
+        "    def forward_features(self, x: Tensor) -> Tensor:",
+        *(f"        x = self.{n}(x)" for n in feats),
+        "        return x",
+        "",
+        "    def forward(self, x: Tensor) -> Tensor:",
+        "        x = self.forward_features(x)",
+        *(f"        x = self.{n}(x)" for n in heads),
+        "        return x",
+    ]
+    helpers = [HELPERS[h].strip("\n") for h in HELPERS if h in writer.helpers]
+    uses_torch = "FrozenBatchNorm2d" in writer.helpers
+    uses_f = bool(writer.helpers & {"BatchNormAct2d", "PadShortcut"})
+    imports = ["import torch"] if uses_torch else []
+    imports += ["import torch.nn.functional as F"] if uses_f else []
+    imports.append("from torch import Tensor, nn")
+    parts = [_docstring(plan), "\n".join(imports), *helpers]
+    parts += [_container_source(n, c) for c, n in writer.containers.items()]
+    parts += [_block_class_source(cls, plan.layout) for cls in classes]
+    parts.append("\n".join(body))
+    return (
+        "\n\n\n".join(p.rstrip("\n") for p in parts)
+        .replace('"""\n\n\nimport', '"""\n\nimport', 1)
+        .replace('"""\n\n\nfrom', '"""\n\nfrom', 1)
+        + "\n"
+    )
+
+
+def _stage_expr(writer: _Writer, items: list[tuple[str, _Call | str]]) -> _Call:
+    grouped = writer.group(items)
+    names = tuple(n for n, _ in grouped)
+    if names == tuple(str(k) for k in range(len(names))):
+        return _Call("nn.Sequential", tuple(("", e) for e in _compress([e for _, e in grouped])), explode=True)
+    return _Call(writer.container("stage", names), tuple(grouped), explode=True)
+
+
+def _oneline(plan: P.Plan) -> str:
+    kinds = sorted({b.kind for _, b in plan.blocks()})
+    depths = ", ".join(str(s.depth) for s in plan.stages)
+    return f"{plan.name}: stages of {depths} {'/'.join(kinds)} blocks."

@@ -1,0 +1,170 @@
+"""Exporters: standalone PyTorch source (golden files, equal keys and outputs, TorchScript, ruff), ONNX
+(onnxruntime at two input sizes), torch.export and torch.compile."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import resnetdsl
+from resnetdsl import plan as P
+from resnetdsl.export import python as export_python
+from resnetdsl.export.python import to_python
+
+from .conftest import run_cli
+
+GOLDEN_PRESETS = ["cifar_resnet20", "resnet50d", "preact_resnet164", "resnetv2_50", "seresnet50"]
+# (preset, input size): every block kind, layout, norm, attention, shortcut and stem kind among them
+EQUAL_PRESETS = [
+    ("resnet18", 64),
+    ("cifar_resnet20", 32),
+    ("ecaresnet50d", 64),
+    ("resnetv2_18", 64),
+    ("extends: preact_resnet164\nstages: [{depth: 2, width: 16}, {depth: 2, width: 32, stride: 2}]", 32),
+    ("wrn16_8", 32),
+    ("extends: resnet18\ndefaults: {norm: group, drop_path: 0.1, attention: se}", 64),
+    ("extends: resnet18\ndefaults: {norm: frozen_batch, act: silu}", 64),
+    *(pytest.param(n, 64, marks=pytest.mark.slow) for n in ["resnet50d", "resnetrs50", "resnext50_32x4d"]),
+    *(pytest.param(n, 64, marks=pytest.mark.slow) for n in ["preact_resnet164", "resnetv2_50"]),
+    pytest.param("resnet50_gn", 64, marks=pytest.mark.slow),
+]
+
+
+def _load(source: str, tmp_path: Path, name: str) -> type[nn.Module]:
+    path = tmp_path / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    classes = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__]
+    return classes[-1]  # the network class comes last
+
+
+@pytest.mark.parametrize("name", GOLDEN_PRESETS)
+def test_golden_source(name: str, golden: Callable[[str, str], None]) -> None:
+    golden(f"export/{name}.py", to_python(resnetdsl.plan_of(name)))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+@pytest.mark.parametrize(("name", "size"), EQUAL_PRESETS)
+def test_exported_module_equals_built_model(name: str, size: int, tmp_path: Path) -> None:
+    plan = resnetdsl.plan_of(name)
+    source = to_python(plan)
+    assert "resnetdsl" not in source.split('"""', 2)[2]  # only the module docstring names us
+    code = source.split('"""', 2)[2]
+    imports = {line for line in code.splitlines() if line.startswith(("import ", "from "))}
+    assert imports <= {"import torch", "import torch.nn.functional as F", "from torch import Tensor, nn"}
+    model = resnetdsl.build_model(plan, seed=0).eval()
+    exported = _load(source, tmp_path, "net")().eval()
+    assert list(exported.state_dict()) == list(model.state_dict())  # same keys, same order
+    exported.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model(x)
+        torch.testing.assert_close(exported(x), expected, rtol=0, atol=0)
+        scripted = torch.jit.script(exported)
+        torch.testing.assert_close(scripted(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_exported_training_step_equals_built_model(tmp_path: Path) -> None:
+    """Training mode too: batch statistics, running-stat updates (NormAct counts batches), the same gradients."""
+    plan = resnetdsl.plan_of("resnetv2_18")
+    model = resnetdsl.build_model(plan, seed=0)
+    exported = _load(to_python(plan), tmp_path, "v2")()
+    exported.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    for m in (model, exported):
+        m(x).square().mean().backward()
+    torch.testing.assert_close(exported.state_dict(), model.state_dict())
+    for (n, a), (_, b) in zip(model.named_parameters(), exported.named_parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, msg=n)
+
+
+def test_blocks_of_one_kind_share_a_class() -> None:
+    source = to_python(resnetdsl.plan_of("resnet50"))
+    assert source.count("class Bottleneck(") == 1 and "class Bottleneck2" not in source
+    assert "*(Bottleneck(2048, 512, 2048) for _ in range(2))" not in source  # runs shorter than 3 stay spelled out
+    deep = to_python(resnetdsl.plan_of("cifar_resnet1202"))
+    assert "*(BasicBlock(16, 16) for _ in range(200))" in deep and len(deep.splitlines()) < 150
+    assert "BasicBlock(16, 32, stride=2, downsample=PadShortcut(16, 32, 2))" in deep
+
+
+def test_exported_source_passes_ruff(tmp_path: Path) -> None:
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff not installed")
+    for name in [*GOLDEN_PRESETS, "ecaresnet50d", "resnetrs50", "wrn28_10", "resnet50_gn"]:
+        (tmp_path / f"{name}.py").write_text(to_python(resnetdsl.plan_of(name)), encoding="utf-8")
+    config = str(Path(__file__).resolve().parent.parent / "pyproject.toml")  # the project's own rules
+    for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        done = subprocess.run([ruff, *args, "--config", config, str(tmp_path)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_unknown_op_type_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(export_python.CONSTRUCTORS, P.PadShortcut)
+    with pytest.raises(KeyError):
+        to_python(resnetdsl.plan_of("cifar_resnet20"))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+def test_built_model_is_not_scriptable_the_export_is() -> None:
+    """The built model's forward looks its modules up by name (so that replacing ``block.conv2`` takes
+    effect); TorchScript cannot compile that. docs/export.md points to the exported module instead."""
+    with pytest.raises(Exception):  # noqa: B017 - TorchScript raises its own frontend errors
+        torch.jit.script(resnetdsl.build_model("cifar_resnet20"))
+
+
+def test_cli_export_python(tmp_path: Path) -> None:
+    out = tmp_path / "model.py"
+    done = run_cli("export", "cifar_resnet20", "--format", "python", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.read_text(encoding="utf-8") == to_python(resnetdsl.plan_of("cifar_resnet20"))
+    bad = run_cli("export", "stages: []", "--format", "python")
+    assert bad.returncode == 1 and "error" in bad.stderr
+
+
+def test_torch_export_equals_eval_model() -> None:
+    model = resnetdsl.build_model("cifar_resnet20", seed=0).eval()
+    x = torch.randn(2, 3, 32, 32)
+    program = torch.export.export(model, (x,), dynamic_shapes={"x": {0: torch.export.Dim.DYNAMIC}})
+    y = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(program.module()(y), model(y), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_torch_compile_inductor_equals_eval_model() -> None:
+    model = resnetdsl.build_model("cifar_resnet20", seed=0).eval()
+    compiled = torch.compile(model, backend="inductor")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cifar_resnet20", "resnetv2_18"])
+def test_onnx_runtime_equals_torch(name: str, tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    plan = resnetdsl.plan_of(name)
+    path = tmp_path / "model.onnx"
+    done = run_cli("export", name, "--format", "onnx", "--seed", "0", "-o", str(path))
+    assert done.returncode == 0, done.stderr
+    model = resnetdsl.build_model(plan, seed=0).eval()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    h, w = plan.input_size
+    for shape in [(1, 3, h, w), (3, 3, h + 16, w + 32)]:  # batch and both sides differ from the traced input
+        x = torch.randn(*shape)
+        (out,) = session.run(None, {"input": x.numpy()})
+        with torch.no_grad():
+            torch.testing.assert_close(torch.from_numpy(out), model(x), rtol=1e-4, atol=1e-4)
