@@ -330,7 +330,9 @@ def _pool(op: P.Pool) -> nn.Module:
     if op.same:
         if op.kind != "avg" or op.padding:
             raise ValueError(f"{op.name}: 'SAME' padding is built for avg pools without padding only")
-        return AvgPool2dSame(op.kernel_size, op.stride, 0, ceil_mode=op.ceil_mode, count_include_pad=op.count_include_pad)
+        return AvgPool2dSame(
+            op.kernel_size, op.stride, 0, ceil_mode=op.ceil_mode, count_include_pad=op.count_include_pad
+        )
     if op.kind == "max":
         return nn.MaxPool2d(op.kernel_size, op.stride, op.padding, ceil_mode=op.ceil_mode)
     return nn.AvgPool2d(

@@ -10,6 +10,7 @@ for; :class:`FeatureInfo` describes them as timm's ``model.feature_info`` does. 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,13 +91,11 @@ def with_features(plan: P.Plan, out_indices: Sequence[int]) -> P.Plan:
         raise ValueError(f"out_indices must be a non-empty sequence of whole numbers, got {out_indices!r}")
     if any(not 0 <= i <= n for i in idx):
         raise ValueError(f"out_indices must lie in 0…{n} (0: the stem, 1…{n}: the stages), got {idx!r}")
-    if any(b <= a for a, b in zip(idx, idx[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(idx)):
         raise ValueError(f"out_indices must increase without repeats, got {idx!r}")
     keep = max(max(idx), 1)  # the stem's tap alone still needs a stage to describe its channels
     final = plan.final if keep == n else ()
-    return dataclasses.replace(
-        plan, stages=plan.stages[:keep], head=(), num_classes=None, final=final, out_indices=idx
-    )
+    return dataclasses.replace(plan, stages=plan.stages[:keep], head=(), num_classes=None, final=final, out_indices=idx)
 
 
 def selected(plan: P.Plan) -> tuple[Tap, ...]:
