@@ -287,6 +287,29 @@ class ResNet(nn.Module):
         return self
 
 
+class FeatureDict(nn.Module):
+    """A multi-scale backbone's maps as an ordered dict, with ``out_channels``: the contract torchvision's
+    detection and segmentation models expect of a backbone body (what ``IntermediateLayerGetter`` gives).
+
+    The model stays a child module, so ``train()`` still keeps its frozen stages and (``norm_eval``) its batch
+    norms in eval mode; ``IntermediateLayerGetter`` copies the children and loses that.
+    """
+
+    def __init__(self, model: ResNet, names: Sequence[str] | None = None) -> None:
+        super().__init__()
+        if not model.plan.out_indices:
+            raise ValueError("FeatureDict needs a multi-scale backbone: build it with features_only=True")
+        n = len(model.feature_info)
+        self.names = [str(i) for i in range(n)] if names is None else list(names)
+        if len(self.names) != n:
+            raise ValueError(f"{len(self.names)} names for {n} feature maps")
+        self.body = model
+        self.out_channels: list[int] = model.feature_info.channels()
+
+    def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
+        return OrderedDict(zip(self.names, self.body(x), strict=True))
+
+
 def _conv(op: P.Conv) -> nn.Module:
     return nn.Conv2d(
         op.in_channels,

@@ -303,3 +303,27 @@ def test_diagram_draws_the_feature_taps() -> None:
     assert "feature 0" in src and "feature 2" in src and "feature 4" in src and "feature 1" not in src
     assert "stride 16 · dil 2" in src and "64×32×32 /2" in src
     assert '"output"' not in src and "output</b>" not in src
+
+
+@pytest.mark.slow
+def test_fcn_head_on_an_output_stride_8_backbone() -> None:
+    from torchvision.models.segmentation import FCN
+    from torchvision.models.segmentation.fcn import FCNHead
+
+    from resnetdsl.build_torch import FeatureDict
+
+    spec = _spec("resnet18", output_stride=8, features={"out_indices": [3, 4]}, frozen_stages=1)
+    body = FeatureDict(resnetdsl.build_model(spec, seed=0), names=["aux", "out"])
+    assert body.body.feature_info.reduction() == [8, 8]
+    model = FCN(body, FCNHead(512, 4), aux_classifier=FCNHead(256, 4)).train()
+    assert not body.body.layer1[0].bn1.training and body.body.layer2[0].bn1.training
+    x = torch.rand(2, 3, 96, 96)
+    out = model(x)
+    assert out["out"].shape == out["aux"].shape == (2, 4, 96, 96)
+    target = torch.randint(0, 4, (2, 96, 96))
+    loss = nn.functional.cross_entropy(out["out"], target) + 0.5 * nn.functional.cross_entropy(out["aux"], target)
+    loss.backward()
+    assert body.body.conv1.weight.grad is None and body.body.layer4[1].conv2.weight.grad is not None
+    model.eval()
+    with torch.no_grad():
+        assert model(x)["out"].shape == (2, 4, 96, 96)
