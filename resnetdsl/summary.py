@@ -332,8 +332,8 @@ def _rf(value: int | None) -> str:
 
 def _backbone_cells(s: Summary) -> list[tuple[str, ...]]:
     """Stride, dilation and receptive field of the stem and each stage, then of each feature output."""
-    head = ("Backbone", "Channels", "Stride", "Dilation", "Receptive field")
-    rows: list[tuple[str, ...]] = [head] + [
+    rows: list[tuple[str, ...]] = [("Backbone", "Channels", "Stride", "Dilation", "Receptive field")]
+    rows += [
         (f.name, str(f.channels), str(f.reduction), str(f.dilation), _rf(f.receptive_field)) for f in s.stage_facts
     ]
     rows += [
