@@ -255,6 +255,13 @@ def _backbone_checks(spec: Spec, issues: _Issues) -> None:
                     ("features", "out_indices", k),
                     f"must be in increasing order without repeats (got {i} after {idx[k - 1]})",
                 )
+        if "head" in spec.model_fields_set and spec.head != "none" and not _inherited(spec, ("head",)):
+            issues.add(
+                ("head",),
+                "is not built for a multi-scale backbone (`features` is set: the model returns feature maps); "
+                "remove it",
+                key=True,
+            )
     if spec.frozen_stages is not None and spec.frozen_stages > n:
         issues.add(
             ("frozen_stages",),
@@ -666,6 +673,8 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
         norm_eval=spec.norm_eval,
     )
     _backbone_checks(spec, issues)
+    if spec.norm_eval and not any(isinstance(op, Norm | NormAct) and op.kind == "batch" for _, op in plan.named_ops()):
+        issues.add(("norm_eval",), "has no effect: the network has no batch norm")
     if spec.features is not None and not any(i.path[:1] == ("features",) for i in issues.items):
         plan = with_features(plan, spec.features.out_indices)
     return plan, issues.items

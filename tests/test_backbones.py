@@ -327,3 +327,19 @@ def test_fcn_head_on_an_output_stride_8_backbone() -> None:
     model.eval()
     with torch.no_grad():
         assert model(x)["out"].shape == (2, 4, 96, 96)
+
+
+def test_a_head_written_beside_features_is_an_error() -> None:
+    spec = {**_spec("resnet18", features={"out_indices": [4]}), "head": {"num_classes": 10}}
+    with pytest.raises(SpecError) as e:
+        resnetdsl.plan_of(spec)
+    assert str(e.value) == (
+        "head: is not built for a multi-scale backbone (`features` is set: the model returns feature maps); remove it"
+    )
+    assert resnetdsl.plan_of({**spec, "head": "none"}).head == ()
+
+
+def test_norm_eval_without_batch_norm_is_an_error() -> None:
+    with pytest.raises(SpecError) as e:
+        resnetdsl.plan_of(_spec("resnet50_gn", norm_eval=True))
+    assert str(e.value) == "norm_eval: has no effect: the network has no batch norm"
