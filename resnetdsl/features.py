@@ -2,9 +2,10 @@
 
 A *tap* is a place a detector or segmenter can read a feature map: index 0 is the stem's output after its
 activation and before its pool (timm's ``feature_info[0]``, module ``act1``, reduction 2 for the ImageNet stem;
-a pre-activation stem's last conv), index i the output of stage i (the last stage of a pre-activation network
-after its final norm + act). :func:`with_features` turns a plan into the backbone that returns the taps asked
-for; :class:`FeatureInfo` describes them as timm's ``model.feature_info`` does. Nothing here imports torch.
+a pre-activation stem's last conv), index i the output of stage i (for a pre-activation network, as in timm,
+before its final norm + act, which a multi-scale backbone leaves out). :func:`with_features` turns a plan into
+the backbone that returns the taps asked for; :class:`FeatureInfo` describes them as timm's
+``model.feature_info`` does. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -63,15 +64,10 @@ def taps(plan: P.Plan) -> tuple[Tap, ...]:
             break
     out = [Tap(0, _module(plan, before[-1].name), "stem", channels, x.jump, x.dilation, _rf(x))]
     x = x.through_all(op for op in plan.stem if _is_pool(op))
-    last = len(plan.stages) - 1
     for i, st in enumerate(plan.stages):
         for block in st.blocks:
             x = block_field(block, x)
-        module = st.name
-        if i == last and plan.final:
-            x = x.through_all(plan.final)
-            module = _module(plan, plan.final[-1].name)
-        out.append(Tap(i + 1, module, st.name, st.out_channels, x.jump, x.dilation, _rf(x)))
+        out.append(Tap(i + 1, st.name, st.name, st.out_channels, x.jump, x.dilation, _rf(x)))
     return tuple(out)
 
 
@@ -94,8 +90,8 @@ def with_features(plan: P.Plan, out_indices: Sequence[int]) -> P.Plan:
     if any(b <= a for a, b in itertools.pairwise(idx)):
         raise ValueError(f"out_indices must increase without repeats, got {idx!r}")
     keep = max(max(idx), 1)  # the stem's tap alone still needs a stage to describe its channels
-    final = plan.final if keep == n else ()
-    return dataclasses.replace(plan, stages=plan.stages[:keep], head=(), num_classes=None, final=final, out_indices=idx)
+    # timm's FeatureListNet ends with the last stage: a pre-activation network's final norm + act is left out
+    return dataclasses.replace(plan, stages=plan.stages[:keep], head=(), num_classes=None, final=(), out_indices=idx)
 
 
 def selected(plan: P.Plan) -> tuple[Tap, ...]:

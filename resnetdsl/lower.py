@@ -255,13 +255,6 @@ def _backbone_checks(spec: Spec, issues: _Issues) -> None:
                     ("features", "out_indices", k),
                     f"must be in increasing order without repeats (got {i} after {idx[k - 1]})",
                 )
-        if "head" in spec.model_fields_set and spec.head != "none" and not _inherited(spec, ("head",)):
-            issues.add(
-                ("head",),
-                "is not built for a multi-scale backbone (`features` is set: the model returns feature maps); "
-                "remove it",
-                key=True,
-            )
     if spec.frozen_stages is not None and spec.frozen_stages > n:
         issues.add(
             ("frozen_stages",),

@@ -188,7 +188,8 @@ class Features(_Model):
     out_indices: tuple[Annotated[int, Strict(), Field(ge=0, le=64)], ...] = Field(min_length=1, max_length=65)
     """Which maps, in increasing order: 0 is the stem's output after its activation and before its pool (its
     last conv for pre-activation networks), i the output of stage i (from 1). The head is not built, and
-    stages after the last one asked for are left out (timm's ``FeatureListNet``)."""
+    stages after the last one asked for are left out, as is a pre-activation network's final norm + act
+    (timm's ``FeatureListNet``)."""
 
 
 class Head(_Model):

@@ -168,6 +168,23 @@ def test_timm_features_only(preset: str) -> None:
 
 
 @pytest.mark.parity
+def test_timm_features_only_preact() -> None:
+    # timm's FeatureListNet flattens ResNetV2's first level (stem.conv → stem_conv): its only difference
+    ref = timm.create_model("resnetv2_50", pretrained=False, features_only=True).eval()
+    ours = resnetdsl.build_model("resnetv2_50", features_only=True).eval()
+    state = {
+        k.replace("_", ".", 1) if k.startswith(("stem_", "stages_")) else k: v for k, v in ref.state_dict().items()
+    }
+    assert list(state) == list(ours.state_dict())
+    ours.load_state_dict(state, strict=True)
+    assert ours.feature_info.module_name() == ref.feature_info.module_name()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(ours(x), ref(x), strict=True):
+            torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parity
 def test_timm_features_only_dilated_and_cut() -> None:
     ref = timm.create_model("resnet50d", pretrained=False, features_only=True, out_indices=(1, 2, 3), output_stride=8)
     ours = resnetdsl.build_model(
@@ -207,14 +224,14 @@ def test_out_indices_override_the_specs_own() -> None:
     assert model.feature_info.out_indices == (1, 4)
 
 
-def test_taps_of_a_preact_network_end_after_the_final_norm() -> None:
+def test_taps_of_a_preact_network_are_the_stage_outputs() -> None:
     t = taps(resnetdsl.plan_of("resnetv2_50"))
     assert [(x.module, x.channels, x.reduction) for x in t] == [
         ("stem.conv", 64, 2),
         ("stages.0", 256, 4),
         ("stages.1", 512, 8),
         ("stages.2", 1024, 16),
-        ("norm", 2048, 32),
+        ("stages.3", 2048, 32),
     ]
 
 
@@ -329,14 +346,10 @@ def test_fcn_head_on_an_output_stride_8_backbone() -> None:
         assert model(x)["out"].shape == (2, 4, 96, 96)
 
 
-def test_a_head_written_beside_features_is_an_error() -> None:
+def test_features_leave_the_head_out() -> None:
     spec = {**_spec("resnet18", features={"out_indices": [4]}), "head": {"num_classes": 10}}
-    with pytest.raises(SpecError) as e:
-        resnetdsl.plan_of(spec)
-    assert str(e.value) == (
-        "head: is not built for a multi-scale backbone (`features` is set: the model returns feature maps); remove it"
-    )
-    assert resnetdsl.plan_of({**spec, "head": "none"}).head == ()
+    plan = resnetdsl.plan_of(spec)
+    assert plan.head == () and plan.num_classes is None and plan.out_indices == (4,)
 
 
 def test_norm_eval_without_batch_norm_is_an_error() -> None:
