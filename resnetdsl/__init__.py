@@ -9,6 +9,7 @@ Importing this package does not import torch; :func:`build_model` does, on first
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from resnetdsl.check import check
@@ -125,6 +126,14 @@ def _seed(seed: Any) -> int | None:
     return seed
 
 
+def _without_features(source: Any, overrides: Any = None) -> Spec:
+    spec = check(source, overrides=overrides).spec
+    if spec is None:
+        raise ValueError("out_indices cannot re-select the maps of a plan that has chosen its own")
+    data = spec.model_dump(exclude_unset=True, exclude={"features"})
+    return Spec.model_validate(data)
+
+
 def build_model(
     source: Any,
     *,
@@ -135,6 +144,8 @@ def build_model(
     in_chans: int | None = None,
     overrides: Any = None,
     inference: bool = False,
+    features_only: bool = False,
+    out_indices: Sequence[int] | None = None,
 ) -> ResNet:
     """Build the ``torch.nn.Module`` a spec describes.
 
@@ -149,16 +160,32 @@ def build_model(
         dtype: parameter dtype.
         inference: return :func:`fuse_for_inference` of the model (eval mode, norms folded into convs,
             channels_last); its state_dict is no longer the spec's.
+        features_only: build a multi-scale backbone whose ``forward`` returns a list of feature maps
+            (timm's ``features_only``); ``model.feature_info`` describes them.
+        out_indices: with ``features_only``, which maps: 0 the stem's (after its activation, before its pool),
+            i stage i's. Default: the spec's ``features.out_indices``, else every one.
 
     Raises:
         SpecError: the spec is invalid; every problem is listed, as ``resnetdsl validate`` lists them (the input
             size checks included).
-        ValueError: ``seed`` is not a whole number from 0 to 2**63-1.
+        ValueError: ``seed`` is not a whole number from 0 to 2**63-1; ``out_indices`` without
+            ``features_only``, or naming no feature map.
         TorchMissing: torch is not installed (``pip install 'resnetdsl[torch]'``).
     """
     seed = _seed(seed)
-    plan = check(source, overrides=_model_overrides(overrides, num_classes, in_chans)).plan
+    overrides = _model_overrides(overrides, num_classes, in_chans)
+    plan = check(source, overrides=overrides).plan
     require_torch()
+    if out_indices is not None and not features_only:
+        raise ValueError("out_indices applies only with features_only=True")
+    if features_only:
+        from resnetdsl.features import with_features
+
+        if out_indices is None:
+            out_indices = plan.out_indices or range(len(plan.stages) + 1)
+        elif plan.out_indices:  # the spec's selection cut the stages; start again from the whole network
+            plan = check(_without_features(source, overrides)).plan
+        plan = with_features(plan, tuple(out_indices))
     from resnetdsl.build_torch import build
 
     model = build(plan, seed=seed, device=device, dtype=dtype)

@@ -60,6 +60,8 @@ class LayerInfo:
     ``final`` (the norm + act after the last stage of a pre-activation network) or ``head``."""
     flattened: bool = False
     """The output is a flat feature vector (the op runs after the head's ``Flatten``)."""
+    frozen: bool = False
+    """The op belongs to a frozen part (``frozen_stages``): its parameters do not require gradients."""
 
     @property
     def kind(self) -> str:
@@ -72,8 +74,9 @@ class LayerInfo:
 
     @property
     def trainable_params(self) -> int:
-        """Every parameter of a plan is trainable (a frozen norm holds buffers, not frozen parameters)."""
-        return self.params
+        """Parameters that require gradients: all of them unless the op is frozen (``frozen_stages``); a frozen
+        batch norm holds buffers, not parameters."""
+        return 0 if self.frozen else self.params
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +89,18 @@ class Totals:
     """Multiply-accumulates of conv and linear layers for one input."""
     acts: int = 0
     """Elements of every conv output."""
+    frozen_params: int = 0
+    """Parameters of the frozen stem and stages (``frozen_stages``): they do not require gradients."""
 
     @property
     def trainable_params(self) -> int:
-        """Parameters updated by training: all of them (no op of a plan is frozen)."""
-        return self.params
+        """Parameters updated by training: all but those of frozen parts (buffers are not parameters)."""
+        return self.params - self.frozen_params
 
     @property
     def non_trainable_params(self) -> int:
-        """Parameters excluded from training: none (buffers are not parameters)."""
-        return self.params - self.trainable_params
+        """Parameters excluded from training: those of the frozen stem and stages."""
+        return self.frozen_params
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(
@@ -103,17 +108,19 @@ class Totals:
             self.buffers + other.buffers,
             self.macs + other.macs,
             self.acts + other.acts,
+            self.frozen_params + other.frozen_params,
         )
 
     @staticmethod
     def of(layers: Iterable[LayerInfo]) -> Totals:
-        params = buffers = macs = acts = 0
+        params = buffers = macs = acts = frozen = 0
         for layer in layers:
             params += layer.params
             buffers += layer.buffers
             macs += layer.macs
             acts += layer.acts
-        return Totals(params, buffers, macs, acts)
+            frozen += layer.params - layer.trainable_params
+        return Totals(params, buffers, macs, acts, frozen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +238,8 @@ def efficient_channel_attn(op: P.EfficientChannelAttn, x: Shape) -> tuple[Shape,
 
 def pool(op: P.Pool, x: Shape) -> tuple[Shape, OpCost]:
     c, h, w = x
+    if op.same:  # padded first to cover every position: ceil(size / stride) outputs
+        return (c, -(-h // op.stride), -(-w // op.stride)), OpCost()
     oh = _out_len(h, op.kernel_size, op.stride, op.padding, ceil=op.ceil_mode)
     ow = _out_len(w, op.kernel_size, op.stride, op.padding, ceil=op.ceil_mode)
     return (c, oh, ow), OpCost()
@@ -343,6 +352,8 @@ class _Walker:
         if start[1:] == (1, 1):
             self.one = self.small
         self.warnings: list[Issue] = []
+        self.wide: dict[Path, tuple[str, int, int, int]] = {}
+        """Per spec part, the first dilated conv whose dilation reaches across the map it reads."""
 
     def issue(self, where: Path, message: str, *, warning: bool = False) -> Issue:
         severity: Literal["error", "warning"] = "warning" if warning else "error"
@@ -359,7 +370,7 @@ class _Walker:
         return f"; the stem downsamples by {s}: {CIFAR_STEM_HINT}" if s > 1 else ""
 
     def run(
-        self, ops: tuple[P.Op, ...], prefix: str, x: Shape, role: str, where: Path
+        self, ops: tuple[P.Op, ...], prefix: str, x: Shape, role: str, where: Path, frozen: bool = False
     ) -> tuple[list[LayerInfo], Shape]:
         layers: list[LayerInfo] = []
         flat = False
@@ -418,6 +429,8 @@ class _Walker:
                         warning=True,
                     )
                 )
+            if isinstance(op, P.Conv) and op.dilation > 1 and op.dilation >= min(x[1], x[2]):
+                self.wide.setdefault(where, (path, op.dilation, x[1], x[2]))
             if not isinstance(op, P.GlobalPool):  # global pooling is meant to reach 1×1
                 if self.small is None and (y[1] == 1 or y[2] == 1):
                     self.small = _Small(where, path, (y[1], y[2]))
@@ -425,7 +438,9 @@ class _Walker:
                     self.one = _Small(where, path, (1, 1))
             flat = flat or isinstance(op, P.Flatten)
             layers.append(
-                LayerInfo(path, op, x, y, cost.params, cost.buffers, cost.macs, cost.acts, role, flattened=flat)
+                LayerInfo(
+                    path, op, x, y, cost.params, cost.buffers, cost.macs, cost.acts, role, flattened=flat, frozen=frozen
+                )
             )
             x = y
         return layers, x
@@ -437,6 +452,29 @@ class _Walker:
                 f"the input has {got} channel{'s' if got != 1 else ''} but {path} takes {need}",
             )
         return self.issue(where, f"{path} takes {need} channels but receives {got}")
+
+
+def _dilation_warnings(plan: P.Plan, walk: _Walker) -> list[Issue]:
+    """A dilated conv whose dilation is at least the height or width of the map it reads sees only zero padding
+    through its off-centre taps: the receptive field outgrows the input, and the dilation buys nothing."""
+    from resnetdsl.receptive import feature_facts
+
+    facts = {f.name: f for f in feature_facts(plan)}
+    out: list[Issue] = []
+    _, h, w = walk.start
+    for where, (path, d, mh, mw) in walk.wide.items():
+        stage = plan.stages[int(where[1])] if where[0] == "stages" else None
+        rf = facts[stage.name].receptive_field if stage is not None else None
+        field = f"its receptive field ({rf} px) exceeds the {h}×{w} input, and " if rf is not None else ""
+        out.append(
+            walk.issue(
+                where,
+                f"{path} has dilation {d} on a {mh}×{mw} map: {field}its off-centre taps read zero padding only; "
+                "use a larger input, a larger output_stride or a smaller dilation",
+                warning=True,
+            )
+        )
+    return out
 
 
 def analyze(
@@ -472,22 +510,23 @@ def analyze(
             raise ValueError(f"input {what} must be a whole number >= 1, got {value!r}")
     start: Shape = (c, h, w)
     walk = _Walker(plan, start, source, input_name)
-    stem, x = walk.run(plan.stem, "", start, "stem", ("stem",))
+    stem, x = walk.run(plan.stem, "", start, "stem", ("stem",), plan.frozen(None))
     stages: list[StageInfo] = []
     for st in plan.stages:
         where: Path = ("stages", st.index)
         st_in = x
         binfos: list[BlockInfo] = []
+        cold = plan.frozen(st.index)
         for b in st.blocks:
             prefix = f"{st.name}.{b.name}."
-            pre, p = walk.run(b.pre, prefix, x, "pre", where)
-            main, y = walk.run(b.main, prefix, p, "main", where)
+            pre, p = walk.run(b.pre, prefix, x, "pre", where, cold)
+            main, y = walk.run(b.main, prefix, p, "main", where, cold)
             s_in = p if b.shortcut_from_pre else x
-            sc, z = walk.run(b.shortcut_ops, prefix, s_in, "shortcut", where) if b.has_add else ([], y)
+            sc, z = walk.run(b.shortcut_ops, prefix, s_in, "shortcut", where, cold) if b.has_add else ([], y)
             if b.has_add and z != y:
                 says = f"main path gives {format_shape(y)} but the shortcut gives {format_shape(z)}"
                 raise SpecError([walk.issue(where, f"{prefix[:-1]}: {says}")])
-            post, y = walk.run(b.post, prefix, y, "post", where)
+            post, y = walk.run(b.post, prefix, y, "post", where, cold)
             layers = tuple(pre + main + sc + post)
             binfos.append(BlockInfo(st, b, prefix[:-1], x, y, layers, Totals.of(layers)))
             x = y
@@ -495,6 +534,7 @@ def analyze(
     final, x = walk.run(plan.final, "", x, "final", ("stages", plan.stages[-1].index))
     head, x = walk.run(plan.head, "", x, "head", ("head",))
     out: tuple[int, ...] = (x[0],) if plan.head else x
+    walk.warnings += _dilation_warnings(plan, walk)
     all_layers = [*stem, *(layer for s in stages for b in s.blocks for layer in b.layers), *final, *head]
     return Analysis(
         plan,

@@ -86,6 +86,16 @@ class BlockConfig:
     """``None``: from the channel count (timm's rule, :func:`eca_kernel_size`)."""
     drop_path: float = 0.0
     """Highest rate of the network's linear stochastic-depth rule, for this stage's blocks."""
+    dilation: int = 1
+    """Dilation of the stage's 3×3 convs (padding = dilation). An avg-pool shortcut in a dilated stage pools at
+    stride 1 (timm's ``downsample_avg``)."""
+    first_dilation: int | None = None
+    """Dilation of the block's first 3×3 conv (basic: ``conv1``; bottleneck: its only 3×3): the previous stage's
+    dilation in a stage's first block, as torchvision and timm build it. ``None``: ``dilation``."""
+
+    @property
+    def first_dil(self) -> int:
+        return self.dilation if self.first_dilation is None else self.first_dilation
 
 
 def make_divisible(value: float, divisor: int) -> int:
@@ -145,8 +155,11 @@ class BlockOps:
     """Pre-activation: ops on the block input before the main path (a projection shortcut reads their output)."""
 
 
-def _conv(name: str, cin: int, cout: int, k: int, stride: int, cfg: BlockConfig, groups: int = 1) -> Conv:
-    return Conv(name, cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias=cfg.conv_bias)
+def _conv(
+    name: str, cin: int, cout: int, k: int, stride: int, cfg: BlockConfig, groups: int = 1, dilation: int = 1
+) -> Conv:
+    d = dilation if k > 1 else 1
+    return Conv(name, cin, cout, k, stride=stride, padding=k // 2 * d, dilation=d, groups=groups, bias=cfg.conv_bias)
 
 
 def basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
@@ -155,10 +168,10 @@ def basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
     BN and ReLU stand for the stage's norm and activation."""
     cout = width * cfg.expansion
     main: tuple[Op, ...] = (
-        _conv("conv1", cin, width, 3, stride, cfg),
+        _conv("conv1", cin, width, 3, stride, cfg, dilation=cfg.first_dil),
         *_norm(cfg, "bn1", width),
         _act(cfg, "act1"),
-        _conv("conv2", width, cout, 3, 1, cfg),
+        _conv("conv2", width, cout, 3, 1, cfg, dilation=cfg.dilation),
         *_norm(cfg, "bn2", cout, zero_init=cfg.zero_init),
         *attention(cfg, cout),
     )
@@ -182,7 +195,7 @@ def bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
         _conv("conv1", cin, mid, 1, s1, cfg),
         *_norm(cfg, "bn1", mid),
         _act(cfg, "act1"),
-        _conv("conv2", mid, mid, 3, s3, cfg, groups=cfg.groups),
+        _conv("conv2", mid, mid, 3, s3, cfg, groups=cfg.groups, dilation=cfg.first_dil),
         *_norm(cfg, "bn2", mid),
         _act(cfg, "act2"),
         _conv("conv3", mid, cout, 1, 1, cfg),
@@ -212,10 +225,10 @@ def preact_basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOp
     cout = width * cfg.expansion
     drop: tuple[Op, ...] = (Dropout("dropout", cfg.dropout),) if cfg.dropout > 0 else ()
     main: tuple[Op, ...] = (
-        _conv("conv1", cin, width, 3, stride, cfg),
+        _conv("conv1", cin, width, 3, stride, cfg, dilation=cfg.first_dil),
         *_norm_act(cfg, 2, width),
         *drop,
-        replace(_conv("conv2", width, cout, 3, 1, cfg), zero_init=cfg.zero_init),
+        replace(_conv("conv2", width, cout, 3, 1, cfg, dilation=cfg.dilation), zero_init=cfg.zero_init),
         *attention(cfg, cout),
     )
     return BlockOps(width, cout, main, (), pre=_norm_act(cfg, 1, cin))
@@ -232,7 +245,7 @@ def preact_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> Bl
     main: tuple[Op, ...] = (
         _conv("conv1", cin, mid, 1, s1, cfg),
         *_norm_act(cfg, 2, mid),
-        _conv("conv2", mid, mid, 3, s3, cfg, groups=cfg.groups),
+        _conv("conv2", mid, mid, 3, s3, cfg, groups=cfg.groups, dilation=cfg.first_dil),
         *_norm_act(cfg, 3, mid),
         replace(_conv("conv3", mid, cout, 1, 1, cfg), zero_init=cfg.zero_init),
         *attention(cfg, cout),
@@ -288,11 +301,13 @@ def shortcut(cfg: BlockConfig, cin: int, cout: int, stride: int) -> tuple[Shortc
             ops += _norm(cfg, "downsample.1", cout)
         return "projection", ops
     if policy == "avgpool_projection" and changes:
-        pool: Op = (
-            Pool("downsample.0", "avg", 2, stride, ceil_mode=True, count_include_pad=False)
-            if stride != 1
-            else Identity("downsample.0")
-        )
+        pool: Op
+        if cfg.dilation > 1 and stride == 1:  # timm: in a dilated stage a stride-1 'SAME' pool keeps the size
+            pool = Pool("downsample.0", "avg", 2, 1, ceil_mode=True, count_include_pad=False, same=True)
+        elif stride != 1:
+            pool = Pool("downsample.0", "avg", 2, stride, ceil_mode=True, count_include_pad=False)
+        else:
+            pool = Identity("downsample.0")
         ops = (pool, Conv("downsample.1", cin, cout, 1, bias=cfg.conv_bias))
         if cfg.shortcut_norm:
             ops += _norm(cfg, "downsample.2", cout)

@@ -40,6 +40,20 @@ class PadShortcut(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
 
 
+class AvgPool2dSame(nn.AvgPool2d):
+    """Average pool after TensorFlow-style 'SAME' zero padding (the extra pixel after), zeros counted in the
+    mean: timm's ``AvgPool2dSame``, the stride-1 pool of an avg-pool shortcut in a dilated stage."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        k, s = self.kernel_size, self.stride
+        assert isinstance(k, int) and isinstance(s, int)
+        pads: list[int] = []
+        for size in (x.shape[-1], x.shape[-2]):  # F.pad takes the last dimension first
+            total = max((-(-size // s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        return F.avg_pool2d(F.pad(x, pads), k, s, 0, self.ceil_mode, self.count_include_pad)
+
+
 class BatchNormAct2d(nn.BatchNorm2d):
     """BatchNorm then its activation in one module (timm's ``BatchNormAct2d``: the norm's state sits under the
     module's own name, ``norm1.weight``; the activation is the parameter-free child ``act``)."""
@@ -192,7 +206,11 @@ class ResidualBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """A network built from a :class:`~resnetdsl.plan.Plan`; ``.plan`` keeps it."""
+    """A network built from a :class:`~resnetdsl.plan.Plan`; ``.plan`` keeps it.
+
+    A multi-scale backbone (``plan.out_indices``) returns the list of its feature maps from ``forward``;
+    ``feature_info`` describes them (channels, reduction, module name) as timm's does.
+    """
 
     def __init__(
         self,
@@ -200,6 +218,8 @@ class ResNet(nn.Module):
         features: Sequence[tuple[str, nn.Module]],
         head: Sequence[tuple[str, nn.Module]],
     ) -> None:
+        from resnetdsl.features import FeatureInfo, selected
+
         super().__init__()
         self.plan = plan
         for name, module in (*features, *head):
@@ -208,6 +228,8 @@ class ResNet(nn.Module):
         self._head = tuple(n for n, _ in head)
         self.num_classes = plan.num_classes
         self.num_features = plan.feature_channels
+        self.feature_info = FeatureInfo(selected(plan))
+        self._taps = frozenset(self.feature_info.module_name()) if plan.out_indices else frozenset()
 
     def forward_features(self, x: Tensor) -> Tensor:
         mods = self._modules
@@ -221,8 +243,72 @@ class ResNet(nn.Module):
             x = mods[name](x)  # type: ignore[misc]
         return x
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_taps(self, x: Tensor) -> list[Tensor]:
+        """The feature maps of ``feature_info``, in order (``forward`` of a multi-scale backbone)."""
+        out: list[Tensor] = []
+        taps = self._taps
+        for name in self._features:
+            module = self._modules[name]
+            if isinstance(module, nn.Sequential) and any(t.startswith(name + ".") for t in taps):
+                for child, sub in module.named_children():  # a tap inside a container (stem.conv)
+                    x = sub(x)
+                    if f"{name}.{child}" in taps:
+                        out.append(x)
+            else:
+                x = module(x)  # type: ignore[misc]
+            if name in taps:
+                out.append(x)
+        return out
+
+    def forward(self, x: Tensor) -> Any:
+        if self._taps:
+            return self.forward_taps(x)
         return self.forward_head(self.forward_features(x))
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """The stem's modules and those of the first ``frozen_stages`` stages (none when nothing is frozen)."""
+        plan = self.plan
+        if plan.frozen_stages is None:
+            return []
+        names = dict.fromkeys(op.name for op in plan.stem)
+        names.update(dict.fromkeys(st.name for st in plan.stages[: plan.frozen_stages]))
+        return [self.get_submodule(n) for n in names]
+
+    def train(self, mode: bool = True) -> ResNet:
+        """``nn.Module.train``, keeping the frozen stem and stages in eval mode and, with ``norm_eval``, every
+        batch norm (mmdetection's convention)."""
+        super().train(mode)
+        if mode:
+            for m in self.frozen_modules():
+                m.eval()
+            if self.plan.norm_eval:
+                for m in self.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+        return self
+
+
+class FeatureDict(nn.Module):
+    """A multi-scale backbone's maps as an ordered dict, with ``out_channels``: the contract torchvision's
+    detection and segmentation models expect of a backbone body (what ``IntermediateLayerGetter`` gives).
+
+    The model stays a child module, so ``train()`` still keeps its frozen stages and (``norm_eval``) its batch
+    norms in eval mode; ``IntermediateLayerGetter`` copies the children and loses that.
+    """
+
+    def __init__(self, model: ResNet, names: Sequence[str] | None = None) -> None:
+        super().__init__()
+        if not model.plan.out_indices:
+            raise ValueError("FeatureDict needs a multi-scale backbone: build it with features_only=True")
+        n = len(model.feature_info)
+        self.names = [str(i) for i in range(n)] if names is None else list(names)
+        if len(self.names) != n:
+            raise ValueError(f"{len(self.names)} names for {n} feature maps")
+        self.body = model
+        self.out_channels: list[int] = model.feature_info.channels()
+
+    def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
+        return OrderedDict(zip(self.names, self.body(x), strict=True))
 
 
 def _conv(op: P.Conv) -> nn.Module:
@@ -265,6 +351,12 @@ def _act(op: P.Act) -> nn.Module:
 
 
 def _pool(op: P.Pool) -> nn.Module:
+    if op.same:
+        if op.kind != "avg" or op.padding:
+            raise ValueError(f"{op.name}: 'SAME' padding is built for avg pools without padding only")
+        return AvgPool2dSame(
+            op.kernel_size, op.stride, 0, ceil_mode=op.ceil_mode, count_include_pad=op.count_include_pad
+        )
     if op.kind == "max":
         return nn.MaxPool2d(op.kernel_size, op.stride, op.padding, ceil_mode=op.ceil_mode)
     return nn.AvgPool2d(
@@ -452,4 +544,7 @@ def build(
         _init(model, set(_zero_init_modules(model)))
     if dtype is not None:
         model.to(dtype=dtype)
+    for m in model.frozen_modules():
+        m.requires_grad_(False)
+    model.train()  # puts the frozen parts (and with norm_eval the batch norms) in eval mode
     return model

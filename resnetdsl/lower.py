@@ -5,10 +5,12 @@ All semantic problems are collected and raised together as one :class:`SpecError
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from resnetdsl import blocks as B
 from resnetdsl.errors import Issue, Path, SpecError, format_path
+from resnetdsl.features import with_features
 from resnetdsl.plan import (
     Block,
     Conv,
@@ -259,6 +261,71 @@ def _norm_act_values(spec: Spec, where: Path) -> tuple[dict[str, Any], dict[str,
                 values[key] = v
                 origin[key] = (*at, key)
     return values, origin
+
+
+def _stem_reduction(spec: Spec) -> int:
+    """How much the stem downsamples: 2 for its strided conv (not the CIFAR stem), 2 more for its pool."""
+    st = spec.stem
+    pool = st.pool or ("none" if st.kind == "conv3" else "max")
+    return (1 if st.kind == "conv3" else 2) * (1 if pool == "none" else 2)
+
+
+def _strides_and_dilations(spec: Spec, issues: _Issues) -> list[tuple[int, int, int]]:
+    """Per stage: (stride of its first block, dilation of its first block's first 3×3, dilation of its other
+    3×3 convs).
+
+    timm's ``make_blocks`` and torchvision's ``_make_layer``: once the stem and the stages before have reduced
+    the input by ``output_stride``, a stage's stride becomes 1 and multiplies the dilation instead; a stage's
+    first block keeps the previous stage's dilation in its first 3×3 conv. A stage's own ``dilation`` replaces
+    the one it would get; the dilation carries on to the stages after.
+    """
+    target = spec.output_stride
+    net = _stem_reduction(spec)
+    reached = [net]
+    dilation = 1
+    out: list[tuple[int, int, int]] = []
+    for st in spec.stages:
+        stride, new = st.stride, dilation
+        if target is not None and net >= target:
+            stride, new = 1, dilation * st.stride
+        else:
+            net *= stride
+            reached.append(net)
+        if st.dilation is not None:
+            new = st.dilation
+        out.append((stride, dilation, new))
+        dilation = new
+    if target is not None and target not in reached:
+        says = ", ".join(str(r) for r in dict.fromkeys(reached))
+        issues.add(
+            ("output_stride",),
+            f"the network never reduces its input by exactly {target} (the stem and the stages reach {says}); "
+            "choose one of those, or change the strides",
+        )
+    return out
+
+
+def _backbone_checks(spec: Spec, issues: _Issues) -> None:
+    """``features`` and ``frozen_stages`` must name stages the network has."""
+    n = len(spec.stages)
+    if spec.features is not None:
+        idx = spec.features.out_indices
+        for k, i in enumerate(idx):
+            if i > n:
+                issues.add(
+                    ("features", "out_indices", k),
+                    f"{i} is no feature map: 0 is the stem's, 1 to {n} the stages' (the network has {n} stages)",
+                )
+            elif k and i <= idx[k - 1]:
+                issues.add(
+                    ("features", "out_indices", k),
+                    f"must be in increasing order without repeats (got {i} after {idx[k - 1]})",
+                )
+    if spec.frozen_stages is not None and spec.frozen_stages > n:
+        issues.add(
+            ("frozen_stages",),
+            f"the network has {n} stage{'s' if n != 1 else ''}; freeze at most {n} (got {spec.frozen_stages})",
+        )
 
 
 def _family_checks(spec: Spec, issues: _Issues) -> None:
@@ -567,14 +634,19 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
     _family_checks(spec, issues)
     total_blocks = sum(st.depth for st in spec.stages)
     block_index = 0
+    geometry = _strides_and_dilations(spec, issues)
     for i, st in enumerate(spec.stages):
         cfg = _resolve(spec, i, issues)
+        stage_stride, prev_dilation, dilation = geometry[i]
+        cfg = replace(cfg, dilation=dilation)
         name = f"stages.{i}" if v2 else st.name or f"layer{i + 1}"
         if name in names:
             issues.add(("stages", i, "name"), f"duplicate stage name '{name}' (also stages[{names[name]}])")
         names[name] = i
         chosen = _overrides(spec, i, issues)
-        configs = {k: _resolve(spec, i, issues, override=k) for k in sorted(set(chosen.values()))}
+        configs = {
+            k: replace(_resolve(spec, i, issues, override=k), dilation=dilation) for k in sorted(set(chosen.values()))
+        }
         blocks: list[Block] = []
         stage_in = channels
         stage_cfg = cfg
@@ -588,10 +660,11 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
                     f"'{cfg.block}' mixes pre- and post-activation blocks in one network; "
                     f"use {'preact_' if preact else ''}{cfg.block.removeprefix('preact_')}",
                 )
-            stride = over.stride if over is not None and over.stride is not None else st.stride if j == 0 else 1
+            stride = over.stride if over is not None and over.stride is not None else stage_stride if j == 0 else 1
             width = over.width if over is not None and over.width is not None else st.width
-            ops = B.BLOCKS[cfg.block](cfg, channels, width, stride)
-            use, sc_ops = B.shortcut(cfg, channels, ops.out_channels, stride)
+            bcfg = replace(cfg, first_dilation=prev_dilation) if j == 0 else cfg
+            ops = B.BLOCKS[bcfg.block](bcfg, channels, width, stride)
+            use, sc_ops = B.shortcut(bcfg, channels, ops.out_channels, stride)
             sc_ops = B.layout_shortcut(cfg, use, sc_ops)
             if use != "none":
                 ops = B.with_drop_path(ops, B.drop_path_rate(cfg.drop_path, block_index, total_blocks))
@@ -623,7 +696,17 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
             channels = ops.out_channels
         kinds = list(dict.fromkeys(b.kind for b in blocks))
         stages.append(
-            Stage(name, i, "+".join(kinds), stage_in, channels, st.stride, tuple(blocks), checkpoint=st.checkpoint)
+            Stage(
+                name,
+                i,
+                "+".join(kinds),
+                stage_in,
+                channels,
+                stage_stride,
+                tuple(blocks),
+                dilation=dilation,
+                checkpoint=st.checkpoint,
+            )
         )
         cfg = stage_cfg
     final = _final(spec, channels, cfg) if preact else ()
@@ -680,5 +763,12 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
         zero_init_residual=spec.init.zero_init_residual,
         final=final,
         layout=spec.layout,
+        frozen_stages=spec.frozen_stages,
+        norm_eval=spec.norm_eval,
     )
+    _backbone_checks(spec, issues)
+    if spec.norm_eval and not any(isinstance(op, Norm | NormAct) and op.kind == "batch" for _, op in plan.named_ops()):
+        issues.add(("norm_eval",), "has no effect: the network has no batch norm")
+    if spec.features is not None and not any(i.path[:1] == ("features",) for i in issues.items):
+        plan = with_features(plan, spec.features.out_indices)
     return plan, issues.items

@@ -77,6 +77,10 @@ class Pool:
     padding: int = 0
     ceil_mode: bool = False
     count_include_pad: bool = True
+    same: bool = False
+    """Pad the input first as TensorFlow's 'SAME' does (zeros, the extra one after: bottom and right), the zeros
+    counted in an average: timm's ``AvgPool2dSame``, the stride-1 pool of an avg-pool shortcut in a dilated
+    stage. The output then has ceil(size / stride) positions; ``padding`` must be 0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +221,8 @@ class Stage:
     blocks: tuple[Block, ...]
     checkpoint: bool = False
     """Activation checkpointing per block in training (``torch.utils.checkpoint``)."""
+    dilation: int = 1
+    """Dilation of the stage's 3×3 convs (its first block's first 3×3 keeps the previous stage's)."""
 
     @property
     def depth(self) -> int:
@@ -243,6 +249,20 @@ class Plan:
     layout: str = "resnet"
     """Module layout: ``resnet`` (torchvision) or ``resnetv2`` (timm's ResNetV2, which also registers a block's
     shortcut before its main path, so that state_dict keys come in timm's order)."""
+    out_indices: tuple[int, ...] = ()
+    """Multi-scale backbone (``features``): the feature maps the model returns, in order (0: the stem's tap, i:
+    stage i's output); the head is then empty and the stages end with the last one asked for. Empty: a
+    classifier or a single-output backbone."""
+    frozen_stages: int | None = None
+    """Stem and the first this many stages are frozen (no gradients, norms in eval mode); ``None``: nothing."""
+    norm_eval: bool = False
+    """Every batch norm stays in eval mode when the model trains."""
+
+    def frozen(self, stage_index: int | None) -> bool:
+        """Whether the stem (``None``) or the stage at ``stage_index`` (its position in ``stages``) is frozen."""
+        if self.frozen_stages is None:
+            return False
+        return stage_index is None or stage_index < self.frozen_stages
 
     @property
     def feature_channels(self) -> int:

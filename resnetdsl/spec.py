@@ -186,6 +186,10 @@ class Stage(BlockSettings):
     """Base width ("planes"); blocks output width × expansion channels."""
     stride: Int = Field(1, ge=1, le=4)
     """Stride of the stage's first block."""
+    dilation: Int | None = Field(None, ge=1, le=64)
+    """Dilation of the stage's 3×3 convs (padding = dilation keeps the size). As in torchvision and timm, the
+    first block's first 3×3 keeps the previous stage's dilation; the other 3×3 convs take this one. Default: the
+    previous stage's (1 for the first), times any stride `output_stride` turns into dilation."""
     name: Str | None = Field(None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     """Module name of the stage (default: layer1, layer2, …); not the name of a torch.nn.Module attribute."""
     blocks: tuple[BlockOverride, ...] = Field((), max_length=MAX_BLOCKS)
@@ -195,6 +199,16 @@ class Stage(BlockSettings):
     """Activation checkpointing: in training, each block of the stage keeps only its input for backward and
     runs its forward again there (torch.utils.checkpoint), trading compute for memory. No effect in eval mode
     and no change to the weights or outputs."""
+
+
+class Features(_Model):
+    """Multi-scale feature outputs (timm's ``features_only``): the built model returns a list of maps."""
+
+    out_indices: tuple[Annotated[int, Strict(), Field(ge=0, le=64)], ...] = Field(min_length=1, max_length=65)
+    """Which maps, in increasing order: 0 is the stem's output after its activation and before its pool (its
+    last conv for pre-activation networks), i the output of stage i (from 1). The head is not built, and
+    stages after the last one asked for are left out, as is a pre-activation network's final norm + act
+    (timm's ``FeatureListNet``)."""
 
 
 class Head(_Model):
@@ -257,6 +271,19 @@ class Spec(_Model):
     """Classifier head, or `none` for a backbone that returns the last feature map."""
     init: Init = Init()
     """Weight initialisation."""
+    output_stride: Literal[8, 16, 32] | None = None
+    """Largest reduction of the network (timm's ``output_stride``, torchvision's
+    ``replace_stride_with_dilation``): once the stem and stages have reduced the input by this much, every
+    later stride becomes a dilation of the later stages' 3×3 convs instead. Default: no limit."""
+    features: Features | None = None
+    """Build a multi-scale backbone returning the maps listed (see `out_indices`); default: a classifier (or,
+    with `head: none`, a backbone returning the last map)."""
+    frozen_stages: Int | None = Field(None, ge=0, le=64)
+    """Freeze the stem and the first this many stages (mmdetection's `frozen_stages`; 0: the stem only): their
+    parameters do not require gradients and their norms stay in eval mode in `model.train()`. Default: none."""
+    norm_eval: Bool = False
+    """Keep every batch norm in eval mode in `model.train()` (running statistics fixed; their affine parameters
+    still train unless frozen), as detection backbones often do."""
     layout: Layout = "resnet"
     """Module names of the built model. `resnet`: torchvision's (`conv1`, `bn1`, `layer1.0.conv1`, `fc`), as
     timm's ResNet uses them. `resnetv2`: timm's ResNetV2 (`stem.conv`, `stages.0.blocks.0.norm1`,

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, LayerInfo, Totals, format_shape, stem_stride
 from resnetdsl.errors import Issue
+from resnetdsl.features import Tap, selected
+from resnetdsl.receptive import FeatureFacts, feature_facts
 
 if TYPE_CHECKING:
     import argparse
@@ -69,8 +71,9 @@ class Row:
 class Summary:
     """Shapes and costs of one network for one input size.
 
-    Every parameter is trainable (the spec language has no frozen layers): ``trainable_params`` equals
-    ``params`` and ``non_trainable_params`` is 0; buffers (BatchNorm statistics) are counted apart.
+    Every parameter is trainable except those of the stem and stages that ``frozen_stages`` freezes
+    (``non_trainable_params``, exactly what ``requires_grad`` says of the built model); buffers (BatchNorm
+    statistics, frozen norms' affine) are counted apart.
     """
 
     name: str
@@ -91,6 +94,11 @@ class Summary:
     """Elements of every conv output."""
     warnings: tuple[Issue, ...] = ()
     """Legal but wasteful choices for this input size."""
+    stage_facts: tuple[FeatureFacts, ...] = ()
+    """Per part (``stem`` after its pool, then each stage's output): channels, stride (reduction), dilation,
+    theoretical receptive field (:mod:`resnetdsl.receptive`; ``None`` after channel attention)."""
+    feature_outputs: tuple[Tap, ...] = ()
+    """The maps a multi-scale backbone (``features``) returns, with the same facts; empty otherwise."""
     analysis: Analysis | None = field(default=None, repr=False, compare=False)
     """The full analysis the summary was made from."""
 
@@ -124,9 +132,21 @@ class Summary:
                 "macs": self.macs,
                 "acts": self.acts,
             },
+            "backbone": [_facts_dict(f) for f in self.stage_facts],
+            "feature_outputs": [t.to_dict() for t in self.feature_outputs],
             "warnings": [w.to_dict() for w in self.warnings],
             "convention": CONVENTION,
         }
+
+
+def _facts_dict(f: FeatureFacts) -> dict[str, Any]:
+    return {
+        "name": f.name,
+        "channels": f.channels,
+        "reduction": f.reduction,
+        "dilation": f.dilation,
+        "receptive_field": f.receptive_field,
+    }
 
 
 def _check_depth(depth: Any) -> None:
@@ -252,6 +272,8 @@ def summary_of(a: Analysis) -> Summary:
         macs=t.macs,
         acts=t.acts,
         warnings=a.warnings,
+        stage_facts=feature_facts(a.plan),
+        feature_outputs=selected(a.plan) if a.plan.out_indices else (),
         analysis=a,
     )
 
@@ -304,6 +326,31 @@ def _totals_lines(s: Summary) -> list[tuple[str, str]]:
     ]
 
 
+def _rf(value: int | None) -> str:
+    return "global" if value is None else f"{value:,}"
+
+
+def _backbone_cells(s: Summary) -> list[tuple[str, ...]]:
+    """Stride, dilation and receptive field of the stem and each stage, then of each feature output."""
+    rows: list[tuple[str, ...]] = [("Backbone", "Channels", "Stride", "Dilation", "Receptive field")]
+    rows += [
+        (f.name, str(f.channels), str(f.reduction), str(f.dilation), _rf(f.receptive_field)) for f in s.stage_facts
+    ]
+    rows += [
+        (f"out[{k}] {t.module}", str(t.channels), str(t.reduction), str(t.dilation), _rf(t.receptive_field))
+        for k, t in enumerate(s.feature_outputs)
+    ]
+    return rows
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+        for r in rows
+    ]
+
+
 def _title(s: Summary) -> str:
     return f"{s.name}: input {format_shape(s.input_shape)} → output {format_shape(s.output_shape)}"
 
@@ -323,7 +370,7 @@ def _table(s: Summary, depth: Depth) -> str:
     out.append("=" * rule_len)
     label_w = max(len(k) for k, _ in _totals_lines(s)) + 1
     out += [f"{(k + ':').ljust(label_w)} {v}" for k, v in _totals_lines(s)]
-    out += ["-" * rule_len, CONVENTION]
+    out += ["-" * rule_len, *_aligned(_backbone_cells(s)), "-" * rule_len, CONVENTION]
     return "\n".join(out) + "\n"
 
 
@@ -335,6 +382,9 @@ def _markdown(s: Summary, depth: Depth) -> str:
     out.append(f"| **Total** | | {format_shape(s.output_shape)} | **{s.params:,}** | **{s.macs:,}** |")
     out.append("")
     out += [f"- {k}: {v}" for k, v in _totals_lines(s)]
+    cells = _backbone_cells(s)
+    out += ["", "| " + " | ".join(cells[0]) + " |", "|:--|" + "--:|" * (len(cells[0]) - 1)]
+    out += ["| " + " | ".join(c) + " |" for c in cells[1:]]
     out += ["", CONVENTION + "."]
     return "\n".join(out) + "\n"
 

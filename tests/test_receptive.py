@@ -98,3 +98,61 @@ def test_known_figures() -> None:
         (2, 1, 37),
         (4, 2, 125),
     ]
+
+
+DILATED_SPECS = [
+    # the spec keys of backbones: output_stride turns strides into dilation; a stage may set its own dilation
+    ({"extends": "resnet18", "name": "os8", "output_stride": 8}, 256, 3),
+    (
+        {
+            "extends": "resnet50d",
+            "name": "os8",
+            "output_stride": 8,
+            "stages": [
+                {"depth": 1, "width": 16},
+                {"depth": 1, "width": 16, "stride": 2},
+                {"depth": 2, "width": 16, "stride": 2},
+            ],
+        },
+        160,
+        3,
+    ),
+    (
+        {
+            "extends": "cifar_resnet20",
+            "name": "dil",
+            "stages": [
+                {"depth": 3, "width": 16},
+                {"depth": 3, "width": 32, "stride": 2},
+                {"depth": 3, "width": 64, "dilation": 3},
+            ],
+        },
+        160,
+        3,
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("spec", "size", "stages"), DILATED_SPECS, ids=["resnet18-os8", "resnet50d-os8", "explicit"])
+def test_receptive_field_of_dilated_specs_equals_the_gradients_reach(
+    spec: dict[str, object], size: int, stages: int
+) -> None:
+    plan = resnetdsl.plan_of(spec)
+    plan = dataclasses.replace(plan, stages=plan.stages[:stages], head=())
+    facts = feature_facts(plan)
+    assert max(f.dilation for f in facts) > 1
+    assert max(f.receptive_field for f in facts) < size, "the input must hold the whole window"
+    assert _measured(plan, size) == [(f.receptive_field, f.receptive_field) for f in facts]
+
+
+def test_known_figures_of_output_stride() -> None:
+    facts = feature_facts(resnetdsl.plan_of({"extends": "resnet18", "name": "os8", "output_stride": 8}))
+    # dilation makes up for each stride it replaces: the windows stay those of resnet18, the maps stay 8× finer
+    assert [(f.reduction, f.dilation, f.receptive_field) for f in facts] == [
+        (4, 1, 11),
+        (4, 1, 43),
+        (8, 1, 99),
+        (8, 2, 211),
+        (8, 4, 435),
+    ]

@@ -129,7 +129,15 @@ def test_table_layout(r50: Summary) -> None:
     assert lines[-1] == CONVENTION == "MACs = multiply-accumulates of conv and linear layers; FLOPs ≈ 2 × MACs"
     widths = {len(line) for line in lines[1:4]}
     assert len(widths) == 1, "rules and header have one width"
-    assert len(format_summary(r50, "table", "layer").splitlines()) == len(r50.rows) + 13
+    assert len(format_summary(r50, "table", "layer").splitlines()) == len(r50.rows) + 20
+    backbone = lines[lines.index("Backbone  Channels  Stride  Dilation  Receptive field") :]
+    assert [re.split(r"\s+", line) for line in backbone[1:6]] == [
+        ["stem", "64", "4", "1", "11"],
+        ["layer1", "256", "4", "1", "35"],
+        ["layer2", "512", "8", "1", "91"],
+        ["layer3", "1024", "16", "1", "267"],
+        ["layer4", "2048", "32", "1", "427"],
+    ]
 
 
 def test_json_is_plain_data(r50: Summary) -> None:

@@ -244,12 +244,16 @@ class _Builder:
 
     def build(self) -> graphviz.Digraph:
         cur = self._input()
+        ends: list[_Cursor] = []  # where each tap leaves: the stem's, then each stage's output
         with self.g.subgraph(name="cluster_stem") as g:
             self._cluster_attrs(g, "stem", "#f7f7f7")
             if self.detail == "layer":
                 cur = self._op_nodes(cur, "stem_", self.a.stem, g)
+                k = self._stem_tap_index()
+                ends.append(_Cursor(f"stem_{k}", self.a.stem[k].output_dims))
             else:
                 cur = self._ops_node(cur, "stem", "stem", self.a.stem, g)
+                ends.append(_Cursor("stem", self.a.stem[self._stem_tap_index()].output_dims))
         for i, st in enumerate(self.a.stages):
             with self.g.subgraph(name=f"cluster_s{i}") as g:
                 title = bold(esc(st.stage.name)) if self.detail == "stage" else self._stage_title(st)
@@ -261,6 +265,7 @@ class _Builder:
                     for group in block_groups(st, self.collapse):
                         cur = self._block(cur, i, j, group, g)
                         j += len(group)
+            ends.append(cur)
         if self.a.final:  # a pre-activation network's final norm + act
             with self.g.subgraph(name="cluster_final") as g:
                 self._cluster_attrs(g, "final", "#f7f7f7")
@@ -268,6 +273,7 @@ class _Builder:
                     cur = self._op_nodes(cur, "final_", self.a.final, g)
                 else:
                     cur = self._ops_node(cur, "final", "final", self.a.final, g)
+            ends[-1] = cur
         if self.a.head:
             with self.g.subgraph(name="cluster_head") as g:
                 self._cluster_attrs(g, "head", "#f7f7f7")
@@ -275,10 +281,43 @@ class _Builder:
                     cur = self._op_nodes(cur, "head_", self.a.head, g)
                 else:
                     cur = self._ops_node(cur, "head", "head", self.a.head, g)
-        self._output(cur)
+        if self.plan.out_indices:
+            self._taps(ends)
+        else:
+            self._output(cur)
         if self.detail != "stage":
             self._legend()
         return self.g
+
+    def _stem_tap_index(self) -> int:
+        """Position in the stem of the op whose output is feature map 0 (the last before the pool)."""
+        from resnetdsl.features import taps
+
+        module = taps(self.plan)[0].module
+        names = [li.op.name for li in self.a.stem]
+        return max(k for k, n in enumerate(names) if n == module or n.startswith(module + "."))
+
+    def _taps(self, ends: list[_Cursor]) -> None:
+        """The feature maps a multi-scale backbone returns: one output node per tap, fed by a dotted edge from
+        where it leaves the network, marked with its shape and stride."""
+        from resnetdsl.features import selected
+
+        for k, tap in enumerate(selected(self.plan)):
+            src = ends[tap.index]
+            name = f"tap{tap.index}"
+            what = f"out[{k}] · {tap.module}<br/>{format_shape(src.shape)} · stride {tap.reduction}"
+            if tap.dilation > 1:
+                what += f" · dil {tap.dilation}"
+            self.g.node(name, label=_html(f"<b>feature {tap.index}</b><br/>{what}"), shape="box", style="rounded")
+            self.g.edge(
+                f"{src.node}:{self.side}",
+                f"{name}:{self.fwd[1]}",
+                label=_html(esc(f"{format_shape(src.shape)} /{tap.reduction}")),
+                style="dotted",
+                color="#2b6cb0",
+                fontcolor="#2b6cb0",
+                weight="1",
+            )
 
     def _cluster_attrs(self, g: Any, label: str, fill: str) -> None:
         g.attr(
