@@ -178,13 +178,17 @@ def validate_file(path: str | os.PathLike[str]) -> FileResult:
     return FileResult(shown, tuple(issues))
 
 
-def validate_paths(paths: Iterable[str | os.PathLike[str]]) -> Report:
-    """Check every spec file that ``paths`` names (see :func:`expand_paths`).
+def validate_paths(paths: Iterable[str | os.PathLike[str]], *, show_progress: bool = False) -> Report:
+    """Check every spec file that ``paths`` names (see :func:`expand_paths`); with ``show_progress``, a progress
+    line on stderr while it works, when stderr is a terminal (:mod:`resnetdsl.progress`).
 
     Raises:
         UsageError: a path names nothing to check.
     """
-    return Report(tuple(validate_file(f) for f in expand_paths(paths)))
+    from resnetdsl.progress import progress
+
+    files = expand_paths(paths)
+    return Report(tuple(validate_file(f) for f in (progress(files, "validating") if show_progress else files)))
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -263,7 +267,7 @@ def cli_main(args: argparse.Namespace) -> int:
     """
     fmt: Format = args.format or default_format()
     try:
-        report = validate_paths(args.paths)
+        report = validate_paths(args.paths, show_progress=True)
     except UsageError as exc:
         for problem in exc.problems:
             _write(sys.stderr, f"resnetdsl validate: error: {problem}\n")
