@@ -269,3 +269,49 @@ def test_spec_md_names_every_schema_property() -> None:
     containers = {p for p in paths if any(q.startswith((f"{p}.", f"{p}[")) for q in paths)}  # told by their keys
     missing = sorted(p for p in paths - containers if not documented(p, keys))
     assert not missing, f"docs/spec.md does not document: {missing}"
+
+
+# --- the tutorial: generated files fresh, quoted numbers from the tool's own output -----------------------------
+
+TUTORIAL = ROOT / "docs" / "tutorial"
+
+
+def _make_images() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_images", TUTORIAL / "make_images.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tutorial_summaries_and_diagrams_are_fresh() -> None:
+    make = _make_images()
+    specs = make.specs()
+    assert len(specs) >= 6
+    for spec in specs:
+        for path, text in make.outputs(spec).items():
+            assert path.exists(), f"{path.relative_to(ROOT)} missing: run python docs/tutorial/make_images.py"
+            assert path.read_text(encoding="utf-8") == text, (
+                f"{path.relative_to(ROOT)} is stale: run python docs/tutorial/make_images.py"
+            )
+        assert spec.with_suffix(".svg").exists()
+
+
+def test_tutorial_numbers_come_from_the_generated_summaries() -> None:
+    text = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    summaries = "\n".join(p.read_text(encoding="utf-8") for p in TUTORIAL.glob("*.summary.txt"))
+    quoted = set(re.findall(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])", text))
+    assert {"36,864", "11,689,512", "11,692,520"} <= quoted
+    missing = sorted(n for n in quoted if not re.search(rf"(?<![\d,]){re.escape(n)}(?![\d,])", summaries))
+    assert not missing, f"docs/tutorial.md quotes numbers no generated summary shows: {missing}"
+    for spec in re.findall(r"\((tutorial/[\w.]+)\)", text):
+        assert (ROOT / "docs" / spec).exists(), spec
+
+
+def test_tutorial_presets_agree() -> None:
+    assert resnetdsl.summarize(TUTORIAL / "04_tutorial_resnet18.yaml").params == resnetdsl.summarize(
+        "tutorial_resnet18"
+    ).params
+    assert resnetdsl.summarize(TUTORIAL / "03_resnet18.yaml").params == resnetdsl.summarize("resnet18").params
