@@ -311,7 +311,8 @@ def test_tutorial_numbers_come_from_the_generated_summaries() -> None:
 
 
 def test_tutorial_presets_agree() -> None:
-    assert resnetdsl.summarize(TUTORIAL / "04_tutorial_resnet18.yaml").params == resnetdsl.summarize(
-        "tutorial_resnet18"
-    ).params
+    assert (
+        resnetdsl.summarize(TUTORIAL / "04_tutorial_resnet18.yaml").params
+        == resnetdsl.summarize("tutorial_resnet18").params
+    )
     assert resnetdsl.summarize(TUTORIAL / "03_resnet18.yaml").params == resnetdsl.summarize("resnet18").params

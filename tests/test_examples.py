@@ -12,11 +12,13 @@ from .conftest import ROOT
 
 pytest.importorskip("sklearn")
 
+ARGS = ["--epochs", "3", "--seed", "0", "--quiet", "--min-accuracy", "0.8"]
+
 
 def test_train_digits_learns_quickly() -> None:
     """A shortened run (3 epochs, fixed seed) of examples/train_digits.py is far better than chance (10 %)."""
     done = subprocess.run(
-        [sys.executable, "examples/train_digits.py", "--epochs", "3", "--seed", "0", "--quiet", "--min-accuracy", "0.8"],
+        [sys.executable, "examples/train_digits.py", *ARGS],
         cwd=ROOT,
         capture_output=True,
         text=True,
