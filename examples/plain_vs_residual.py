@@ -5,7 +5,7 @@ The four networks are the CIFAR presets ``cifar_resnet20`` and ``cifar_resnet56`
 download; see train_digits.py) with the same seed, schedule and batches, and their per-epoch training loss and
 test accuracy are drawn to docs/tutorial/plain_vs_residual.png.
 
-    python examples/plain_vs_residual.py                  # the run the tutorial reports (a few minutes, 2 cores)
+    python examples/plain_vs_residual.py                  # the run the tutorial reports (3 epochs, about 2 min)
     python examples/plain_vs_residual.py --epochs 2 -o /tmp/curves.png
 """
 

@@ -3,7 +3,7 @@
 No download: ``sklearn.datasets.load_digits`` ships with scikit-learn (1,797 images). The spec below takes the
 8×8 images as they are (a 3×3 stem without pooling, then two stride-2 stages: 8×8 → 4×4 → 2×2).
 
-    python examples/train_digits.py                       # the full run: about a minute on 2 cores
+    python examples/train_digits.py                       # the full run (30 epochs): ≥ 97 % in seconds
     python examples/train_digits.py --epochs 3 --seed 0   # a quick check (what the test runs)
 
 It prints the test accuracy and the time taken; ``--min-accuracy`` makes it exit 1 below a threshold.

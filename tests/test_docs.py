@@ -316,3 +316,14 @@ def test_tutorial_presets_agree() -> None:
         == resnetdsl.summarize("tutorial_resnet18").params
     )
     assert resnetdsl.summarize(TUTORIAL / "03_resnet18.yaml").params == resnetdsl.summarize("resnet18").params
+
+
+def test_tutorial_training_table_is_the_runs() -> None:
+    """The plain-vs-residual table quotes the last epoch of the run in docs/tutorial/plain_vs_residual.json."""
+    curves = json.loads((TUTORIAL / "plain_vs_residual.json").read_text(encoding="utf-8"))
+    text = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    names = {"plain20": "plain-20", "resnet20": "ResNet-20", "plain56": "plain-56", "resnet56": "ResNet-56"}
+    for key, hist in curves.items():
+        row = f"| {names[key]} | {hist['train_loss'][-1]:.4f} | {100 * hist['train_acc'][-1]:.2f} % | "
+        row += f"{100 * hist['test_acc'][-1]:.2f} % |"
+        assert row in text, row

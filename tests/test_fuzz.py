@@ -258,7 +258,7 @@ def assert_analysis_equals_model(plan: P.Plan) -> None:
     assert 2 * a.totals.macs == counter.get_total_flops()
 
 
-@examples(60)
+@examples(100)
 @given(valid_specs())
 def test_analysis_equals_the_built_model(spec: dict[str, Any]) -> None:
     note(yaml.safe_dump(spec, sort_keys=False))
@@ -413,7 +413,7 @@ def mutated_yaml(draw: st.DrawFn) -> str:
     return "".join([*lines[:at], insert, *lines[at:]])
 
 
-@examples(150)
+@examples(300)
 @given(st.one_of(mutated(), mutated_yaml()))
 def test_mutations_only_ever_raise_spec_error(source: Any) -> None:
     try:
@@ -425,7 +425,7 @@ def test_mutations_only_ever_raise_spec_error(source: Any) -> None:
             str(exc)
 
 
-@examples(60)
+@examples(100)
 @given(mutated_yaml())
 def test_mutations_on_the_command_line_exit_0_or_1(text: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
