@@ -178,13 +178,21 @@ def validate_file(path: str | os.PathLike[str], overrides: Any = None) -> FileRe
     return FileResult(shown, tuple(issues))
 
 
-def validate_paths(paths: Iterable[str | os.PathLike[str]], overrides: Any = None) -> Report:
-    """Check every spec file that ``paths`` names (see :func:`expand_paths`).
+def validate_paths(
+    paths: Iterable[str | os.PathLike[str]], overrides: Any = None, *, show_progress: bool = False
+) -> Report:
+    """Check every spec file that ``paths`` names (see :func:`expand_paths`), with ``overrides`` applied to each;
+    with ``show_progress``, a progress line on stderr while it works, when stderr is a terminal
+    (:mod:`resnetdsl.progress`).
 
     Raises:
         UsageError: a path names nothing to check.
     """
-    return Report(tuple(validate_file(f, overrides) for f in expand_paths(paths)))
+    from resnetdsl.progress import progress
+
+    files = expand_paths(paths)
+    shown = progress(files, "validating") if show_progress else files
+    return Report(tuple(validate_file(f, overrides) for f in shown))
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -263,7 +271,7 @@ def cli_main(args: argparse.Namespace) -> int:
     """
     fmt: Format = args.format or default_format()
     try:
-        report = validate_paths(args.paths, getattr(args, "overrides", None))
+        report = validate_paths(args.paths, getattr(args, "overrides", None), show_progress=True)
     except UsageError as exc:
         for problem in exc.problems:
             _write(sys.stderr, f"resnetdsl validate: error: {problem}\n")
