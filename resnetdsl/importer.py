@@ -13,7 +13,6 @@ Dilated stages (``output_stride``) are not expressible yet: a dilated conv is re
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from torch import nn
@@ -587,11 +586,7 @@ def cli_main(args: argparse.Namespace) -> int:
     model = model_from_ref(args.model)
     spec = spec_from_model(model, name=args.name or args.model.partition(":")[2])
     text = to_yaml(resolved(spec))
-    if args.output:
-        from resnetdsl.io import atomic_write_text
+    from resnetdsl.io import write_or_print
 
-        atomic_write_text(args.output, text)
-        print(f"wrote {args.output}")
-    else:
-        sys.stdout.write(text)
+    write_or_print(args.output, text)
     return 0

@@ -65,3 +65,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_or_print(path: str | os.PathLike[str] | None, text: str) -> None:
+    """``text`` into ``path`` atomically (and ``wrote PATH`` on stdout), or on stdout when no path is given."""
+    import sys
+
+    if path is None:
+        sys.stdout.write(text)
+        return
+    atomic_write_text(path, text)
+    print(f"wrote {os.fspath(path)}")

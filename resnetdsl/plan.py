@@ -58,6 +58,17 @@ class NormAct:
     momentum: float = 0.1
 
 
+ACT_NAMES = {
+    "relu": "ReLU",
+    "leaky_relu": "LeakyReLU",
+    "silu": "SiLU",
+    "gelu": "GELU",
+    "mish": "Mish",
+    "hardswish": "Hardswish",
+}
+"""Each activation kind's torch module name (how summaries and diagrams write it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Act:
     name: str

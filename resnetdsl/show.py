@@ -143,13 +143,9 @@ def show(source: Any, *, overrides: Any = None) -> str:
 def cli_main(args: argparse.Namespace) -> int:
     """``resnetdsl show SPEC [--set K=V]... [-o FILE]``."""
     text = show(args.spec)
-    if args.output:
-        from resnetdsl.io import atomic_write_text
+    from resnetdsl.io import write_or_print
 
-        atomic_write_text(args.output, text)
-        print(f"wrote {args.output}")
-    else:
-        sys.stdout.write(text)
+    write_or_print(args.output, text)
     return 0
 
 

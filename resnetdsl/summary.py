@@ -163,14 +163,6 @@ def _k(op: P.Conv | P.Pool) -> str:
 
 
 _NORM_KINDS = {"batch": "BatchNorm2d", "group": "GroupNorm", "frozen_batch": "FrozenBatchNorm2d"}
-_ACT_KINDS = {
-    "relu": "ReLU",
-    "leaky_relu": "LeakyReLU",
-    "silu": "SiLU",
-    "gelu": "GELU",
-    "mish": "Mish",
-    "hardswish": "Hardswish",
-}
 
 
 def op_kind(op: P.Op) -> str:
@@ -183,7 +175,7 @@ def op_kind(op: P.Op) -> str:
     if isinstance(op, P.NormAct):
         return "BatchNormAct2d"
     if isinstance(op, P.Act):
-        return _ACT_KINDS[op.kind] + (f" {op.negative_slope:g}" if op.kind == "leaky_relu" else "")
+        return P.ACT_NAMES[op.kind] + (f" {op.negative_slope:g}" if op.kind == "leaky_relu" else "")
     if isinstance(op, P.SqueezeExcite):
         return f"SEModule {op.channels}→{op.reduced_channels}"
     if isinstance(op, P.EfficientChannelAttn):

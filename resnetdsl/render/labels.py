@@ -127,16 +127,6 @@ def stride_text(s: int) -> str:
     return f" /{s}" if s != 1 else ""
 
 
-_ACT_TEXT = {
-    "relu": "ReLU",
-    "leaky_relu": "LeakyReLU",
-    "silu": "SiLU",
-    "gelu": "GELU",
-    "mish": "Mish",
-    "hardswish": "Hardswish",
-}
-
-
 def op_text(op: P.Op) -> str:
     """What an op does, in the words of a ResNet lecture (``3×3 conv, 64 /2``)."""
     if isinstance(op, P.Conv):
@@ -155,7 +145,7 @@ def op_text(op: P.Op) -> str:
     if isinstance(op, P.NormAct):
         return "BN-ReLU"
     if isinstance(op, P.Act):
-        return _ACT_TEXT[op.kind] + (f" {op.negative_slope:g}" if op.kind == "leaky_relu" else "")
+        return P.ACT_NAMES[op.kind] + (f" {op.negative_slope:g}" if op.kind == "leaky_relu" else "")
     if isinstance(op, P.SqueezeExcite):
         return f"SE {op.channels}→{op.reduced_channels}"
     if isinstance(op, P.EfficientChannelAttn):
