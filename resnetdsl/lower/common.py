@@ -1,0 +1,93 @@
+"""Shared by the lowering modules: the issue collector, built-in defaults, reserved names, where a setting came from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resnetdsl.errors import Issue, Path
+from resnetdsl.spec import Spec
+
+BUILTIN_DEFAULTS: dict[str, Any] = {
+    "block": "basic",
+    "shortcut": "projection",
+    "stride_on": None,  # bottleneck: 3x3
+    "groups": None,  # bottleneck: 1
+    "width_per_group": None,  # bottleneck: 64
+    "expansion": None,  # per block kind
+    "conv_bias": False,
+    "shortcut_norm": None,  # true; false for pre-activation blocks
+    "dropout": None,  # preact_basic: none
+    "norm": "batch",
+    "norm_groups": None,  # group norm: 32, unless norm_group_channels is set
+    "norm_group_channels": None,
+    "act": "relu",
+    "act_negative_slope": None,  # leaky_relu: 0.01
+    "attention": "none",
+    "se_ratio": None,  # se: 1/16
+    "se_divisor": None,  # se: 8
+    "eca_kernel": None,  # eca: from the channels
+    "drop_path": None,  # 0
+}
+RESERVED_NAMES = frozenset(
+    # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered
+    "T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double "
+    "dump_patches "
+    "eval extra_repr float forward forward_features forward_head get_buffer get_extra_state get_parameter "
+    "get_submodule half ipu load_state_dict modules mtia named_buffers named_children named_modules "
+    "named_parameters num_classes num_features parameters plan register_backward_hook register_buffer "
+    "register_forward_hook register_forward_pre_hook register_full_backward_hook "
+    "register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook "
+    "register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook "
+    "requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train training type "
+    "xpu zero_grad".split()
+)
+"""Names a stage may not take (checked without importing torch; the builder checks again against the live
+torch, whose attributes may grow)."""
+
+
+class _Issues:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.items: list[Issue] = []
+
+    def add(self, path: Path, message: str, *, key: bool = False) -> None:
+        src = self.spec._source
+        mark = src.mark_for(path, key=key) if src is not None else None
+        self.items.append(Issue(path, message, mark))
+
+
+def _stage_value(spec: Spec, index: int, key: str) -> Any:
+    """A block setting of one stage: the stage's, else that of ``defaults``, else built-in."""
+    st = spec.stages[index]
+    return next((v for v in (getattr(st, key), getattr(spec.defaults, key)) if v is not None), BUILTIN_DEFAULTS[key])
+
+
+def _inherited(spec: Spec, path: Path) -> bool:
+    """The key at ``path`` was written in a base spec (through ``extends``), not in the spec's own file."""
+    src = spec._source
+    mark = src.mark_for(path, key=True) if src is not None else None
+    # an override (`--set`) is the user's own word, as their file is
+    return spec._via is not None and mark is not None and mark.file != spec._file and not _override(mark)
+
+
+def _override(mark: Any) -> bool:
+    from resnetdsl.load import is_override_mark
+
+    return is_override_mark(mark)
+
+
+def _effective(spec: Spec, key: str) -> set[Any]:
+    """The values a block setting takes across the stages (stage, else defaults, else built-in)."""
+    return {
+        next((v for v in (getattr(st, key), getattr(spec.defaults, key)) if v is not None), BUILTIN_DEFAULTS[key])
+        for st in spec.stages
+    }
+
+
+def _block_kinds(spec: Spec) -> list[str]:
+    return [st.block or spec.defaults.block or BUILTIN_DEFAULTS["block"] for st in spec.stages]
+
+
+def reserved_name_problem(name: str) -> str:
+    """The message for a stage name that cannot be a module attribute (lowering and the builder say the same)."""
+    return f"stage name '{name}' is an attribute of torch.nn.Module or the built model; choose another"
