@@ -7,7 +7,7 @@ pool at the same path with the same settings, every parameter and buffer of the 
 module one that computes nothing the spec leaves out (an activation, an identity, a dropout). Anything else is an
 :class:`UnsupportedModel` error naming the module's path and type.
 
-Dilated stages (``output_stride``) are not expressible yet: a dilated conv is refused, with its path.
+Dilated stages (torchvision's ``replace_stride_with_dilation``) become ``stages[i].dilation``.
 """
 
 from __future__ import annotations
@@ -55,10 +55,13 @@ def _conv(m: Any, path: str) -> nn.Conv2d:
     k = m.kernel_size
     if k[0] != k[1] or m.stride[0] != m.stride[1]:
         raise UnsupportedModel(path, m, f"non-square kernel {k} or stride {m.stride}")
-    if m.dilation != (1, 1):
-        raise UnsupportedModel(path, m, f"dilation {m.dilation[0]} (dilated stages are not expressible yet)")
-    if m.padding != (k[0] // 2, k[0] // 2) or m.padding_mode != "zeros":
-        raise UnsupportedModel(path, m, f"padding {m.padding} ({m.padding_mode}); the spec pads kernel // 2 with zeros")
+    d = m.dilation
+    if d[0] != d[1]:
+        raise UnsupportedModel(path, m, f"non-square dilation {d}")
+    if m.padding != (d[0] * (k[0] // 2),) * 2 or m.padding_mode != "zeros":
+        raise UnsupportedModel(
+            path, m, f"padding {m.padding} ({m.padding_mode}); the spec pads dilation × (kernel // 2) with zeros"
+        )
     return m
 
 
@@ -184,6 +187,7 @@ def _settings(model: nn.Module, path: str, bottleneck: bool) -> dict[str, Any]:
         s.update(expansion=out // width, block="basic")
     s["width"] = width
     s["stride"] = stride
+    s["_dilation"] = max(c.dilation[0] for c in convs)
     ds: Any = getattr(b, "downsample", None)
     if ds is None or isinstance(ds, nn.Identity):
         s["_use"] = "identity"
@@ -234,7 +238,7 @@ def _attention(b: Any, path: str, channels: int) -> dict[str, Any]:
     raise UnsupportedModel(f"{path}.se", se, "neither squeeze-and-excitation (fc1, fc2) nor ECA (conv)")
 
 
-_STAGE_KEYS = ("depth", "width", "stride")
+_STAGE_KEYS = ("depth", "width", "stride", "dilation")
 
 
 def _zero(weight: Any) -> bool:
@@ -261,6 +265,9 @@ def _stages_v1(model: nn.Module) -> list[list[dict[str, Any]]]:
 def _stage_entry(blocks: list[dict[str, Any]], path: str) -> dict[str, Any]:
     first = blocks[0]
     entry: dict[str, Any] = {"depth": len(blocks), "width": first["width"], "stride": first["stride"]}
+    dilation = blocks[-1].get("_dilation", 1)  # the first block keeps the previous stage's, in spec and model
+    if dilation > 1:
+        entry["dilation"] = dilation
     uses = [b["_use"] for b in blocks]
     if all(u != "identity" for u in uses) and len(blocks) > 1:
         entry["shortcut"] = "projection_all" if uses[0] == "projection" else uses[0]
@@ -269,7 +276,7 @@ def _stage_entry(blocks: list[dict[str, Any]], path: str) -> dict[str, Any]:
     norms = {b.get("shortcut_norm") for b in blocks if "shortcut_norm" in b}
     if norms:
         entry["shortcut_norm"] = norms.pop()
-    skip = {"width", "stride", "_use", "shortcut_norm", "_zero", "_drop_path"}
+    skip = {"width", "stride", "_use", "shortcut_norm", "_zero", "_drop_path", "_dilation"}
     for key, value in first.items():
         if key in skip:
             continue
@@ -491,10 +498,20 @@ def _verify(plan: P.Plan, model: nn.Module) -> None:
                 m.kernel_size[0],
                 m.stride[0],
                 m.padding[0],
+                m.dilation[0],
                 m.groups,
                 m.bias is not None,
             )
-            want = (op.in_channels, op.out_channels, op.kernel_size, op.stride, op.padding, op.groups, op.bias)
+            want = (
+                op.in_channels,
+                op.out_channels,
+                op.kernel_size,
+                op.stride,
+                op.padding,
+                op.dilation,
+                op.groups,
+                op.bias,
+            )
             if got != want:
                 raise UnsupportedModel(path, m, f"differs from the spec's conv: {got} != {want}")
         elif isinstance(op, P.Pool):

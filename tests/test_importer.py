@@ -94,8 +94,8 @@ def test_after_the_usual_surgery() -> None:
     ("change", "message"),
     [
         (
-            lambda m: torchvision.models.resnet50(replace_stride_with_dilation=[False, False, True]),
-            "layer4.1.conv2 (Conv2d): dilation 2 (dilated stages are not expressible yet)",
+            lambda m: setattr(m.layer1[0], "conv2", nn.Conv2d(64, 64, 3, padding=(1, 2), dilation=(1, 2))) or m,
+            "layer1.0.conv2 (Conv2d): non-square dilation (1, 2)",
         ),
         (
             lambda m: setattr(m.layer1[0], "bn1", nn.InstanceNorm2d(64)) or m,
@@ -136,3 +136,16 @@ def test_cli_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert main(["import", "torchvision:resnet5"]) == 1
     assert "torchvision has no model 'resnet5'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("replace", [[False, True, True], [False, False, True]])
+def test_dilated_torchvision_models_round_trip(replace: list[bool]) -> None:
+    model = torchvision.models.resnet50(replace_stride_with_dilation=replace).eval()
+    spec = spec_from_model(model)
+    dilations = [1, *(2 ** sum(replace[: i + 1]) if replace[i] else None for i in range(3))]
+    assert [st.dilation for st in spec.stages][1:] == dilations[1:]
+    ours = resnetdsl.build_model(spec).eval()
+    ours.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), model(x), rtol=0, atol=0)
