@@ -297,6 +297,9 @@ def test_tutorial_summaries_and_diagrams_are_fresh() -> None:
                 f"{path.relative_to(ROOT)} is stale: run python docs/tutorial/make_images.py"
             )
         assert spec.with_suffix(".svg").exists()
+    shown = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    assert shown == make.tutorial_md(), "docs/tutorial.md is stale: run python docs/tutorial/make_images.py"
+    assert shown.count("<!-- step ") == len(specs), "every step shows its spec and its summary"
 
 
 def test_tutorial_numbers_come_from_the_generated_summaries() -> None:

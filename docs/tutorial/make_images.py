@@ -1,6 +1,6 @@
 """Generate the tutorial's summaries and diagrams from its specs (docs/tutorial/NN_*.yaml).
 
-    python docs/tutorial/make_images.py           # write NN_*.summary.txt, NN_*.dot and NN_*.svg
+    python docs/tutorial/make_images.py           # write NN_*.summary.txt, NN_*.dot, NN_*.svg; fill docs/tutorial.md
     python docs/tutorial/make_images.py --check   # write nothing; exit 1 when a summary or DOT file is stale
 
 The check compares the generated text (summaries and DOT sources), not the SVG bytes; the training curves
@@ -10,6 +10,7 @@ The check compares the generated text (summaries and DOT sources), not the SVG b
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -33,6 +34,28 @@ def outputs(spec: Path) -> dict[Path, str]:
     return {spec.with_suffix(".summary.txt"): summary, spec.with_suffix(".dot"): dot}
 
 
+TUTORIAL_MD = HERE.parent / "tutorial.md"
+_STEP = re.compile(r"<!-- step (\w+) -->\n.*?<!-- /step -->", re.S)
+
+
+def _step(name: str) -> str:
+    """What the tutorial shows of one step, between its markers: the spec, then its summary (folded)."""
+    spec = HERE / f"{name}.yaml"
+    summary = next(text for path, text in outputs(spec).items() if path.suffix == ".txt")
+    return (
+        f"<!-- step {name} -->\n"
+        f"```yaml\n# docs/tutorial/{spec.name}\n{spec.read_text(encoding='utf-8').rstrip()}\n```\n\n"
+        f"<details><summary>resnetdsl summary docs/tutorial/{spec.name}</summary>\n\n"
+        f"```\n{summary.rstrip()}\n```\n\n</details>\n<!-- /step -->"
+    )
+
+
+def tutorial_md() -> str:
+    """docs/tutorial.md with every step's spec and summary filled in between its markers."""
+    text = TUTORIAL_MD.read_text(encoding="utf-8")
+    return _STEP.sub(lambda m: _step(m[1]), text)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is stale")
@@ -47,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
                     atomic_write_text(path, text)
         if not args.check:
             resnetdsl.render_to(spec, spec.with_suffix(".svg"), detail="block")
+    md = tutorial_md()
+    if md != TUTORIAL_MD.read_text(encoding="utf-8"):
+        stale.append(TUTORIAL_MD.name)
+        if not args.check:
+            atomic_write_text(TUTORIAL_MD, md)
     if args.check and stale:
         print(f"stale: {', '.join(stale)} (run python docs/tutorial/make_images.py)", file=sys.stderr)
         return 1
