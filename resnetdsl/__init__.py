@@ -71,8 +71,8 @@ def spec_from_model(model: Any, *, name: str | None = None) -> Spec:
 
 
 def diff(a: Any, b: Any, *, input_size: Any = None, overrides: Any = None) -> Any:
-    """What differs between two specs, and which of A's weights load into B; see :func:`resnetdsl.diff.diff`."""
-    from resnetdsl.diff import diff as compare
+    """What differs between two specs, and which of A's weights load into B; see :func:`resnetdsl.compare.diff`."""
+    from resnetdsl.compare import diff as compare
 
     return compare(a, b, input_size=input_size, overrides=overrides)
 

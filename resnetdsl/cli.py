@@ -168,7 +168,7 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--tensors", action="store_true", help="list every tensor, also those that load as they are")
     d.add_argument("--format", choices=("text", "json"), default="text")
     _add_set(d, SET_HELP.replace("after extends", "on spec B, after extends"))
-    d.set_defaults(handler=_delegate("resnetdsl.diff"))
+    d.set_defaults(handler=_delegate("resnetdsl.compare"))
 
     im = sub.add_parser("import", help="write the spec of a torchvision or timm ResNet (built without weights)")
     im.add_argument("model", help="torchvision:NAME or timm:NAME, e.g. torchvision:resnet50, timm:resnet50d")

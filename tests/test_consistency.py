@@ -214,3 +214,16 @@ def test_validate_takes_what_the_other_commands_take(
     )
     code, _, err = _cli(capsys, "summary", "hetro.yaml")
     assert (code, err) == (1, "hetro.yaml: error: no such file (did you mean 'hetero.yaml'?)\n")
+
+
+def test_api_functions_stay_functions_after_every_module_is_imported() -> None:
+    # a submodule of the same name as an API function would replace the function on first import
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(resnetdsl.__path__, "resnetdsl."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    for name in resnetdsl.__all__:
+        value = getattr(resnetdsl, name)
+        assert not isinstance(value, type(resnetdsl)), f"resnetdsl.{name} is a module, not the API object"
