@@ -3,6 +3,7 @@ setting that cannot apply."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from resnetdsl import blocks as B
@@ -68,22 +69,10 @@ def _scope_words(path: Path) -> str:
 
 def _resolve_scopes(spec: Spec, index: int, issues: _Issues, override: int | None) -> B.BlockConfig:
     stage = spec.stages[index]
-    values: dict[str, Any] = dict(BUILTIN_DEFAULTS)
-    origin: dict[str, Path] = {}
-    scopes: list[tuple[BlockSettings, Path]] = [(spec.defaults, ("defaults",)), (stage, ("stages", index))]
+    scopes: list[tuple[Any, Path]] = [(spec.defaults, ("defaults",)), (stage, ("stages", index))]
     if override is not None:
         scopes.append((stage.blocks[override], ("stages", index, "blocks", override)))
-    for scope, where in scopes:
-        if scope.norm_groups is not None or scope.norm_group_channels is not None:
-            # the two ways of sizing a group norm are one setting: a narrower scope replaces both
-            for key in _GROUP_SIZE:
-                values[key] = None
-                origin.pop(key, None)
-        for key in BlockSettings.model_fields:
-            v = getattr(scope, key)
-            if v is not None:
-                values[key] = v
-                origin[key] = (*where, key)
+    values, origin = _layered(scopes, BlockSettings.model_fields)
     # a setting a base spec made (through `extends`) that does not apply to what this spec chose is dropped,
     # not blamed on the user: they did not write it, and cannot unset it
     origin = {k: p for k, p in origin.items() if not _inherited(spec, p)}
@@ -189,18 +178,25 @@ def _norm_act_values(spec: Spec, where: Path) -> tuple[dict[str, Any], dict[str,
     ``defaults``, else built-in; and the path where each was set. ``norm_groups`` and ``norm_group_channels`` are
     one setting: a narrower scope that sets either replaces both."""
     scope: NormActSettings = spec.stem if where == ("stem",) else spec.stages[int(where[1])]
-    values = {key: BUILTIN_DEFAULTS[key] for key in NormActSettings.model_fields}
+    return _layered([(spec.defaults, ("defaults",)), (scope, where)], NormActSettings.model_fields)
+
+
+def _layered(scopes: list[tuple[Any, Path]], keys: Iterable[str]) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Settings ``keys`` through ``scopes`` (widest first; a narrower scope's value wins): the values, built-in
+    ones where no scope sets them, and the path where each was set."""
+    values: dict[str, Any] = {key: BUILTIN_DEFAULTS.get(key) for key in keys}
     origin: dict[str, Path] = {}
-    for layer, at in ((spec.defaults, ("defaults",)), (scope, where)):
-        if layer.norm_groups is not None or layer.norm_group_channels is not None:
+    for scope, where in scopes:
+        if scope.norm_groups is not None or scope.norm_group_channels is not None:
+            # the two ways of sizing a group norm are one setting: a narrower scope replaces both
             for key in _GROUP_SIZE:
                 values[key] = None
                 origin.pop(key, None)
-        for key in NormActSettings.model_fields:
-            v = getattr(layer, key)
+        for key in keys:
+            v = getattr(scope, key)
             if v is not None:
                 values[key] = v
-                origin[key] = (*at, key)
+                origin[key] = (*where, key)
     return values, origin
 
 
