@@ -531,7 +531,7 @@ def analyze(
             binfos.append(BlockInfo(st, b, prefix[:-1], x, y, layers, Totals.of(layers)))
             x = y
         stages.append(StageInfo(st, st_in, x, tuple(binfos), sum((bi.totals for bi in binfos), Totals())))
-    final, x = walk.run(plan.final, "", x, "final", ("stages", plan.stages[-1].index))
+    final, x = walk.run(plan.final, "", x, "final", ("stages", plan.stages[-1].index) if plan.stages else ("stem",))
     head, x = walk.run(plan.head, "", x, "head", ("head",))
     out: tuple[int, ...] = (x[0],) if plan.head else x
     walk.warnings += _dilation_warnings(plan, walk)

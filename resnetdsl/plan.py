@@ -277,6 +277,8 @@ class Plan:
 
     @property
     def feature_channels(self) -> int:
+        if not self.stages:  # a backbone returning the stem's map alone (features.out_indices: [0])
+            return next(op.out_channels for op in reversed(self.stem) if isinstance(op, Conv))
         return self.stages[-1].out_channels
 
     def named_ops(self) -> Iterator[tuple[str, Op]]:

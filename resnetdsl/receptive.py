@@ -86,7 +86,7 @@ def block_field(block: P.Block, x: Field) -> Field:
 def feature_facts(plan: P.Plan) -> tuple[FeatureFacts, ...]:
     """Reduction, dilation and receptive field of the stem's output and of every stage's output."""
     x = Field(1, 1).through_all(plan.stem)
-    channels = plan.stages[0].in_channels
+    channels = plan.stages[0].in_channels if plan.stages else plan.feature_channels
     out = [FeatureFacts("stem", channels, x.jump, x.dilation, None if x.whole else x.size)]
     for st in plan.stages:
         for block in st.blocks:

@@ -22,14 +22,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from resnetdsl import plan as P
+from resnetdsl.blocks import CLASS_NAMES
 from resnetdsl.export.ops import _HELPER_OF, CONSTRUCTORS, HELPERS, Value, _lit
 
-_BLOCK_CLASS = {
-    "basic": "BasicBlock",
-    "bottleneck": "Bottleneck",
-    "preact_basic": "PreActBasicBlock",
-    "preact_bottleneck": "PreActBottleneck",
-}
+_BLOCK_CLASS = CLASS_NAMES  # each block kind's class name, from the block-kind table (resnetdsl.blocks)
 _SYMBOLS = ("in_channels", "mid_channels", "out_channels", "stride")
 _CANDIDATES: dict[str, tuple[str, ...]] = {
     "in_channels": ("in_channels", "mid_channels", "out_channels"),

@@ -172,8 +172,11 @@ def norm_act(values: Mapping[str, Any]) -> B.NormActConfig:
 
 
 def block_config(spec: Spec, values: Mapping[str, Any]) -> B.BlockConfig:
-    """Resolved values made explicit: every built-in that depends on the block kind filled in."""
+    """Resolved values made explicit: every built-in that depends on the block kind filled in, and the
+    kind-specific settings the kind does not use (a ``groups`` that reaches a basic block) left at theirs."""
     kind = values["block"]
+    uses = B.BLOCK_KINDS[kind].uses
+    values = {k: v if k not in B.KIND_SETTINGS or k in uses else None for k, v in values.items()}
     return B.BlockConfig(
         block=kind,
         shortcut=values["shortcut"],

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from resnetdsl import plan as P
+from resnetdsl.blocks import TITLES
 from resnetdsl.text import printable
 
 MUTED = "#666666"
@@ -25,12 +26,8 @@ LEGEND_TEXT = {
 }
 """What each shortcut style of the legend means (keys as :func:`shortcut_style`)."""
 
-BLOCK_TITLES = {
-    "basic": "BasicBlock",
-    "bottleneck": "Bottleneck",
-    "preact_basic": "PreActBasic",
-    "preact_bottleneck": "PreActBottleneck",
-}
+BLOCK_TITLES = TITLES
+"""Each block kind's title (the block-kind table's, :data:`resnetdsl.blocks.BLOCK_KINDS`)."""
 
 DESCRIPTION_WIDTH = 90
 DESCRIPTION_MAX_LINES = 20
