@@ -69,7 +69,7 @@ class NormActConfig:
 
 @dataclass(frozen=True, slots=True)
 class BlockConfig:
-    """Fully resolved settings of the blocks of one stage."""
+    """Fully resolved settings of one block (lowering's :class:`~resnetdsl.lower.resolve.ResolvedBlock` makes it)."""
 
     block: str
     shortcut: str
@@ -92,7 +92,7 @@ class BlockConfig:
     eca_kernel: int | None = None
     """``None``: from the channel count (timm's rule, :func:`eca_kernel_size`)."""
     drop_path: float = 0.0
-    """Highest rate of the network's linear stochastic-depth rule, for this stage's blocks."""
+    """Highest rate of the network's linear stochastic-depth rule, as written for this block."""
     dilation: int = 1
     """Dilation of the stage's 3×3 convs (padding = dilation). An avg-pool shortcut in a dilated stage pools at
     stride 1 (timm's ``downsample_avg``)."""

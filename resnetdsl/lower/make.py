@@ -31,7 +31,7 @@ def make_plan(net: Network) -> Plan:
     stages: list[Stage] = []
     channels = spec.stem.width
     for st in net.stages:
-        stage = make_stage(st, channels, net.v2)
+        stage = make_stage(st, channels, net.timm_names)
         stages.append(stage)
         channels = stage.out_channels
     final = _final(spec, channels, net.stages[-1].config) if net.preact else ()
@@ -53,12 +53,12 @@ def make_plan(net: Network) -> Plan:
     )
 
 
-def make_stage(st: ResolvedStage, channels: int, v2: bool) -> Stage:
+def make_stage(st: ResolvedStage, channels: int, timm_names: bool) -> Stage:
     """A stage's blocks, each reading the previous one's output channels."""
     stage_in = channels
     blocks: list[Block] = []
     for b in st.blocks:
-        name = f"blocks.{b.index}" if v2 else str(b.index)
+        name = f"blocks.{b.index}" if timm_names else str(b.index)
         block = B.make_block(b.config, name, channels, b.width, b.stride, b.drop_path_rate)
         blocks.append(block)
         channels = block.out_channels
@@ -79,9 +79,9 @@ def make_stage(st: ResolvedStage, channels: int, v2: bool) -> Stage:
 def stem_ops(net: Network) -> tuple[Op, ...]:
     """The stem: torchvision's (``conv1``, ``bn1``, …), timm's ResNetV2 stem, or torchvision's without its
     norm and act for a pre-activation network (its first block pre-activates the stem's output)."""
-    if net.v2:
-        return _stem_v2(net.spec)
-    ops = _stem(net)
+    if net.timm_names:
+        return _timm_stem(net)
+    ops = _torchvision_stem(net)
     if net.preact:
         return tuple(op for op in ops if op.name not in ("bn1", "act1"))
     return ops
@@ -93,7 +93,7 @@ def deep_stem_widths(spec: Spec) -> tuple[int, int]:
     return spec.stem.mid_widths or (w // 2, w // 2)
 
 
-def _stem(net: Network) -> tuple[Op, ...]:
+def _torchvision_stem(net: Network) -> tuple[Op, ...]:
     spec = net.spec
     st = spec.stem
     cin, w, bias = spec.input.channels, st.width, st.conv_bias
@@ -125,9 +125,10 @@ def _stem(net: Network) -> tuple[Op, ...]:
     return tuple(ops)
 
 
-def _stem_v2(spec: Spec) -> tuple[Op, ...]:
+def _timm_stem(net: Network) -> tuple[Op, ...]:
     """timm's ResNetV2 stem for pre-activation: ``stem.conv`` (or ``stem.conv1…conv3`` with BN + ReLU between
     them), then ``stem.pool``; no norm after the last conv (the first block pre-activates)."""
+    spec = net.spec
     st = spec.stem
     cin, w, bias = spec.input.channels, st.width, st.conv_bias
     ops: list[Op]
@@ -143,7 +144,7 @@ def _stem_v2(spec: Spec) -> tuple[Op, ...]:
     else:
         k, s = (7, 2) if st.kind == "conv7" else (3, 1)
         ops = [Conv("stem.conv", cin, w, k, stride=s, padding=k // 2, bias=bias)]
-    if (st.pool or ("none" if st.kind == "conv3" else "max")) == "max":
+    if net.stem.pool == "max":
         ops.append(Pool("stem.pool", "max", 3, 2, padding=1))
     return tuple(ops)
 

@@ -48,7 +48,7 @@ def layout(net: Network, plan: Plan, issues: _Issues) -> None:
     """``layout: resnetv2`` names what timm's ResNetV2 has names for: pre-activation blocks, numbered stages, a
     stem without a conv pool."""
     spec = net.spec
-    if not net.v2:
+    if not net.timm_names:
         return
     if not net.preact:
         kind = net.stages[0].config.block

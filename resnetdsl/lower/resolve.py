@@ -133,7 +133,8 @@ class Network:
         return sum(len(st.blocks) for st in self.stages)
 
     @property
-    def v2(self) -> bool:
+    def timm_names(self) -> bool:
+        """``layout: resnetv2``: timm's ResNetV2 module names."""
         return self.spec.layout == "resnetv2"
 
     def stem_takes(self, path: Path) -> bool:

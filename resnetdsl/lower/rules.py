@@ -220,7 +220,7 @@ def odd_eca_kernel(net: Network, plan: Plan, issues: _Issues) -> None:
 
 def resnetv2_norm_act(net: Network, plan: Plan, issues: _Issues) -> None:
     """timm's ResNetV2 names batch norm + ReLU only (its BatchNormAct2d)."""
-    if not net.v2:
+    if not net.timm_names:
         return
     for key, plain in (("norm", "batch"), ("act", "relu")):
         for path, value in written(net.spec, key):
