@@ -372,3 +372,16 @@ def test_every_public_attribute_of_the_built_model_is_reserved() -> None:
         children = set(model._modules)
         names = {n for n in [*dir(ResNet), *dir(model)] if not n.startswith("_")} - children
         assert names - RESERVED_NAMES == set(), "add these to lower.common.RESERVED_NAMES"
+
+
+def test_no_name_in_lower_hides_one_of_its_modules() -> None:
+    import importlib
+    import pkgutil
+    import types
+
+    import resnetdsl.lower as lower
+
+    for info in pkgutil.iter_modules(lower.__path__):
+        module = importlib.import_module(f"resnetdsl.lower.{info.name}")
+        assert getattr(lower, info.name) is module, f"resnetdsl.lower.{info.name} is not the module"
+        assert isinstance(module, types.ModuleType)

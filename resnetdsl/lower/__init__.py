@@ -16,7 +16,7 @@ from resnetdsl.errors import Issue, SpecError
 from resnetdsl.features import with_features
 from resnetdsl.lower.common import BUILTIN_DEFAULTS, RESERVED_NAMES, _Issues, reserved_name_problem
 from resnetdsl.lower.make import make_plan
-from resnetdsl.lower.resolve import resolve
+from resnetdsl.lower.resolve import resolve_network
 from resnetdsl.lower.rules import check
 from resnetdsl.plan import Plan
 from resnetdsl.spec import MAX_BLOCKS, Spec
@@ -53,7 +53,7 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
             f"the stages hold {total:,} blocks in all; at most {MAX_BLOCKS:,} are supported (ResNet-1202 has 600)",
         )
         raise SpecError(issues.items)
-    net = resolve(spec)
+    net = resolve_network(spec)
     plan = make_plan(net)
     check(net, plan, issues)
     if spec.features is not None and not any(i.path[:1] == ("features",) for i in issues.items):

@@ -256,7 +256,7 @@ class _Geometry:
         return stride, before, self.dilation
 
 
-def resolve(spec: Spec) -> Network:
+def resolve_network(spec: Spec) -> Network:
     """Every block of ``spec`` with its settings, their origins and its geometry."""
     stem_settings = layered([(spec.defaults, ("defaults",)), (spec.stem, ("stem",))], NormActSettings.model_fields)
     stem = ResolvedStem(stem_settings, norm_act(stem_settings.values), _stem_pool(spec), stem_reduction(spec))
