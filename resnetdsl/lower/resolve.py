@@ -296,6 +296,7 @@ def _stage(spec: Spec, i: int, geometry: _Geometry, number: int, total: int) -> 
         layers = layered([*here, (st.blocks[n], ("stages", i, "blocks", n))], BlockSettings.model_fields)
         entries[n] = layers, block_config(spec, layers.values)
     blocks: list[ResolvedBlock] = []
+    placed: dict[tuple[int | None, int, int], B.BlockConfig] = {}
     for j in range(st.depth):
         k = chosen.get(j)
         entry: BlockOverride | None = None
@@ -308,7 +309,10 @@ def _stage(spec: Spec, i: int, geometry: _Geometry, number: int, total: int) -> 
                 width, width_at = entry.width, ("stages", i, "blocks", k, "width")
         written = entry.stride if entry is not None and entry.stride is not None else st.stride if j == 0 else 1
         stride, first_dilation, dilation = geometry.block(written, st.dilation if j == 0 else None)
-        cfg = replace(cfg, dilation=dilation, first_dilation=first_dilation)
+        key = (k, first_dilation, dilation)
+        if key not in placed:  # one config per entry and dilations: blocks alike share it
+            placed[key] = replace(cfg, dilation=dilation, first_dilation=first_dilation)
+        cfg = placed[key]
         rate = B.drop_path_rate(cfg.drop_path, number + j, total)
         blocks.append(ResolvedBlock(i, j, number + j, k, settings, cfg, width, width_at, stride, written, rate))
     name = f"stages.{i}" if spec.layout == "resnetv2" else st.name or f"layer{i + 1}"

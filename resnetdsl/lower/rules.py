@@ -11,8 +11,9 @@ network's parts are in :mod:`.network_rules`; :data:`RULES` lists them all.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
-from typing import Any, TypeGuard
+from typing import Any
 
 from resnetdsl import blocks as B
 from resnetdsl.errors import Path
@@ -261,18 +262,22 @@ def identity_pad_shrinks(net: Network, plan: Plan, issues: _Issues) -> None:
 
 def group_norm_divides(net: Network, plan: Plan, issues: _Issues) -> None:
     """Every group norm's groups must divide its channels; one issue per place the sizing was set."""
-    parts: list[tuple[str, Settings, list[tuple[str, Op]]]] = [
-        ("the stem", net.stem.settings, [(op.name, op) for op in plan.stem])
-    ]
-    for rb, (st, b) in zip(net.blocks(), plan.blocks(), strict=True):
-        parts.append((f"stages[{st.index}]", rb.settings, [(f"{st.name}.{b.name}.{op.name}", op) for op in b.ops()]))
+    parts: Iterator[tuple[Settings, Any, Any]] = itertools.chain(
+        [(net.stem.settings, None, plan.stem)],
+        ((rb.settings, sb, sb[1].ops()) for rb, sb in zip(net.blocks(), plan.blocks(), strict=True)),
+    )
     reported: set[Path] = set()
-    for part, settings, ops in parts:
+    for settings, where_in_plan, ops in parts:
         gc = settings.values["norm_group_channels"]
-        failing = next(((p, op) for p, op in ops if _group_norm_fails(op, gc)), None)
-        if failing is None:
+        op = next((op for op in ops if _group_norm_fails(op, gc)), None)
+        if op is None:
             continue
-        path, op = failing
+        assert isinstance(op, Norm)
+        if where_in_plan is None:
+            part, path = "the stem", op.name
+        else:
+            st, b = where_in_plan
+            part, path = f"stages[{st.index}]", f"{st.name}.{b.name}.{op.name}"
         origin = settings.origin
         key = "norm_group_channels" if gc is not None else "norm_groups"
         where = origin.get(key) or origin.get("norm") or ("defaults", "norm")
@@ -292,7 +297,7 @@ def group_norm_divides(net: Network, plan: Plan, issues: _Issues) -> None:
         issues.add(where, msg)
 
 
-def _group_norm_fails(op: Op, group_channels: int | None) -> TypeGuard[Norm]:
+def _group_norm_fails(op: Op, group_channels: int | None) -> bool:
     if not (isinstance(op, Norm) and op.kind == "group"):
         return False
     return op.channels % (group_channels if group_channels is not None else op.groups) != 0
