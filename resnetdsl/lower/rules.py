@@ -49,11 +49,9 @@ _KIND_WORDS: dict[str, tuple[str, str, str]] = {
 # --- where settings are written, and which written ones no block uses ------------------------------------------
 
 
-def scopes(spec: Spec, *, stem: bool = True) -> list[tuple[Path, Any]]:
+def scopes(spec: Spec) -> list[tuple[Path, Any]]:
     """Every scope a block setting can be written in: defaults, the stem (norm/act only), stages, entries."""
-    out: list[tuple[Path, Any]] = [(("defaults",), spec.defaults)]
-    if stem:
-        out.append((("stem",), spec.stem))
+    out: list[tuple[Path, Any]] = [(("defaults",), spec.defaults), (("stem",), spec.stem)]
     for i, st in enumerate(spec.stages):
         out.append((("stages", i), st))
         out += [(("stages", i, "blocks", k), entry) for k, entry in enumerate(st.blocks)]
