@@ -1,5 +1,10 @@
-"""Loading a spec: YAML with source marks (:mod:`.source`), presets and ``extends`` (:mod:`.compose`),
-pydantic's errors in our words (:mod:`.messages`)."""
+"""Loading a spec: YAML with source marks (:mod:`.source`, into a :mod:`.document`), the bundled presets
+(:mod:`.presets`), ``extends`` and overrides (:mod:`.compose`), pydantic's errors and YAML's syntax errors in our
+words (:mod:`.messages`, :mod:`.syntax`, with the line table of :mod:`.lines`).
+
+The modules import one another in one direction only: document, lines → messages, syntax → presets → source →
+compose (a test checks that no import goes back).
+"""
 
 from resnetdsl.load.compose import (
     MAX_EXTENDS,
@@ -11,18 +16,15 @@ from resnetdsl.load.compose import (
     load_spec,
     overrides_arg,
     parse_set,
-    preset_dir,
-    preset_display,
-    preset_names,
-    preset_of_display,
-    preset_path,
     read_source,
     resolve_extends,
     spec_data,
     spec_from_document,
 )
+from resnetdsl.load.document import Document, SourceMap
 from resnetdsl.load.messages import did_you_mean, issues_from_pydantic
-from resnetdsl.load.source import MAX_BYTES, MAX_DEPTH, MAX_NODES, Document, SourceMap, parse_yaml, read_file
+from resnetdsl.load.presets import preset_dir, preset_display, preset_names, preset_of_display, preset_path
+from resnetdsl.load.source import MAX_BYTES, MAX_DEPTH, MAX_NODES, parse_yaml, read_file
 
 __all__ = [
     "MAX_BYTES",

@@ -1,4 +1,5 @@
-"""Presets, ``extends`` (a base deep-merged with the document that names it), and a document → :class:`Spec`."""
+"""Composing a spec: ``extends`` (a base deep-merged with the document that names it), ``--set`` overrides, and
+a source (path, text, mapping, preset name) → :class:`Document` → :class:`Spec`."""
 
 from __future__ import annotations
 
@@ -6,57 +7,20 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
 from resnetdsl.errors import Issue, Mark, Path, SpecError
+from resnetdsl.load.document import Document, SourceMap
 from resnetdsl.load.messages import did_you_mean, issues_from_pydantic
-from resnetdsl.load.source import Document, SourceMap, nearby_hint, parse_yaml, read_file
+from resnetdsl.load.presets import is_preset, nearby_hint, preset_display, preset_names, preset_path
+from resnetdsl.load.source import parse_yaml, read_file
 
 if TYPE_CHECKING:
     from resnetdsl.spec import Spec
 
 MAX_EXTENDS = 16
 """Longest ``extends`` chain."""
-_PRESET_RE = re.compile(r"^[A-Za-z0-9_]+$")
-
-# --- presets -------------------------------------------------------------------------------------
-
-
-def preset_dir() -> FsPath:
-    """Folder of bundled presets: inside the installed package, or ``specs/`` of a source checkout."""
-    here = FsPath(__file__).resolve().parent.parent
-    bundled = here / "specs"
-    return bundled if bundled.is_dir() else here.parent / "specs"
-
-
-@cache
-def preset_names() -> tuple[str, ...]:
-    """Names of the bundled presets, sorted."""
-    return tuple(sorted(p.stem for p in preset_dir().glob("*.yaml")))
-
-
-def preset_display(name: str) -> str:
-    """How marks name a bundled preset's file: ``preset 'resnet50'``, never a path (an installed package's
-    folder is nobody's business, and ``specs/`` exists only in a source checkout)."""
-    return f"preset '{name}'"
-
-
-def preset_of_display(file: str | None) -> str | None:
-    """The preset a mark's file names (see :func:`preset_display`), else ``None``."""
-    m = _PRESET_DISPLAY.match(file or "")
-    return m[1] if m else None
-
-
-_PRESET_DISPLAY = re.compile(r"^preset '([A-Za-z0-9_]+)'$")
-
-
-def preset_path(name: str) -> FsPath:
-    if name not in preset_names():
-        raise SpecError.single(f"unknown preset '{name}'{did_you_mean(name, preset_names())}")
-    return preset_dir() / f"{name}.yaml"
-
 
 # --- extends -------------------------------------------------------------------------------------
 
@@ -156,8 +120,8 @@ def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
     if len(_seen) >= MAX_EXTENDS:
         raise SpecError.single(f"extends chain is longer than {MAX_EXTENDS}", path=("extends",), mark=mark)
     shown: str | None = None  # how messages name the base: a bundled preset by its place in the source tree
-    if _PRESET_RE.match(base_ref) and base_ref in preset_names():
-        target = preset_dir() / f"{base_ref}.yaml"
+    if is_preset(base_ref):
+        target = preset_path(base_ref)
         shown = preset_display(base_ref)
     else:
         # named relative to the spec that extends it, as ``base.yaml`` rather than ``a/b/../../base.yaml``
@@ -360,7 +324,7 @@ def read_source(source: Any) -> Document:
         doc = read_file(source)
     elif isinstance(source, str):
         s = source.strip()
-        if _PRESET_RE.match(s) and s in preset_names():
+        if is_preset(s):
             doc = read_file(preset_path(s), shown=preset_display(s))
         elif s.endswith((".yaml", ".yml")) and "\n" not in s:
             doc = read_file(s, shown=os.path.normpath(s))
