@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from resnetdsl.check import check
+from resnetdsl.load.source import reads_as_text
 from resnetdsl.lower import BUILTIN_DEFAULTS
 from resnetdsl.spec import SCHEMA_ID, Spec
 
@@ -112,9 +113,32 @@ class _FlowList(list[Any]):
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    """PyYAML's safe dumper, quoting every string that this package's loader would not read back as itself.
+
+    PyYAML quotes what YAML 1.1 would read as something else (``yes``, ``1_0``); the loader reads YAML 1.2's core
+    schema, where ``0o10`` and ``1e-3`` are numbers, so those are quoted too. A string holding a line break that a
+    quoted scalar would fold (NEL, LS, PS) is written double-quoted, where they are escapes (``\\N``, ``\\L``,
+    ``\\P``).
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)
+        if kind is yaml.ScalarNode and implicit[0] and tag == _STR and not reads_as_text(value):
+            return _NOT_TEXT  # any tag but str: the emitter then quotes the value
+        return tag
 
 
+_STR = "tag:yaml.org,2002:str"
+_NOT_TEXT = "tag:yaml.org,2002:int"
+_FOLDED_BREAKS = frozenset("\x85\u2028\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if _FOLDED_BREAKS.intersection(value) else None
+    return dumper.represent_scalar(_STR, value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
 _Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
 

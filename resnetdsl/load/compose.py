@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from resnetdsl.errors import Issue, Mark, Path, SpecError
 from resnetdsl.load.document import Document, SourceMap
+from resnetdsl.load.mapping import plain_data, read_mapping
 from resnetdsl.load.messages import did_you_mean, issues_from_pydantic
 from resnetdsl.load.presets import is_preset, nearby_hint, preset_display, preset_names, preset_path
 from resnetdsl.load.source import parse_yaml, read_file
@@ -319,7 +320,7 @@ def load_document(source: Any) -> Document:
 def read_source(source: Any) -> Document:
     """A path, YAML text, preset name or mapping → :class:`Document`, as written (``extends`` not applied)."""
     if isinstance(source, Mapping):
-        doc = Document(dict(source), SourceMap(), None)
+        doc = read_mapping(source)
     elif isinstance(source, os.PathLike):
         doc = read_file(source)
     elif isinstance(source, str):
@@ -359,7 +360,7 @@ def load_spec(source: Any, *, overrides: Any = None) -> Spec:
         source, overrides = source.source, (*source.overrides, *overrides_arg(overrides))
     if isinstance(source, Spec):
         if not overrides_arg(overrides):
-            return source
+            return checked_spec(source)
         source = spec_data(source)
     doc = apply_overrides(load_document(source), overrides)
     return spec_from_document(doc)
@@ -369,6 +370,17 @@ def spec_data(spec: Spec) -> dict[str, Any]:
     """A spec as the plain data a YAML file would hold (what was set; defaults left out)."""
     data: dict[str, Any] = spec.model_dump(mode="json", exclude_unset=True)
     return data
+
+
+def checked_spec(spec: Spec) -> Spec:
+    """A :class:`Spec` built in Python, held to what a spec file may hold: the schema checked it when it was
+    made; its text is checked here as the YAML reader checks a file's.
+
+    Raises:
+        SpecError: every string with a character a spec may not contain.
+    """
+    plain_data(spec_data(spec))
+    return spec
 
 
 def spec_from_document(doc: Document) -> Spec:

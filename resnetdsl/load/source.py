@@ -74,6 +74,13 @@ _CoreResolver.add_implicit_resolver(
 _CoreResolver.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 _CoreResolver.add_implicit_resolver(_MERGE, re.compile(r"^<<$"), ["<"])
 _FIRST = frozenset(_CoreResolver.yaml_implicit_resolvers)
+_PLAIN = _CoreResolver()
+
+
+def reads_as_text(text: str) -> bool:
+    """``text`` written as a plain (unquoted) scalar is read back as that string, not as a number, a boolean,
+    null or a merge key (what a YAML writer must quote for this loader)."""
+    return bool(_PLAIN.resolve(yaml.ScalarNode, text, (True, False)) == _STR)
 
 
 class _PyLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _CoreResolver):
