@@ -6,9 +6,7 @@ The weight part is :func:`resnetdsl.compat.predict`: the rule :func:`resnetdsl.l
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,16 +151,6 @@ def diff(a: Any, b: Any, *, input_size: Any = None, overrides: Any = None) -> Di
     rows = [PartRow(n, pa.get(n), pb.get(n)) for n in first]
     rows.append(PartRow("total", ca.analysis.totals, cb.analysis.totals))
     return Diff(ca.plan.name, cb.plan.name, keys, tuple(rows), predict(ca.plan, cb.plan))
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl diff A B [--set K=V (on B)]... [--input CxHxW] [--tensors] [--format text|json]``."""
-    d = diff(args.a, args.b, input_size=args.input)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(d.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write(d.format(tensors=args.tensors))
-    return 0
 
 
 __all__ = ["STATUSES", "Diff", "KeyChange", "PartRow", "diff"]

@@ -114,3 +114,11 @@ class SpecError(ValueError):
     @classmethod
     def single(cls, message: str, *, path: Path = (), mark: Mark | None = None) -> SpecError:
         return cls([Issue(path, message, mark)])
+
+
+def print_issues(issues: Iterable[Issue]) -> None:
+    """Every issue to stderr as ``resnetdsl validate`` writes it: ``file:line:col: severity: path: message``."""
+    import sys
+
+    for issue in issues:
+        print(issue.format(severity=True), file=sys.stderr)

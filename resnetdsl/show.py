@@ -7,9 +7,7 @@ output validates and builds the identical model. Nothing here imports torch.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from typing import Any
 
 import yaml
@@ -164,15 +162,6 @@ def show(source: Any, *, overrides: Any = None) -> str:
     return to_yaml(resolved(source, overrides=overrides))
 
 
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl show SPEC [--set K=V]... [-o FILE]``."""
-    text = show(args.spec)
-    from resnetdsl.io import write_or_print
-
-    write_or_print(args.output, text)
-    return 0
-
-
 # --- presets -----------------------------------------------------------------------------------------
 
 
@@ -226,14 +215,3 @@ def format_presets(rows: list[dict[str, Any]], fmt: str = "table") -> str:
 def _short(text: str, limit: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def presets_cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl presets [--names] [--format table|json|markdown]``."""
-    from resnetdsl.load import preset_names
-
-    if args.names:
-        sys.stdout.write("".join(f"{n}\n" for n in preset_names()))
-        return 0
-    sys.stdout.write(format_presets(preset_rows(), args.format))
-    return 0

@@ -10,12 +10,11 @@ module one that computes nothing the spec leaves out (an activation, an identity
 Dilated stages (torchvision's ``replace_stride_with_dilation``) become ``stages[i].dilation``.
 
 The package: :mod:`.modules` (one module at a time), :mod:`.resnet` and :mod:`.resnetv2` (the two model
-families), :mod:`.verify` (the spec against the model); this module is the API and the command.
+families), :mod:`.verify` (the spec against the model); this module is the API. The command is
+:mod:`resnetdsl.commands.import_`.
 """
 
 from __future__ import annotations
-
-import argparse
 
 from torch import nn
 
@@ -25,7 +24,7 @@ from resnetdsl.importer.resnetv2 import _v2
 from resnetdsl.importer.verify import _verify
 from resnetdsl.spec import Spec
 
-__all__ = ["UnsupportedModel", "cli_main", "model_from_ref", "spec_from_model"]
+__all__ = ["UnsupportedModel", "model_from_ref", "spec_from_model"]
 
 
 def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
@@ -72,16 +71,3 @@ def model_from_ref(ref: str) -> nn.Module:
     if arch not in timm.list_models():
         raise ValueError(f"timm has no model '{arch}'")
     return timm.create_model(arch, pretrained=False)
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl import torchvision:NAME|timm:NAME [-o FILE] [--name NAME]``."""
-    from resnetdsl.show import resolved, to_yaml
-
-    model = model_from_ref(args.model)
-    spec = spec_from_model(model, name=args.name or args.model.partition(":")[2])
-    text = to_yaml(resolved(spec))
-    from resnetdsl.io import write_or_print
-
-    write_or_print(args.output, text)
-    return 0
