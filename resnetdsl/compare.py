@@ -1,7 +1,7 @@
-"""``resnetdsl diff A B``: what differs between two resolved specs, their numbers per stage side by side, and
-which of A's tensors load into B (as they are, adapted, or not at all), all without torch.
+"""The diff of two specs (``resnetdsl diff A B``): what differs between the resolved specs, their numbers per
+stage side by side, and which of A's tensors load into B (as they are, adapted, or not at all), all without torch.
 
-The weight part is :func:`resnetdsl.compat.predict`: the rule :func:`resnetdsl.load_weights` applies.
+The weight part is :func:`resnetdsl.weights.fit.predict`: the rule :func:`resnetdsl.load_weights` applies.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 from resnetdsl.analyze import Analysis, Totals
 from resnetdsl.check import check
-from resnetdsl.compat import STATUSES, WeightReport, predict
 from resnetdsl.errors import format_path
 from resnetdsl.show import resolved
+from resnetdsl.weights.fit import STATUSES, WeightReport, predict
 
 _MISSING = object()
 

@@ -120,7 +120,7 @@ class _Dumper(yaml.SafeDumper):
     """
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        tag = super().resolve(kind, value, implicit)
+        tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         if kind is yaml.ScalarNode and implicit[0] and tag == _STR and not reads_as_text(value):
             return _NOT_TEXT  # any tag but str: the emitter then quotes the value
         return tag

@@ -103,7 +103,7 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     Raises:
         UsageError: a path that does not exist, or a glob or directory that yields no file.
     """
-    from resnetdsl.load.source import nearby_hint
+    from resnetdsl.load.presets import nearby_hint
 
     found: list[str] = []
     problems: list[str] = []

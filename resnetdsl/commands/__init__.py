@@ -64,5 +64,5 @@ class CommandModule(Protocol):
 
 def command_module(command: Command) -> CommandModule:
     """The module of ``command`` (imported on first use)."""
-    module: CommandModule = importlib.import_module(f"{__name__}.{command.module}")  # type: ignore[assignment]
+    module: CommandModule = importlib.import_module(f"{__name__}.{command.module}")
     return module
