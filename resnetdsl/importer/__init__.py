@@ -19,8 +19,8 @@ from __future__ import annotations
 from torch import nn
 
 from resnetdsl.importer.modules import UnsupportedModel
-from resnetdsl.importer.resnet import _v1
-from resnetdsl.importer.resnetv2 import _v2
+from resnetdsl.importer.resnet import resnet_data
+from resnetdsl.importer.resnetv2 import resnetv2_data
 from resnetdsl.importer.verify import _verify
 from resnetdsl.spec import Spec
 
@@ -41,9 +41,9 @@ def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
     if isinstance(getattr(model, "stages", None), nn.Sequential) and isinstance(
         getattr(model, "stem", None), nn.Module
     ):
-        data = _v2(model)
+        data = resnetv2_data(model)
     elif isinstance(getattr(model, "conv1", None), nn.Module):
-        data = _v1(model)
+        data = resnet_data(model)
     else:
         raise UnsupportedModel("", model, "not a torchvision or timm ResNet (no conv1/layer1, no stem/stages)")
     label = name or getattr(model, "default_cfg", {}).get("architecture") or type(model).__name__.lower()

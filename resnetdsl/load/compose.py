@@ -240,7 +240,7 @@ def apply_overrides(doc: Document, overrides: Any) -> Document:
     issues: list[Issue] = []
     for o in items:
         try:
-            path = _set(data, o)
+            path = _set_override(data, o)
         except SpecError as exc:
             issues += exc.issues
             continue
@@ -255,7 +255,7 @@ def apply_overrides(doc: Document, overrides: Any) -> Document:
     return Document(data, source, doc.file, via=doc.via)
 
 
-def _set(data: dict[str, Any], o: Override) -> Path:
+def _set_override(data: dict[str, Any], o: Override) -> Path:
     """Set one override in ``data``; the path it set (list indices as numbers)."""
     from resnetdsl.spec import Spec
 
