@@ -280,12 +280,37 @@ def export_schema() -> dict[str, Any]:
     required = body.pop("required", [])
     body.pop("$id", None)
     defs = body.pop("$defs", {})
+    _stage_changes(body["properties"]["stages"], defs)
     out: dict[str, Any] = {"$schema": SCHEMA_DIALECT, "$id": SCHEMA_ID, **body}
     out["if"] = {"required": ["extends"]}
     out["then"] = {}
-    out["else"] = {"required": required}
+    out["else"] = {"required": required, "properties": {"stages": {"type": "array"}}}
     out["$defs"] = defs
     return out
+
+
+INDEX_PATTERN = r"^(0|[1-9][0-9]{0,5})$"
+"""A key of the index form of ``stages`` (the loader's rule for merging onto a base's list)."""
+
+
+def _stage_changes(stages: dict[str, Any], defs: dict[str, Any]) -> None:
+    """Let ``stages`` also be the index form a spec with ``extends`` may use, ``stages: {2: {depth: 1}}``: a
+    mapping of the base's stage indices to the settings that change (each keyword of JSON Schema applies to its
+    own type only, so the list form keeps its own messages); without ``extends`` only the list is allowed."""
+    stage = defs["Stage"]
+    defs["StageChange"] = {
+        **{k: v for k, v in stage.items() if k != "required"},
+        "title": "StageChange",
+        "description": "Settings that change in one stage of the base (``extends``), by its index; the index just "
+        "past the end appends a stage, which then needs its depth and width.",
+    }
+    stages["type"] = ["array", "object"]
+    stages["description"] += (
+        " With ``extends``, also a mapping of the base's stage indices to what changes: ``{2: {depth: 23}}``."
+    )
+    stages["propertyNames"] = {"pattern": INDEX_PATTERN}
+    stages["additionalProperties"] = {"$ref": "#/$defs/StageChange"}
+    stages["minProperties"] = 1
 
 
 def _clean(node: Any) -> Any:

@@ -89,8 +89,14 @@ def test_size_encoding_and_binary_limits(tmp_path: Path) -> None:
         resnetdsl.load_spec(big)
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("name: caf\xe9\n".encode("latin-1"))
-    with pytest.raises(SpecError, match=r"not valid UTF-8 \(byte 9\)"):
+    with pytest.raises(SpecError) as info:
         resnetdsl.load_spec(latin)
+    [issue] = info.value.issues  # placed on the byte: line 1, the 10th character
+    assert (issue.line, issue.col, issue.message) == (1, 10, "file is not valid UTF-8 (byte 9, 0xe9); save it as UTF-8")
+    latin.write_bytes("\ufeffname: a\r\ndescription: \u00e9t\u00e9 ".encode() + b"\xe9\n")  # BOM, CRLF, é
+    with pytest.raises(SpecError) as info:
+        resnetdsl.load_spec(latin)
+    assert [(i.line, i.col) for i in info.value.issues] == [(2, 18)]
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     with pytest.raises(SpecError, match="binary"):

@@ -340,7 +340,7 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SpecError.single(f"file is not valid UTF-8 (byte {exc.start})", mark=whole) from None
+            raise SpecError.single(_not_utf8(exc), mark=_byte_mark(text, exc.start, file)) from None
     if len(text) > MAX_BYTES:
         raise SpecError.single(f"text is too large ({len(text)} characters; the limit is {MAX_BYTES})", mark=whole)
     text = text.removeprefix("\ufeff")
@@ -350,6 +350,18 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
         raise SpecError.single(forbidden_message(bad[1]), mark=lines.mark(file, bad[0]))
     with _no_cycle_collection():
         return _parse(text, file, lines)
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    byte = exc.object[exc.start]
+    return f"file is not valid UTF-8 (byte {exc.start}, 0x{byte:02x}); save it as UTF-8"
+
+
+def _byte_mark(raw: bytes, at: int, file: str | None) -> Mark:
+    """The mark of the byte at ``at``: line and column of the character it would start, counted in the valid
+    text before it (as the parser would count them)."""
+    before = raw[:at].decode("utf-8", "replace").removeprefix("\ufeff")
+    return Lines(before).mark(file, len(before))
 
 
 def _parse(text: str, file: str | None, lines: Lines) -> Document:
