@@ -340,7 +340,7 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SpecError.single(_not_utf8(exc), mark=_byte_mark(text, exc.start, file)) from None
+            raise SpecError.single(_not_utf8(exc), mark=_byte_mark(exc.object, exc.start, file)) from None
     if len(text) > MAX_BYTES:
         raise SpecError.single(f"text is too large ({len(text)} characters; the limit is {MAX_BYTES})", mark=whole)
     text = text.removeprefix("\ufeff")
