@@ -16,6 +16,7 @@ from resnetdsl.check import check
 from resnetdsl.load.source import reads_as_text
 from resnetdsl.lower import BUILTIN_DEFAULTS
 from resnetdsl.spec import SCHEMA_ID, Spec
+from resnetdsl.text import unsafe_char
 
 _FILL_DEFAULTS = (
     "block",
@@ -116,7 +117,7 @@ class _Dumper(yaml.SafeDumper):
     PyYAML quotes what YAML 1.1 would read as something else (``yes``, ``1_0``); the loader reads YAML 1.2's core
     schema, where ``0o10`` and ``1e-3`` are numbers, so those are quoted too. A string holding a line break that a
     quoted scalar would fold (NEL, LS, PS) is written double-quoted, where they are escapes (``\\N``, ``\\L``,
-    ``\\P``).
+    ``\\P``), and so is one holding a character no spec may hold (only invalid data has one).
     """
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
@@ -125,6 +126,16 @@ class _Dumper(yaml.SafeDumper):
             return _NOT_TEXT  # any tag but str: the emitter then quotes the value
         return tag
 
+    def write_double_quoted(self, text: str, split: bool = True) -> None:
+        if unsafe_char(text) is None:
+            super().write_double_quoted(text, split)
+            return
+        allow, self.allow_unicode = self.allow_unicode, False  # every character past ASCII as an escape
+        try:
+            super().write_double_quoted(text, split)
+        finally:
+            self.allow_unicode = allow
+
 
 _STR = "tag:yaml.org,2002:str"
 _NOT_TEXT = "tag:yaml.org,2002:int"
@@ -132,7 +143,8 @@ _FOLDED_BREAKS = frozenset("\x85\u2028\u2029")
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = '"' if _FOLDED_BREAKS.intersection(value) else None
+    # double-quoted, a character no spec may hold is written as an escape (the loader then names its key path)
+    style = '"' if _FOLDED_BREAKS.intersection(value) or unsafe_char(value) is not None else None
     return dumper.represent_scalar(_STR, value, style=style)
 
 

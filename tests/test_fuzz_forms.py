@@ -6,7 +6,8 @@ what loads back.
    indicators; and showing that text again gives the same text.
 2. A Python mapping, its YAML text and the :class:`~resnetdsl.spec.Spec` made from it give the same issues (path,
    message, severity): forbidden characters in values and keys, whole-number keys (``stages: {2: …}`` under
-   ``extends``).
+   ``extends``). The text is :func:`~resnetdsl.show.to_yaml`'s, which escapes a forbidden character; written raw
+   into a file, the reader refuses the whole text at that character's line and column instead.
 
 The valid specs come from ``tests/test_fuzz.py``'s generator; the hostile text is drawn here. Profiles as there
 (``RESNETDSL_FUZZ=thorough``).
