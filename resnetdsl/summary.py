@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -22,8 +21,6 @@ from resnetdsl.features import Tap, selected
 from resnetdsl.receptive import FeatureFacts, feature_facts
 
 if TYPE_CHECKING:
-    import argparse
-
     from resnetdsl.check import InputSize
 
 Depth = Literal["stage", "block", "layer"]
@@ -408,20 +405,3 @@ def format_summary(summary: Summary, fmt: Format = "table", depth: Depth = "bloc
     if fmt == "csv":
         return _csv(summary, depth)
     raise ValueError(f"format must be one of {', '.join(FORMATS)} (got {fmt!r})")
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl summary SPEC [--input CxHxW] [--depth …] [--format …]``; warnings go to stderr."""
-    from resnetdsl.check import check
-    from resnetdsl.cli import print_issues
-
-    analysis = check(args.spec, input_size=args.input, input_name="--input").analysis
-    summary = summary_of(analysis)
-    sys.stdout.write(format_summary(summary, args.format, args.depth))
-    if getattr(args, "batch", None):
-        from resnetdsl.memory import DTYPE_BYTES, activation_report, format_memory
-
-        reports = {dtype: activation_report(analysis, args.batch, dtype) for dtype in DTYPE_BYTES}
-        sys.stdout.write(format_memory(reports))
-    print_issues(summary.warnings)
-    return 0

@@ -31,6 +31,13 @@ from resnetdsl.plan import (
 )
 from resnetdsl.spec import MAX_BLOCKS, Spec
 
+_GROUP_WORDS = {
+    "stem": "the layers before the stages",
+    "final": "the norm and activation after the last stage of a pre-activation network",
+    "head": "the layers after the stages",
+}
+"""Names of summary rows and diagram clusters that group layers (they name no module): no stage may take them."""
+
 __all__ = ["BUILTIN_DEFAULTS", "RESERVED_NAMES", "lower", "lower_with_issues", "reserved_name_problem"]
 
 
@@ -172,11 +179,10 @@ def lower_with_issues(spec: Spec) -> tuple[Plan, list[Issue]]:
                 ("stages", i, "name"),
                 reserved_name_problem(st.name),
             )
-        elif st.name in ("stem", "head") and st.name not in taken:
+        elif st.name in _GROUP_WORDS and st.name not in taken:
             issues.add(
                 ("stages", i, "name"),
-                f"stage name '{st.name}' is how summaries and diagrams name the layers "
-                f"{'before' if st.name == 'stem' else 'after'} the stages; choose another",
+                f"stage name '{st.name}' is how summaries and diagrams name {_GROUP_WORDS[st.name]}; choose another",
             )
         elif st.name is not None and st.name in taken:
             issues.add(
