@@ -175,6 +175,10 @@ def make_parser() -> argparse.ArgumentParser:
     im.add_argument("-o", "--output", default=None, help="write to this YAML file instead of stdout")
     im.add_argument("--name", default=None, help="the spec's name (default: the model's)")
     im.set_defaults(handler=_delegate("resnetdsl.importer"))
+
+    from resnetdsl.space.command import add_parser as add_space
+
+    add_space(sub)
     return p
 
 

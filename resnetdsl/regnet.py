@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -401,3 +401,72 @@ def true_input_elements(stand_in_shape: tuple[int, int, int], input_size: tuple[
     backward: add these × batch × bytes to the stand-in's training memory)."""
     c, h, w = stand_in_shape
     return c * (input_size[0] * input_size[1] - h * w)
+
+
+# --- a document with a generator key (what phase 2's loader does before lowering) --------------------------
+
+GENERATORS: dict[str, type[RegNetSpec] | type[AnyNetSpec]] = {"regnet": RegNetSpec, "anynet": AnyNetSpec}
+"""Top-level keys that generate the stages."""
+_BESIDE = ("name", "description", "input", "head")
+"""Keys a generator document may hold besides the generator (the rest is the generator's)."""
+
+
+def generator_of(data: Mapping[str, Any]) -> str | None:
+    """``regnet`` or ``anynet`` when the document holds that key, else ``None``."""
+    return next((key for key in GENERATORS if key in data), None)
+
+
+def expand(data: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[int, int]]:
+    """A document with ``regnet:`` (or ``anynet:``) and optionally ``name``, ``description``, ``input`` and
+    ``head`` → the stand-in spec's data (:func:`stand_in_spec`) and the input size (H, W) the figures are for.
+
+    Raises:
+        SpecError: every problem of the generator and of the keys beside it, with paths (no marks: the caller
+            places them).
+    """
+    from pydantic import ValidationError
+
+    from resnetdsl.errors import Issue, SpecError
+    from resnetdsl.load import SourceMap, did_you_mean, issues_from_pydantic
+    from resnetdsl.spec import InputSpec
+
+    key = generator_of(data)
+    issues: list[Issue] = []
+    if key is None:
+        raise SpecError.single("expected a 'regnet' or 'anynet' key")
+    if len([k for k in GENERATORS if k in data]) > 1:
+        issues.append(Issue(("anynet",), "give either 'regnet' or 'anynet', not both"))
+    for other in data:
+        if other not in _BESIDE and other not in GENERATORS:
+            hint = did_you_mean(other, (*_BESIDE, *GENERATORS))
+            issues.append(Issue((other,), f"cannot be set with '{key}' (only {', '.join(_BESIDE)} can){hint}"))
+    model: Any = GENERATORS[key]
+    parsed: Any = None
+    inp: Any = InputSpec()
+    for name, cls, value in ((key, model, data[key]), ("input", InputSpec, data.get("input", {}))):
+        try:
+            result = cls.model_validate(value)
+        except ValidationError as exc:
+            for issue in issues_from_pydantic(exc, SourceMap()):
+                message = issue.message
+                if message.startswith("unknown key '") and "did you mean" not in message:
+                    message += did_you_mean(str(issue.path[-1]), cls.model_fields)
+                issues.append(Issue((name, *issue.path), message))
+            continue
+        if name == key:
+            parsed = result
+        else:
+            inp = result
+    if issues:
+        raise SpecError(issues)
+    try:
+        out = stand_in_spec(
+            parsed, name=str(data.get("name", key)), input_size=inp.size, in_channels=inp.channels, num_classes=1000
+        )
+    except ValueError as exc:
+        raise SpecError.single(str(exc), path=(key,)) from None
+    if "description" in data:
+        out["description"] = data["description"]
+    if "head" in data:
+        out["head"] = data["head"]
+    return out, inp.size
