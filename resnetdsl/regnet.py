@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 Quantize = Literal["pycls", "torchvision"]
 """How a stage's bottleneck width is made a multiple of its group width (see the module's docstring)."""
@@ -78,7 +78,7 @@ class _Model(BaseModel):
 class RegNetSpec(_Model):
     """A RegNet: its stages generated from four numbers plus the block settings."""
 
-    w0: Int = Field(ge=8, le=65536, multiple_of=WIDTH_QUANTUM)
+    w0: Int = Field(ge=8, le=65536)
     """Width of the first block (a multiple of 8)."""
     wa: Float = Field(ge=0.0, le=65536.0)
     """Slope of the linear width ramp u_j = w0 + wa·j."""
@@ -97,6 +97,13 @@ class RegNetSpec(_Model):
     timm) or ``torchvision`` (never below 90 %; torchvision and timm's ``*_tv``)."""
     stem_width: Int = Field(STEM_WIDTH, ge=1, le=65536)
     """Output channels of the stem's 3×3/2 conv."""
+
+    @field_validator("w0")
+    @classmethod
+    def _quantised(cls, value: int) -> int:
+        if value % WIDTH_QUANTUM:
+            raise ValueError(f"must be a multiple of {WIDTH_QUANTUM} (got {value})")
+        return value
 
 
 class AnyNetSpec(_Model):
