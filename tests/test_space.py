@@ -330,3 +330,14 @@ def test_a_space_with_no_member_fitting_says_so() -> None:
     result = explore(load_space(SMALL.replace("150k", "1k")), jobs=1, show_progress=False)
     assert result.fit == () and "0 fit; 0 on the Pareto front" in format_result(result)
     assert math.isfinite(result.seconds)
+
+
+def test_progress_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from resnetdsl import progress
+
+    monkeypatch.setattr(progress, "enabled", lambda stream: True)
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    monkeypatch.setattr(search_module, "SERIAL_BELOW", 0)
+    explore(load_space(SMALL), jobs=2)
+    err = capsys.readouterr().err
+    assert "\rexploring: 0/1 candidates 1–16 of 16" in err and err.endswith("\r")

@@ -12,7 +12,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,17 +163,16 @@ def run(space: Space, *, jobs: int | None = None, show_progress: bool = True) ->
         jobs = 1
     per = max(16, min(256, math.ceil(total / (jobs * 8))))
     chunks = [Chunk(a, min(a + per, total), total, enumerate_all) for a in range(0, total, per)]
-    label = "exploring"
-    shown: Sequence[Chunk] = chunks if show_progress else ()
+    steps: Iterable[Chunk] = progress(chunks, "exploring") if show_progress else chunks
     records: list[Record] = []
     if jobs == 1:
         _init(space)
-        for chunk in progress(chunks, label) if show_progress else chunks:
+        for chunk in steps:
             records += _work(chunk)
     else:
         with _context().Pool(jobs, initializer=_init, initargs=(space,)) as pool:
             results: Iterator[list[Record]] = pool.imap(_work, chunks)
-            for _chunk, recs in zip(progress(chunks, label) if shown else chunks, results, strict=True):
+            for _chunk, recs in zip(steps, results, strict=True):  # the line shows the chunk being waited for
                 records += recs
     return records, "enumerated" if enumerate_all else "sampled", jobs
 
