@@ -66,6 +66,7 @@ def _add_set(parser: argparse.ArgumentParser, help: str = SET_HELP) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     from resnetdsl import __version__
+    from resnetdsl.web import commands as web  # standard library only; the pages load when a handler runs
 
     p = _Parser(prog="resnetdsl", description="Describe a ResNet in YAML; build, analyse, draw and check it.")
     p.add_argument("--version", action="version", version=f"resnetdsl {__version__}")
@@ -108,10 +109,10 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", default=None, help="output file (format from its extension)")
     r.add_argument(
         "--format",
-        choices=("svg", "png", "pdf", "dot"),
+        choices=("svg", "png", "pdf", "dot", "html"),
         default=None,
         help="output format (default: from -o's extension, else svg); png is drawn at 96 dpi, shrunk to fit 32,000 px "
-        "a side down to half size, and refused beyond (use svg or pdf, or --collapse)",
+        "a side down to half size, and refused beyond (use svg or pdf, or --collapse); html: the interactive page",
     )
     r.add_argument("--detail", choices=("stage", "block", "layer"), default="block")
     r.add_argument(
@@ -124,7 +125,7 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
     r.add_argument("--input", type=parse_input, default=None, help="input CxHxW (default: the spec's)")
     _add_set(r)
-    r.set_defaults(handler=_delegate("resnetdsl.render"))
+    web.add_render_html(r)
 
     e = sub.add_parser("export", help="write the network as standalone PyTorch source or as ONNX")
     e.add_argument("spec", help="spec file, YAML text or preset name")
@@ -168,13 +169,14 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--tensors", action="store_true", help="list every tensor, also those that load as they are")
     d.add_argument("--format", choices=("text", "json"), default="text")
     _add_set(d, SET_HELP.replace("after extends", "on spec B, after extends"))
-    d.set_defaults(handler=_delegate("resnetdsl.compare"))
+    web.add_diff_html(d)
 
     im = sub.add_parser("import", help="write the spec of a torchvision or timm ResNet (built without weights)")
     im.add_argument("model", help="torchvision:NAME or timm:NAME, e.g. torchvision:resnet50, timm:resnet50d")
     im.add_argument("-o", "--output", default=None, help="write to this YAML file instead of stdout")
     im.add_argument("--name", default=None, help="the spec's name (default: the model's)")
     im.set_defaults(handler=_delegate("resnetdsl.importer"))
+    web.add_serve(sub, input_type=parse_input)
     return p
 
 
