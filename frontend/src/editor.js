@@ -27,8 +27,7 @@ function diagnostics(doc, issues) {
       from = Math.min(line.to, line.from + Math.max(0, (i.col || 1) - 1));
       const rest = doc.sliceString(from, line.to);
       const word = /^[^\s,:{}[\]]+/.exec(rest);
-      to = word ? from + word[0].length : line.to;
-      if (to === from) to = Math.min(line.to, from + 1);
+      to = Math.min(line.to, word ? from + word[0].length : from + 1);
     }
     const message = (i.path ? `${i.path}: ` : "") + i.message;
     return { from, to, severity: i.severity === "warning" ? "warning" : "error", message, source: "resnetdsl" };

@@ -415,7 +415,7 @@ export class Viewer {
       );
     }
     if (d.state && d.state.length) {
-      this.facts.append(h("h3", {}, `state_dict: ${d.state.length} ${d.state.length === 1 ? "entry" : "entries"}`));
+      const n = d.state.length;
       const ul = h("ul", { class: "rd-state" });
       for (const [key, shape] of d.state.slice(0, STATE_SHOWN)) {
         const status = d.statusOf ? d.statusOf(key) : null;
@@ -425,8 +425,8 @@ export class Viewer {
         }
         ul.append(li);
       }
-      if (d.state.length > STATE_SHOWN) ul.append(h("li", { class: "rd-more" }, `… and ${d.state.length - STATE_SHOWN} more`));
-      this.facts.append(ul);
+      if (n > STATE_SHOWN) ul.append(h("li", { class: "rd-more" }, `… and ${n - STATE_SHOWN} more`));
+      this.facts.append(h("details", { class: "rd-state-box", open: n <= 30 }, h("summary", {}, `state_dict: ${n} ${n === 1 ? "entry" : "entries"}`), ul));
     }
   }
 
