@@ -116,7 +116,8 @@ def test_diagram_opens_expands_hovers_and_searches(page: Any, r50: Path, snap: C
     assert page.locator("#s1").count() == 1 and page.locator("#s1b0").count() == 0  # layer2 stays one node
     # the projection into layer3.0 stays dashed, from layer2's node to layer3.0's add
     projection = page.eval_on_selector_all(
-        "g.edge.projection", "els => els.map(e => [e.querySelector('title').textContent, e.querySelector('path').getAttribute('stroke-dasharray')])"
+        "g.edge.projection",
+        "els => els.map(e => [e.querySelector('title').textContent, e.querySelector('path').getAttribute('stroke-dasharray')])",
     )
     assert any(t.startswith("s1:") and "->s2b0_add" in t and dash for t, dash in projection), projection
     snap("diagram-layer3", doc=(r50.read_text(), "click s2"))
@@ -268,14 +269,18 @@ def test_live_editor_redraws_and_marks_problems(editor: Any, snap: Callable[...,
     assert "44,549,160 params" in page.inner_text(".rd-canvas")  # the drawing's title follows too
     snap("editor", doc=("resnet50", "depth 6 → 23"))
 
-    line = page.evaluate("() => window.resnetdsl.editor.view.state.doc.toString().split('\\n').findIndex(l => l.includes('depth: 23')) + 1")
+    line = page.evaluate(
+        "() => window.resnetdsl.editor.view.state.doc.toString().split('\\n').findIndex(l => l.includes('depth: 23')) + 1"
+    )
     n = _checked(page)
     _edit(page, "depth: 23, width: 256", "depth: 23, widht: 256")
     page.wait_for_selector(f"#rd-root:not([data-checked='{n}'])")
     typo = page.locator(".cm-lintRange-error", has_text="widht")
     typo.wait_for()
     assert typo.inner_text() == "widht"
-    marked = typo.evaluate("(el) => { const v = window.resnetdsl.editor.view; return v.state.doc.lineAt(v.posAtDOM(el)).number; }")
+    marked = typo.evaluate(
+        "(el) => { const v = window.resnetdsl.editor.view; return v.state.doc.lineAt(v.posAtDOM(el)).number; }"
+    )
     assert marked == line
     problems = page.inner_text(".rd-problems")
     assert f"{line}:" in problems and "unknown key 'widht' (did you mean 'width'?)" in problems
@@ -316,7 +321,17 @@ def test_live_editor_completes_keys_and_values_from_the_schema(editor: Any) -> N
     assert {"output_stride", "features", "init"} <= set(top) and "stages" not in top
 
 
-LAYER_LEVEL = ("resnet50d", "seresnext50_32x4d", "ecaresnet50d", "resnet50_gn", "resnetrs50", "resnetv2_18", "tutorial_resnet18", "cifar_resnet20", "wrn28_10")
+LAYER_LEVEL = (
+    "resnet50d",
+    "seresnext50_32x4d",
+    "ecaresnet50d",
+    "resnet50_gn",
+    "resnetrs50",
+    "resnetv2_18",
+    "tutorial_resnet18",
+    "cifar_resnet20",
+    "wrn28_10",
+)
 """Presets drawn with everything open: between them every op type any preset uses (a test checks it)."""
 
 

@@ -321,9 +321,11 @@ def diff_data(
         SpecError: a spec is invalid.
         ValueError: two checkpoints (nothing to draw), an unknown import name, ``--set`` on a checkpoint.
     """
-    sa, sb = resolve_side(a, input_size=input_size), resolve_side(b, input_size=input_size)
-    if sa.checked is None and sb.checked is None:
+    from resnetdsl.load import Overridden
+
+    if all(is_checkpoint(x.source if isinstance(x, Overridden) else x) for x in (a, b)):
         raise ValueError("two checkpoints: at least one side must be a spec, a preset or an imported model")
+    sa, sb = resolve_side(a, input_size=input_size), resolve_side(b, input_size=input_size)
     report = weight_report(sa, sb)
     changes, deltas, parts = compare_sides(sa, sb)
     return {
