@@ -28,9 +28,10 @@ const BUNDLES = { "viewer.js": "src/entry-viewer.js", "editor.js": "src/entry-ed
 // What the npm packages bundle in turn, beyond their own licence (from each package's documentation).
 const NOTICES = {
   "@hpcc-js/wasm-graphviz": [
-    "This package contains Graphviz compiled to WebAssembly. Graphviz is distributed under the Eclipse Public",
-    "License 1.0 (EPL-1.0); its source code is available from the Graphviz project (https://graphviz.org,",
-    "https://gitlab.com/graphviz/graphviz). The build also includes the Expat XML parser (MIT licence).",
+    "This package contains Graphviz compiled to WebAssembly.",
+    "Graphviz is distributed under the Eclipse Public License 1.0 (EPL-1.0); its source code is available",
+    "from the Graphviz project (https://graphviz.org, https://gitlab.com/graphviz/graphviz).",
+    "The build also includes the Expat XML parser (MIT licence).",
   ].join("\n"),
 };
 
