@@ -117,7 +117,8 @@ def test_diagram_opens_expands_hovers_and_searches(page: Any, r50: Path, snap: C
     # the projection into layer3.0 stays dashed, from layer2's node to layer3.0's add
     projection = page.eval_on_selector_all(
         "g.edge.projection",
-        "els => els.map(e => [e.querySelector('title').textContent, e.querySelector('path').getAttribute('stroke-dasharray')])",
+        "els => els.map(e => [e.querySelector('title').textContent,"
+        " e.querySelector('path').getAttribute('stroke-dasharray')])",
     )
     assert any(t.startswith("s1:") and "->s2b0_add" in t and dash for t, dash in projection), projection
     snap("diagram-layer3", doc=(r50.read_text(), "click s2"))
@@ -270,7 +271,8 @@ def test_live_editor_redraws_and_marks_problems(editor: Any, snap: Callable[...,
     snap("editor", doc=("resnet50", "depth 6 → 23"))
 
     line = page.evaluate(
-        "() => window.resnetdsl.editor.view.state.doc.toString().split('\\n').findIndex(l => l.includes('depth: 23')) + 1"
+        "() => window.resnetdsl.editor.view.state.doc.toString().split('\\n')"
+        ".findIndex(l => l.includes('depth: 23')) + 1"
     )
     n = _checked(page)
     _edit(page, "depth: 23, width: 256", "depth: 23, widht: 256")

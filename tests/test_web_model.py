@@ -94,11 +94,8 @@ def test_runs_are_the_static_diagrams_groups() -> None:
     for st, part in zip(analysis.stages, (p for p in model["parts"] if p["t"] == "stage"), strict=True):
         assert [n for _, n in part["runs"]] == [len(g) for g in block_groups(st, None)]
         assert sum(n for _, n in part["runs"]) == len(part["blocks"])
-    assert [p["runs"] for p in network_model(check("resnet50").analysis)["parts"] if p["t"] == "stage"][0] == [
-        [0, 1],
-        [1, 1],
-        [2, 1],
-    ]
+    first = next(p for p in network_model(check("resnet50").analysis)["parts"] if p["t"] == "stage")
+    assert first["runs"] == [[0, 1], [1, 1], [2, 1]]
 
 
 def test_what_is_open_at_first_follows_the_detail(r50: dict[str, Any]) -> None:

@@ -136,7 +136,7 @@ export class LiveEditor {
     }
     this.shown = seq;
     this.root.dataset.checked = String(seq);
-    this.root.dispatchEvent(new CustomEvent("rd-checked", { detail: { seq, valid: !!data.model } }));
+    this.root.dispatchEvent(new CustomEvent("rd-checked", { detail: { seq, valid: !!data.model, serverMs: data.ms } }));
   }
 
   async draw(model) {

@@ -577,6 +577,7 @@ export class Viewer {
 export async function mountViewer(root, source, opts = {}) {
   const viewer = new Viewer(root, source, opts);
   await viewer.draw({ first: true });
+  root.dataset.firstDrawMs = performance.now().toFixed(1); // since the page began to load
   if (location.hash.length > 1) await viewer.revealHash();
   root.dataset.ready = "1";
   return viewer;
