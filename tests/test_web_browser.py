@@ -323,17 +323,7 @@ def test_live_editor_completes_keys_and_values_from_the_schema(editor: Any) -> N
     assert {"output_stride", "features", "init"} <= set(top) and "stages" not in top
 
 
-LAYER_LEVEL = (
-    "resnet50d",
-    "seresnext50_32x4d",
-    "ecaresnet50d",
-    "resnet50_gn",
-    "resnetrs50",
-    "resnetv2_18",
-    "tutorial_resnet18",
-    "cifar_resnet20",
-    "wrn28_10",
-)
+LAYER_LEVEL = ("ecaresnet50d", "resnetrs50", "resnetv2_18", "cifar_resnet20", "wrn28_10")
 """Presets drawn with everything open: between them every op type any preset uses (a test checks it)."""
 
 
@@ -361,7 +351,7 @@ def test_the_layer_level_presets_cover_every_op_type() -> None:
 
 
 def test_every_preset_draws(page: Any, r50: Path) -> None:
-    """Every preset's page draws as it opens (blocks open); the LAYER_LEVEL ones with every block open too."""
+    """Every preset's page draws as it opens (its stages open); the LAYER_LEVEL ones with every block open."""
     from resnetdsl import presets
     from resnetdsl.check import check
     from resnetdsl.web.model import network_model
@@ -369,7 +359,7 @@ def test_every_preset_draws(page: Any, r50: Path) -> None:
     _open(page, r50)
     for name in [*presets(), "backbone"]:
         analysis = check(BACKBONE if name == "backbone" else name).analysis
-        for detail in ("block", "layer") if name in (*LAYER_LEVEL, "backbone") else ("block",):
+        for detail in ("layer",) if name in (*LAYER_LEVEL, "backbone") else ("block",):
             ok = page.evaluate(
                 """async (text) => {
                     const model = JSON.parse(text);
@@ -381,4 +371,16 @@ def test_every_preset_draws(page: Any, r50: Path) -> None:
                 json.dumps(network_model(analysis, detail=detail, rankdir="LR" if name == "backbone" else "TB")),
             )
             assert ok, (name, detail)
+    assert page.console.errors() == []
+
+
+def test_the_notebook_frame_draws(page: Any) -> None:
+    """What Jupyter shows for ``render(...).html()``: the page in a sandboxed frame of its own."""
+    import resnetdsl
+
+    page.set_content("<h1>notebook</h1>" + resnetdsl.render("resnet18", detail="stage").html()._repr_html_())
+    frame = page.frames[1]
+    frame.wait_for_selector("#rd-root[data-ready='1']", timeout=30_000)
+    frame.click("#s1")
+    frame.wait_for_selector("#s1b0")
     assert page.console.errors() == []

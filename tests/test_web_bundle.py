@@ -105,3 +105,25 @@ def test_rebuilding_gives_the_same_bytes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for path in ASSETS.iterdir():
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+# --- the browser in CI ---------------------------------------------------------------------------------------
+
+
+def test_ci_installs_the_browser_and_requires_it() -> None:
+    run = (ROOT / ".ci" / "run").read_text()
+    install = run.index("apt-get install -y -qq chromium")
+    assert install < run.index('bash -c "$cmd"') and "command -v apt-get" in run
+    assert 'export RESNETDSL_REQUIRE_BROWSER="${RESNETDSL_REQUIRE_BROWSER:-1}"' in run
+
+
+def test_the_browser_tests_fail_rather_than_skip_when_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    from . import browser
+
+    monkeypatch.setattr(browser, "chromium", lambda: None)
+    monkeypatch.setenv(browser.REQUIRED, "1")
+    with pytest.raises(pytest.fail.Exception, match="no chromium on PATH"):
+        browser.require()
+    monkeypatch.delenv(browser.REQUIRED)
+    with pytest.raises(pytest.skip.Exception, match="no chromium on PATH"):
+        browser.require()

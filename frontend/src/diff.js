@@ -112,7 +112,7 @@ class Annotator {
     if (reasons.length) {
       out.cls.push("changed");
       Object.assign(out.attrs, { color: CHANGED, penwidth: "3" });
-      lines.push(`<font color="${CHANGED}">≠ ${dotText(reasons.join("; "))}</font>`);
+      for (const r of reasons) lines.push(`<font color="${CHANGED}">≠ ${dotText(r)}</font>`);
     }
     if (this.only.has(ref.id)) {
       out.cls.push("only");
