@@ -11,10 +11,9 @@ import {
   fmtInt,
   fmtShape,
   graphHeader,
-  indexModel,
-  ancestorsToOpen,
   legendNode,
 } from "./dot.js";
+import { ancestorsToOpen, indexModel } from "./index.js";
 import { h } from "./dom.js";
 import { blockRun, describe } from "./source.js";
 

@@ -1,6 +1,7 @@
 // One network as the viewer shows it: its drawing for a state, the facts of each item, the summary's rows.
 
-import { ancestorsToOpen, fmtInt, fmtShape, indexModel, networkDot, runOf } from "./dot.js";
+import { fmtInt, fmtShape, networkDot } from "./dot.js";
+import { ancestorsToOpen, indexModel, runOf } from "./index.js";
 
 export function fmtMacs(n) {
   return n >= 1e8 ? `${(n / 1e9).toFixed(2)} GMACs` : `${(n / 1e6).toFixed(1)} MMACs`;

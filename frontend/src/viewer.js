@@ -5,9 +5,9 @@
 import { Graphviz } from "@hpcc-js/wasm-graphviz";
 import svgPanZoom from "svg-pan-zoom";
 
-import { STATUS_COLORS, fmtInt, fmtShape } from "./dot.js";
 import { clear, download, fileName, h, svgToPng } from "./dom.js";
-import { fmtMacs } from "./source.js";
+import { Minimap } from "./minimap.js";
+import { renderLegend, renderTable, showEdge, showFacts } from "./panels.js";
 
 let loading = null;
 /** The Graphviz library, compiled once per page. */
@@ -15,8 +15,6 @@ export function graphviz() {
   if (!loading) loading = Graphviz.load();
   return loading;
 }
-
-const STATE_SHOWN = 64;
 
 // svg-pan-zoom applies a pan or zoom at the next animation frame: measure the drawing only after it
 const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
@@ -86,7 +84,7 @@ export class Viewer {
     this.canvas.addEventListener("mouseover", (e) => this.onHover(e));
     this.canvas.addEventListener("mouseleave", () => this.onHover(null));
     this.canvas.addEventListener("click", (e) => this.onClick(e));
-    this.minimap.addEventListener("click", (e) => this.onMinimap(e));
+    this.minimapView = new Minimap(this, this.minimap);
     window.addEventListener("hashchange", () => this.revealHash());
     window.addEventListener("resize", () => {
       if (this.pz) {
@@ -207,7 +205,7 @@ export class Viewer {
       onZoom: () => this.updateMinimapSoon(),
     });
     this.fitZoom = this.pz.getSizes().realZoom;
-    this.minimapSvg = null;
+    this.minimapView.reset();
   }
 
   async initialView() {
@@ -397,179 +395,30 @@ export class Viewer {
     this.select(ref.id);
   }
 
-  // -- panels --
+  // -- panels (panels.js) and the minimap (minimap.js) --
 
   showFacts(id) {
-    const d = this.source.describe(id);
-    if (!d) return;
-    clear(this.facts);
-    this.facts.append(h("h2", {}, d.title));
-    const dl = h("table", { class: "rd-facts-table" });
-    for (const [k, v] of d.rows) dl.append(h("tr", {}, h("th", {}, k), h("td", {}, v)));
-    this.facts.append(dl);
-    const entry = this.source.index.byId.get(id);
-    if (entry && entry.type !== "layer") {
-      const isOpen = this.isOpen(id);
-      this.facts.append(
-        h("button", { type: "button", class: "rd-btn", onclick: () => this.toggle(id) }, isOpen ? "close" : "open"),
-      );
-    }
-    if (d.state && d.state.length) {
-      const n = d.state.length;
-      const ul = h("ul", { class: "rd-state" });
-      for (const [key, shape] of d.state.slice(0, STATE_SHOWN)) {
-        const status = d.statusOf ? d.statusOf(key) : null;
-        const li = h("li", { class: status ? `st-${status}` : "" }, h("code", {}, key), " ", shape.length ? fmtShape(shape) : "scalar");
-        if (status) {
-          li.append(" ", h("span", { class: "rd-status", style: { background: STATUS_COLORS[status].fill, borderColor: STATUS_COLORS[status].line } }, status));
-        }
-        ul.append(li);
-      }
-      if (n > STATE_SHOWN) ul.append(h("li", { class: "rd-more" }, `… and ${n - STATE_SHOWN} more`));
-      this.facts.append(h("details", { class: "rd-state-box", open: n <= 30 }, h("summary", {}, `state_dict: ${n} ${n === 1 ? "entry" : "entries"}`), ul));
-    }
+    showFacts(this, id);
   }
 
   showEdge(f) {
-    clear(this.facts);
-    const name = (node) => {
-      const ref = this.drawn.nodes.get(node);
-      if (!ref) return node;
-      const entry = this.source.index.byId.get(ref.id);
-      return entry ? entry.item.path + (ref.part === "add" ? " (add)" : "") : ref.id;
-    };
-    const dl = h("table", { class: "rd-facts-table" });
-    const add = (k, v) => dl.append(h("tr", {}, h("th", {}, k), h("td", {}, v)));
-    add("from", name(f.from));
-    add("to", name(f.to));
-    add("tensor", fmtShape(f.shape));
-    if (f.shortcut) {
-      add("shortcut", f.shortcut.text);
-      add("drawn", `${f.shortcut.style}: ${f.shortcut.style === "projection" || f.shortcut.style === "avgpool_projection" ? "dashed" : "solid"}`);
-    }
-    if (f.tap !== undefined) add("feature map", String(f.tap));
-    this.facts.append(h("h2", {}, f.shortcut ? "shortcut edge" : "edge"), dl);
+    showEdge(this, f);
   }
 
   renderLegend(used) {
-    clear(this.legend);
-    const model = this.source.legendModel || this.source.model;
-    if (!model) return;
-    const rows = [];
-    for (const [use, style] of Object.entries(model.legend.shortcuts)) {
-      if (!used || !used.has(use)) continue;
-      rows.push(
-        h(
-          "li",
-          {},
-          h("span", { class: "rd-swatch", style: { borderBottom: `2px ${style.style} ${style.color}` } }),
-          h("span", { style: { color: style.color } }, style.text),
-        ),
-      );
-    }
-    if (rows.length) this.legend.append(h("h3", {}, "shortcuts"), h("ul", { class: "rd-legend-list" }, rows));
-    if (this.source.statusLegend) this.legend.append(this.source.statusLegend());
+    renderLegend(this, used);
   }
 
   renderTable() {
-    clear(this.table);
-    const rows = this.source.rows(this.open);
-    if (!rows.length) return;
-    const t = h("table", { class: "rd-summary" });
-    t.append(
-      h("thead", {}, h("tr", {}, h("th", {}, "module"), h("th", {}, "kind"), h("th", {}, "output"), h("th", { class: "num" }, "params"), h("th", { class: "num" }, "MACs"))),
-    );
-    const body = h("tbody");
-    for (const r of rows) {
-      const tr = h(
-        "tr",
-        { "data-id": r.id, class: `lvl${r.level}` },
-        h("td", { class: "path" }, r.path),
-        h("td", {}, r.kind),
-        h("td", {}, fmtShape(r.out)),
-        h("td", { class: "num" }, r.params === null ? "" : fmtInt(r.params)),
-        h("td", { class: "num" }, r.macs === null ? "" : fmtInt(r.macs)),
-      );
-      if (r.cls) tr.classList.add(...r.cls);
-      body.append(tr);
-    }
-    t.append(body);
-    const totals = this.source.totals;
-    if (totals) {
-      t.append(
-        h(
-          "tfoot",
-          {},
-          h("tr", { class: "rd-total" }, h("td", {}, "total"), h("td", {}), h("td", {}), h("td", { class: "num", "data-total": "params" }, fmtInt(totals.params)), h("td", { class: "num" }, fmtInt(totals.macs))),
-        ),
-      );
-    }
-    body.addEventListener("click", (e) => {
-      const tr = e.target.closest("tr[data-id]");
-      if (tr) this.reveal(this.source.index.byId.get(tr.dataset.id).item.path);
-    });
-    body.addEventListener("mouseover", (e) => {
-      const tr = e.target.closest("tr[data-id]");
-      this.hovered = tr ? tr.dataset.id : null;
-      this.mark();
-    });
-    this.table.append(h("h3", {}, "summary"), t);
-    if (totals) this.table.append(h("p", { class: "rd-note" }, `${fmtInt(totals.params)} params · ${fmtMacs(totals.macs)}`));
+    renderTable(this);
   }
 
-  // -- minimap --
-
   updateMinimapSoon() {
-    if (this.minimapPending) return;
-    this.minimapPending = true;
-    requestAnimationFrame(() => {
-      this.minimapPending = false;
-      this.updateMinimap();
-    });
+    this.minimapView.updateSoon();
   }
 
   updateMinimap() {
-    if (!this.svg || !this.pz) return;
-    if (!this.minimapSvg) {
-      clear(this.minimap);
-      const doc = new DOMParser().parseFromString(this.svgText, "image/svg+xml");
-      const el = document.importNode(doc.documentElement, true);
-      for (const x of el.querySelectorAll("[id]")) x.removeAttribute("id");
-      el.setAttribute("width", "100%");
-      el.setAttribute("height", "100%");
-      el.setAttribute("preserveAspectRatio", "xMidYMid meet");
-      const ns = "http://www.w3.org/2000/svg";
-      const rect = document.createElementNS(ns, "rect");
-      rect.setAttribute("class", "rd-view");
-      el.append(rect);
-      this.minimap.append(el);
-      this.minimapSvg = el;
-      this.minimapRect = rect;
-    }
-    const vp = this.svg.querySelector(".svg-pan-zoom_viewport");
-    const ctm = vp.getScreenCTM();
-    if (!ctm) return;
-    const inv = ctm.inverse();
-    const box = this.canvas.getBoundingClientRect();
-    const p = (x, y) => new DOMPoint(x, y).matrixTransform(inv);
-    const a = p(box.left, box.top);
-    const b = p(box.right, box.bottom);
-    this.minimapRect.setAttribute("x", String(a.x));
-    this.minimapRect.setAttribute("y", String(a.y));
-    this.minimapRect.setAttribute("width", String(Math.max(1, b.x - a.x)));
-    this.minimapRect.setAttribute("height", String(Math.max(1, b.y - a.y)));
-  }
-
-  onMinimap(e) {
-    if (!this.minimapSvg || !this.pz) return;
-    const mctm = this.minimapSvg.getScreenCTM();
-    if (!mctm) return;
-    const g = new DOMPoint(e.clientX, e.clientY).matrixTransform(mctm.inverse());
-    const vp = this.svg.querySelector(".svg-pan-zoom_viewport");
-    const s = g.matrixTransform(vp.getScreenCTM());
-    const box = this.canvas.getBoundingClientRect();
-    this.pz.panBy({ x: box.left + box.width / 2 - s.x, y: box.top + box.height / 2 - s.y });
-    this.updateMinimapSoon();
+    this.minimapView.update();
   }
 }
 
