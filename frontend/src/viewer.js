@@ -212,11 +212,17 @@ export class Viewer {
     // a tall drawing fits too small to read: show its top at a readable size instead
     if (this.fitZoom >= 0.55) return;
     const sizes = this.pz.getSizes();
-    this.setRealZoom(Math.min(1, Math.max(0.55, sizes.width / (this.graphBox[2] + 40))));
+    const lr = (this.source.legendModel || this.source.model || {}).rankdir === "LR";
+    const across = lr ? sizes.height / (this.graphBox[3] + 40) : sizes.width / (this.graphBox[2] + 40);
+    this.setRealZoom(Math.min(1, Math.max(0.55, across)));
     await frame();
     const box = this.svg.querySelector("g.graph").getBoundingClientRect();
     const view = this.canvas.getBoundingClientRect();
-    this.pz.panBy({ x: view.left + view.width / 2 - (box.left + box.width / 2), y: view.top + 12 - box.top });
+    if (lr) {
+      this.pz.panBy({ x: view.left + 12 - box.left, y: view.top + view.height / 2 - (box.top + box.height / 2) });
+    } else {
+      this.pz.panBy({ x: view.left + view.width / 2 - (box.left + box.width / 2), y: view.top + 12 - box.top });
+    }
   }
 
   setRealZoom(real) {

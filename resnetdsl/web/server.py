@@ -288,6 +288,7 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if length < 0 or length > MAX_BODY:
             self.fail(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is limited to {MAX_BODY} bytes")
+            self.linger()
             return None
         raw = self.rfile.read(length)
         try:
@@ -299,6 +300,22 @@ class Handler(BaseHTTPRequestHandler):
             self.fail(HTTPStatus.BAD_REQUEST, 'expected {"text": "…"}')
             return None
         return data
+
+    def linger(self, *, limit: int = 4 * MAX_BODY, seconds: float = 1.0) -> None:
+        """After refusing a body unread: drop what the client still sends (at most ``limit`` bytes, for at most
+        ``seconds``), so that it reads the refusal instead of a reset connection."""
+        self.wfile.flush()
+        self.connection.settimeout(0.25)
+        deadline = time.monotonic() + seconds
+        got = 0
+        try:
+            while got < limit and time.monotonic() < deadline:
+                chunk = self.connection.recv(1 << 16)
+                if not chunk:
+                    break
+                got += len(chunk)
+        except OSError:
+            pass
 
     def send_json(self, data: dict[str, Any]) -> None:
         body = json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
