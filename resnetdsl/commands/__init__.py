@@ -51,6 +51,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("show", "the fully resolved spec (extends and --set applied, every default explicit)", "show"),
     Command("diff", "what differs between two specs: keys, per-stage numbers, weight compatibility", "diff"),
     Command("import", "write the spec of a torchvision or timm ResNet (built without weights)", "import_"),
+    Command("serve", "the live editor: YAML with completion and the checker's marks, the diagram as you type", "serve"),
     Command(
         "space", "explore a design space: every candidate checked and measured, those under a budget listed", "space"
     ),

@@ -1,4 +1,5 @@
-"""``resnetdsl render``: draw the network with Graphviz (svg, png, pdf) or write its DOT source."""
+"""``resnetdsl render``: draw the network with Graphviz (svg, png, pdf), write its DOT source, or write the
+interactive HTML page (:mod:`resnetdsl.web.page`)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default=None, help="output file (format from its extension)")
     parser.add_argument(
         "--format",
-        choices=("svg", "png", "pdf", "dot"),
+        choices=("svg", "png", "pdf", "dot", "html"),
         default=None,
         help="output format (default: from -o's extension, else svg); png is drawn at 96 dpi, shrunk to fit 32,000 px "
-        "a side down to half size, and refused beyond (use svg or pdf, or --collapse)",
+        "a side down to half size, and refused beyond (use svg or pdf, or --collapse); html: the interactive page",
     )
     parser.add_argument("--detail", choices=("stage", "block", "layer"), default="block")
     parser.add_argument(
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     ``<name>.<format>`` (default ``svg``) in the current directory. The analyzer's warnings go to stderr, as
     ``summary`` prints them; a drawing Graphviz cannot make cleanly is an error (exit 1), and nothing is written.
     """
+    if _wants_html(args):
+        return _html(args)
     from resnetdsl.render import EngineNotFound, RenderError, digraph_of, format_of, safe_filename, write
 
     try:
@@ -59,5 +62,34 @@ def run(args: argparse.Namespace) -> int:
     except (EngineNotFound, RenderError) as exc:
         print(f"resnetdsl render: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+HTML_SUFFIXES = (".html", ".htm")
+
+
+def _wants_html(args: argparse.Namespace) -> bool:
+    """The interactive page: ``--format html``, or ``-o`` ending in ``.html`` without a format."""
+    if args.format == "html":
+        return True
+    return args.format is None and bool(args.output) and str(args.output).lower().endswith(HTML_SUFFIXES)
+
+
+def _html(args: argparse.Namespace) -> int:
+    from resnetdsl.check import check
+    from resnetdsl.errors import print_issues
+    from resnetdsl.render import safe_filename
+    from resnetdsl.show import resolved, to_yaml
+    from resnetdsl.web.page import diagram_page
+
+    checked = check(args.spec, input_size=args.input, input_name="--input")
+    print_issues(checked.warnings)
+    spec_text = to_yaml(resolved(args.spec)) if checked.spec is not None else None
+    page = diagram_page(
+        checked.analysis, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir, spec_text=spec_text
+    )
+    path = args.output or f"{safe_filename(checked.plan.name)}.html"
+    page.save(path)
     print(f"wrote {path}")
     return EXIT_OK

@@ -491,7 +491,9 @@ def digraph_of(
         raise ValueError(f"detail must be one of {', '.join(DETAILS)}, got '{detail}'")
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
-    return _Builder(analysis, detail, collapse, rankdir).build()
+    g = _Builder(analysis, detail, collapse, rankdir).build()
+    g.interactive = (analysis, detail, collapse, rankdir)  # what Diagram.html() draws
+    return g
 
 
 def to_digraph(
