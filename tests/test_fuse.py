@@ -97,9 +97,9 @@ def test_norm_act_leaves_its_relu() -> None:
 
 
 def test_unknown_op_type_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    from resnetdsl.passes import fuse
+    from resnetdsl.ops import DESCRIPTIONS
 
-    monkeypatch.delitem(fuse._EVAL_ROLE, P.Dropout)
     model = resnetdsl.build_model("extends: cifar_resnet20\ndefaults: {block: preact_basic, dropout: 0.1}", seed=0)
-    with pytest.raises(KeyError):
+    monkeypatch.delitem(DESCRIPTIONS, P.Dropout)
+    with pytest.raises(KeyError, match="Dropout"):
         fuse_for_inference(model)
