@@ -7,20 +7,43 @@ MACs); their pooling, gating and scaling are not multiply-accumulates of a conv.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from resnetdsl import plan as P
 from resnetdsl.ops.base import Entry, OpType, Reach, Shape, Tracker, conv_entries, nested
 from resnetdsl.vocab import ATTENTION
 
 ATTENTION_FILL = "#fde2cf"
 
+Attn = TypeVar("Attn", P.SqueezeExcite, P.EfficientChannelAttn)
 
-class SqueezeExciteType(OpType[P.SqueezeExcite]):
-    op = P.SqueezeExcite
+
+class _ChannelAttention(OpType[Attn]):
+    """A gate per channel from the mean of the whole map: keeps the shape, sees the whole input, gives a fresh
+    tensor (``x * gate``), drawn on a line of its own."""
+
     family = "attention"
     fill = ATTENTION_FILL
     line = "own"
-    legend = "SE a→b: squeeze-and-excitation gate on the branch, before the add"
     fresh = True
+
+    def in_channels(self, op: Attn) -> int:
+        return op.channels
+
+    def reach(self, op: Attn) -> Reach:
+        return "global"  # the gate reads the mean of the whole map
+
+    def _saves(self, op: Attn, x: int, t: Tracker, size_out: int, *hidden: int) -> int:
+        """Its input, the pooled map (N×C), the hidden sizes' tensors and the gate (N×C); then the output."""
+        t.save(x)
+        for per_sample in (op.channels, *hidden, op.channels):
+            t.save(t.new(per_sample))
+        return t.new(size_out)
+
+
+class SqueezeExciteType(_ChannelAttention[P.SqueezeExcite]):
+    op = P.SqueezeExcite
+    legend = "SE a→b: squeeze-and-excitation gate on the branch, before the add"
 
     def infer(self, op: P.SqueezeExcite, x: Shape) -> tuple[Shape, int, int]:
         # two 1×1 convs with bias on the pooled 1×1 map: C·r MACs each
@@ -31,18 +54,8 @@ class SqueezeExciteType(OpType[P.SqueezeExcite]):
         c, r = op.channels, op.reduced_channels
         return nested("fc1", conv_entries(r, c, (1, 1), True)) + nested("fc2", conv_entries(c, r, (1, 1), True))
 
-    def in_channels(self, op: P.SqueezeExcite) -> int:
-        return op.channels
-
-    def reach(self, op: P.SqueezeExcite) -> Reach:
-        return "global"  # the gate reads the mean of the whole map
-
     def saves(self, op: P.SqueezeExcite, x: int, t: Tracker, size_in: int, size_out: int) -> int:
-        t.save(x)  # its input, the pooled (N×C), fc1's output (N×r, the ReLU works in place), the gate (N×C)
-        t.save(t.new(op.channels))
-        t.save(t.new(op.reduced_channels))
-        t.save(t.new(op.channels))
-        return t.new(size_out)
+        return self._saves(op, x, t, size_out, op.reduced_channels)  # fc1's output (the ReLU works in place)
 
     def torch_name(self, op: P.SqueezeExcite) -> str:
         return f"{ATTENTION['se']} {op.channels}→{op.reduced_channels}"
@@ -51,13 +64,9 @@ class SqueezeExciteType(OpType[P.SqueezeExcite]):
         return f"SE {op.channels}→{op.reduced_channels}"
 
 
-class EfficientChannelAttnType(OpType[P.EfficientChannelAttn]):
+class EfficientChannelAttnType(_ChannelAttention[P.EfficientChannelAttn]):
     op = P.EfficientChannelAttn
-    family = "attention"
-    fill = ATTENTION_FILL
-    line = "own"
     legend = "ECA k: efficient channel attention gate on the branch, before the add"
-    fresh = True
 
     def infer(self, op: P.EfficientChannelAttn, x: Shape) -> tuple[Shape, int, int]:
         # one bias-free 1-D conv of k taps over the C pooled values (zero-padded): C outputs of k MACs each
@@ -66,17 +75,8 @@ class EfficientChannelAttnType(OpType[P.EfficientChannelAttn]):
     def entries(self, op: P.EfficientChannelAttn) -> tuple[Entry, ...]:
         return nested("conv", conv_entries(1, 1, (op.kernel_size,), False))
 
-    def in_channels(self, op: P.EfficientChannelAttn) -> int:
-        return op.channels
-
-    def reach(self, op: P.EfficientChannelAttn) -> Reach:
-        return "global"
-
     def saves(self, op: P.EfficientChannelAttn, x: int, t: Tracker, size_in: int, size_out: int) -> int:
-        t.save(x)  # its input, the pooled (N×C), the gate (N×C)
-        t.save(t.new(op.channels))
-        t.save(t.new(op.channels))
-        return t.new(size_out)
+        return self._saves(op, x, t, size_out)
 
     def torch_name(self, op: P.EfficientChannelAttn) -> str:
         return f"{ATTENTION['eca']} k{op.kernel_size}"

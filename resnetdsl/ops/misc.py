@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from resnetdsl import plan as P
 from resnetdsl.ops.base import Entry, FoldRole, OpType, Reach, Shape, Tracker
 
@@ -53,20 +55,36 @@ class FlattenType(OpType[P.Flatten]):
         return "flatten"
 
 
-class DropoutType(OpType[P.Dropout]):
-    op = P.Dropout
-    family = "misc"
-    fresh = None  # the identity in eval mode
+Drop = TypeVar("Drop", P.Dropout, P.DropPath)
 
-    def saves(self, op: P.Dropout, x: int, t: Tracker, size_in: int, size_out: int) -> int:
+
+class _Regulariser(OpType[Drop]):
+    """Random zeroing in training, the identity in eval mode (so the inference pass drops it and the op before
+    it decides whether the output is fresh)."""
+
+    family = "misc"
+    fresh = None
+
+    def saves(self, op: Drop, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         if op.p <= 0:
             return x
-        # the mask: on CPU a scaled noise tensor of the input's dtype (CUDA's fused kernel saves a bool mask)
-        t.save(t.new(size_out))
+        t.save(t.new(self.mask(size_out)))
         return t.new(size_out)
 
-    def fold_role(self, op: P.Dropout) -> FoldRole:
+    def mask(self, size_out: int) -> int:
+        """Elements per sample of the mask a training step keeps."""
+        raise NotImplementedError
+
+    def fold_role(self, op: Drop) -> FoldRole:
         return "drop"
+
+
+class DropoutType(_Regulariser[P.Dropout]):
+    op = P.Dropout
+
+    def mask(self, size_out: int) -> int:
+        # on CPU a scaled noise tensor of the input's dtype (CUDA's fused kernel saves a bool mask instead)
+        return size_out
 
     def torch_name(self, op: P.Dropout) -> str:
         return f"Dropout p={op.p:g}"
@@ -75,19 +93,11 @@ class DropoutType(OpType[P.Dropout]):
         return f"dropout {op.p:g}"
 
 
-class DropPathType(OpType[P.DropPath]):
+class DropPathType(_Regulariser[P.DropPath]):
     op = P.DropPath
-    family = "misc"
-    fresh = None  # the identity in eval mode: the op before decides
 
-    def saves(self, op: P.DropPath, x: int, t: Tracker, size_in: int, size_out: int) -> int:
-        if op.p <= 0:
-            return x
-        t.save(t.new(1))  # the per-sample scale
-        return t.new(size_out)
-
-    def fold_role(self, op: P.DropPath) -> FoldRole:
-        return "drop"
+    def mask(self, size_out: int) -> int:
+        return 1  # the per-sample scale
 
     def torch_name(self, op: P.DropPath) -> str:
         return f"DropPath p={op.p:.4g}"
