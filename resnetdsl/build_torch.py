@@ -1,5 +1,7 @@
 """Plan → ``torch.nn.Module`` with stock torch layers and torchvision/timm module names.
 
+One table, :data:`FACTORIES`, says what each plan op type becomes (the classes torch lacks are in
+:mod:`resnetdsl.layers`); a block's parts and their order come from the plan walk (:mod:`resnetdsl.walk`).
 Modules are created in torchvision's order (a block's shortcut before its main path, the classifier last) and
 initialised by the same loop, so with the same seed the weights equal torchvision's own.
 """

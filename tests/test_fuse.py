@@ -23,6 +23,13 @@ CASES = [
     ("preact_resnet164", 32, 54 - 1 + 1),  # every block's bn1 but the first (folded into the stem) + final norm
     ("resnetv2_50", 64, 16 + 1),  # every block's norm1 (the stem ends in a pool) + final norm
     ("wrn16_8", 32, 6),  # 6 blocks' bn1; the first folds into the stem conv; + the final norm
+    # no shortcuts: each block's bn1 (and the final norm) is the only reader of the conv before it, and folds
+    (
+        "extends: preact_resnet164\nstages: [{depth: 2, width: 16}, {depth: 2, width: 32, stride: 2}]\n"
+        "defaults: {shortcut: none}",
+        32,
+        0,
+    ),
 ]
 
 

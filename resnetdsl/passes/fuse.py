@@ -6,9 +6,10 @@ What folds, and why the rest does not:
   ``conv1 → bn2``, ``conv2 → bn3`` pairs inside pre-activation blocks): in eval mode the norm is the per-channel
   affine ``y = s·x + t`` with fixed ``s``, ``t``, so it becomes the conv's weight scale and bias exactly.
   A ``NormAct`` (BatchNorm + ReLU in one module) leaves its ReLU behind.
-- **stem conv → the first pre-activation norm**, when that block's shortcut reads the pre-activated input
-  (a projection, as in He et al. 2016): the stem's output then feeds nothing but that norm, so the norm folds
-  backwards into the stem conv, as above.
+- **a conv → the next block's pre-activation norm**, when nothing else reads the conv's output: the stem conv
+  and the first block's norm when that block's shortcut reads the pre-activated input (a projection, as in
+  He et al. 2016) or it has no shortcut; without shortcuts also each block's last conv and the next norm. The
+  norm folds backwards into the conv, as above.
 - **a norm after an add** (a pre-activation block's ``bn1``, the final norm) cannot fold backwards (two paths
   meet there) and cannot fold forwards either: a ReLU stands between it and the next conv. Even without the
   ReLU, a norm *before* a zero-padded conv does not fold exactly: the conv pads the normalised tensor with
@@ -63,7 +64,7 @@ class _Conv:
     name: str
 
 
-class _Fuser(Visitor["_Conv | None"]):
+class _Fuser(Visitor[_Conv | None]):
     """The walk of the built model: each op's fold role (its description's) says what becomes of its module.
 
     The value flowing is the conv that produced the tensor, as long as nothing else reads it: a fork (the
