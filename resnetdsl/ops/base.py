@@ -114,11 +114,13 @@ class OpType(ABC, Generic[OpT]):
     op: ClassVar[type]
     """The plan op class described."""
     family: ClassVar[str]
-    """``conv``, ``norm``, ``act``, ``pool``, ``attention``, ``shortcut``, ``head``: what kind of layer it is
-    (the analyzer's small-map checks apply to ``conv``; a shortcut's norm joins its conv with ``+``)."""
+    """``conv``, ``norm``, ``act``, ``pool``, ``attention``, ``shortcut``, ``linear``, ``misc``: what kind of layer
+    it is (the analyzer's small-map checks apply to ``conv``; a diagram's avg-pool shortcut is one with a
+    ``pool``)."""
     fill: ClassVar[str] = "#eeeeee"
     """Diagram fill colour."""
     line: ClassVar[Line] = "join"
+    """Where a diagram node's text puts the op (:data:`Line`)."""
     legend: ClassVar[str | None] = None
     """A note for the diagram's legend when a block uses the op (channel attention explains its label)."""
     fresh: ClassVar[bool | None] = False
