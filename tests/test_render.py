@@ -22,6 +22,7 @@ import yaml
 import resnetdsl
 from resnetdsl import plan as P
 from resnetdsl.analyze import analyze
+from resnetdsl.ops import describe
 from resnetdsl.plan import Plan
 from tests.conftest import ROOT, run_cli
 
@@ -216,7 +217,7 @@ def test_conv_stem_pool_is_drawn_as_a_pool() -> None:
     layer = pygraphviz.AGraph(string=resnetdsl.render(plan, detail="layer").source)
     pool = next(n for n in layer.nodes() if "maxpool.0" in n.attr["label"])
     assert _unlabel(pool.attr["label"]) == "3×3 conv pool, 32 /2  maxpool.0"
-    assert pool.attr["fillcolor"] == G.OP_FILLS[P.Pool]
+    assert pool.attr["fillcolor"] == describe(P.Pool("p", "max", 3, 2)).fill  # drawn as the pool it replaces
 
 
 def test_plain_network_draws_no_shortcut() -> None:
