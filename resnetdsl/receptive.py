@@ -48,7 +48,9 @@ class Field:
         return out
 
 
-class _Fields(Visitor[Field]):
+class FieldVisitor(Visitor[Field]):
+    """The walk's receptive-field rule: each op moves the field, an add takes the wider of the two paths."""
+
     def op(self, op: P.Op, x: Field, part: Part) -> Field:
         return x.through(op)
 
@@ -64,7 +66,7 @@ class _Fields(Visitor[Field]):
         )
 
 
-_FIELDS = _Fields()
+_FIELDS = FieldVisitor()
 
 
 @dataclass(frozen=True, slots=True)

@@ -421,8 +421,7 @@ export class NetWriter {
     }
     const notes = [];
     if (this.kinds.has("pre")) notes.push(this.m.legend.notes.pre);
-    if (this.attention.has("se")) notes.push(this.m.legend.notes.se);
-    if (this.attention.has("eca")) notes.push(this.m.legend.notes.eca);
+    for (const key of [...this.attention].sort()) if (this.m.legend.notes[key]) notes.push(this.m.legend.notes[key]);
     if (notes.length) {
       rows.push('<tr><td colspan="2" align="left"><b>blocks</b></td></tr>');
       for (const note of notes) rows.push(`<tr><td colspan="2" align="left">${dotText(note)}</td></tr>`);

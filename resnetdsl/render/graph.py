@@ -35,6 +35,7 @@ from resnetdsl.render.style import (
     COLLAPSE_OVER,
     FONT,
     INK,
+    PRE_ACTIVATION_NOTE,
     PROJECTIONS,
     SHAPE_INK,
     SHORTCUT_STYLE,
@@ -380,7 +381,7 @@ class _Builder:
         rows = ['<tr><td colspan="2" align="left"><b>shortcuts</b></td></tr>']
         notes = []
         if "pre" in self.block_kinds:
-            notes.append("pre-activation: norm → act → conv; nothing after the add")
+            notes.append(PRE_ACTIVATION_NOTE)
         notes += [d.legend for d in DESCRIPTIONS.values() if d in self.legends and d.legend]
         for use in SHORTCUT_STYLE:
             if use not in self.shortcuts_used:

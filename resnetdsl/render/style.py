@@ -32,6 +32,9 @@ SHORTCUT_STYLE: dict[str, dict[str, str]] = {
 """Edge style per :func:`~resnetdsl.render.labels.shortcut_style`: solid when nothing is learned, dashed for a
 1×1 projection."""
 
+PRE_ACTIVATION_NOTE = "pre-activation: norm → act → conv; nothing after the add"
+"""The legend's note when pre-activation blocks are drawn (op types bring their own notes: ``OpType.legend``)."""
+
 # --- grouping of identical blocks --------------------------------------------------------------------------
 
 

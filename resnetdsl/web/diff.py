@@ -110,10 +110,10 @@ def _words(ops: Any) -> list[str]:
     return [F.op_words(op) for op in ops]
 
 
-def _kinds(block: P.Block, types: tuple[type, ...]) -> list[str]:
+def _kinds(block: P.Block, family: str) -> list[str]:
     out = []
     for op in block.ops():
-        if isinstance(op, types):
+        if F.op_family(op) == family:
             text = F.op_words(op)
             if text not in out:
                 out.append(text)
@@ -142,16 +142,16 @@ def block_reasons(a: P.Block, b: P.Block) -> list[str]:
         _change(
             "shortcut ops", F.shortcut_words(a) if a.has_add else "none", F.shortcut_words(b) if b.has_add else "none"
         ),
-        _change("attention", _kinds(a, F.ATTENTION), _kinds(b, F.ATTENTION)),
-        _change("norm", _kinds(a, (P.Norm, P.NormAct)), _kinds(b, (P.Norm, P.NormAct))),
-        _change("act", _kinds(a, (P.Act,)), _kinds(b, (P.Act,))),
+        _change("attention", _kinds(a, "attention"), _kinds(b, "attention")),
+        _change("norm", _kinds(a, "norm"), _kinds(b, "norm")),
+        _change("act", _kinds(a, "act"), _kinds(b, "act")),
         _change("dilation", _dilation(a), _dilation(b)),
     ]
     return [r for r in found if r]
 
 
 def _dilation(block: P.Block) -> int:
-    return max((op.dilation for op in block.ops() if isinstance(op, P.Conv)), default=1)
+    return max((F.op_dilation(op) for op in block.ops()), default=1)
 
 
 @dataclass

@@ -12,20 +12,45 @@ import html
 from collections.abc import Iterable
 
 from resnetdsl import plan as P
-from resnetdsl.render import graph as _graph
+from resnetdsl.ops import DESCRIPTIONS, Window, describe
 from resnetdsl.render import labels as _labels
+from resnetdsl.render import style as _style
 from resnetdsl.summary import block_kind as _block_kind
 from resnetdsl.summary import op_kind as _op_kind
 
-FONT = _graph.FONT
-INK = _graph.INK
-SHAPE_INK = _graph.SHAPE_INK
-STAGE_FILLS: tuple[str, ...] = _graph.STAGE_FILLS
-SHORTCUT_STYLE: dict[str, dict[str, str]] = _graph.SHORTCUT_STYLE
+FONT = _style.FONT
+INK = _style.INK
+SHAPE_INK = _style.SHAPE_INK
+STAGE_FILLS: tuple[str, ...] = _style.STAGE_FILLS
+SHORTCUT_STYLE: dict[str, dict[str, str]] = _style.SHORTCUT_STYLE
 LEGEND_TEXT: dict[str, str] = _labels.LEGEND_TEXT
-PROJECTIONS = _graph.PROJECTIONS
-COLLAPSE_OVER = _graph.COLLAPSE_OVER
-ATTENTION = _labels.ATTENTION
+PROJECTIONS = _style.PROJECTIONS
+COLLAPSE_OVER = _style.COLLAPSE_OVER
+
+
+def legend_notes() -> dict[str, str]:
+    """The legend's notes: ``pre`` for pre-activation blocks, and each op type's own (keyed by
+    :func:`legend_key`), as the static legend writes them."""
+    notes = {"pre": _style.PRE_ACTIVATION_NOTE}
+    notes.update({d.op.__name__: d.legend for d in DESCRIPTIONS.values() if d.legend})
+    return notes
+
+
+def legend_key(op: P.Op) -> str | None:
+    """The key of the op's legend note in :func:`legend_notes` (channel attention explains its label), or
+    ``None``."""
+    return type(op).__name__ if describe(op).legend else None
+
+
+def op_family(op: P.Op) -> str:
+    """``conv``, ``norm``, ``act``, ``pool``, ``attention``…: what kind of layer the op is."""
+    return describe(op).family
+
+
+def op_dilation(op: P.Op) -> int:
+    """The dilation of a sliding window (1 for anything else)."""
+    reach = describe(op).reach(op)
+    return reach.dilation if isinstance(reach, Window) else 1
 
 
 def shown(text: str) -> str:
@@ -41,9 +66,7 @@ def op_words(op: P.Op) -> str:
 
 def op_fill(op: P.Op) -> str:
     """The op's fill in the static layer-level diagram (KeyError for an op type the renderer does not know)."""
-    if _labels.is_conv_pool(op):
-        return _graph.CONV_POOL_FILL
-    return _graph.OP_FILLS[type(op)]
+    return describe(op).fill_of(op)
 
 
 def op_kind(op: P.Op) -> str:

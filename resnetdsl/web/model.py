@@ -11,26 +11,19 @@ it again for DOT and HTML. Nothing here imports torch or graphviz.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, Totals, format_shape, stride_of
-from resnetdsl.receptive import Field, block_field
+from resnetdsl.receptive import Field, FieldVisitor
 from resnetdsl.state import state_entries
+from resnetdsl.walk import Part, is_pre_activated, run_block, shortcut_source
 from resnetdsl.web import facts as F
 
 MODEL_VERSION = 1
 DETAILS = ("stage", "block", "layer")
-
-LEGEND_NOTES = {
-    "pre": "pre-activation: norm → act → conv; nothing after the add",
-    "se": "SE a→b: squeeze-and-excitation gate on the branch, before the add",
-    "eca": "ECA k: efficient channel attention gate on the branch, before the add",
-}
-"""The legend's notes on block kinds, as the static legend writes them."""
 
 
 def _totals(t: Totals) -> dict[str, int]:
@@ -54,16 +47,22 @@ class _Fields:
         return x
 
     def block(self, x: Field, b: BlockInfo) -> Field:
-        roles: dict[str, list[LayerInfo]] = {}
-        for li in b.layers:
-            roles.setdefault(li.role, []).append(li)
-        p = self.ops(x, roles.get("pre", []))
-        self.ops(p, roles.get("main", []))
-        self.ops(p if b.block.shortcut_from_pre else x, roles.get("shortcut", []))
-        merged = block_field(dataclasses.replace(b.block, post=()), p)  # the wider of the two paths
-        out = self.ops(merged, roles.get("post", []))
+        out = run_block(b.block, x, _Recorder(self.at, f"{b.path}."))
         self.at[b.path] = out
         return out
+
+
+class _Recorder(FieldVisitor):
+    """The receptive-field walk of one block, keeping the field after each of its layers."""
+
+    def __init__(self, at: dict[str, Field | None], prefix: str) -> None:
+        self.at = at
+        self.prefix = prefix
+
+    def op(self, op: P.Op, x: Field, part: Part) -> Field:
+        y = x.through(op)
+        self.at[self.prefix + op.name] = y
+        return y
 
 
 def _state_by_layer(plan: P.Plan, paths: Sequence[str]) -> dict[str, list[list[Any]]]:
@@ -112,7 +111,7 @@ class _Builder:
             "macs": li.macs,
             "acts": li.acts,
             "stride": stride_of(op),
-            "dilation": op.dilation if isinstance(op, P.Conv) else 1,
+            "dilation": F.op_dilation(op),
             "rf": _rf(x),
             "jump": x.jump if x is not None else None,
             "frozen": li.frozen,
@@ -135,7 +134,7 @@ class _Builder:
             "out": list(last.output_dims),
             **_totals(t),
             "stride": _product(stride_of(li.op) for li in layers),
-            "dilation": max((li.op.dilation for li in layers if isinstance(li.op, P.Conv)), default=1),
+            "dilation": max((F.op_dilation(li.op) for li in layers), default=1),
             "rf": _rf(x),
             "jump": x.jump if x is not None else None,
             "layers": [self._layer(li, f"{ident}_{k}") for k, li in enumerate(layers)],
@@ -148,9 +147,7 @@ class _Builder:
         if not blk.has_add:
             ops += post
         x = self.fields.at.get(b.path)
-        attention = sorted(
-            {"se" if isinstance(op, P.SqueezeExcite) else "eca" for op in blk.ops() if isinstance(op, F.ATTENTION)}
-        )
+        attention = sorted({key for op in blk.ops() if (key := F.legend_key(op)) is not None})
         ident = f"s{i}b{j}"
         return {
             "id": ident,
@@ -158,13 +155,13 @@ class _Builder:
             "index": j,
             "title": F.block_title(blk.kind),
             "kind": F.block_kind(blk),
-            "lines": F.main_lines(ops, pre_activation=bool(blk.pre)),
-            "pre": bool(blk.pre),
+            "lines": F.main_lines(ops, pre_activation=is_pre_activated(blk)),
+            "pre": is_pre_activated(blk),
             "add": blk.has_add,
             "post": " → ".join(F.op_words(op) for op in post) if blk.has_add else "",
             "shortcut": blk.shortcut,
             "sc": {"style": F.shortcut_style(blk), "text": F.shortcut_words(blk)} if blk.has_add else None,
-            "fromPre": blk.shortcut_from_pre,
+            "fromPre": shortcut_source(blk) == "pre",
             "attention": attention,
             "channels": [blk.in_channels, blk.mid_channels, blk.out_channels],
             "groups": blk.groups,
@@ -172,7 +169,7 @@ class _Builder:
             "out": list(b.out_shape),
             **_totals(b.totals),
             "stride": blk.stride,
-            "dilation": max((op.dilation for op in blk.ops() if isinstance(op, P.Conv)), default=1),
+            "dilation": max((F.op_dilation(op) for op in blk.ops()), default=1),
             "rf": _rf(x),
             "jump": x.jump if x is not None else None,
             "layers": [self._layer(li, f"{ident}_{k}") for k, li in enumerate(b.layers)],
@@ -279,7 +276,7 @@ class _Builder:
             "taps": self._taps(),
             "legend": {
                 "shortcuts": {use: {"text": F.LEGEND_TEXT[use], **style} for use, style in F.SHORTCUT_STYLE.items()},
-                "notes": LEGEND_NOTES,
+                "notes": F.legend_notes(),
             },
             "look": {"font": F.FONT, "ink": F.INK, "shapeInk": F.SHAPE_INK},
             "layout": p.layout,
