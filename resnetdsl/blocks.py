@@ -7,7 +7,6 @@ uses, its diagram title and exported class name) is one :class:`BlockKind` entry
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
@@ -28,9 +27,14 @@ from resnetdsl.plan import (
     ShortcutUse,
     SqueezeExcite,
 )
-
-DEFAULT_NORM_GROUPS = 32
-"""Groups of a group norm when neither ``norm_groups`` nor ``norm_group_channels`` is set (timm's GroupNorm)."""
+from resnetdsl.vocab import (
+    ACTIVATIONS,
+    DEFAULT_NEGATIVE_SLOPE,
+    DEFAULT_NORM_GROUPS,
+    SE_DIVISOR,
+    SE_RATIO,
+)
+from resnetdsl.vocab import eca_kernel_size as eca_kernel_size  # re-exported: the importer reads it here
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +48,7 @@ class NormActConfig:
     group_channels: int | None = None
     """Group norm: channels per group, instead of ``groups``."""
     act: str = "relu"
-    negative_slope: float = 0.01
+    negative_slope: float = DEFAULT_NEGATIVE_SLOPE
 
     def norm_groups(self, channels: int) -> int:
         """Groups of a group norm over ``channels`` (need not divide them: lowering checks that)."""
@@ -63,7 +67,7 @@ class NormActConfig:
         return (Norm(name, channels, kind=kind, zero_init=zero_init, groups=groups),)  # type: ignore[arg-type]
 
     def act_op(self, name: str) -> Act:
-        slope = self.negative_slope if self.act == "leaky_relu" else 0.01
+        slope = self.negative_slope if ACTIVATIONS[self.act].slope else DEFAULT_NEGATIVE_SLOPE
         return Act(name, kind=self.act, negative_slope=slope)  # type: ignore[arg-type]
 
 
@@ -87,8 +91,8 @@ class BlockConfig:
     norm_act: NormActConfig = NormActConfig()
     attention: str = "none"
     """``se``, ``eca`` or ``none``."""
-    se_ratio: float = 1.0 / 16
-    se_divisor: int = 8
+    se_ratio: float = SE_RATIO
+    se_divisor: int = SE_DIVISOR
     eca_kernel: int | None = None
     """``None``: from the channel count (timm's rule, :func:`eca_kernel_size`)."""
     drop_path: float = 0.0
@@ -113,12 +117,6 @@ def make_divisible(value: float, divisor: int) -> int:
 def se_channels(cfg: BlockConfig, channels: int) -> int:
     """Reduced width of a squeeze-and-excitation module over ``channels`` (timm's SEModule rounding)."""
     return make_divisible(channels * cfg.se_ratio, cfg.se_divisor)
-
-
-def eca_kernel_size(channels: int, gamma: float = 2, beta: float = 1) -> int:
-    """timm's adaptive ECA kernel: t = int(|log2(C) + β| / γ), made odd upwards, at least 3."""
-    t = int(abs(math.log(channels, 2) + beta) / gamma)
-    return max(t if t % 2 else t + 1, 3)
 
 
 def attention(cfg: BlockConfig, channels: int) -> tuple[Op, ...]:

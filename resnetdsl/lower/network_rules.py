@@ -102,6 +102,14 @@ def entries(net: Network, plan: Plan, issues: _Issues) -> None:
                 issues.add(("stages", st.index, "blocks", k), "sets nothing but 'at'; give a setting, width or stride")
 
 
+_GROUP_WORDS = {
+    "stem": "the layers before the stages",
+    "final": "the norm and activation after the last stage of a pre-activation network",
+    "head": "the layers after the stages",
+}
+"""Names of summary rows and diagram clusters that group layers (they name no module): no stage may take them."""
+
+
 def stage_names(net: Network, plan: Plan, issues: _Issues) -> None:
     """Stage names are unique and name no attribute of the model nor a module of its stem, end or head."""
     parts = (("stem", plan.stem), ("final", plan.final), ("head", plan.head))
@@ -116,11 +124,10 @@ def stage_names(net: Network, plan: Plan, issues: _Issues) -> None:
             continue
         if own in RESERVED_NAMES:
             issues.add(("stages", i, "name"), reserved_name_problem(own))
-        elif own in ("stem", "head") and own not in taken:
+        elif own in _GROUP_WORDS and own not in taken:
             issues.add(
                 ("stages", i, "name"),
-                f"stage name '{own}' is how summaries and diagrams name the layers "
-                f"{'before' if own == 'stem' else 'after'} the stages; choose another",
+                f"stage name '{own}' is how summaries and diagrams name {_GROUP_WORDS[own]}; choose another",
             )
         elif own in taken:
             issues.add(

@@ -15,6 +15,7 @@ from resnetdsl import blocks as B
 from resnetdsl.errors import Path
 from resnetdsl.lower.common import BUILTIN_DEFAULTS, inherited
 from resnetdsl.spec import BlockOverride, BlockSettings, NormActSettings, Spec
+from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, SE_RATIO
 
 _GROUP_SIZE = ("norm_groups", "norm_group_channels")
 
@@ -168,7 +169,7 @@ def norm_act(values: Mapping[str, Any]) -> B.NormActConfig:
         groups=values["norm_groups"],
         group_channels=values["norm_group_channels"],
         act=values["act"],
-        negative_slope=slope if slope is not None else 0.01,
+        negative_slope=slope if slope is not None else DEFAULT_NEGATIVE_SLOPE,
     )
 
 
@@ -192,7 +193,7 @@ def block_config(spec: Spec, values: Mapping[str, Any]) -> B.BlockConfig:
         layout=spec.layout,
         norm_act=norm_act(values),
         attention=values["attention"],
-        se_ratio=values["se_ratio"] if values["se_ratio"] is not None else 1.0 / 16,
+        se_ratio=values["se_ratio"] if values["se_ratio"] is not None else SE_RATIO,
         se_divisor=values["se_divisor"] or 8,
         eca_kernel=values["eca_kernel"],
         drop_path=values["drop_path"] or 0.0,
