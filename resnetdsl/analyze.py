@@ -255,7 +255,7 @@ class _Analyzer(Visitor[Shape]):
         self.warnings: list[Issue] = []
         self.wide: dict[Path, tuple[str, int, int, int]] = {}
         """Per spec part, the first dilated conv whose dilation reaches across the map it reads."""
-        last: Path = ("stages", plan.stages[-1].index)
+        last: Path = ("stages", plan.stages[-1].index) if plan.stages else ("stem",)
         self.top: dict[str, tuple[Path, bool]] = {"stem": (("stem",), plan.frozen(None)), "final": (last, False)}
         self.top["head"] = (("head",), False)
         self.sections: dict[str, list[LayerInfo]] = {part: [] for part in _TOP}

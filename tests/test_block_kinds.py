@@ -1,4 +1,4 @@
-"""Adding a block kind (docs/architecture-block-kind.md): a test-only kind registered through the block-kind
+"""Adding a block kind (docs/architecture.md): a test-only kind registered through the block-kind
 table alone is built, analysed, checked, drawn, summarised and exported like the built-in ones."""
 
 from __future__ import annotations

@@ -24,14 +24,14 @@ from tests.conftest import ROOT
 
 CLI = set(
     """
-    resnetdsl cli commands errors io text spec plan check summary analyze features receptive
+    resnetdsl cli commands errors io text spec plan blocks check summary analyze features receptive
     load load.compose load.document load.lines load.mapping load.messages load.presets load.source load.syntax
     render render.engine render.graph render.labels render.style
     ops ops.act ops.attention ops.base ops.conv ops.misc ops.norm ops.pool ops.shortcut vocab walk
     """.split()
 )
 """``import resnetdsl.cli`` (``import resnetdsl`` brings most of it: check, summarize, render are its API)."""
-LOWERING = {"blocks", "lower", "lower.common", "lower.geometry", "lower.parts", "lower.settings"}
+LOWERING = {"lower", "lower.common", "lower.make", "lower.network_rules", "lower.resolve", "lower.rules"}
 """What checking a spec adds: lowering it to a plan."""
 
 RUNS: dict[str, tuple[list[str], set[str]]] = {
