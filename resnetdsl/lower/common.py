@@ -52,6 +52,9 @@ class _Issues:
         self.items: list[Issue] = []
 
     def add(self, path: Path, message: str, *, key: bool = False) -> None:
+        """One problem at ``path``, marked by the rule every checker follows: ``key=True`` where the key cannot
+        be there at all ("applies only to …", "has no effect …", "cannot be set …": the key's mark), else the
+        value's mark (this value is wrong)."""
         src = self.spec._source
         mark = src.mark_for(path, key=key) if src is not None else None
         self.items.append(Issue(path, message, mark))
