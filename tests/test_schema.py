@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 import resnetdsl
-
 from resnetdsl.load import parse_yaml
 from resnetdsl.validate import SCHEMA_DIALECT, export_schema, schema_text
 from tests.conftest import FIXTURES, ROOT, SPECS
