@@ -26,8 +26,13 @@ def run(args: argparse.Namespace) -> int:
     checked = check(args.spec, input_size=args.input, input_name="--input")
     print_issues(checked.warnings)
     if args.format == "python":
-        from resnetdsl.export.python import to_python
+        from resnetdsl.export.python import refuse_unexported, to_python
 
+        try:
+            refuse_unexported(checked.plan)
+        except ValueError as exc:  # a setting the source cannot carry: refused, not dropped
+            print(f"resnetdsl: error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
         text = to_python(checked.plan)
         if args.output in (None, "-"):
             sys.stdout.write(text)
