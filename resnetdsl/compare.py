@@ -60,6 +60,19 @@ class Diff:
             "weights": self.weights.as_dict(),
         }
 
+    def __repr__(self) -> str:
+        changed = sum(1 for r in self.rows if r.a != r.b)
+        return (
+            f"<Diff {self.a_name} → {self.b_name}: {len(self.keys)} spec keys, {changed} parts changed; "
+            f"weights {'load strictly' if self.weights.ok else 'do not load strictly'}>"
+        )
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def _repr_markdown_(self) -> str:
+        return f"```\n{self.format()}```"
+
     def format(self, *, tensors: bool = False) -> str:
         out = [f"--- {self.a_name}", f"+++ {self.b_name}", ""]
         if self.keys:

@@ -77,6 +77,16 @@ class WeightReport:
         """Every target tensor loaded or adapted, and every source tensor used (what ``strict=True`` demands)."""
         return not (self.reinitialised or self.missing or self.unexpected or self.mismatched)
 
+    def __repr__(self) -> str:
+        said = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
+        return f"<WeightReport {self.source} → {self.target}: {said or 'nothing'}; {'ok' if self.ok else 'not strict'}>"
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def _repr_markdown_(self) -> str:
+        return f"```\n{self.format()}\n```"
+
     def counts(self) -> dict[str, int]:
         return {s: len(getattr(self, s)) for s in STATUSES}
 
