@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     checked = check(args.spec, input_size=args.input, input_name="--input")
     print_issues(checked.warnings)
     if args.format == "python":
-        from resnetdsl.export.python import refuse_unexported, to_python
+        from resnetdsl.export.python import to_python
+        from resnetdsl.export.settings import refuse_unexported
 
         try:
             refuse_unexported(checked.plan)
