@@ -139,7 +139,7 @@ def build_model(
     *,
     seed: int | None = None,
     device: torch.device | str | None = None,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
     num_classes: int | None = None,
     in_chans: int | None = None,
     overrides: Any = None,
@@ -151,13 +151,14 @@ def build_model(
 
     Args:
         source: a path, YAML text, a mapping, a :class:`Spec`, a :class:`Plan`, or a preset name (``"resnet50"``).
-        num_classes: classes of the head (``head.num_classes``), as timm's ``create_model`` takes it.
+        num_classes: classes of the head (``head.num_classes``), as timm's ``create_model`` takes it; ``0``: no
+            classifier, ``forward`` returns the pooled features (timm's ``num_classes=0``).
         in_chans: input channels (``input.channels``), as timm's ``create_model`` takes it.
         overrides: ``{"stages.2.depth": 23}``: dotted key paths set after ``extends``, before checking.
         seed: seed for the weights; the global RNG is left as it was. With the same seed, torchvision's
             architectures get torchvision's own weights.
         device: device to create parameters on (``"meta"`` allocates nothing).
-        dtype: parameter dtype.
+        dtype: parameter dtype: a floating ``torch.dtype`` or its name (``"float16"``).
         inference: return :func:`fuse_for_inference` of the model (eval mode, norms folded into convs,
             channels_last); its state_dict is no longer the spec's.
         features_only: build a multi-scale backbone whose ``forward`` returns a list of feature maps
@@ -169,13 +170,22 @@ def build_model(
         SpecError: the spec is invalid; every problem is listed, as ``resnetdsl validate`` lists them (the input
             size checks included).
         ValueError: ``seed`` is not a whole number from 0 to 2**63-1; ``out_indices`` without
-            ``features_only``, or naming no feature map.
+            ``features_only``, or naming no feature map; ``dtype`` is no floating dtype; ``num_classes``
+            beside ``features_only``, beside an override of the head's classes, or on a spec with ``head: none``
+            (each message names both sides).
         TorchMissing: torch is not installed (``pip install 'resnetdsl[torch]'``).
     """
+    from resnetdsl import buildargs
+    from resnetdsl.load import overrides_arg
+
     seed = _seed(seed)
-    overrides = _model_overrides(overrides, num_classes, in_chans)
+    buildargs.num_classes_conflicts(num_classes, features_only, overrides_arg(overrides))
+    if num_classes is not None and not check(source, overrides=overrides).plan.head:
+        raise ValueError(buildargs.no_head_problem(num_classes))
+    overrides = _model_overrides(overrides, num_classes or None, in_chans)  # 0: the spec's head, then no classifier
     plan = check(source, overrides=overrides).plan
     require_torch()
+    dtype = buildargs.dtype_arg(dtype)
     if out_indices is not None and not features_only:
         raise ValueError("out_indices applies only with features_only=True")
     if features_only:
@@ -189,6 +199,8 @@ def build_model(
     from resnetdsl.build_torch import build
 
     model = build(plan, seed=seed, device=device, dtype=dtype)
+    if num_classes == 0:  # timm's meaning: no classifier, the pooled features
+        model.reset_classifier(0)
     return fuse_for_inference(model) if inference else model
 
 

@@ -130,11 +130,59 @@ class ResNet(nn.Module):
             x = mods[name](x)  # type: ignore[misc]
         return x
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The head on the last feature map; ``pre_logits=True``: everything but the classifier (the pooled,
+        flattened features; timm's ``forward_head``)."""
         mods = self._modules
+        if not pre_logits:
+            for name in self._head:
+                x = mods[name](x)  # type: ignore[misc]
+            return x
+        classifier = self._classifier_name()
         for name in self._head:
-            x = mods[name](x)  # type: ignore[misc]
+            module = self.get_submodule(name)
+            inside = isinstance(module, nn.Sequential) and classifier.startswith(name + ".")
+            for path, sub in module.named_children() if inside else [("", module)]:
+                if (f"{name}.{path}" if path else name) != classifier:
+                    x = sub(x)
         return x
+
+    def _classifier_name(self) -> str:
+        """The module path of the classifier (the head's last Linear or 1×1 conv; ``""``: none)."""
+        found = [op.name for op in self.plan.head if isinstance(op, P.Linear | P.Conv)]
+        return found[-1] if found else ""
+
+    def get_classifier(self) -> nn.Module:
+        """The classifier (``fc``; ``head.fc`` under layout resnetv2): an ``nn.Identity`` when there is none."""
+        name = self._classifier_name()
+        return self.get_submodule(name) if name else nn.Identity()
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new, freshly initialised classifier of ``num_classes`` outputs; ``0``: none (an ``nn.Identity``),
+        ``forward`` then returns the pooled features (timm's ``reset_classifier``). ``plan`` still describes the
+        spec's head.
+
+        Raises:
+            ValueError: the network has no head (``head: none``), or ``num_classes`` is negative.
+        """
+        name = self._classifier_name()
+        if not name:
+            raise ValueError("the network has no head (head: none): there is no classifier to reset")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be a whole number >= 0 (0: no classifier), got {num_classes!r}")
+        parent_name, _, child = name.rpartition(".")
+        parent = self.get_submodule(parent_name) if parent_name else self
+        old = self.get_submodule(name)
+        weight = next(self.parameters())
+        new: nn.Module
+        if num_classes == 0:
+            new = nn.Identity()
+        elif isinstance(old, nn.Conv2d) or (isinstance(old, nn.Identity) and self.plan.layout == "resnetv2"):
+            new = nn.Conv2d(self.num_features, num_classes, 1, bias=True)
+        else:
+            new = nn.Linear(self.num_features, num_classes, bias=getattr(old, "bias", True) is not None)
+        setattr(parent, child, new.to(device=weight.device, dtype=weight.dtype))
+        self.num_classes = num_classes
 
     def forward_taps(self, x: Tensor) -> list[Tensor]:
         """The feature maps of ``feature_info``, in order (``forward`` of a multi-scale backbone)."""

@@ -70,6 +70,14 @@ class Checked:
         """Legal but wasteful choices (severity ``warning``), placed as errors are."""
         return self.analysis.warnings
 
+    def __repr__(self) -> str:
+        t = self.analysis.totals
+        blocks = sum(len(st.blocks) for st in self.plan.stages)
+        return (
+            f"<Checked {self.plan.name}: {t.params:,} params, {t.macs / 1e9:.2f} GMACs, {len(self.plan.stages)} "
+            f"stages, {blocks} blocks, {len(self.warnings)} warnings>"
+        )
+
 
 def check(
     source: Any, *, input_size: InputSize | None = None, input_name: str = "input_size", overrides: Any = None

@@ -7,6 +7,7 @@ The weight part is :func:`resnetdsl.weights.fit.predict`: the rule :func:`resnet
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,19 @@ class Diff:
             "weights": self.weights.as_dict(),
         }
 
+    def __repr__(self) -> str:
+        changed = sum(1 for r in self.rows if r.a != r.b)
+        return (
+            f"<Diff {self.a_name} → {self.b_name}: {len(self.keys)} spec keys, {changed} parts changed; "
+            f"weights {'load strictly' if self.weights.ok else 'do not load strictly'}>"
+        )
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def _repr_markdown_(self) -> str:
+        return f"```\n{self.format()}```"
+
     def format(self, *, tensors: bool = False) -> str:
         out = [f"--- {self.a_name}", f"+++ {self.b_name}", ""]
         if self.keys:
@@ -67,7 +81,7 @@ class Diff:
             out += [f"  {k.path}: {_show(k.a)} → {_show(k.b)}" for k in self.keys]
         else:
             out.append("spec: the same")
-        out += ["", _table(self.rows), "", self.weights.format(loaded=tensors)]
+        out += ["", _table(self.rows), "", self.weights.format(loaded=tensors, grouped=not tensors)]
         return "\n".join(out) + "\n"
 
 
@@ -120,6 +134,25 @@ def _flatten(value: Any, path: tuple[Any, ...] = ()) -> dict[str, Any]:
     return {format_path(path): value}
 
 
+_SCOPED = re.compile(r"^(stem|stages\[\d+\])\.(\w+)$")
+
+
+def _canonical(flat: dict[str, Any]) -> dict[str, Any]:
+    """The flattened resolved spec without what a scope takes from ``defaults`` anyway: a stem's norm/act key
+    or a stage's block setting equal to ``defaults``' value says nothing, so two ways of writing one network
+    compare equal (``stem.norm: batch`` written or inherited)."""
+    from resnetdsl.spec import BlockSettings, NormActSettings
+
+    out = {}
+    for key, value in flat.items():
+        m = _SCOPED.match(key)
+        inherits = NormActSettings.model_fields if m and m[1] == "stem" else BlockSettings.model_fields
+        if m and m[2] in inherits and flat.get(f"defaults.{m[2]}", _MISSING) == value:
+            continue
+        out[key] = value
+    return out
+
+
 def _parts(a: Analysis) -> dict[str, Totals]:
     parts = {"stem": a.stem_totals}
     parts.update({s.path: s.totals for s in a.stages})
@@ -138,7 +171,7 @@ def diff(a: Any, b: Any, *, input_size: Any = None, overrides: Any = None) -> Di
     """
     ca = check(a, input_size=input_size)
     cb = check(b, input_size=input_size, overrides=overrides)
-    fa, fb = _flatten(resolved(a)), _flatten(resolved(b, overrides=overrides))
+    fa, fb = _canonical(_flatten(resolved(a))), _canonical(_flatten(resolved(b, overrides=overrides)))
     order = list(fa) + [k for k in fb if k not in fa]
     keys = tuple(
         KeyChange(k, fa.get(k, _MISSING), fb.get(k, _MISSING))

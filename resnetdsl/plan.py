@@ -260,6 +260,15 @@ class Plan:
     norm_eval: bool = False
     """Every batch norm stays in eval mode when the model trains."""
 
+    def __repr__(self) -> str:
+        depths = ", ".join(str(st.depth) for st in self.stages)
+        kinds = "/".join(sorted({b.kind for st in self.stages for b in st.blocks}))
+        ops = len(self.stem) + len(self.final) + len(self.head)
+        ops += sum(1 for st in self.stages for b in st.blocks for _ in b.ops())
+        c, (h, w) = self.in_channels, self.input_size
+        head = f"{self.num_classes} classes" if self.num_classes is not None else "no head"
+        return f"<Plan {self.name}: stages ({depths}) of {kinds} blocks, {ops} ops, {c}×{h}×{w} input, {head}>"
+
     def frozen(self, stage_index: int | None) -> bool:
         """Whether the stem (``None``) or the stage at ``stage_index`` (its position in ``stages``) is frozen."""
         if self.frozen_stages is None:

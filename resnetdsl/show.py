@@ -15,7 +15,7 @@ import yaml
 from resnetdsl.check import check
 from resnetdsl.load.source import reads_as_text
 from resnetdsl.lower import BUILTIN_DEFAULTS
-from resnetdsl.spec import SCHEMA_ID, Spec
+from resnetdsl.spec import Spec
 from resnetdsl.text import unsafe_char
 
 _FILL_DEFAULTS = (
@@ -163,10 +163,16 @@ def _styled(value: Any, depth: int = 0) -> Any:
     return value
 
 
+SCHEMA_PATH = "../schemas/resnet-spec.schema.json"
+"""The schema a written spec names on its first line: the relative path docs/spec.md recommends (a spec one
+folder below the one holding ``schemas/``, as ``resnetdsl schema -o schemas/resnet-spec.schema.json`` writes
+it); no URL, as the schema is published nowhere."""
+
+
 def to_yaml(data: dict[str, Any]) -> str:
     """Spec data as YAML, presets' style: one line per stage, short mappings inline."""
     body = yaml.dump(_styled(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
-    return f"# yaml-language-server: $schema={SCHEMA_ID}\n{body}"
+    return f"# yaml-language-server: $schema={SCHEMA_PATH}\n{body}"
 
 
 def show(source: Any, *, overrides: Any = None) -> str:

@@ -114,8 +114,35 @@ class Summary:
         keep = DEPTHS[: DEPTHS.index(depth) + 1]
         return tuple(r for r in self.rows if r.depth in keep)
 
+    def __repr__(self) -> str:
+        c, h, w = self.input_shape
+        return (
+            f"<Summary {self.name}: {self.params:,} params, {self.gmacs:.2f} GMACs, {c}×{h}×{w} → "
+            f"{tuple(self.output_shape)}, {len(self.rows)} rows, {len(self.warnings)} warnings>"
+        )
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def table(self, depth: Depth = "block") -> str:
+        """The table ``resnetdsl summary`` prints (what ``print(summary)`` shows)."""
+        return format_summary(self, "table", depth)
+
+    def to_markdown(self, depth: Depth = "block") -> str:
+        """The table as GitHub markdown (``resnetdsl summary --format markdown``)."""
+        return format_summary(self, "markdown", depth)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre>{html.escape(self.table())}</pre>"
+
     def to_dict(self, depth: Depth = "layer") -> dict[str, Any]:
-        """Plain data (ints, strings, lists), ready for JSON."""
+        """Plain data (ints, strings, lists), ready for JSON; each row a flat mapping (``pandas.DataFrame(
+        summary.to_dict()["rows"])``)."""
         return {
             "name": self.name,
             "input_shape": list(self.input_shape),
@@ -175,8 +202,20 @@ _SHORTCUT_WORDS = {
 
 
 def block_kind(block: P.Block) -> str:
+    """``bottleneck /2, projection, SE, group norm``: the kind, stride and shortcut, and what the block adds
+    beyond a plain batch-norm block (channel attention, a group norm)."""
     stride = f" /{block.stride}" if block.stride > 1 else ""
-    return f"{block.kind}{stride}{_SHORTCUT_WORDS[block.shortcut]}"
+    ops = list(block.ops())
+    extras = [
+        word
+        for word, present in (
+            ("SE", any(isinstance(op, P.SqueezeExcite) for op in ops)),
+            ("ECA", any(isinstance(op, P.EfficientChannelAttn) for op in ops)),
+            ("group norm", any(isinstance(op, P.Norm | P.NormAct) and op.kind == "group" for op in ops)),
+        )
+        if present
+    ]
+    return f"{block.kind}{stride}{_SHORTCUT_WORDS[block.shortcut]}" + "".join(f", {w}" for w in extras)
 
 
 def _row(name: str, kind: str, depth: Depth, level: int, shape: tuple[int, ...], t: Totals) -> Row:

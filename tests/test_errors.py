@@ -74,12 +74,12 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "stride_on_basic",
         BASE + "stages:\n  - {depth: 1, width: 16, stride_on: 1x1}\n",
-        ["t.yaml:4:38: stages[0].stride_on: applies only to bottleneck blocks (stages[0] uses basic blocks)"],
+        ["t.yaml:4:27: stages[0].stride_on: applies only to bottleneck blocks (stages[0] uses basic blocks)"],
     ),
     (
         "groups_on_basic_defaults",
         BASE + "defaults: {groups: 32}\nstages: [{depth: 1, width: 16}]\n",
-        ["t.yaml:3:20: defaults.groups: applies only to bottleneck blocks (every stage uses basic blocks)"],
+        ["t.yaml:3:12: defaults.groups: applies only to bottleneck blocks (every stage uses basic blocks)"],
     ),
     (
         "identity_pad_cannot_shrink",
@@ -117,7 +117,7 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "shortcut_norm_without_projection",
         BASE + "defaults: {shortcut: none, shortcut_norm: false}\nstages: [{depth: 1, width: 8}]\n",
-        ["t.yaml:3:43: defaults.shortcut_norm: has no effect with shortcut 'none'"],
+        ["t.yaml:3:28: defaults.shortcut_norm: has no effect with shortcut 'none'"],
     ),
     (
         "duplicate_key",
@@ -211,7 +211,7 @@ def test_shortcut_norm_in_defaults_is_fine_when_some_stage_projects() -> None:
     with pytest.raises(SpecError) as info:
         resnetdsl.plan_of(spec.replace("{depth: 1, width: 32, stride: 2}", "{depth: 1, width: 32, shortcut: none}"))
     assert str(info.value) == (
-        "<string>:3:27: defaults.shortcut_norm: has no effect (no stage uses a projection shortcut)"
+        "<string>:3:12: defaults.shortcut_norm: has no effect (no stage uses a projection shortcut)"
     )
 
 

@@ -134,8 +134,8 @@ def test_cli_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     )  # timm zero-initialises the last norm of each block
     assert main(["validate", str(out)]) == 0
     capsys.readouterr()
-    assert main(["import", "torchvision:resnet5"]) == 1
-    assert "torchvision has no model 'resnet5'" in capsys.readouterr().err
+    assert main(["import", "torchvision:resnet5"]) == 2  # the argument names nothing: a usage error
+    assert "torchvision has no model 'resnet5' (did you mean 'resnet50'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("replace", [[False, True, True], [False, False, True]])
@@ -149,3 +149,81 @@ def test_dilated_torchvision_models_round_trip(replace: list[bool]) -> None:
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), model(x), rtol=0, atol=0)
+
+
+class _OddBlock(nn.Module):
+    """A block with a child the importer does not expect, and none of the ones it does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(64, 64, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda m: m.layer1.__setitem__(0, _OddBlock()) or m,
+            "layer1.0 (_OddBlock): not a structure the importer can read ('_OddBlock' object has no attribute 'conv1')",
+        ),
+        (
+            lambda m: setattr(m, "layer4", nn.Sequential()) or m,
+            "<model> (ResNet): not a structure the importer can read (list index out of range)",
+        ),
+    ],
+    ids=["block-without-its-convs", "empty-stage"],
+)
+def test_odd_children_are_unsupported_not_raw_errors(change, message: str) -> None:  # type: ignore[no-untyped-def]
+    with torch.device("meta"):
+        model = change(torchvision.models.resnet18())
+    with pytest.raises(UnsupportedModel) as exc:
+        spec_from_model(model)
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("nf_resnet50", "stem.conv (ScaledStdConv2d): expected a plain torch.nn.Conv2d"),
+        ("resnet50_clip_gap", "stem.conv1 (ConvNormAct): expected a plain torch.nn.Conv2d"),
+        ("resnest14d", "layer1.0.conv2 (SplitAttn): expected a plain torch.nn.Conv2d"),
+    ],
+)
+def test_timm_models_outside_the_language_name_their_module(name: str, message: str) -> None:
+    with torch.device("meta"):
+        model = timm.create_model(name, pretrained=False)
+    with pytest.raises(UnsupportedModel) as exc:
+        spec_from_model(model)
+    assert str(exc.value).startswith(message)
+    assert exc.value.path == message.split(" ")[0]
+
+
+@pytest.mark.parametrize(
+    ("ref", "code", "said"),
+    [
+        ("timm:no_such_model", 2, "resnetdsl import: error: timm has no model 'no_such_model' (timm.list_models() "),
+        ("timm:resnet50dd", 2, "resnetdsl import: error: timm has no model 'resnet50dd' (did you mean 'resnet50d'"),
+        (
+            "tv:resnet50",
+            2,
+            "resnetdsl import: error: expected torchvision:NAME or timm:NAME, got 'tv:resnet50' "
+            "(did you mean 'torchvision:resnet50'?)",
+        ),
+        ("resnet50", 2, "resnetdsl import: error: expected torchvision:NAME or timm:NAME, got 'resnet50'\n"),
+        (
+            "timm:nf_resnet50",
+            1,
+            "resnetdsl: error: cannot import timm:nf_resnet50: stem.conv (ScaledStdConv2d): expected a plain",
+        ),
+    ],
+)
+def test_cli_import_errors(ref: str, code: int, said: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from resnetdsl.cli import main
+
+    assert main(["import", ref]) == code
+    err = capsys.readouterr().err
+    assert err.startswith(said)
+    assert "Error:" not in err and "Traceback" not in err

@@ -196,7 +196,7 @@ SYNTAX = [
      "with nothing above it (nearest: column 1 and 5); indent it like the keys it belongs with, using spaces"),
     ("name: t\nstages:\n  - depth: 1\n    width: 8\n   stride: 2\n", "5:4", "this line starts at column 4, which "
      "lines up with nothing above it (nearest: column 3 and 5); indent it like the keys it belongs with, using spaces"),
-    ("name: t\n  stem: {kind: conv3}\n", "2:7", "this key is indented more than the key above it, which already "
+    ("name: t\n  stem: {kind: conv3}\n", "2:3", "this key is indented more than the key above it, which already "
      "has a value; line it up with its sibling keys"),
     ("a: 1\n---\nb: 2\n", "2:1", "a second document starts here ('---'); a spec file holds one spec: remove this "
      "line and what follows, or put the other spec in its own file"),

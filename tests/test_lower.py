@@ -87,7 +87,7 @@ ENTRY_PROBLEMS: list[tuple[str, str, list[str]]] = [
         "drop_path_without_an_add",
         BASE + "stages: [{depth: 2, width: 16, blocks: [{at: -1, shortcut: none, drop_path: 0.3}]}]\n",
         [
-            "<string>:3:77: stages[0].blocks[0].drop_path: has no effect without a residual add "
+            "<string>:3:66: stages[0].blocks[0].drop_path: has no effect without a residual add "
             "(stages[0].blocks[0] uses shortcut 'none')"
         ],
     ),
@@ -121,13 +121,13 @@ ENTRY_PROBLEMS: list[tuple[str, str, list[str]]] = [
     (
         "shortcut_norm_with_norm_none_in_an_entry",
         BASE + "stages: [{depth: 2, width: 16, stride: 2, blocks: [{at: 0, norm: none, shortcut_norm: true}]}]\n",
-        ["<string>:3:87: stages[0].blocks[0].shortcut_norm: has no effect with norm 'none'"],
+        ["<string>:3:72: stages[0].blocks[0].shortcut_norm: has no effect with norm 'none'"],
     ),
     (
         "stage_drop_path_in_a_one_block_network",
         BASE + "stages: [{depth: 1, width: 16, drop_path: 0.2}]\n",
         [
-            "<string>:3:43: stages[0].drop_path: has no effect in a network of one block "
+            "<string>:3:32: stages[0].drop_path: has no effect in a network of one block "
             "(the first block's rate is always 0)"
         ],
     ),
@@ -166,7 +166,7 @@ ENTRY_PROBLEMS: list[tuple[str, str, list[str]]] = [
     (
         "zero_init_when_the_only_block_has_no_norm",
         BASE + "stages: [{depth: 1, width: 16, blocks: [{at: 0, norm: none}]}]\ninit: {zero_init_residual: true}\n",
-        ["<string>:4:28: init.zero_init_residual: has no effect with norm 'none' (no residual branch ends in a norm)"],
+        ["<string>:4:8: init.zero_init_residual: has no effect with norm 'none' (no residual branch ends in a norm)"],
     ),
     # a setting is an error where no block it reaches uses it, said of the blocks it reaches
     (
@@ -174,7 +174,7 @@ ENTRY_PROBLEMS: list[tuple[str, str, list[str]]] = [
         BASE + "defaults: {groups: 2}\n"
         "stages: [{depth: 1, width: 16}, {depth: 1, width: 16, block: bottleneck, groups: 4}]\n",
         [
-            "<string>:3:20: defaults.groups: applies only to bottleneck blocks "
+            "<string>:3:12: defaults.groups: applies only to bottleneck blocks "
             "(the blocks that take it from defaults are basic blocks)"
         ],
     ),
@@ -209,7 +209,7 @@ ENTRY_PROBLEMS: list[tuple[str, str, list[str]]] = [
         BASE + "stages: [{depth: 2, width: 16, stride: 2, shortcut_norm: true, "
         "blocks: [{at: 0, norm: none}, {at: 1, shortcut: none}]}]\n",
         [
-            "<string>:3:58: stages[0].shortcut_norm: has no effect: no block it reaches has both a projection "
+            "<string>:3:43: stages[0].shortcut_norm: has no effect: no block it reaches has both a projection "
             "shortcut and a norm"
         ],
     ),
@@ -218,7 +218,7 @@ ENTRY_PROBLEMS: list[tuple[str, str, list[str]]] = [
         BASE + "defaults: {drop_path: 0.2}\n"
         "stages: [{depth: 2, width: 16, shortcut: none}, {depth: 2, width: 16, drop_path: 0.1}]\n",
         [
-            "<string>:3:23: defaults.drop_path: has no effect without a residual add "
+            "<string>:3:12: defaults.drop_path: has no effect without a residual add "
             "(every block that takes it from defaults uses shortcut 'none')"
         ],
     ),

@@ -296,7 +296,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         "dropout_on_a_post_activation_stage",
         BASE + "stages:\n  - {depth: 1, width: 16, dropout: 0.3}\n",
         [
-            "t.yaml:4:36: stages[0].dropout: applies only to preact_basic blocks, between their two 3×3 convs "
+            "t.yaml:4:27: stages[0].dropout: applies only to preact_basic blocks, between their two 3×3 convs "
             "(stages[0] uses basic blocks); use block: preact_basic (head.dropout drops before the classifier)"
         ],
     ),
@@ -304,7 +304,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         "dropout_on_preact_bottleneck",
         BASE + "defaults: {block: preact_bottleneck, dropout: 0.2}\nstages: [{depth: 1, width: 16}]\n",
         [
-            "t.yaml:3:47: defaults.dropout: applies only to preact_basic blocks, between their two 3×3 convs "
+            "t.yaml:3:38: defaults.dropout: applies only to preact_basic blocks, between their two 3×3 convs "
             "(no stage uses them); use block: preact_basic (head.dropout drops before the classifier)"
         ],
     ),
@@ -344,7 +344,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         "resnetv2_layout_cannot_name_stages",
         BASE + "layout: resnetv2\ndefaults: {block: preact_basic}\nstages: [{depth: 1, width: 16, name: body}]\n",
         [
-            "t.yaml:5:38: stages[0].name: cannot be set with layout 'resnetv2', whose stages are stages.0, "
+            "t.yaml:5:32: stages[0].name: cannot be set with layout 'resnetv2', whose stages are stages.0, "
             "stages.1, …; remove it, or use layout: resnet"
         ],
     ),
@@ -365,13 +365,13 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "bottleneck_setting_on_preact_basic",
         BASE + "defaults: {block: preact_basic}\nstages: [{depth: 1, width: 16, groups: 2}]\n",
-        ["t.yaml:4:40: stages[0].groups: applies only to bottleneck blocks (stages[0] uses preact_basic blocks)"],
+        ["t.yaml:4:32: stages[0].groups: applies only to bottleneck blocks (stages[0] uses preact_basic blocks)"],
     ),
     (
         "bottleneck_setting_in_defaults_every_stage_preact_basic",
         BASE + "defaults: {block: preact_basic, width_per_group: 32}\nstages: [{depth: 1, width: 16}]\n",
         [
-            "t.yaml:3:50: defaults.width_per_group: applies only to bottleneck blocks "
+            "t.yaml:3:33: defaults.width_per_group: applies only to bottleneck blocks "
             "(every stage uses preact_basic blocks)"
         ],
     ),

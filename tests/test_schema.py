@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
+import resnetdsl
 from resnetdsl.load import parse_yaml
 from resnetdsl.validate import SCHEMA_DIALECT, export_schema, schema_text
 from tests.conftest import FIXTURES, ROOT, SPECS
@@ -215,3 +216,16 @@ def resnetdsl_accepts(data: Any) -> bool:
     except resnetdsl.SpecError:
         return False
     return True
+
+
+def test_show_and_import_name_the_schema_as_the_docs_recommend() -> None:
+    import re
+
+    from resnetdsl.show import resolved, to_yaml
+
+    docs = (Path(__file__).parent.parent / "docs" / "spec.md").read_text(encoding="utf-8")
+    recommended = re.search(r"^# yaml-language-server: \$schema=(\S+)$", docs, re.M)
+    assert recommended is not None
+    first = to_yaml(resolved(resnetdsl.load_spec("resnet18"))).splitlines()[0]  # what show and import write
+    assert first == f"# yaml-language-server: $schema={recommended[1]}"
+    assert "://" not in first

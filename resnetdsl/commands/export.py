@@ -27,7 +27,13 @@ def run(args: argparse.Namespace) -> int:
     print_issues(checked.warnings)
     if args.format == "python":
         from resnetdsl.export.python import to_python
+        from resnetdsl.export.settings import refuse_unexported
 
+        try:
+            refuse_unexported(checked.plan)
+        except ValueError as exc:  # a setting the source cannot carry: refused, not dropped
+            print(f"resnetdsl: error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
         text = to_python(checked.plan)
         if args.output in (None, "-"):
             sys.stdout.write(text)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from resnetdsl.commands import EXIT_OK
+from resnetdsl.commands import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,11 +15,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnetdsl.importer import model_from_ref, spec_from_model
+    from resnetdsl.importer import ModelNotFound, UnsupportedModel, model_from_ref, spec_from_model
     from resnetdsl.io import write_or_print
     from resnetdsl.show import resolved, to_yaml
 
-    model = model_from_ref(args.model)
-    spec = spec_from_model(model, name=args.name or args.model.partition(":")[2])
+    try:
+        model = model_from_ref(args.model)
+    except ModelNotFound as exc:  # the argument names nothing: a usage error
+        print(f"resnetdsl import: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        spec = spec_from_model(model, name=args.name or args.model.partition(":")[2])
+    except UnsupportedModel as exc:
+        print(f"resnetdsl: error: cannot import {args.model}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     write_or_print(args.output, to_yaml(resolved(spec)))
     return EXIT_OK

@@ -16,9 +16,16 @@ import torch
 
 from resnetdsl.build_torch import ResNet
 from resnetdsl.io import atomic_write_bytes
+from resnetdsl.plan import Plan
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
+
+
+def output_names(plan: Plan) -> list[str]:
+    """``output`` for a classifier or one map; ``feature_2``, ``feature_3``, … (by out_index) for a multi-scale
+    backbone's list."""
+    return [f"feature_{i}" for i in plan.out_indices] if plan.out_indices else [OUTPUT_NAME]
 
 
 def to_onnx(model: ResNet, path: str | os.PathLike[str], *, input_size: tuple[int, int] | None = None) -> None:
@@ -41,7 +48,7 @@ def to_onnx(model: ResNet, path: str | os.PathLike[str], *, input_size: tuple[in
             (example,),
             str(out),
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
+            output_names=output_names(model.plan),
             dynamic_shapes={"x": {0: dyn, 2: dyn, 3: dyn}},
             dynamo=True,
             external_data=False,

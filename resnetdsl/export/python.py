@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from resnetdsl import plan as P
 from resnetdsl.blocks import CLASS_NAMES
 from resnetdsl.export.ops import CONSTRUCTORS, Value, _lit, helper_sources
+from resnetdsl.export.settings import forward_source, frozen_source, refuse_unexported
 from resnetdsl.walk import Part, Visitor, add_in_place, part_ops, run_block, shortcut_source
 
 _BLOCK_CLASS = CLASS_NAMES  # each block kind's class name, from the block-kind table (resnetdsl.blocks)
@@ -394,6 +395,7 @@ def to_python(plan: P.Plan) -> str:
     Raises:
         KeyError: the plan holds an op type this backend has no emitter for.
     """
+    refuse_unexported(plan)
     writer = _Writer(plan)
     classes = _block_classes(plan)
     class_of = {id(b): cls for cls in classes for b in cls.blocks}
@@ -439,14 +441,12 @@ def to_python(plan: P.Plan) -> str:
         "                nn.init.ones_(m.weight)",
         "                nn.init.zeros_(m.bias)",
         "",
+        *frozen_source(plan),
         "    def forward_features(self, x: Tensor) -> Tensor:",
         *(f"        x = self.{n}(x)" for n in feats),
         "        return x",
         "",
-        "    def forward(self, x: Tensor) -> Tensor:",
-        "        x = self.forward_features(x)",
-        *(f"        x = self.{n}(x)" for n in heads),
-        "        return x",
+        *forward_source(plan, feats, heads),
     ]
     code = [_container_source(n, c) for c, n in writer.containers.items()]
     code += [_block_class_source(cls, plan.layout) for cls in classes]

@@ -16,6 +16,9 @@ families), :mod:`.verify` (the spec against the model); this module is the API. 
 
 from __future__ import annotations
 
+import difflib
+from typing import Any
+
 from torch import nn
 
 from resnetdsl.importer.modules import UnsupportedModel
@@ -24,7 +27,7 @@ from resnetdsl.importer.resnetv2 import resnetv2_data
 from resnetdsl.importer.verify import _verify
 from resnetdsl.spec import Spec
 
-__all__ = ["UnsupportedModel", "model_from_ref", "spec_from_model"]
+__all__ = ["ModelNotFound", "UnsupportedModel", "model_from_ref", "spec_from_model"]
 
 
 def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
@@ -38,14 +41,7 @@ def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
     """
     from resnetdsl.check import check
 
-    if isinstance(getattr(model, "stages", None), nn.Sequential) and isinstance(
-        getattr(model, "stem", None), nn.Module
-    ):
-        data = resnetv2_data(model)
-    elif isinstance(getattr(model, "conv1", None), nn.Module):
-        data = resnet_data(model)
-    else:
-        raise UnsupportedModel("", model, "not a torchvision or timm ResNet (no conv1/layer1, no stem/stages)")
+    data = _read(model)
     label = name or getattr(model, "default_cfg", {}).get("architecture") or type(model).__name__.lower()
     data = {"name": label, "description": f"imported from a {type(model).__module__}.{type(model).__name__}", **data}
     checked = check(data)
@@ -54,20 +50,85 @@ def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
     return checked.spec
 
 
+def _read(model: nn.Module) -> dict[str, Any]:
+    """The spec data of ``model``, read by the reader of its family (the dispatch); whatever a reader meets that
+    it did not expect (a missing child, a child of another type) is an :class:`UnsupportedModel` naming the
+    innermost module it was reading, never a raw Python error."""
+    try:
+        if isinstance(getattr(model, "stages", None), nn.Sequential) and isinstance(
+            getattr(model, "stem", None), nn.Module
+        ):
+            return resnetv2_data(model)
+        if isinstance(getattr(model, "conv1", None), nn.Module):
+            return resnet_data(model)
+    except UnsupportedModel:
+        raise
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError, AssertionError) as exc:
+        path, module = _where(model, exc)
+        raise UnsupportedModel(path, module, f"not a structure the importer can read ({exc})") from None
+    raise UnsupportedModel("", model, "not a torchvision or timm ResNet (no conv1/layer1, no stem/stages)")
+
+
+def _where(model: nn.Module, exc: BaseException) -> tuple[str, nn.Module]:
+    """The innermost submodule of ``model`` that the failing reader held (from the traceback's frames), with its
+    path; the model itself when no frame held one."""
+    paths = {id(m): p for p, m in model.named_modules()}
+    found: tuple[str, nn.Module] = ("", model)
+    tb = exc.__traceback__
+    while tb is not None:
+        frame_locals = tb.tb_frame.f_locals
+        held = [frame_locals["self"]] if isinstance(frame_locals.get("self"), nn.Module) else []
+        held += [v for v in frame_locals.values() if isinstance(v, nn.Module)]
+        for m in held:
+            path = paths.get(id(m))
+            if path is not None and (path or not found[0]):
+                found = (path, m)
+                break
+        tb = tb.tb_next
+    return found
+
+
+class ModelNotFound(ValueError):
+    """A model reference that names no model (``timm:no_such_model``) or no library (``tv:resnet50``); the
+    message has a did-you-mean from the library's registry."""
+
+
+_LIBRARIES = ("torchvision", "timm")
+_ALIASES = {"tv": "torchvision", "torchvision.models": "torchvision", "timm.models": "timm"}
+
+
 def model_from_ref(ref: str) -> nn.Module:
-    """``torchvision:resnet50`` or ``timm:resnet50d`` → the model, built without weights (nothing downloaded)."""
+    """``torchvision:resnet50`` or ``timm:resnet50d`` → the model, built without weights (nothing downloaded).
+
+    Raises:
+        ModelNotFound: the reference names no library or no model of it (with a did-you-mean).
+    """
     lib, sep, arch = ref.partition(":")
-    if not sep or lib not in ("torchvision", "timm") or not arch:
-        raise ValueError(f"expected torchvision:NAME or timm:NAME, got '{ref}'")
+    if not sep or lib not in _LIBRARIES or not arch:
+        close = [_ALIASES[lib]] if lib in _ALIASES else difflib.get_close_matches(lib, _LIBRARIES, n=1, cutoff=0.5)
+        hint = f" (did you mean '{close[0]}:{arch}'?)" if close and sep and arch else ""
+        raise ModelNotFound(f"expected torchvision:NAME or timm:NAME, got '{ref}'{hint}")
+    names = _registry(lib)
+    if arch not in names:
+        close = difflib.get_close_matches(arch, names, n=3, cutoff=0.6)
+        listing = "torchvision.models.list_models()" if lib == "torchvision" else "timm.list_models()"
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else f" ({listing} lists them)"
+        raise ModelNotFound(f"{lib} has no model '{arch}'{hint}")
     if lib == "torchvision":
         import torchvision
 
-        try:
-            return torchvision.models.get_model(arch, weights=None)  # type: ignore[no-any-return]
-        except ValueError:
-            raise ValueError(f"torchvision has no model '{arch}'") from None
+        return torchvision.models.get_model(arch, weights=None)  # type: ignore[no-any-return]
     import timm
 
-    if arch not in timm.list_models():
-        raise ValueError(f"timm has no model '{arch}'")
     return timm.create_model(arch, pretrained=False)
+
+
+def _registry(lib: str) -> list[str]:
+    """Every model name ``lib`` can build."""
+    if lib == "torchvision":
+        import torchvision
+
+        return list(torchvision.models.list_models())
+    import timm
+
+    return list(timm.list_models())

@@ -119,6 +119,8 @@ def _literals(ann: Any, get_args: Any) -> set[Any]:
 
 def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]:
     """Turn a pydantic ``ValidationError`` into issues with our paths, words and marks."""
+    from resnetdsl.load.foreign import foreign_hint
+
     issues: list[Issue] = []
     seen: set[tuple[Path, str]] = set()
     for err in exc.errors(include_url=False):
@@ -135,7 +137,7 @@ def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]
             if path[:-1] == ("defaults",) and key in _STAGE_ONLY:
                 msg = f"unknown key '{key}' ('{key}' is set per stage, in stages[i].{key})"
             else:
-                msg = f"unknown key '{key}'{did_you_mean(key, allowed)}"
+                msg = f"unknown key '{key}'{foreign_hint(key, inp, path[:-1]) or did_you_mean(key, allowed)}"
             key_mark = True
         elif etype == "missing":
             msg = "is required"
@@ -192,4 +194,15 @@ def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]
             continue
         seen.add((path, msg))
         issues.append(Issue(path, msg, source.mark_for(path, key=key_mark)))
-    return issues
+    return _one_per_typo(issues)
+
+
+def _one_per_typo(issues: list[Issue]) -> list[Issue]:
+    """An unknown key whose did-you-mean is a required key missing beside it is one mistake, not two: the
+    "is required" goes, the unknown key (which names the fix) stays."""
+    suggested = set()
+    for i in issues:
+        found = re.fullmatch(r"unknown key '.*' \(did you mean '([^']*)'\?\)", i.message)
+        if found and i.path:
+            suggested.add((*i.path[:-1], found[1]))
+    return [i for i in issues if not (i.message == "is required" and i.path in suggested)]

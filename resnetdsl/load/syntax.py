@@ -139,9 +139,11 @@ def _mapping_value(f: _Failure) -> Explained | None:
     hint = _missing_space_above(f.lines, f.pm.line)
     if hint:
         return hint, f.at
+    line = f.lines.line(f.pm.line)
+    key_col = len(line) - len(re.sub(r"^(?:[ ]*-[ ]+)*[ ]*", "", line)) + 1  # the key's column, not its colon's
     return (
         "this key is indented more than the key above it, which already has a value; line it up with its sibling keys"
-    ), f.at
+    ), (f.at[0], key_col)
 
 
 def _simple_key(f: _Failure) -> Explained | None:

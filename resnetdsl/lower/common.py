@@ -32,12 +32,12 @@ RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered
     "T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double "
     "dump_patches eval extra_repr feature_info float forward forward_features forward_head forward_taps "
-    "frozen_modules get_buffer get_extra_state get_parameter "
+    "frozen_modules get_buffer get_classifier get_extra_state get_parameter "
     "get_submodule half ipu load_state_dict modules mtia named_buffers named_children named_modules "
     "named_parameters num_classes num_features parameters plan register_backward_hook register_buffer "
     "register_forward_hook register_forward_pre_hook register_full_backward_hook "
     "register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook "
-    "register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook "
+    "register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook reset_classifier "
     "requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train training type "
     "xpu zero_grad".split()
 )
@@ -52,6 +52,9 @@ class _Issues:
         self.items: list[Issue] = []
 
     def add(self, path: Path, message: str, *, key: bool = False) -> None:
+        """One problem at ``path``, marked by the rule every checker follows: ``key=True`` where the key cannot
+        be there at all ("applies only to …", "has no effect …", "cannot be set …": the key's mark), else the
+        value's mark (this value is wrong)."""
         src = self.spec._source
         mark = src.mark_for(path, key=key) if src is not None else None
         self.items.append(Issue(path, message, mark))

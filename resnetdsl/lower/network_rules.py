@@ -63,6 +63,7 @@ def layout(net: Network, plan: Plan, issues: _Issues) -> None:
                 ("stages", i, "name"),
                 "cannot be set with layout 'resnetv2', whose stages are stages.0, stages.1, …; "
                 "remove it, or use layout: resnet",
+                key=True,
             )
     if spec.stem.pool == "conv":
         issues.add(
@@ -171,7 +172,7 @@ def backbone(net: Network, plan: Plan, issues: _Issues) -> None:
         )
     batch = any(isinstance(op, Norm | NormAct) and op.kind == "batch" for _, op in plan.named_ops())
     if spec.norm_eval and not batch:
-        issues.add(("norm_eval",), "has no effect: the network has no batch norm")
+        issues.add(("norm_eval",), "has no effect: the network has no batch norm", key=True)
 
 
 def zero_init(net: Network, plan: Plan, issues: _Issues) -> None:
@@ -180,7 +181,11 @@ def zero_init(net: Network, plan: Plan, issues: _Issues) -> None:
     if not net.spec.init.zero_init_residual:
         return
     if all(b.kind not in B.PREACT and b.config.norm_act.norm == "none" for b in net.blocks()):
-        issues.add(("init", "zero_init_residual"), "has no effect with norm 'none' (no residual branch ends in a norm)")
+        issues.add(
+            ("init", "zero_init_residual"),
+            "has no effect with norm 'none' (no residual branch ends in a norm)",
+            key=True,
+        )
     plain = [st for st in net.stages if any(b.config.shortcut == "none" for b in st.blocks)]
     if plain:
         which = ", ".join(f"stages[{st.index}]" for st in plain[:3]) + (", …" if len(plain) > 3 else "")

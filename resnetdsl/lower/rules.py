@@ -131,7 +131,7 @@ def kind_settings(net: Network, plan: Plan, issues: _Issues) -> None:
                 why = none_uses.format(kinds=kinds)
             else:
                 why = f"the blocks that take it from defaults are {kinds} blocks"
-            issues.add(path, f"{says} ({why}){fix}")
+            issues.add(path, f"{says} ({why}){fix}", key=True)
 
 
 def value_settings(net: Network, plan: Plan, issues: _Issues) -> None:
@@ -168,7 +168,7 @@ def shortcut_norm(net: Network, plan: Plan, issues: _Issues) -> None:
         reported = False
         if all(b.config.norm_act.norm == "none" for b in blocks):
             why = "" if not inherit else " (every stage uses it)" if full else " (every block that inherits it does)"
-            issues.add(path, f"has no effect with norm 'none'{why}")
+            issues.add(path, f"has no effect with norm 'none'{why}", key=True)
             reported = True
         policies = {b.config.shortcut for b in blocks}
         if not policies & _PROJECTING:
@@ -178,10 +178,10 @@ def shortcut_norm(net: Network, plan: Plan, issues: _Issues) -> None:
                 why = "(no stage uses a projection shortcut)" if inherit else "(no block it reaches projects)"
             else:
                 why = "(no block that takes it from defaults uses a projection shortcut)"
-            issues.add(path, f"has no effect {why}")
+            issues.add(path, f"has no effect {why}", key=True)
             reported = True
         if not reported:
-            issues.add(path, "has no effect: no block it reaches has both a projection shortcut and a norm")
+            issues.add(path, "has no effect: no block it reaches has both a projection shortcut and a norm", key=True)
 
 
 def drop_path(net: Network, plan: Plan, issues: _Issues) -> None:
@@ -197,9 +197,9 @@ def drop_path(net: Network, plan: Plan, issues: _Issues) -> None:
                 who = f"{scope_words(path)} uses"
             else:
                 who = "every stage uses" if _all(net, blocks) else "every block that takes it from defaults uses"
-            issues.add(path, f"has no effect without a residual add ({who} shortcut 'none')")
+            issues.add(path, f"has no effect without a residual add ({who} shortcut 'none')", key=True)
         else:
-            issues.add(path, "has no effect in a network of one block (the first block's rate is always 0)")
+            issues.add(path, "has no effect in a network of one block (the first block's rate is always 0)", key=True)
 
 
 def group_sizes(net: Network, plan: Plan, issues: _Issues) -> None:

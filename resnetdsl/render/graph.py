@@ -18,6 +18,7 @@ from resnetdsl.render.engine import safe_filename
 from resnetdsl.render.labels import (
     LEGEND_TEXT,
     block_title,
+    blocks_title,
     bold,
     esc,
     fmt_count,
@@ -290,7 +291,7 @@ class _Builder:
 
     def _stage_title(self, st: StageInfo) -> str:
         s = st.stage
-        title = f"{bold(esc(s.name))}  {s.depth} × {esc(block_title(s.block_kind))}"
+        title = f"{bold(esc(s.name))}  {esc(blocks_title(s))}"
         if s.checkpoint:
             title += esc(" · checkpointed")
         return title + esc(f" · {s.out_channels} ch{stride_text(s.stride)} · {fmt_count(st.totals.params)} params")

@@ -122,6 +122,14 @@ def block_title(kind: str) -> str:
     return BLOCK_TITLES.get(kind, kind[:1].upper() + kind[1:])
 
 
+def blocks_title(stage: P.Stage) -> str:
+    """``4 × Bottleneck``; a stage of mixed kinds counts each, in order: ``3 × BasicBlock, 1 × Bottleneck``."""
+    counts: dict[str, int] = {}
+    for b in stage.blocks:
+        counts[b.kind] = counts.get(b.kind, 0) + 1
+    return ", ".join(f"{n} × {block_title(kind)}" for kind, n in counts.items())
+
+
 def stride_text(s: int) -> str:
     return f" /{s}" if s != 1 else ""
 

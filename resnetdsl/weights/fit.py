@@ -77,6 +77,16 @@ class WeightReport:
         """Every target tensor loaded or adapted, and every source tensor used (what ``strict=True`` demands)."""
         return not (self.reinitialised or self.missing or self.unexpected or self.mismatched)
 
+    def __repr__(self) -> str:
+        said = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
+        return f"<WeightReport {self.source} → {self.target}: {said or 'nothing'}; {'ok' if self.ok else 'not strict'}>"
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def _repr_markdown_(self) -> str:
+        return f"```\n{self.format()}\n```"
+
     def counts(self) -> dict[str, int]:
         return {s: len(getattr(self, s)) for s in STATUSES}
 
@@ -103,9 +113,9 @@ class WeightReport:
         """Per status, the keys (target names; source names for ``unexpected``): what tests compare."""
         return {s: [e.key for e in getattr(self, s)] for s in STATUSES}
 
-    def format(self, *, loaded: bool = False) -> str:
+    def format(self, *, loaded: bool = False, grouped: bool = False) -> str:
         """The report as text: a count line, then every tensor that was not simply loaded (all with
-        ``loaded=True``)."""
+        ``loaded=True``); ``grouped=True``: one line per status, stage and kind of tensor, with counts."""
         c = self.counts()
         lines = [
             f"weights {self.source} → {self.target}: "
@@ -114,9 +124,32 @@ class WeightReport:
         for s in STATUSES:
             if s == "loaded" and not loaded:
                 continue
-            for e in getattr(self, s):
-                lines.append(f"  {s}: {e.format()}")
+            entries = getattr(self, s)
+            if grouped and not loaded:
+                lines += [f"  {s}: {line}" for line in _grouped(entries)]
+            else:
+                lines += [f"  {s}: {e.format()}" for e in entries]
         return "\n".join(lines)
+
+
+def _grouped(entries: tuple[Entry, ...]) -> list[str]:
+    """``layer1: 30 tensors (10 running_mean, 10 running_var, 10 num_batches_tracked)``: by stage (the key's first
+    part), then kind (its last); a group of one tensor is that tensor's own line."""
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(e.key.partition(".")[0], []).append(e)
+    out = []
+    for part, members in groups.items():
+        if len(members) == 1:
+            out.append(members[0].format())
+            continue
+        kinds: dict[str, int] = {}
+        for e in members:
+            kind = e.key.rpartition(".")[2]
+            kinds[kind] = kinds.get(kind, 0) + 1
+        said = ", ".join(f"{n} {k}" for k, n in kinds.items())
+        out.append(f"{part}: {len(members)} tensors ({said})")
+    return out
 
 
 # --- names -----------------------------------------------------------------------------------------
