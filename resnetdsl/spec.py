@@ -339,8 +339,8 @@ def _describe_fields(module_name: str) -> None:
             if name in own_docs:
                 info.description = own_docs[name]
             elif name not in annotated:
-                base = next(b for b in model.__mro__[1:] if name in getattr(b, "model_fields", {}))
-                info.description = base.model_fields[name].description
+                inherited = next(b for b in model.__mro__[1:] if issubclass(b, _Model) and name in b.model_fields)
+                info.description = inherited.model_fields[name].description
 
 
 _describe_fields(__name__)
