@@ -30,12 +30,13 @@ CLI = PACKAGE | {"cli", "commands", "io"}
 CHECKING = set(
     """
     spec plan analyze features receptive blocks vocab walk
-    load load.compose load.document load.lines load.mapping load.messages load.presets load.source load.syntax
+    load load.compose load.document load.lines load.mapping load.messages load.presets load.source
     lower lower.common lower.make lower.network_rules lower.resolve lower.rules
     ops ops.act ops.attention ops.base ops.conv ops.misc ops.norm ops.pool ops.shortcut
     """.split()
 )
-"""What checking a spec adds: the schema, the loader, lowering to a plan and the analysis."""
+"""What checking a spec adds: the schema, the loader, lowering to a plan and the analysis (what explains a
+YAML error, ``load.syntax``, only when there is one)."""
 RENDER = {"render.diagram", "render.engine", "render.graph", "render.labels", "render.style"}
 """The drawing modules: the ``render`` command only."""
 
