@@ -4,30 +4,57 @@ The pipeline: :mod:`~resnetdsl.spec` (what a user writes) → :mod:`~resnetdsl.l
 ``extends``) → :mod:`~resnetdsl.lower` → :mod:`~resnetdsl.plan` (the explicit IR) → backends that read only the
 plan (:mod:`~resnetdsl.build_torch`, :mod:`~resnetdsl.analyze`, :mod:`~resnetdsl.render`).
 
-Importing this package does not import torch; :func:`build_model` does, on first use.
+Importing this package does not import torch (:func:`build_model` does, on first use), nor pydantic, YAML or
+graphviz: each name loads its modules when it is first used (``tests/test_commands.py`` pins what the import
+loads).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+# Bound here, at import, because each shares its name with a module of this package (``resnetdsl.check``,
+# ``resnetdsl.render``): a submodule first imported later would otherwise rebind the name to the module. Both
+# modules are light at import (no pydantic, no YAML, no graphviz); the work is imported when called. The
+# modules themselves: ``importlib.import_module("resnetdsl.render")``.
 from resnetdsl.check import check
 from resnetdsl.errors import Issue, Mark, SpecError
-from resnetdsl.load import load_spec, preset_names
-from resnetdsl.plan import Plan
-
-# Imported eagerly (the module loads neither graphviz nor torch): binding the function here keeps the name
-# ``resnetdsl.render`` on the function; a submodule first imported later would rebind it to the module.
-# The module itself: ``importlib.import_module("resnetdsl.render")``.
 from resnetdsl.render import render, render_to
-from resnetdsl.spec import Spec
-from resnetdsl.summary import Summary, summarize
 
 if TYPE_CHECKING:
     import torch
 
     from resnetdsl.build_torch import ResNet
+    from resnetdsl.load import load_spec
+    from resnetdsl.plan import Plan
+    from resnetdsl.spec import Spec
+    from resnetdsl.summary import Summary, summarize
+
+_LAZY = {
+    "Plan": "resnetdsl.plan",
+    "Spec": "resnetdsl.spec",
+    "Summary": "resnetdsl.summary",
+    "load_spec": "resnetdsl.load",
+    "summarize": "resnetdsl.summary",
+}
+"""Names imported on first use (PEP 562), so that ``import resnetdsl`` loads neither pydantic nor YAML: a
+command or a script pays for the modules it uses."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 
@@ -79,6 +106,8 @@ def diff(a: Any, b: Any, *, input_size: Any = None, overrides: Any = None) -> An
 
 def presets() -> tuple[str, ...]:
     """Names of the bundled presets (``resnet50``, ``cifar_resnet56``, …)."""
+    from resnetdsl.load import preset_names
+
     return preset_names()
 
 
@@ -127,6 +156,8 @@ def _seed(seed: Any) -> int | None:
 
 
 def _without_features(source: Any, overrides: Any = None) -> Spec:
+    from resnetdsl.spec import Spec
+
     spec = check(source, overrides=overrides).spec
     if spec is None:
         raise ValueError("out_indices cannot re-select the maps of a plan that has chosen its own")

@@ -113,7 +113,8 @@ class Totals:
             buffers += layer.buffers
             macs += layer.macs
             acts += layer.acts
-            frozen += layer.params - layer.trainable_params
+            if layer.frozen:
+                frozen += layer.params
         return Totals(params, buffers, macs, acts, frozen)
 
 
@@ -377,6 +378,8 @@ class _Analyzer(Visitor[Shape]):
 def _dilation_warnings(plan: P.Plan, walk: _Analyzer) -> list[Issue]:
     """A dilated conv whose dilation is at least the height or width of the map it reads sees only zero padding
     through its off-centre taps: the receptive field outgrows the input, and the dilation buys nothing."""
+    if not walk.wide:
+        return []  # the common case: no walk over the plan for receptive fields
     from resnetdsl.receptive import feature_facts
 
     facts = {f.name: f for f in feature_facts(plan)}

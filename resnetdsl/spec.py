@@ -46,11 +46,14 @@ SCHEMA_ID = "https://resnetdsl.dev/schemas/resnet-spec.schema.json"
 
 
 class _Model(BaseModel):
+    # defer_build: a model's validator is built on first use (the first spec checked), not at import; the
+    # fields' descriptions come from their docstrings (see _describe_fields, pydantic's use_attribute_docstrings
+    # at a fraction of its import-time cost)
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        use_attribute_docstrings=True,
         validate_default=False,
+        defer_build=True,
     )
 
     @field_validator("*", mode="before")
@@ -260,17 +263,17 @@ class Spec(_Model):
     extends: Str | None = None
     """A preset name or a path (relative to this file) whose spec this one starts from; keys given here
     override it (mappings merge key by key, lists are replaced). Resolved when loading."""
-    input: InputSpec = InputSpec()
+    input: InputSpec = InputSpec.model_construct()
     """Input tensor."""
-    stem: Stem = Stem()
+    stem: Stem = Stem.model_construct()
     """Stem."""
-    defaults: BlockSettings = BlockSettings()
+    defaults: BlockSettings = BlockSettings.model_construct()
     """Block settings every stage inherits."""
     stages: tuple[Stage, ...] = Field(min_length=1, max_length=64)
     """The stages, in order."""
-    head: HeadField = Head()
+    head: HeadField = Head.model_construct()
     """Classifier head, or `none` for a backbone that returns the last feature map."""
-    init: Init = Init()
+    init: Init = Init.model_construct()
     """Weight initialisation."""
     output_stride: Literal[8, 16, 32] | None = None
     """Largest reduction of the network (timm's ``output_stride``, torchvision's
@@ -294,6 +297,53 @@ class Spec(_Model):
     _source: Any = PrivateAttr(default=None)
     _file: str | None = PrivateAttr(default=None)
     _via: Any = PrivateAttr(default=None)
+
+
+def _describe_fields(module_name: str) -> None:
+    """Set each field's description to the docstring under it, as pydantic's ``use_attribute_docstrings`` does,
+    from one parse of this module's source (pydantic walks the frames and parses each class twice, at import).
+
+    As there, a field a class annotates takes the docstring written under it there, and one it inherits keeps
+    its base's description; an explicit ``Field(description=...)`` wins. Without the source (a frozen
+    build), descriptions stay unset, as pydantic leaves them.
+    """
+    import ast
+    import inspect
+    import sys
+
+    module = sys.modules[module_name]
+    try:
+        tree = ast.parse(inspect.getsource(module))
+    except (OSError, TypeError, SyntaxError):  # pragma: no cover
+        return
+    docs: dict[str, dict[str, str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            found = docs[node.name] = {}
+            for stmt, after in zip(node.body, node.body[1:], strict=False):
+                if (
+                    isinstance(stmt, ast.AnnAssign)
+                    and isinstance(stmt.target, ast.Name)
+                    and isinstance(after, ast.Expr)
+                    and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)
+                ):
+                    found[stmt.target.id] = inspect.cleandoc(after.value.value)
+    models = [m for m in vars(module).values() if isinstance(m, type) and issubclass(m, _Model)]
+    for model in sorted(models, key=lambda m: len(m.__mro__)):  # bases before the classes that extend them
+        own_docs = docs.get(model.__name__, {})
+        annotated = inspect.get_annotations(model)
+        for name, info in model.model_fields.items():
+            if info.description is not None:
+                continue
+            if name in own_docs:
+                info.description = own_docs[name]
+            elif name not in annotated:
+                inherited = next(b for b in model.__mro__[1:] if issubclass(b, _Model) and name in b.model_fields)
+                info.description = inherited.model_fields[name].description
+
+
+_describe_fields(__name__)
 
 
 def model_at(path: Path) -> Any:

@@ -22,37 +22,40 @@ from tests.conftest import ROOT
 
 # --- what each command imports ------------------------------------------------------------------------------
 
-CLI = set(
+PACKAGE = {"resnetdsl", "errors", "text", "check", "render"}
+"""``import resnetdsl``: the package binds ``check`` and ``render`` (whose modules import nothing heavy) and loads
+every other name on first use; neither pydantic nor YAML."""
+CLI = PACKAGE | {"cli", "commands", "io"}
+"""``import resnetdsl.cli``: the package, the registry of commands and the output helpers; no command."""
+CHECKING = set(
     """
-    resnetdsl cli commands errors io text spec plan blocks check summary analyze features receptive
-    load load.compose load.document load.lines load.mapping load.messages load.presets load.source load.syntax
-    render render.engine render.graph render.labels render.style
-    ops ops.act ops.attention ops.base ops.conv ops.misc ops.norm ops.pool ops.shortcut vocab walk
+    spec plan analyze features receptive blocks vocab walk
+    load load.compose load.document load.lines load.mapping load.messages load.presets load.source
+    lower lower.common lower.make lower.network_rules lower.resolve lower.rules
+    ops ops.act ops.attention ops.base ops.conv ops.misc ops.norm ops.pool ops.shortcut
     """.split()
 )
-"""``import resnetdsl.cli`` (``import resnetdsl`` brings most of it: check, summarize, render are its API)."""
-LOWERING = {"lower", "lower.common", "lower.make", "lower.network_rules", "lower.resolve", "lower.rules"}
-"""What checking a spec adds: lowering it to a plan."""
+"""What checking a spec adds: the schema, the loader, lowering to a plan and the analysis (what explains a
+YAML error, ``load.syntax``, only when there is one)."""
+RENDER = {"render.diagram", "render.engine", "render.graph", "render.labels", "render.style"}
+"""The drawing modules: the ``render`` command only."""
 
 RUNS: dict[str, tuple[list[str], set[str]]] = {
     # command: (its arguments, what it imports beyond CLI)
     "--help": (["--help"], set()),
     "validate": (
         ["validate", "resnet18"],
-        {"commands.options", "commands.validate", "validate", "progress", *LOWERING},
+        {"commands.options", "commands.validate", "validate", "progress", *CHECKING},
     ),
-    "summary": (["summary", "resnet18"], {"commands.options", "commands.summary", *LOWERING}),
-    "render": (
-        ["render", "resnet18", "--format", "dot"],
-        {"commands.options", "commands.render", "render.diagram", *LOWERING},
-    ),
-    "show": (["show", "resnet18"], {"commands.options", "commands.show", "show", *LOWERING}),
+    "summary": (["summary", "resnet18"], {"commands.options", "commands.summary", "summary", *CHECKING}),
+    "render": (["render", "resnet18", "--format", "dot"], {"commands.options", "commands.render", *CHECKING, *RENDER}),
+    "show": (["show", "resnet18"], {"commands.options", "commands.show", "show", *CHECKING}),
     "diff": (
         ["diff", "resnet18", "resnet34"],
-        {"commands.options", "commands.diff", "compare", "show", "state", "weights", "weights.fit", *LOWERING},
+        {"commands.options", "commands.diff", "compare", "show", "state", "weights", "weights.fit", *CHECKING},
     ),
-    "presets": (["presets"], {"commands.presets", "show", *LOWERING}),
-    "schema": (["schema"], {"commands.schema", "validate"}),
+    "presets": (["presets"], {"commands.presets", "show", *CHECKING}),
+    "schema": (["schema"], {"commands.schema", "validate", "spec", "vocab"}),
 }
 
 _PROBE = """
@@ -73,6 +76,15 @@ print(json.dumps({"code": code, "ours": ours, "torch": "torch" in sys.modules, "
 """
 
 
+_PACKAGE_PROBE = """
+import json, sys
+import resnetdsl
+ours = sorted(m.removeprefix("resnetdsl.") for m in sys.modules if m == "resnetdsl" or m.startswith("resnetdsl."))
+others = sorted(m for m in ("pydantic", "yaml", "graphviz", "pygraphviz", "torch", "jsonschema") if m in sys.modules)
+print(json.dumps({"ours": ours, "others": others}))
+"""
+
+
 def _imports(argv: list[str] | None) -> dict[str, object]:
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True, cwd=ROOT, check=True
@@ -87,6 +99,13 @@ def _same(name: str, found: object, expected: set[str]) -> None:
         f"{name}: imports {sorted(got - expected)} beyond the pinned set, and not {sorted(expected - got)}; "
         "if that is meant, update the sets in tests/test_commands.py"
     )
+
+
+def test_importing_the_package_loads_no_pydantic_yaml_or_graphviz() -> None:
+    done = subprocess.run([sys.executable, "-c", _PACKAGE_PROBE], capture_output=True, text=True, cwd=ROOT, check=True)
+    found = json.loads(done.stdout)
+    _same("import resnetdsl", found["ours"], PACKAGE)
+    assert found["others"] == [], f"import resnetdsl imports {found['others']}"
 
 
 def test_importing_the_cli_imports_no_command() -> None:

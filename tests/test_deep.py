@@ -80,10 +80,10 @@ def test_checkpoint_must_be_a_boolean() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["cifar_resnet1202", "preact_resnet1001"])
 def test_thousand_layers_train_on_two_cores(name: str) -> None:
-    """A training step of the 1000-layer presets at batch 8 reaches every parameter (how long it takes is
-    bench/deep.py's to measure, not a test's)."""
+    """A training step of the 1000-layer presets reaches every parameter (batch 2, the least batch norm trains
+    on; how long a step takes, at batch 8 and more, is bench/deep.py's to measure, not a test's)."""
     model = resnetdsl.build_model(name, seed=0)
     before = model.fc.weight.detach().clone()
-    _step(model, 8)
+    _step(model, 2)
     assert not torch.equal(model.fc.weight, before)
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,8 @@ if TYPE_CHECKING:
 
 def did_you_mean(word: str, choices: Any) -> str:
     """``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""
+    import difflib  # an error's hint only
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

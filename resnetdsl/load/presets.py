@@ -6,7 +6,6 @@ this module; it imports neither.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from functools import cache
@@ -79,6 +78,8 @@ def nearby_hint(path: str, *, shown_dir: str | None = None, exclude: str | None 
             }
     except OSError:
         near = {}
+    import difflib  # a missing file's hint only
+
     close = difflib.get_close_matches(stem, sorted(near), n=1, cutoff=0.6)
     if close:
         return f" (did you mean '{os.path.join(folder if shown_dir is None else shown_dir, near[close[0]])}'?)"

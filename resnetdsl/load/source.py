@@ -18,7 +18,6 @@ from typing import Any
 import yaml
 
 from resnetdsl.errors import Issue, Mark, Path, SpecError
-from resnetdsl.load import syntax
 from resnetdsl.load.document import Document, SourceMap
 from resnetdsl.load.lines import Lines
 from resnetdsl.load.messages import type_name
@@ -139,6 +138,8 @@ class _YamlNodeWalker:
             return False
         start = self.lines.index(node.start_mark.line, node.start_mark.column)
         end = self.lines.index(node.end_mark.line, node.end_mark.column)
+        from resnetdsl.load import syntax  # the error path only
+
         escape = syntax.find_escape(self.lines.text, start, end, node.value[bad[0]])
         if escape is not None and 0xD800 <= ord(node.value[bad[0]]) <= 0xDFFF:
             # the same words and place as when libyaml refuses the escape itself
@@ -371,6 +372,8 @@ def _parse(text: str, file: str | None, lines: Lines) -> Document:
     except RecursionError:
         raise SpecError.single("the YAML nests too deeply", mark=whole) from None
     except yaml.MarkedYAMLError as exc:
+        from resnetdsl.load import syntax  # explains errors: imported when there is one
+
         message, (line, col) = syntax.explain(exc, lines)
         if "nesting depth" in message:  # libyaml's own bound (1000 levels), before Python's recursion limit
             raise SpecError.single("the YAML nests too deeply", mark=Mark(file, line, col)) from None
@@ -378,6 +381,8 @@ def _parse(text: str, file: str | None, lines: Lines) -> Document:
     except yaml.YAMLError as exc:
         raise SpecError.single(f"invalid YAML: {' '.join(str(exc).split())}", mark=whole) from None
     except ValueError:  # the pure-Python scanner meeting an escape beyond U+10FFFF ('\U00110000')
+        from resnetdsl.load import syntax
+
         at = syntax.find_bad_escape(text)
         if at is None:
             raise
@@ -396,7 +401,9 @@ def _parse(text: str, file: str | None, lines: Lines) -> Document:
     if walker.issues:
         raise SpecError(walker.issues)
     if not isinstance(data, dict):
-        hint = syntax.missing_space_hint(data) if isinstance(data, str) else ""
+        from resnetdsl.load.syntax import missing_space_hint
+
+        hint = missing_space_hint(data) if isinstance(data, str) else ""
         raise SpecError.single(f"the top level must be a mapping, not {type_name(data)}{hint}", mark=walker.mark(node))
     return Document(data, walker.source, file)
 

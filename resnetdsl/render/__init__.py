@@ -27,42 +27,78 @@ returned ``graphviz.Digraph``, drawn by that engine); this module holds the publ
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from resnetdsl.render.engine import (
-    BITMAP_MAX_SIDE,
-    BITMAP_MIN_SCALE,
-    EXTENSIONS,
-    FORMATS,
-    DiagramTooLarge,
-    EngineNotFound,
-    Format,
-    RenderError,
-    draw,
-    format_of,
-    layout,
-    safe_filename,
-    write,
-)
-from resnetdsl.render.graph import (
-    COLLAPSE_OVER,
-    DETAILS,
-    PROJECTIONS,
-    Detail,
-    RankDir,
-    analysis_for,
-    block_groups,
-    digraph_of,
-    to_digraph,
-)
-from resnetdsl.render.labels import block_title, esc, fmt_count, fmt_macs, op_text, shortcut_style, shortcut_text
 
 if TYPE_CHECKING:
     import graphviz
 
     from resnetdsl.check import InputSize
+    from resnetdsl.render.engine import (
+        BITMAP_MAX_SIDE,
+        BITMAP_MIN_SCALE,
+        EXTENSIONS,
+        FORMATS,
+        DiagramTooLarge,
+        EngineNotFound,
+        Format,
+        RenderError,
+        draw,
+        format_of,
+        layout,
+        safe_filename,
+        write,
+    )
+    from resnetdsl.render.graph import (
+        COLLAPSE_OVER,
+        DETAILS,
+        PROJECTIONS,
+        Detail,
+        RankDir,
+        analysis_for,
+        block_groups,
+        digraph_of,
+        to_digraph,
+    )
+    from resnetdsl.render.labels import (
+        block_title,
+        esc,
+        fmt_count,
+        fmt_macs,
+        op_text,
+        shortcut_style,
+        shortcut_text,
+    )
+
+_FROM = {
+    **dict.fromkeys(
+        "BITMAP_MAX_SIDE BITMAP_MIN_SCALE EXTENSIONS FORMATS DiagramTooLarge EngineNotFound Format RenderError draw "
+        "format_of layout safe_filename write".split(),
+        "engine",
+    ),
+    **dict.fromkeys(
+        "COLLAPSE_OVER DETAILS PROJECTIONS Detail RankDir analysis_for block_groups digraph_of to_digraph".split(),
+        "graph",
+    ),
+    **dict.fromkeys("block_title esc fmt_count fmt_macs op_text shortcut_style shortcut_text".split(), "labels"),
+}
+"""Where each re-exported name lives: imported on first use (PEP 562), so that ``import resnetdsl`` (which
+binds :func:`render`) loads none of the drawing modules; the ``render`` command and the web pages do."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _FROM.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_FROM})
 
 
 # --- public API (re-exported by resnetdsl) -----------------------------------------------------------------
@@ -95,6 +131,7 @@ def render(
         ValueError: a malformed ``input_size``, ``detail`` or ``rankdir``.
     """
     from resnetdsl.check import check
+    from resnetdsl.render.graph import digraph_of
 
     analysis = check(source, input_size=input_size).analysis
     return digraph_of(analysis, detail=detail, collapse=collapse, rankdir=rankdir)
@@ -122,6 +159,8 @@ def render_to(
         DiagramTooLarge: a png would be too large to draw readably (see :func:`~resnetdsl.render.engine.bitmap_scale`).
         ValueError: the format cannot be told from the path.
     """
+    from resnetdsl.render.engine import format_of, write
+
     fmt = format_of(path, format)
     digraph = render(source, detail=detail, collapse=collapse, rankdir=rankdir, input_size=input_size)
     return write(digraph, path, fmt)
