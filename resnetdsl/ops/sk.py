@@ -197,7 +197,8 @@ class SelectiveKernelType(OpType[P.SelectiveKernel]):
         ks = "/".join(str(p.conv.kernel_size) for p in op.paths)
         g = op.paths[0].conv.groups
         split = " split" if op.split_input else ""
-        return f"SelectiveKernel {ks} d{dil}{'/' + str(op.stride) if op.stride > 1 else ''}{f' g{g}' if g > 1 else ''}{split}"
+        stride = f"/{op.stride}" if op.stride > 1 else ""
+        return f"SelectiveKernel {ks}{stride} d{dil}{f' g{g}' if g > 1 else ''}{split}"
 
     def label(self, op: P.SelectiveKernel) -> str:
         branches = " | ".join(
@@ -208,7 +209,7 @@ class SelectiveKernelType(OpType[P.SelectiveKernel]):
         split = f" on {op.in_channels // len(op.paths)} ch each" if op.split_input else ""
         return (
             f"SK conv, {op.out_channels}{stride_text(op.stride)}{f', g{g}' if g > 1 else ''}: [{branches}]{split}"
-            f"\nsoftmax over {len(op.paths)} branches, r {op.attn_channels}"
+            f" → softmax over the {len(op.paths)} branches (r {op.attn_channels})"
         )
 
 
