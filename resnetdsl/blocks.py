@@ -336,7 +336,9 @@ def sk_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockO
     main: tuple[Op, ...] = (
         _conv_norm_act(cfg, "conv1", Conv("conv", cin, mid, 1, bias=cfg.conv_bias)),
         selective_kernel(cfg, "conv2", mid, mid, stride, cfg.first_dil, cfg.groups),
-        _conv_norm_act(cfg, "conv3", Conv("conv", mid, cout, 1, bias=cfg.conv_bias), act=False, zero_init=cfg.zero_init),
+        _conv_norm_act(
+            cfg, "conv3", Conv("conv", mid, cout, 1, bias=cfg.conv_bias), act=False, zero_init=cfg.zero_init
+        ),
         *attention(cfg, cout),
     )
     return BlockOps(mid, cout, main, (_act(cfg, "act"),))

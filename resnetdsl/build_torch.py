@@ -22,10 +22,10 @@ from resnetdsl.errors import SpecError
 from resnetdsl.layers import (
     AvgPool2dSame,
     BatchNormAct2d,
+    ConvNormAct,
     DropPath,
     EfficientChannelAttn,
     FrozenBatchNorm2d,
-    ConvNormAct,
     PadShortcut,
     SelectiveKernel,
     SqueezeExcite,

@@ -170,7 +170,9 @@ class BlockSettings(NormActSettings):
     """`eca` only: odd kernel size of the 1-D conv. Default: from the channels C as timm computes it:
     t = int(|log2(C) + 1| / 2), the next odd number if t is even, at least 3."""
     # --- selective kernels (issue 18, SK family) ---
-    sk_kernels: tuple[Annotated[int, Strict(), Field(ge=3, le=15)], ...] | None = Field(None, min_length=2, max_length=8)
+    sk_kernels: tuple[Annotated[int, Strict(), Field(ge=3, le=15)], ...] | None = Field(
+        None, min_length=2, max_length=8
+    )
     """`sk_basic` / `sk_bottleneck` only: the kernel of each branch of the selective kernel conv, odd sizes
     (timm's `kernel_size`). Default: [3, 5]."""
     sk_keep_3x3: Bool | None = None

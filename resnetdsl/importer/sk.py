@@ -57,11 +57,9 @@ def _norm_act(m: Any, path: str) -> tuple[dict[str, Any], bool]:
 def _rd(model: nn.Module, out: int, attn: int) -> tuple[float, int]:
     """The (rd_ratio, rd_divisor) pair that gives every selective kernel of the model its attention width (one
     pair for the whole model, so the spec says it once), else one for this conv alone."""
-    pairs = {
-        (m.attn.fc_reduce.in_channels, m.attn.fc_reduce.out_channels)
-        for m in model.modules()
-        if is_selective_kernel(m)
-    }
+    sks: list[Any] = [m for m in model.modules() if is_selective_kernel(m)]
+    reduces = [m.attn.fc_reduce for m in sks]
+    pairs: set[tuple[int, int]] = {(fc.in_channels, fc.out_channels) for fc in reduces}
     for ratio, divisor in _RD_CANDIDATES:
         if all(B.make_divisible(c * ratio, divisor) == r for c, r in pairs):
             return ratio, divisor

@@ -33,23 +33,32 @@ def sk_channels(net: Network, plan: Plan, issues: _Issues) -> None:
             problem = None
             if op.split_input and op.in_channels % n:
                 key = origin.get("sk_split_input") or origin.get("sk_kernels") or rb.width_at
-                problem = key, (
-                    f"{n} branches cannot split the {op.in_channels} input channels of {where} evenly; "
-                    "set sk_split_input: false or choose a width they divide"
+                problem = (
+                    key,
+                    (
+                        f"{n} branches cannot split the {op.in_channels} input channels of {where} evenly; "
+                        "set sk_split_input: false or choose a width they divide"
+                    ),
                 )
             elif share % g or op.out_channels % g:
                 key = origin.get("groups") or rb.width_at
-                problem = key, (
-                    f"{g} groups do not divide the {share} → {op.out_channels} channels of each branch of {where}; "
-                    "choose groups that divide them"
+                problem = (
+                    key,
+                    (
+                        f"{g} groups do not divide the {share} → {op.out_channels} channels of each branch of {where}; "
+                        "choose groups that divide them"
+                    ),
                 )
             else:
                 norm = op.paths[0].norm
                 if norm is not None and norm.kind == "group" and norm.channels % norm.groups:
                     key = origin.get("norm_groups") or origin.get("norm") or ("defaults", "norm")
-                    problem = key, (
-                        f"{norm.groups} groups do not divide the {norm.channels} channels of the branches of "
-                        f"{where}; set norm_groups to a divisor of {norm.channels}"
+                    problem = (
+                        key,
+                        (
+                            f"{norm.groups} groups do not divide the {norm.channels} channels of the branches of "
+                            f"{where}; set norm_groups to a divisor of {norm.channels}"
+                        ),
                     )
             if problem is not None and problem[0] not in reported:
                 reported.add(problem[0])
