@@ -264,3 +264,15 @@ def test_invalid_sk_settings_are_refused_with_messages() -> None:
     other = {"name": "o", "defaults": {"block": "basic", "sk_rd_ratio": 0.25}, "stages": [{"depth": 1, "width": 64}]}
     (message,) = _messages(other)
     assert message.startswith("defaults.sk_rd_ratio: applies only to sk_basic or sk_bottleneck blocks")
+
+
+def test_a_branch_that_differs_from_the_others_is_refused_at_its_path() -> None:
+    from resnetdsl.importer import UnsupportedModel
+
+    with torch.device("meta"):
+        ref = timm.create_model("skresnet18", pretrained=False)
+        old = ref.layer2[0].conv1.paths[1].conv
+        ref.layer2[0].conv1.paths[1].conv = torch.nn.Conv2d(32, 128, 3, 1, 2, 2, bias=False)
+    assert old.stride == (2, 2)
+    with pytest.raises(UnsupportedModel, match=r"^layer2\.0\.conv1\.paths\.1\.conv \(Conv2d\): differs from the spec"):
+        spec_from_model(ref)

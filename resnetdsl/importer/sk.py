@@ -136,3 +136,24 @@ def sk_block(model: nn.Module, path: str) -> dict[str, Any] | None:
         s.update(stride=first.stride[0], _dilation=base)
         return block_tail(b, path, s, out, b.conv3.bn)
     return None
+
+
+def check_conv_norm_act(op: Any, m: Any, path: str) -> None:
+    """A conv + norm + act op against the model's module: its conv's settings, a norm where the spec has one."""
+    from resnetdsl.importer.verify import _conv as check_conv
+
+    if not is_conv_norm_act(m) and not (type(getattr(m, "conv", None)) is nn.Conv2d and op.norm is None):
+        raise UnsupportedModel(path, m, "expected a conv + norm module (children conv, bn)")
+    check_conv(op.conv, m.conv, f"{path}.conv")
+    if (op.norm is None) != isinstance(getattr(m, "bn", nn.Identity()), nn.Identity):
+        raise UnsupportedModel(f"{path}.bn", getattr(m, "bn", None), "the spec's norm and the model's differ")
+
+
+def check_selective_kernel(op: Any, m: Any, path: str) -> None:
+    """A selective kernel op against the model's module: every branch, and the attention's width."""
+    if not is_selective_kernel(m) or len(m.paths) != len(op.paths):
+        raise UnsupportedModel(path, m, f"expected a selective kernel of {len(op.paths)} branches")
+    for i, branch in enumerate(op.paths):
+        check_conv_norm_act(branch, m.paths[i], f"{path}.paths.{i}")
+    if m.attn.fc_reduce.out_channels != op.attn_channels:
+        raise UnsupportedModel(f"{path}.attn.fc_reduce", m.attn.fc_reduce, f"the spec's width is {op.attn_channels}")
