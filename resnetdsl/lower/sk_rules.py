@@ -3,9 +3,13 @@ kernel conv can split and group (its branches' group norms included)."""
 
 from __future__ import annotations
 
-from resnetdsl.lower.common import _Issues
-from resnetdsl.lower.resolve import Network
+from typing import TYPE_CHECKING
+
 from resnetdsl.plan import Plan, SelectiveKernel
+
+if TYPE_CHECKING:
+    from resnetdsl.lower.common import _Issues
+    from resnetdsl.lower.resolve import Network
 
 
 def odd_sk_kernels(net: Network, plan: Plan, issues: _Issues) -> None:
