@@ -15,6 +15,7 @@ from resnetdsl.plan import (
     Act,
     Block,
     Conv,
+    ConvNormAct,
     Dropout,
     DropPath,
     EfficientChannelAttn,
@@ -24,6 +25,7 @@ from resnetdsl.plan import (
     Op,
     PadShortcut,
     Pool,
+    SelectiveKernel,
     ShortcutUse,
     SqueezeExcite,
 )
@@ -103,6 +105,17 @@ class BlockConfig:
     first_dilation: int | None = None
     """Dilation of the block's first 3×3 conv (basic: ``conv1``; bottleneck: its only 3×3): the previous stage's
     dilation in a stage's first block, as torchvision and timm build it. ``None``: ``dilation``."""
+
+    # selective kernels (issue 18, SK family)
+    sk_kernels: tuple[int, ...] = (3, 5)
+    """``sk_basic``, ``sk_bottleneck``: the kernel of each branch of the selective kernel conv."""
+    sk_keep_3x3: bool = True
+    """Every branch a 3×3 conv, a larger kernel k becoming dilation (k − 1) / 2 (timm's ``keep_3x3``)."""
+    sk_split_input: bool = True
+    """Each branch reads an equal share of the input channels (timm's ``split_input``)."""
+    sk_rd_ratio: float = 1 / 16
+    """Attention width = the SK conv's output channels × this, rounded to a multiple of ``sk_rd_divisor``."""
+    sk_rd_divisor: int = 8
 
     @property
     def first_dil(self) -> int:
@@ -258,10 +271,85 @@ def preact_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> Bl
     return BlockOps(mid, cout, main, (), pre=_norm_act(cfg, 1, cin))
 
 
+# --- selective kernels (issue 18, SK family) -------------------------------------------------------------------
+
+
+def _conv_norm_act(
+    cfg: BlockConfig, name: str, conv: Conv, *, act: bool = True, zero_init: bool = False
+) -> ConvNormAct:
+    """timm's ConvNormAct: conv, the block's norm (``bn``), its activation (``act``) unless ``act`` is false."""
+    norm = _norm(cfg, "bn", conv.out_channels, zero_init=zero_init)
+    return ConvNormAct(name, conv, norm[0] if norm else None, _act(cfg, "act") if act else None)  # type: ignore[arg-type]
+
+
+def sk_branches(cfg: BlockConfig, dilation: int) -> tuple[tuple[int, int], ...]:
+    """(kernel, dilation) of each branch: with ``sk_keep_3x3`` all 3×3, kernel k at dilation × (k − 1) / 2."""
+    if cfg.sk_keep_3x3:
+        return tuple((3, dilation * (k - 1) // 2) for k in cfg.sk_kernels)
+    return tuple((k, dilation) for k in cfg.sk_kernels)
+
+
+def sk_padding(kernel: int, stride: int, dilation: int) -> int:
+    """timm's symmetric padding of a branch conv: ((stride − 1) + dilation × (kernel − 1)) // 2."""
+    return ((stride - 1) + dilation * (kernel - 1)) // 2
+
+
+def selective_kernel(
+    cfg: BlockConfig, name: str, cin: int, cout: int, stride: int, dilation: int, groups: int = 1
+) -> SelectiveKernel:
+    """A selective kernel conv of the block's settings (timm's ``SelectiveKernel``)."""
+    n = len(cfg.sk_kernels)
+    share = cin // n if cfg.sk_split_input else cin
+    g = min(cout, groups)
+    paths = tuple(
+        _conv_norm_act(
+            cfg,
+            str(i),
+            Conv("conv", share, cout, k, stride, sk_padding(k, stride, d), d, g, bias=cfg.conv_bias),
+        )
+        for i, (k, d) in enumerate(sk_branches(cfg, dilation))
+    )
+    attn = make_divisible(cout * cfg.sk_rd_ratio, cfg.sk_rd_divisor)
+    return SelectiveKernel(name, cin, cout, stride, paths, cfg.sk_split_input, attn)
+
+
+def sk_basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
+    """SK conv (stride) → 3×3 conv → BN (→ attention); ReLU after the add (timm's ``SelectiveKernelBasic``).
+
+    Each branch of the SK conv ends with BN + ReLU; the second conv is one conv + norm module (``conv2.conv``,
+    ``conv2.bn``)."""
+    cout = width * cfg.expansion
+    conv2 = Conv("conv", width, cout, 3, 1, cfg.dilation, cfg.dilation, bias=cfg.conv_bias)
+    main: tuple[Op, ...] = (
+        selective_kernel(cfg, "conv1", cin, width, stride, cfg.first_dil),
+        _conv_norm_act(cfg, "conv2", conv2, act=False, zero_init=cfg.zero_init),
+        *attention(cfg, cout),
+    )
+    return BlockOps(width, cout, main, (_act(cfg, "act"),))
+
+
+def sk_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
+    """1×1 → BN → ReLU → SK conv (stride, groups) → 1×1 → BN (→ attention); ReLU after the add (timm's
+    ``SelectiveKernelBottleneck``; each conv and its norm one module: ``conv1.conv``, ``conv1.bn``)."""
+    mid = bottleneck_mid(cfg, width)
+    cout = width * cfg.expansion
+    main: tuple[Op, ...] = (
+        _conv_norm_act(cfg, "conv1", Conv("conv", cin, mid, 1, bias=cfg.conv_bias)),
+        selective_kernel(cfg, "conv2", mid, mid, stride, cfg.first_dil, cfg.groups),
+        _conv_norm_act(
+            cfg, "conv3", Conv("conv", mid, cout, 1, bias=cfg.conv_bias), act=False, zero_init=cfg.zero_init
+        ),
+        *attention(cfg, cout),
+    )
+    return BlockOps(mid, cout, main, (_act(cfg, "act"),))
+
+
 BlockBuilder = Callable[[BlockConfig, int, int, int], BlockOps]
 """A block kind's ops: ``build(cfg, in_channels, width, stride)``."""
 
-KIND_SETTINGS = frozenset({"stride_on", "groups", "width_per_group", "dropout"})
+KIND_SETTINGS = frozenset({"stride_on", "groups", "width_per_group", "dropout"}) | frozenset(
+    {"sk_kernels", "sk_keep_3x3", "sk_split_input", "sk_rd_ratio", "sk_rd_divisor"}  # issue 18: SK family
+)
 """Block settings that only some block kinds use; each kind lists those it uses (:attr:`BlockKind.uses`), and
 lowering reports one that no block it reaches uses. Every other block setting applies to every kind."""
 
@@ -364,6 +452,21 @@ for _kind in (
     ),
 ):
     register_block_kind(_kind)
+
+# selective kernels (issue 18, SK family)
+_SK_SETTINGS = frozenset({"sk_kernels", "sk_keep_3x3", "sk_split_input", "sk_rd_ratio", "sk_rd_divisor"})
+register_block_kind(BlockKind("sk_basic", sk_basic, 1, False, _SK_SETTINGS, "SKBasic", "SelectiveKernelBasic"))
+register_block_kind(
+    BlockKind(
+        "sk_bottleneck",
+        sk_bottleneck,
+        4,
+        False,
+        _SK_SETTINGS | {"groups", "width_per_group"},
+        "SKBottleneck",
+        "SelectiveKernelBottleneck",
+    )
+)
 
 
 def make_block(cfg: BlockConfig, name: str, cin: int, width: int, stride: int, drop_path: float = 0.0) -> Block:

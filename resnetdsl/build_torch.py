@@ -22,10 +22,12 @@ from resnetdsl.errors import SpecError
 from resnetdsl.layers import (
     AvgPool2dSame,
     BatchNormAct2d,
+    ConvNormAct,
     DropPath,
     EfficientChannelAttn,
     FrozenBatchNorm2d,
     PadShortcut,
+    SelectiveKernel,
     SqueezeExcite,
 )
 from resnetdsl.lower import reserved_name_problem
@@ -317,9 +319,21 @@ FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
     P.SqueezeExcite: lambda op: SqueezeExcite(op.channels, op.reduced_channels),
     P.EfficientChannelAttn: lambda op: EfficientChannelAttn(op.kernel_size),
     P.DropPath: lambda op: DropPath(op.p),
+    # selective kernels (issue 18, SK family)
+    P.ConvNormAct: lambda op: _conv_norm_act(op),
+    P.SelectiveKernel: lambda op: SelectiveKernel(
+        [_conv_norm_act(p) for p in op.paths], op.out_channels, op.attn_channels, op.split_input
+    ),
 }
 """Plan op type → the torch module it becomes (stock layers, or those of :mod:`resnetdsl.layers`). A type
 missing here is a KeyError."""
+
+
+def _conv_norm_act(op: P.ConvNormAct) -> nn.Module:
+    def part(sub: P.Op | None) -> nn.Module:
+        return nn.Identity() if sub is None else make_module(sub)
+
+    return ConvNormAct(_conv(op.conv), part(op.norm), part(op.act))
 
 
 def make_module(op: P.Op) -> nn.Module:
@@ -439,6 +453,8 @@ def _zero_init_modules(model: ResNet) -> Iterator[nn.Module]:
     for path, op in ops_in_forward_order(model.plan):
         if getattr(op, "zero_init", False):
             yield model.get_submodule(path)
+        if getattr(getattr(op, "norm", None), "zero_init", False):  # a composite op's own norm (ConvNormAct)
+            yield model.get_submodule(f"{path}.bn")
 
 
 def build(

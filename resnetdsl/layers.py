@@ -159,3 +159,54 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p:g}"
+
+
+# --- selective kernels (issue 18, SK family) -------------------------------------------------------------------
+
+
+class ConvNormAct(nn.Module):
+    """A conv, its norm and its activation (timm's ``ConvNormAct``: children ``conv`` and ``bn``; the activation,
+    parameter-free, is the child ``act`` here). A missing norm or activation is the identity."""
+
+    def __init__(self, conv: nn.Module, bn: nn.Module, act: nn.Module) -> None:
+        super().__init__()
+        self.conv = conv
+        self.bn = bn
+        self.act = act
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.act(self.bn(self.conv(x)))
+        return out
+
+
+class SelectiveKernel(nn.Module):
+    """Selective kernel convolution with timm's module names (``paths``, ``attn.fc_reduce``, ``attn.bn``,
+    ``attn.act``, ``attn.fc_select``): each branch (a conv + norm + act) reads the input, or an equal share of its
+    channels with ``split_input``; the branches' sum, averaged over the map, gives one softmax weight per branch and
+    channel; the output is the branches weighed by them, summed."""
+
+    def __init__(self, paths: list[nn.Module], out_channels: int, attn_channels: int, split_input: bool) -> None:
+        super().__init__()
+        self.num_paths = len(paths)
+        self.split_input = split_input
+        self.paths = nn.ModuleList(paths)
+        self.attn = nn.Sequential()
+        self.attn.add_module("fc_reduce", nn.Conv2d(out_channels, attn_channels, 1, bias=False))
+        self.attn.add_module("bn", nn.BatchNorm2d(attn_channels))
+        self.attn.add_module("act", nn.ReLU(inplace=True))
+        self.attn.add_module("fc_select", nn.Conv2d(attn_channels, out_channels * self.num_paths, 1, bias=False))
+
+    def forward(self, x: Tensor) -> Tensor:
+        branches: list[Tensor] = []
+        if self.split_input:
+            shares = torch.split(x, x.shape[1] // self.num_paths, 1)
+            for i, path in enumerate(self.paths):
+                branches.append(path(shares[i]))
+        else:
+            for path in self.paths:
+                branches.append(path(x))
+        stacked = torch.stack(branches, dim=1)
+        logits = self.attn(stacked.sum(1).mean((2, 3), keepdim=True))
+        b, c = logits.shape[0], logits.shape[1]
+        weights = torch.softmax(logits.view(b, self.num_paths, c // self.num_paths, 1, 1), dim=1)
+        return torch.sum(stacked * weights, dim=1)

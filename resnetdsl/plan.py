@@ -154,6 +154,37 @@ class DropPath:
     p: float
 
 
+# --- selective kernels (issue 18, SK family) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConvNormAct:
+    """A conv, its norm and its activation as one module (timm's ``ConvNormAct``): the children ``conv``, ``bn``
+    (left out for ``norm: none``) and ``act`` (left out when the block applies none here)."""
+
+    name: str
+    conv: Conv
+    norm: Norm | None
+    act: Act | None
+
+
+@dataclass(frozen=True, slots=True)
+class SelectiveKernel:
+    """Selective kernel convolution (Li et al. 2019; timm's ``SelectiveKernel``): ``paths``, one conv + norm + act
+    per branch (3×3 convs of growing dilation), each reading the whole input or, with ``split_input``, an equal
+    share of its channels; their outputs are summed, averaged over the map and squeezed to ``attn_channels``
+    (``attn.fc_reduce`` → BatchNorm → ReLU), ``attn.fc_select`` gives one logit per branch and channel, a softmax
+    over the branches weighs them, and the weighted branches are summed."""
+
+    name: str
+    in_channels: int
+    out_channels: int
+    stride: int
+    paths: tuple[ConvNormAct, ...]
+    split_input: bool
+    attn_channels: int
+
+
 Op = (
     Conv
     | Norm
@@ -169,6 +200,9 @@ Op = (
     | SqueezeExcite
     | EfficientChannelAttn
     | DropPath
+    # selective kernels (issue 18, SK family)
+    | ConvNormAct
+    | SelectiveKernel
 )
 
 

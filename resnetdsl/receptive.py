@@ -33,12 +33,13 @@ class Field:
     def through(self, op: P.Op) -> Field:
         """The field after ``op``: its description's window (``r ← r + (k − 1)·d·j``, ``j ← j·s``), nothing
         for a neutral op, the whole input after a global one (channel attention's gate)."""
-        reach = DESCRIPTIONS[type(op)].reach(op)  # KeyError: an op type without a description
+        description = DESCRIPTIONS[type(op)]  # KeyError: an op type without a description
+        reach = description.reach(op)
         if isinstance(reach, Window):
             k, s, d = reach
             return Field(self.size + (k - 1) * d * self.jump, self.jump * s, max(self.dilation, d), self.whole)
-        if reach == "global":
-            return Field(self.size, self.jump, self.dilation, True)
+        if reach == "global":  # a global op may still stride (a selective kernel conv): the jump follows it
+            return Field(self.size, self.jump * description.stride(op), self.dilation, True)
         return self
 
     def through_all(self, ops: Iterable[P.Op]) -> Field:

@@ -27,7 +27,15 @@ Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
-BlockKind = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck"]
+BlockKind = Literal[
+    "basic",
+    "bottleneck",
+    "preact_basic",
+    "preact_bottleneck",
+    # issue 18 families
+    "sk_basic",
+    "sk_bottleneck",
+]
 ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_projection", "none"]
 StrideOn = Literal["1x1", "3x3"]
 StemKind = Literal["conv7", "conv3", "deep"]
@@ -126,7 +134,8 @@ class BlockSettings(NormActSettings):
     BN + ReLU (ReLU after the add); `preact_basic` / `preact_bottleneck`: the pre-activation blocks of
     He et al. 2016 (BN + ReLU before each conv, nothing after the add; a projection reads the pre-activated
     input). A pre-activation network's stem ends with its conv (and pool), and a final BN + ReLU follows the
-    last stage. Default: basic."""
+    last stage. `sk_basic` / `sk_bottleneck`: timm's selective kernel blocks (SKNet, Li et al. 2019), whose
+    (first) 3×3 is a selective kernel conv (see `sk_kernels`). Default: basic."""
     shortcut: ShortcutKind | None = None
     """Shortcut policy (He et al. 2015, Bag of Tricks): `identity_pad` (A: parameter-free, stride by subsampling,
     extra channels zero-padded), `projection` (B: 1×1 conv only where the shape changes), `projection_all`
@@ -163,6 +172,23 @@ class BlockSettings(NormActSettings):
     eca_kernel: Int | None = Field(None, ge=1, le=255)
     """`eca` only: odd kernel size of the 1-D conv. Default: from the channels C as timm computes it:
     t = int(|log2(C) + 1| / 2), the next odd number if t is even, at least 3."""
+    # --- selective kernels (issue 18, SK family) ---
+    sk_kernels: tuple[Annotated[int, Strict(), Field(ge=3, le=15)], ...] | None = Field(
+        None, min_length=2, max_length=8
+    )
+    """`sk_basic` / `sk_bottleneck` only: the kernel of each branch of the selective kernel conv, odd sizes
+    (timm's `kernel_size`). Default: [3, 5]."""
+    sk_keep_3x3: Bool | None = None
+    """`sk_basic` / `sk_bottleneck` only: every branch is a 3×3 conv, a kernel k becoming dilation (k − 1) / 2
+    (times the stage's dilation). Default: true."""
+    sk_split_input: Bool | None = None
+    """`sk_basic` / `sk_bottleneck` only: each branch reads an equal share of the SK conv's input channels (their
+    number must divide them), instead of all of them. Default: true."""
+    sk_rd_ratio: Annotated[float, Strict()] | None = Field(None, gt=0.0, le=1.0)
+    """`sk_basic` / `sk_bottleneck` only: the attention's width = the SK conv's output channels × this, rounded to
+    a multiple of `sk_rd_divisor` (timm's make_divisible). Default: 0.0625 (1/16)."""
+    sk_rd_divisor: Int | None = Field(None, ge=1, le=4096)
+    """`sk_basic` / `sk_bottleneck` only: the attention's width is a multiple of this. Default: 8."""
     drop_path: Annotated[float, Strict()] | None = Field(None, ge=0.0, lt=1.0)
     """Stochastic depth: the highest rate of timm's linear rule. Block i of all N blocks of the network
     (counted from 0) drops its residual branch with probability rate × i / (N − 1), where rate is this setting

@@ -5,7 +5,8 @@ It reads a spec mapping (no resnetdsl code): every block's settings layered defa
 for each written setting the blocks (and the stem) that take their value from it. A setting is *unused* when it
 reaches something and nothing it reaches uses it, by the docs' rules:
 
-- ``stride_on``, ``groups``, ``width_per_group``: bottleneck blocks (post- or pre-activation);
+- ``stride_on``: bottleneck blocks (post- or pre-activation); ``groups``, ``width_per_group``: those and
+  ``sk_bottleneck``; ``sk_*``: ``sk_basic`` and ``sk_bottleneck``;
 - ``dropout``: ``preact_basic`` blocks;
 - ``norm_groups``, ``norm_group_channels``: norm ``group``; ``act_negative_slope``: act ``leaky_relu``;
   ``se_ratio``, ``se_divisor``: attention ``se``; ``eca_kernel``: attention ``eca``;
@@ -38,6 +39,12 @@ CHECKED = (
     "eca_kernel",
     "shortcut_norm",
     "drop_path",
+    # issue 18: selective kernels
+    "sk_kernels",
+    "sk_keep_3x3",
+    "sk_split_input",
+    "sk_rd_ratio",
+    "sk_rd_divisor",
 )
 """The settings some blocks cannot use (every other block setting applies to every block)."""
 PROJECTIONS = ("projection", "projection_all", "avgpool_projection")
@@ -101,8 +108,12 @@ def uses(part: Part, key: str, blocks: int) -> bool:
     if part.stage is None:  # the stem takes only norm and act settings
         return key not in NORM_ACT or _norm_act_used(v, key)
     kind = v["block"]
-    if key in ("stride_on", "groups", "width_per_group"):
+    if key == "stride_on":
         return kind in ("bottleneck", "preact_bottleneck")
+    if key in ("groups", "width_per_group"):
+        return kind in ("bottleneck", "preact_bottleneck", "sk_bottleneck")
+    if key.startswith("sk_"):
+        return kind in ("sk_basic", "sk_bottleneck")
     if key == "dropout":
         return kind == "preact_basic"
     if key in NORM_ACT:

@@ -31,8 +31,8 @@ CHECKING = set(
     """
     spec plan analyze features receptive blocks vocab walk
     load load.compose load.document load.lines load.mapping load.messages load.presets load.source
-    lower lower.common lower.make lower.network_rules lower.resolve lower.rules
-    ops ops.act ops.attention ops.base ops.conv ops.misc ops.norm ops.pool ops.shortcut
+    lower lower.common lower.make lower.network_rules lower.resolve lower.rules lower.sk_rules
+    ops ops.act ops.attention ops.base ops.conv ops.misc ops.norm ops.pool ops.shortcut ops.sk
     """.split()
 )
 """What checking a spec adds: the schema, the loader, lowering to a plan and the analysis (what explains a

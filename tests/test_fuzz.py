@@ -127,6 +127,8 @@ def block_settings(
         _bottleneck_keys(draw, out)
     if kind == "preact_basic" and draw(st.booleans()):
         out["dropout"] = draw(st.sampled_from([0.0, 0.2]))
+    if kind is not None and kind.startswith("sk_") and draw(st.booleans()):
+        out |= draw(sk_settings())
     if entry and draw(st.integers(0, 3)) == 0:
         out["shortcut"] = draw(st.sampled_from([s for s in SHORTCUTS if s != "identity_pad"]))
     used = out.get("shortcut", shortcut)
@@ -137,8 +139,23 @@ def block_settings(
     return out
 
 
+@st.composite
+def sk_settings(draw: st.DrawFn) -> dict[str, Any]:
+    """Selective kernel settings (issue 18): kernels, 3×3 or not, split input, the attention's width."""
+    return draw(
+        st.sampled_from(
+            [
+                {"sk_kernels": [3, 5, 7], "sk_split_input": False},
+                {"sk_keep_3x3": False},
+                {"sk_split_input": False, "sk_rd_ratio": 0.125, "sk_rd_divisor": 16},
+                {"sk_rd_divisor": 4},
+            ]
+        )
+    )
+
+
 def _bottleneck_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
-    if draw(st.booleans()):
+    if part.get("block") != "sk_bottleneck" and draw(st.booleans()):
         part["stride_on"] = draw(st.sampled_from(choices(S.StrideOn)))
     if draw(st.booleans()):
         part["groups"] = draw(st.sampled_from([1, 2]))
@@ -371,6 +388,12 @@ SPRINKLE: dict[str, list[Any]] = {
     "eca_kernel": [3],
     "shortcut_norm": [True, False],
     "drop_path": [0.0, 0.2],
+    # issue 18: selective kernels
+    "sk_kernels": [[3, 5]],
+    "sk_keep_3x3": [False],
+    "sk_split_input": [False],
+    "sk_rd_ratio": [0.125],
+    "sk_rd_divisor": [16],
 }
 """Settings that only some blocks use, and values for them."""
 

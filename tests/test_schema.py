@@ -70,6 +70,8 @@ def test_enums_for_completion() -> None:
         "bottleneck",
         "preact_basic",
         "preact_bottleneck",
+        "sk_basic",
+        "sk_bottleneck",
     ]
     assert enum(defs["Stage"]["properties"]["shortcut"]) == [
         "identity_pad",

@@ -78,6 +78,17 @@ def _pool(op: P.Pool, v: Value) -> str:
     return f"nn.{POOLS[op.kind]}Pool2d({', '.join(args)})"
 
 
+def _sub(op: Any) -> str:
+    """A sub-op of a composite op, its fields as literals (a composite's class is per structure)."""
+    if op is None:
+        return "nn.Identity()"
+    return CONSTRUCTORS[type(op)](op, lambda name: _lit(getattr(op, name)))
+
+
+def _conv_norm_act(op: P.ConvNormAct) -> str:
+    return f"ConvNormAct({_sub(op.conv)}, {_sub(op.norm)}, {_sub(op.act)})"
+
+
 CONSTRUCTORS: dict[type, Callable[[Any, Value], str]] = {
     P.Conv: _conv,
     P.Norm: _norm,
@@ -95,6 +106,12 @@ CONSTRUCTORS: dict[type, Callable[[Any, Value], str]] = {
     P.SqueezeExcite: lambda op, v: f"SqueezeExcite({v('channels')}, {v('reduced_channels')})",
     P.EfficientChannelAttn: lambda op, v: f"EfficientChannelAttn({v('kernel_size')})",
     P.DropPath: lambda op, v: f"DropPath({v('p')})",
+    # selective kernels (issue 18, SK family)
+    P.ConvNormAct: lambda op, v: _conv_norm_act(op),
+    P.SelectiveKernel: lambda op, v: (
+        f"SelectiveKernel([{', '.join(_conv_norm_act(p) for p in op.paths)}], {v('out_channels')}, "
+        f"{v('attn_channels')}, {v('split_input')})"
+    ),
 }
 """Op type → source of the expression that creates its module (a class of :mod:`resnetdsl.layers` where torch
 has none; the file then defines that class, see :func:`helper_sources`)."""

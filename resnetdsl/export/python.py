@@ -44,7 +44,8 @@ def _fields(op: P.Op) -> dict[str, object]:
 
 def _structure(op: P.Op) -> tuple[object, ...]:
     """What must be equal for two ops to share one line of a class: type, name and non-numeric fields."""
-    rest = tuple((k, v) for k, v in _fields(op).items() if isinstance(v, bool | str) or v is None)
+    # a composite op's sub-ops (a tuple, a nested op) are structure too: their numbers are written as literals
+    rest = tuple((k, v) for k, v in _fields(op).items() if isinstance(v, bool) or not isinstance(v, int | float))
     return (type(op), op.name, rest)
 
 

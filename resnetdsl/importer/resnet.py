@@ -10,6 +10,17 @@ from resnetdsl import blocks as B
 from resnetdsl.importer.modules import UnsupportedModel, _act, _attention, _conv, _norm, _pool_kind, _zero
 
 
+def family_block(model: nn.Module, path: str) -> dict[str, Any] | None:
+    """The settings of a block of issue 18's families (selective kernel, …), or ``None`` for another block."""
+    from resnetdsl.importer import sk
+
+    for reader in (sk.sk_block,):
+        found = reader(model, path)
+        if found is not None:
+            return found
+    return None
+
+
 def _stem(model: nn.Module) -> tuple[dict[str, Any], int]:
     c1: Any = model.conv1
     stem: dict[str, Any] = {}
@@ -86,6 +97,11 @@ def _settings(model: nn.Module, path: str, bottleneck: bool) -> dict[str, Any]:
     s["width"] = width
     s["stride"] = stride
     s["_dilation"] = max(c.dilation[0] for c in convs)
+    return block_tail(b, path, s, out, getattr(b, f"bn{n}"))
+
+
+def block_tail(b: Any, path: str, s: dict[str, Any], out: int, last_norm: Any) -> dict[str, Any]:
+    """A block's shortcut, attention, zero-initialised last norm and drop path, added to its settings ``s``."""
     ds: Any = getattr(b, "downsample", None)
     if ds is None or isinstance(ds, nn.Identity):
         s["_use"] = "identity"
@@ -106,7 +122,6 @@ def _settings(model: nn.Module, path: str, bottleneck: bool) -> dict[str, Any]:
     else:
         raise UnsupportedModel(f"{path}.downsample", ds, "expected a Sequential of [avg pool,] conv [, norm]")
     s.update(_attention(b, path, out))
-    last_norm: Any = getattr(b, f"bn{n}")
     s["_zero"] = isinstance(last_norm, nn.BatchNorm2d | nn.GroupNorm) and _zero(last_norm.weight)
     dp: Any = getattr(b, "drop_path", None)
     s["_drop_path"] = float(getattr(dp, "drop_prob", 0.0) or 0.0) if dp is not None else 0.0
@@ -124,6 +139,10 @@ def _stage_blocks(model: nn.Module) -> list[list[dict[str, Any]]]:
         blocks = []
         for j in range(len(layer)):
             b = layer[j]
+            family = family_block(model, f"layer{i}.{j}")  # issue 18: the ResNet family's other blocks
+            if family is not None:
+                blocks.append(family)
+                continue
             bottleneck = isinstance(getattr(b, "conv3", None), nn.Module)
             blocks.append(_settings(model, f"layer{i}.{j}", bottleneck))
         out.append(blocks)

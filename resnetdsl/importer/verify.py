@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from resnetdsl import plan as P
+from resnetdsl.importer import sk
 from resnetdsl.importer.modules import _ACTS, UnsupportedModel, _sub
 
 _HARMLESS = (
@@ -63,6 +64,9 @@ CHECKS: dict[type, Check | None] = {
     P.SqueezeExcite: _present,
     P.EfficientChannelAttn: _present,
     P.DropPath: None,
+    # selective kernels (issue 18, SK family)
+    P.ConvNormAct: sk.check_conv_norm_act,
+    P.SelectiveKernel: sk.check_selective_kernel,
 }
 """Plan op type → how the model's module at its path is checked; ``None``: the model need not have one there
 (parameter-free modules a model may leave out or write inline). A type missing here is a KeyError."""

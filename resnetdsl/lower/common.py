@@ -27,6 +27,12 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "se_divisor": None,  # se: 8
     "eca_kernel": None,  # eca: from the channels
     "drop_path": None,  # 0
+    # selective kernels (issue 18, SK family)
+    "sk_kernels": None,  # [3, 5]
+    "sk_keep_3x3": None,  # true
+    "sk_split_input": None,  # true
+    "sk_rd_ratio": None,  # 1/16
+    "sk_rd_divisor": None,  # 8
 }
 RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered

@@ -197,7 +197,17 @@ def block_config(spec: Spec, values: Mapping[str, Any]) -> B.BlockConfig:
         se_divisor=values["se_divisor"] or 8,
         eca_kernel=values["eca_kernel"],
         drop_path=values["drop_path"] or 0.0,
+        **_sk_config(values),
     )
+
+
+def _sk_config(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The selective-kernel settings (issue 18, SK family), built-ins filled in."""
+    out: dict[str, Any] = {}
+    for key in ("sk_kernels", "sk_keep_3x3", "sk_split_input", "sk_rd_ratio", "sk_rd_divisor"):
+        if values.get(key) is not None:
+            out[key] = tuple(values[key]) if key == "sk_kernels" else values[key]
+    return out
 
 
 def stem_reduction(spec: Spec) -> int:

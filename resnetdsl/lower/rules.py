@@ -18,6 +18,7 @@ from typing import Any
 from resnetdsl import blocks as B
 from resnetdsl.errors import Path
 from resnetdsl.lower import network_rules as NR
+from resnetdsl.lower import sk_rules as SK
 from resnetdsl.lower.common import _Issues, scope_words
 from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings
 from resnetdsl.plan import Norm, Op, Plan
@@ -95,10 +96,15 @@ def _and(values: set[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
+_VARIANTS = frozenset({"preact", "sk"})
+"""Prefixes of block kinds that are variants of another kind (``sk_bottleneck`` of ``bottleneck``)."""
+
+
 def _kinds_words(key: str) -> str:
-    """``bottleneck blocks``: the kinds that use ``key`` (a pre-activation twin folded into its kind)."""
+    """``bottleneck blocks``: the kinds that use ``key``, a variant of a kind folded into it (its pre-activation
+    twin, issue 18's selective kernel one: ``preact_bottleneck``, ``sk_bottleneck``)."""
     users = [k.name for k in B.BLOCK_KINDS.values() if key in k.uses]
-    names = [u for u in users if not (u.startswith("preact_") and u.removeprefix("preact_") in users)]
+    names = [u for u in users if not ("_" in u and u.split("_", 1)[1] in users and u.split("_", 1)[0] in _VARIANTS)]
     said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
     return f"{said} blocks"
 
@@ -325,6 +331,8 @@ RULES: tuple[Rule, ...] = (
     NR.output_stride,
     NR.backbone,
     NR.zero_init,
+    # issue 18 families
+    *SK.RULES,
 )
 """Every rule of lowering (issues are sorted by their place in the spec afterwards, so the order only matters
 for specs given as mappings, without marks)."""

@@ -18,10 +18,10 @@ Shape = tuple[int, int, int]
 
 OpT = TypeVar("OpT")
 
-FoldRole = Literal["keep", "drop", "norm", "conv"]
+FoldRole = Literal["keep", "drop", "norm", "conv", "inner"]
 """What the inference pass does with an op: ``keep`` it, ``drop`` it (the identity in eval mode), fold it into the
 conv before it (``norm``: an affine of fixed statistics), or take a following ``norm`` into its weights
-(``conv``)."""
+(``conv``); ``inner``: a composite op whose own convs take their norms (:meth:`OpType.inner_folds`), kept."""
 
 Line = Literal["join", "start", "own"]
 """Where a diagram node's text puts the op: ``join`` the current line, ``start`` a new one (a conv and what
@@ -164,6 +164,11 @@ class OpType(ABC, Generic[OpT]):
 
     def fold_role(self, op: OpT) -> FoldRole:
         return "keep"
+
+    def inner_folds(self, op: OpT) -> tuple[tuple[str, str], ...]:
+        """A composite op (fold role ``inner``): the (conv, norm) pairs of its sub-modules that fold for inference,
+        by path relative to its module."""
+        return ()
 
     # --- names -----------------------------------------------------------------------------------------------
 

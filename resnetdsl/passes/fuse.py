@@ -76,6 +76,7 @@ class _Fuser(Visitor[_Conv | None]):
     def __init__(self, model: ResNet) -> None:
         self.model = model
         self.scope: nn.Module = model
+        self._pairs: tuple[tuple[str, str], ...] = ()
 
     def block(self, stage: P.Stage, block: P.Block, x: _Conv | None) -> _Conv | None:
         self.scope = self.model.get_submodule(f"{stage.name}.{block.name}")
@@ -85,7 +86,10 @@ class _Fuser(Visitor[_Conv | None]):
             self.scope = self.model
 
     def op(self, op: P.Op, x: _Conv | None, part: Part) -> _Conv | None:
-        role = DESCRIPTIONS[type(op)].fold_role(op)  # KeyError: an op type this pass does not know
+        description = DESCRIPTIONS[type(op)]  # KeyError: an op type this pass does not know
+        role = description.fold_role(op)
+        if role == "inner":
+            self._pairs = description.inner_folds(op)
         return _HANDLERS[role](self, op.name, x)
 
     def fork(self, x: _Conv | None) -> tuple[_Conv | None, _Conv | None]:
@@ -106,6 +110,15 @@ class _Fuser(Visitor[_Conv | None]):
 
     def conv(self, name: str, x: _Conv | None) -> _Conv | None:
         return _Conv(self.scope, name)
+
+    def inner(self, name: str, x: _Conv | None) -> _Conv | None:
+        """A composite op (a selective kernel, a conv + norm + act): its own convs take their norms; it stays."""
+        module = self.scope.get_submodule(name)
+        for conv_name, norm_name in self._pairs:
+            norm = module.get_submodule(norm_name)
+            _fold(module.get_submodule(conv_name), norm)  # type: ignore[arg-type]
+            self._remove(module, norm_name, _leftover(norm))
+        return None
 
     def norm(self, name: str, x: _Conv | None) -> _Conv | None:
         if x is None:  # after an add, a fork or anything but a conv: it stays
@@ -136,6 +149,7 @@ _HANDLERS: dict[FoldRole, Callable[[_Fuser, str, _Conv | None], _Conv | None]] =
     "drop": _Fuser.drop,
     "conv": _Fuser.conv,
     "norm": _Fuser.norm,
+    "inner": _Fuser.inner,
 }
 """Fold role → what the pass does; every op type's role comes from its description (:mod:`resnetdsl.ops`)."""
 
