@@ -132,6 +132,7 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", default=None, help="output file (python: default stdout)")
     e.add_argument("--seed", type=_seed, default=None, help="onnx: weight seed (0 to 2**63-1)")
     e.add_argument("--input", type=parse_input, default=None, help="onnx: traced input CxHxW (default: the spec's)")
+    e.add_argument("--weights", default=None, help="checkpoint to load strictly (python: written beside -o, as .pt)")
     _add_set(e)
     e.set_defaults(handler=_delegate("resnetdsl.export"))
 
