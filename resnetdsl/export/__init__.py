@@ -56,6 +56,7 @@ def cli_main(args: argparse.Namespace) -> int:
         from resnetdsl.export.onnx import to_onnx
 
         _, h, w = checked.analysis.input_shape
+        assert model is not None
         try:
             to_onnx(model, args.output, input_size=(h, w))
         except ImportError as exc:
