@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import statistics
 import tempfile
@@ -53,6 +54,14 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def load() -> str:
+    """The machine's load and the OpenMP wait policy: on a busy machine spinning OpenMP threads (the default)
+    lose their core to other processes at every barrier, which ORT's thread pool suffers far less from."""
+    one, five, _ = os.getloadavg()
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset")
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min); OMP_WAIT_POLICY={policy}"
 
 
 def versions() -> str:
@@ -105,12 +114,11 @@ def onnxruntime_path(model: torch.nn.Module, x: torch.Tensor, threads: int, tmp:
 
 def jit_path(fused: torch.nn.Module, x: torch.Tensor, llga: bool) -> Run:
     torch._C._jit_set_llga_enabled(llga)
-    xc = x.contiguous(memory_format=torch.channels_last)
-    frozen = torch.jit.freeze(torch.jit.trace(fused, xc, check_trace=False))
+    frozen = torch.jit.freeze(torch.jit.trace(fused, x, check_trace=False))  # the trace keeps the channels_last hook
     for _ in range(3):  # the profiling executor specialises on the first calls
-        frozen(xc)
+        frozen(x)
     torch._C._jit_set_llga_enabled(False)
-    return lambda: frozen(xc)  # type: ignore[no-any-return]
+    return lambda: frozen(x)  # type: ignore[no-any-return]
 
 
 def setup(name: str, batch: int, size: int, paths: list[str], threads: int, tmp: Path) -> tuple[
@@ -136,11 +144,11 @@ def setup(name: str, batch: int, size: int, paths: list[str], threads: int, tmp:
                 ref = reference(name, model.state_dict())
                 runs[path] = lambda r=ref: r(x)
             elif path == "inductor":
-                run = compiled(reference(name, model.state_dict()), x.contiguous(memory_format=torch.channels_last))
+                run = compiled(reference(name, model.state_dict()), x)
                 run()  # the compile
                 runs[path] = run
             elif path == "compiled":
-                run = compiled(fused, x.contiguous(memory_format=torch.channels_last))
+                run = compiled(fused, x)
                 run()
                 runs[path] = run
             elif path == "onnxruntime":
@@ -183,6 +191,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     print(f"# {cpu_name()}, {a.threads} threads; {versions()}")
     print(f"# {a.size}x{a.size}, float32, inference_mode; median of {a.repeats} ABBA rounds, ms per batch")
+    print(f"# every path gets the same contiguous NCHW input; {load()}")
     base = a.paths[0]
     others = a.paths[1:]
     head = ["model", "batch", *(f"{p} ms" for p in a.paths), *(f"{p}/{base}" for p in others), "max abs err"]
@@ -208,6 +217,7 @@ def main() -> None:
                 row.append(", ".join(errors))
                 print(("| " + " | ".join(row) + " |") if a.markdown else " ".join(f"{c:>14}" for c in row), flush=True)
                 print("#   setup s: " + ", ".join(f"{p} {t:.1f}" for p, t in took.items()), flush=True)
+                print(f"#   {load()}", flush=True)
                 print("#   min ms: " + ", ".join(f"{p} {min(t) * 1e3:.1f}" for p, t in times.items()), flush=True)
                 del runs
                 gc.collect()

@@ -79,6 +79,14 @@ def test_packed_backbone_returns_every_map() -> None:
     assert packed.feature_info.channels() == model.feature_info.channels()
 
 
+def test_pack_under_inference_mode() -> None:
+    model = resnetdsl.build_model("cifar_resnet20", seed=0).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():  # the packed model built there too, as a serving script may do
+        packed = resnetdsl.pack_for_inference(model)
+        torch.testing.assert_close(packed(x), model(x), rtol=1e-4, atol=1e-4)
+
+
 def test_pack_takes_a_fused_model_too() -> None:
     model = resnetdsl.build_model("resnet18", seed=0)
     _trained_stats(model, 64)

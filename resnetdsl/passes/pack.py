@@ -63,8 +63,9 @@ class PackedConv2d(nn.Module):
     def __init__(self, conv: nn.Conv2d, *, binary: str | None = None, unary: str | None = None) -> None:
         super().__init__()
         assert isinstance(conv.padding, tuple), conv.padding  # the caller leaves 'same'/'valid' convs alone
-        self.register_buffer("weight", conv.weight.detach().clone())
-        self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().clone())
+        with torch.inference_mode(False):  # ordinary tensors, which count their versions, even if built in one
+            self.register_buffer("weight", conv.weight.detach().clone())
+            self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().clone())
         self.padding = list(conv.padding)
         self.stride = list(conv.stride)
         self.dilation = list(conv.dilation)
