@@ -11,7 +11,7 @@ from torch import nn
 
 import resnetdsl
 from resnetdsl.build_torch import SqueezeExcite
-from resnetdsl.passes.pack import PackedConv2d
+from resnetdsl.passes.pack import GatedResidual, PackedConv2d
 from tests.test_fuse import _trained_stats
 
 # (preset, input size, packed convs by post-ops: "add+relu" conv → add → ReLU, "add" conv → add, "relu" conv →
@@ -64,6 +64,20 @@ def test_packed_equals_eval_model(name: str, size: int, post_ops: dict[str, int]
     assert not packed.training and not any(p.requires_grad for p in packed.parameters())
     assert packed.plan is model.plan and packed.num_classes == model.num_classes
     assert not any(isinstance(m, PackedConv2d) for m in model.modules())  # the original is untouched
+
+
+@pytest.mark.parametrize("attention", ["se", "eca"])
+def test_gates_join_their_residual_add(attention: str) -> None:
+    model = resnetdsl.build_model(f"extends: resnet18\ndefaults: {{attention: {attention}}}", seed=0)
+    _trained_stats(model, 64)
+    packed = resnetdsl.pack_for_inference(model)
+    x = torch.randn(2, 3, 64, 80)
+    with torch.inference_mode():
+        torch.testing.assert_close(packed(x), model(x), rtol=1e-4, atol=1e-4)
+    gated = [m for m in packed.modules() if isinstance(m, GatedResidual)]
+    # 8 blocks: in the 3 with a projection the downsample conv takes the add, the other 5 gate it in one pass
+    assert len(gated) == 5 and all(m.relu and m.inplace for m in gated)
+    assert _post_ops(packed) == {"add+relu_": 3, "relu": 9, "none": 8}
 
 
 def test_packed_backbone_returns_every_map() -> None:

@@ -123,6 +123,33 @@ class PackedConv2d(nn.Module):
         )
 
 
+class GatedResidual(nn.Module):
+    """``relu(x · gate(x) + other)``: a squeeze-excite or ECA gate with the residual add and ReLU after it, in two
+    passes over the tensor (``addcmul``, then the ReLU in place) instead of three (multiply, add, ReLU)."""
+
+    def __init__(self, attention: SqueezeExcite | EfficientChannelAttn, *, relu: bool) -> None:
+        super().__init__()
+        self.attention = attention
+        self.relu = relu
+        self.inplace = False
+        """Write the result into ``other``'s memory (set when nothing reads it later)."""
+
+    def forward(self, x: Tensor, other: Tensor) -> Tensor:
+        a = self.attention
+        if isinstance(a, SqueezeExcite):  # the gate as SqueezeExcite.forward computes it
+            gate = a.gate(a.fc2(a.act(a.fc1(x.mean((2, 3), keepdim=True)))))
+        else:  # as EfficientChannelAttn.forward computes it
+            gate = a.gate(a.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))).view(x.shape[0], -1, 1, 1)
+        if self.inplace and other.is_contiguous(memory_format=torch.channels_last):
+            out = other.addcmul_(x, gate)
+        else:
+            out = torch.addcmul(other, x, gate)
+        return out.relu_() if self.relu else out
+
+    def extra_repr(self) -> str:
+        return f"relu={self.relu}{', inplace' * self.inplace}"
+
+
 class _Tracer(fx.Tracer):
     """Traces through the network, its blocks and sequential containers; every other module is one node."""
 
@@ -164,10 +191,12 @@ def _sole_relu(gm: fx.GraphModule, node: fx.Node) -> fx.Node | None:
     return users[0] if len(users) == 1 and _is_relu(gm, users[0]) else None
 
 
-def _replace(gm: fx.GraphModule, conv: fx.Node, chain_end: fx.Node, packed: PackedConv2d, other: Any) -> None:
+def _replace(
+    gm: fx.GraphModule, conv: fx.Node, chain_end: fx.Node, packed: nn.Module, other: Any, suffix: str = "packed"
+) -> None:
     """Put one call of ``packed`` where ``chain_end`` was; ``conv`` … ``chain_end`` go."""
     graph = gm.graph
-    name = f"{str(conv.target).replace('.', '_')}_packed"
+    name = f"{str(conv.target).replace('.', '_')}_{suffix}"
     gm.add_submodule(name, packed)
     args = (conv.args[0],) if other is None else (conv.args[0], other)
     with graph.inserting_before(chain_end):
@@ -225,18 +254,39 @@ def _pack_convs(gm: fx.GraphModule) -> int:
     return count
 
 
-_FRESH = (PackedConv2d, nn.MaxPool2d, SqueezeExcite, EfficientChannelAttn)
+def _fuse_gates(gm: fx.GraphModule) -> int:
+    """A squeeze-excite or ECA gate whose output feeds only a residual add of its own shape (no conv took that
+    add), with the ReLU after it: one :class:`GatedResidual`."""
+    count = 0
+    for node in list(gm.graph.nodes):
+        attention = _module(gm, node)
+        if type(attention) not in (SqueezeExcite, EfficientChannelAttn) or len(node.users) != 1:
+            continue
+        add = next(iter(node.users))
+        if add.op != "call_function" or add.target not in _ADDS or len(add.args) != 2 or add.kwargs:
+            continue
+        other = add.args[1] if add.args[0] is node else add.args[0]
+        if other is node or _shape(other) is None or not _shape(other) == _shape(node) == _shape(add):
+            continue
+        relu = _sole_relu(gm, add)
+        assert isinstance(attention, SqueezeExcite | EfficientChannelAttn)
+        _replace(gm, node, relu or add, GatedResidual(attention, relu=relu is not None), other, "residual")
+        count += 1
+    return count
+
+
+_FRESH = (PackedConv2d, nn.MaxPool2d, SqueezeExcite, EfficientChannelAttn, GatedResidual)
 """Modules whose output is a new tensor (a padding shortcut's may be a view of its input)."""
 
 
 def _sum_in_place(gm: fx.GraphModule) -> int:
-    """Binary convs whose other operand is a packed conv's output read by nothing after them write into that
-    tensor instead of a new one (``_convolution_pointwise_``: one allocation less per block)."""
+    """Fused adds (binary convs, gated residuals) whose other operand is a new tensor read by nothing after them
+    write into that tensor instead of a new one (one allocation less per block)."""
     order = {n: i for i, n in enumerate(gm.graph.nodes)}
     count = 0
     for node in gm.graph.nodes:
         m = _module(gm, node)
-        if not isinstance(m, PackedConv2d) or m.binary is None:
+        if not (isinstance(m, PackedConv2d) and m.binary is not None) and not isinstance(m, GatedResidual):
             continue
         other = node.args[1]
         assert isinstance(other, fx.Node)
@@ -339,6 +389,7 @@ def pack_for_inference(model: ResNet, *, input_size: tuple[int, int] | None = No
         ShapeProp(gm).propagate(example)
     _fuse_adds(gm)
     _pack_convs(gm)
+    _fuse_gates(gm)
     _norms_to_depthwise(gm)
     _sum_in_place(gm)
     placeholder = next(iter(gm.graph.nodes))
