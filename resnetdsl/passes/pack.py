@@ -15,11 +15,17 @@ weight from ``_reorder_convolution_weight``), done here in eager mode over a tor
      ``relu``). Of two convs meeting at an add (a projection shortcut), the later one in the graph takes the
      add, so the other operand is ready when it runs;
    - ``conv → ReLU`` (the conv's output feeding only the ReLU): one primitive with the ``relu`` post-op;
-   - every other conv (2-d, zero padding given as numbers): a primitive with packed weights and no post-op.
+   - every other conv (2-d, zero padding given as numbers): a primitive with packed weights and no post-op;
+   - ``gate → add → ReLU`` of a squeeze-excite or ECA gate whose add no conv took: ``addcmul`` and an in-place
+     ReLU (:class:`GatedResidual`), two passes over the tensor instead of three;
+   - each batch norm that did not fold (after an add: pre-activation blocks, the final norm), with its ReLU: a
+     1×1 depthwise conv with the ``relu`` post-op, one pass instead of two (the same affine map);
+   - a fused add whose other operand is a new tensor that nothing reads afterwards writes into it
+     (``_convolution_pointwise_``, ``addcmul_``) instead of allocating its result.
 
-What it leaves as it was: norms that did not fold (after an add, group norms), pools, squeeze-excite and ECA
-gates, the head. Weights are packed per input shape, at the first call with that shape (oneDNN's best layout
-can depend on it), and kept for the last few shapes seen.
+What it leaves as it was: group norms, pools, the gates' own small convs, the head. Weights are packed per
+input shape, at the first call with that shape (oneDNN's best layout can depend on it), and kept for the last
+few shapes seen.
 
 CPU and float32 only; outputs equal the eval-mode model's to float rounding (summation order differs).
 """
