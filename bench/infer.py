@@ -14,11 +14,16 @@ network once (seed 0) and times, under ``torch.inference_mode()``, float32, 2 th
 - ``onnxruntime``: our exported ONNX (``resnetdsl.export.onnx.to_onnx``), ORT's default graph optimisations,
   2 intra-op threads;
 - optional (``--paths``): ``jit`` (``torch.jit.freeze`` of a trace of the fused model), ``llga`` (the same with
-  oneDNN Graph fusion on), ``compiled`` (``torch.compile`` of the packed model's fused parent, freezing).
+  oneDNN Graph fusion on), ``compiled`` (``torch.compile`` of the fused model, inductor, freezing).
 
 Every path's output is compared with the eval-mode model's (max abs error; within rtol 1e-4 / atol 1e-3?). The
 paths alternate, forwards then backwards (ABBA), each call after a short pause and a garbage collection; the
-table gives medians, and each peer's median over ``packed``'s (above 1: ours is faster).
+table gives each path's median and, for each peer, the median over the rounds of its time over the first
+path's in that round (above 1: the first path, ``packed`` by default, is faster).
+
+On a busy machine run it as ``OMP_WAIT_POLICY=PASSIVE python bench/infer.py``: OpenMP's threads (every torch
+path's) spin at barriers by default, and when other processes hold the cores the spinning thread waits out
+whole time slices; onnxruntime's own thread pool suffers far less. The header prints the load and the policy.
 """
 
 from __future__ import annotations
@@ -213,7 +218,11 @@ def main() -> None:
                 times = timed(runs, a.repeats)
                 med = {p: statistics.median(t) * 1e3 for p, t in times.items()}
                 row = [name, str(batch), *(f"{med[p]:.1f}" for p in a.paths)]
-                row += [f"{med[p] / med[base]:.2f}x" for p in others]
+                # each round's ratio (the two ran seconds apart, under the same load), then their median
+                row += [
+                    f"{statistics.median(t / b for t, b in zip(times[p], times[base], strict=True)):.2f}x"
+                    for p in others
+                ]
                 row.append(", ".join(errors))
                 print(("| " + " | ".join(row) + " |") if a.markdown else " ".join(f"{c:>14}" for c in row), flush=True)
                 print("#   setup s: " + ", ".join(f"{p} {t:.1f}" for p, t in took.items()), flush=True)
