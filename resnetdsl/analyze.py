@@ -1,10 +1,12 @@
 """Exact static analysis of a plan: shapes, parameters, buffers, MACs and activations, without torch.
 
-One function per op kind (pycls-style integer arithmetic, torch's own output-size formulas). MACs count the
-multiply-accumulates of convolutions and linear layers only, the convention of torchvision's ``_ops``
-(FLOPs ≈ 2 × MACs); activations count the elements of every conv output (pycls' convention). Attention modules
-count by the same rule: SE as its two 1×1 convs on the pooled map (2·C·r MACs), ECA as its 1-D conv (C·k MACs);
-their pooling, gating and scaling are not multiply-accumulates of a conv, just as norms and activations are not.
+Each op's shape and cost come from its description (:mod:`resnetdsl.ops`: pycls-style integer arithmetic,
+torch's own output-size formulas; parameters and buffers summed from its state_dict entries), the order from
+the one walk of the plan (:mod:`resnetdsl.walk`). MACs count the multiply-accumulates of convolutions and linear
+layers only, the convention of torchvision's ``_ops`` (FLOPs ≈ 2 × MACs); activations count the elements of every
+conv output (pycls' convention). Attention modules count by the same rule: SE as its two 1×1 convs on the pooled
+map (2·C·r MACs), ECA as its 1-D conv (C·k MACs); their pooling, gating and scaling are not multiply-accumulates
+of a conv, just as norms and activations are not.
 
 Input sizes the network cannot use are reported as :class:`SpecError`: the feature map collapsing to zero
 anywhere, an op that still downsamples (stride > 1) a map that is already one pixel high or wide, and a map
@@ -15,29 +17,21 @@ convs is legal and keeps information along its long side; it is reported in :att
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from resnetdsl import plan as P
 from resnetdsl.errors import Issue, Path, SpecError
+from resnetdsl.ops import DESCRIPTIONS, counts
+from resnetdsl.ops.base import Description, Shape, Window
+from resnetdsl.walk import Part, Visitor, run_block, run_plan
 
 if TYPE_CHECKING:
     from resnetdsl.load import SourceMap
     from resnetdsl.spec import Spec
 
-Shape = tuple[int, int, int]
-"""C, H, W."""
-
 CIFAR_STEM_HINT = "for small inputs use the CIFAR stem (stem: {kind: conv3, pool: none})"
-
-
-@dataclass(frozen=True, slots=True)
-class OpCost:
-    params: int = 0
-    buffers: int = 0
-    macs: int = 0
-    acts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,116 +186,17 @@ class Analysis:
             yield from st.blocks
 
 
-# --- one function per op kind: (op, input shape) -> (output shape, cost) --------------------------
-
-
-def _out_len(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
-    """Output length of a sliding window, as torch computes it (0 where torch refuses the input)."""
-    n = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)) // s + 1
-    if ceil and (n - 1) * s >= size + p:  # the last window must start inside the input or the left padding
-        n -= 1
-    return max(n, 0)
-
-
-def conv(op: P.Conv, x: Shape) -> tuple[Shape, OpCost]:
-    _, h, w = x
-    oh = _out_len(h, op.kernel_size, op.stride, op.padding, op.dilation)
-    ow = _out_len(w, op.kernel_size, op.stride, op.padding, op.dilation)
-    per_out = (op.in_channels // op.groups) * op.kernel_size * op.kernel_size
-    params = op.out_channels * per_out + (op.out_channels if op.bias else 0)
-    out = (op.out_channels, oh, ow)
-    n = op.out_channels * oh * ow
-    return out, OpCost(params=params, macs=n * per_out, acts=n)
-
-
-def norm(op: P.Norm, x: Shape) -> tuple[Shape, OpCost]:
-    c = op.channels
-    if op.kind == "group":  # weight, bias; no statistics
-        return x, OpCost(params=2 * c)
-    if op.kind == "frozen_batch":  # weight, bias, running_mean, running_var, all buffers
-        return x, OpCost(buffers=4 * c)
-    # weight, bias; running_mean, running_var, num_batches_tracked
-    return x, OpCost(params=2 * c, buffers=2 * c + 1)
-
-
-def squeeze_excite(op: P.SqueezeExcite, x: Shape) -> tuple[Shape, OpCost]:
-    # two 1×1 convs with bias on the pooled 1×1 map: C·r + r and r·C + C parameters, C·r MACs each
-    c, r = op.channels, op.reduced_channels
-    return x, OpCost(params=2 * c * r + r + c, macs=2 * c * r, acts=r + c)
-
-
-def efficient_channel_attn(op: P.EfficientChannelAttn, x: Shape) -> tuple[Shape, OpCost]:
-    # one bias-free 1-D conv of k taps over the C pooled values (zero-padded): C outputs of k MACs each
-    c, k = op.channels, op.kernel_size
-    return x, OpCost(params=k, macs=c * k, acts=c)
-
-
-def pool(op: P.Pool, x: Shape) -> tuple[Shape, OpCost]:
-    c, h, w = x
-    if op.same:  # padded first to cover every position: ceil(size / stride) outputs
-        return (c, -(-h // op.stride), -(-w // op.stride)), OpCost()
-    oh = _out_len(h, op.kernel_size, op.stride, op.padding, ceil=op.ceil_mode)
-    ow = _out_len(w, op.kernel_size, op.stride, op.padding, ceil=op.ceil_mode)
-    return (c, oh, ow), OpCost()
-
-
-def global_pool(op: P.GlobalPool, x: Shape) -> tuple[Shape, OpCost]:
-    return (x[0], 1, 1), OpCost()
-
-
-def linear(op: P.Linear, x: Shape) -> tuple[Shape, OpCost]:
-    params = op.in_features * op.out_features + (op.out_features if op.bias else 0)
-    return (op.out_features, 1, 1), OpCost(params=params, macs=op.in_features * op.out_features)
-
-
-def pad_shortcut(op: P.PadShortcut, x: Shape) -> tuple[Shape, OpCost]:
-    _, h, w = x
-    return (op.out_channels, -(-h // op.stride), -(-w // op.stride)), OpCost()
-
-
-def passthrough(op: P.Op, x: Shape) -> tuple[Shape, OpCost]:
-    return x, OpCost()
-
-
-RULES: dict[type, Callable[[Any, Shape], tuple[Shape, OpCost]]] = {
-    P.Conv: conv,
-    P.Norm: norm,
-    P.NormAct: norm,
-    P.Act: passthrough,
-    P.Pool: pool,
-    P.GlobalPool: global_pool,
-    P.Flatten: passthrough,
-    P.Dropout: passthrough,
-    P.Linear: linear,
-    P.Identity: passthrough,
-    P.PadShortcut: pad_shortcut,
-    P.SqueezeExcite: squeeze_excite,
-    P.EfficientChannelAttn: efficient_channel_attn,
-    P.DropPath: passthrough,
-}
-
-
-_CHANNELS_FIELD = {
-    P.Conv: "in_channels",
-    P.PadShortcut: "in_channels",
-    P.Norm: "channels",
-    P.NormAct: "channels",
-    P.Linear: "in_features",
-    P.SqueezeExcite: "channels",
-    P.EfficientChannelAttn: "channels",
-}
-_STRIDED = (P.Conv, P.Pool, P.PadShortcut)
+# --- what the checks ask of an op -------------------------------------------------------------------------
 
 
 def in_channels_of(op: P.Op) -> int | None:
     """The channel count ``op`` requires of its input (``None``: any)."""
-    name = _CHANNELS_FIELD.get(type(op))
-    return None if name is None else int(getattr(op, name))
+    return DESCRIPTIONS[type(op)].in_channels(op)
 
 
 def stride_of(op: P.Op) -> int:
     """How much ``op`` downsamples (1: not at all)."""
-    return op.stride if isinstance(op, _STRIDED) else 1
+    return DESCRIPTIONS[type(op)].stride(op)
 
 
 def stem_stride(plan: P.Plan) -> int:
@@ -312,7 +207,7 @@ def stem_stride(plan: P.Plan) -> int:
     return total
 
 
-# --- the walk ---------------------------------------------------------------------------------------
+# --- the walk (input-size checks on the way) ----------------------------------------------------------------
 
 
 def format_shape(dims: Sequence[int], sep: str = "×") -> str:
@@ -337,7 +232,13 @@ class _Small:
         return f"the feature map reaches {size} at {self.path} for a {format_shape(start)} input"
 
 
-class _Walker:
+_TOP: tuple[Part, ...] = ("stem", "final", "head")
+
+
+class _Analyzer(Visitor[Shape]):
+    """The walk of a plan with shapes: each op's :class:`LayerInfo`, each block's and stage's totals, and the
+    checks of the input size as the map shrinks."""
+
     def __init__(self, plan: P.Plan, start: Shape, source: SourceMap | None, input_name: str | None) -> None:
         self.plan = plan
         self.start = start
@@ -354,6 +255,19 @@ class _Walker:
         self.warnings: list[Issue] = []
         self.wide: dict[Path, tuple[str, int, int, int]] = {}
         """Per spec part, the first dilated conv whose dilation reaches across the map it reads."""
+        last: Path = ("stages", plan.stages[-1].index)
+        self.top: dict[str, tuple[Path, bool]] = {"stem": (("stem",), plan.frozen(None)), "final": (last, False)}
+        self.top["head"] = (("head",), False)
+        self.sections: dict[str, list[LayerInfo]] = {part: [] for part in _TOP}
+        self.layers: list[LayerInfo] = []
+        """The layers of the blocks, in walk order."""
+        self.flat = False
+        self.where: Path = ("stem",)
+        self.frozen = False
+        self.prefix = ""
+        self.stages: list[StageInfo] = []
+        self.blocks: list[BlockInfo] = []
+        self.stage_in: Shape = start
 
     def issue(self, where: Path, message: str, *, warning: bool = False) -> Issue:
         severity: Literal["error", "warning"] = "warning" if warning else "error"
@@ -369,83 +283,89 @@ class _Walker:
         s = stem_stride(self.plan)
         return f"; the stem downsamples by {s}: {CIFAR_STEM_HINT}" if s > 1 else ""
 
-    def run(
-        self, ops: tuple[P.Op, ...], prefix: str, x: Shape, role: str, where: Path, frozen: bool = False
-    ) -> tuple[list[LayerInfo], Shape]:
-        layers: list[LayerInfo] = []
-        flat = False
-        for op in ops:
-            path = prefix + op.name
-            need = in_channels_of(op)
-            if need is not None and need != x[0]:
-                raise SpecError([self._channel_issue(op, path, need, x[0], where)])
-            y, cost = RULES[type(op)](op, x)
-            if y[1] < 1 or y[2] < 1:
-                raise SpecError(
-                    [
-                        self.issue(
-                            where,
-                            f"the feature map collapses to {y[1]}×{y[2]} at {path} "
-                            f"for a {format_shape(self.start)} input{self.hint()}",
-                        )
-                    ]
-                )
-            s = stride_of(op)
-            if s > 1 and self.small is not None and (x[1] == 1 or x[2] == 1):
-                small = self.small
-                raise SpecError(
-                    [
-                        self.issue(
-                            small.where,
-                            f"{small.says(self.start)}, but {path} still downsamples it (stride {s}){self.hint()}",
-                        )
-                    ]
-                )
-            one = self.one
-            if isinstance(op, P.Conv) and op.kernel_size > 1 and x[1:] == (1, 1) and one:
-                # torch would run it, but nothing spatial is left: every k×k conv after this point multiplies
-                # zero padding around its centre tap. For the network a spec describes, that is a collapse.
-                k = op.kernel_size
-                raise SpecError(
-                    [
-                        self.issue(
-                            one.where,
-                            f"{one.says(self.start)}, so the {k}×{k} convs after it (first: {path}) see zero "
-                            f"padding around the centre tap only{self.hint()}",
-                        )
-                    ]
-                )
-            thin_since = self.small
-            thin = (x[1] == 1) != (x[2] == 1)
-            if isinstance(op, P.Conv) and op.kernel_size > 1 and thin and thin_since and not self.warnings:
-                # one side is gone but the other still carries information: legal, but most taps are padding
-                k = op.kernel_size
-                pad = "above and below" if x[1] == 1 else "left and right"
-                self.warnings.append(
-                    self.issue(
-                        thin_since.where,
-                        f"{thin_since.says(self.start)}, so the {k}×{k} convs after it (first: {path}) see zero "
-                        f"padding {pad}{self.hint()}",
-                        warning=True,
-                    )
-                )
-            if isinstance(op, P.Conv) and op.dilation > 1 and op.dilation >= min(x[1], x[2]):
-                self.wide.setdefault(where, (path, op.dilation, x[1], x[2]))
-            if not isinstance(op, P.GlobalPool):  # global pooling is meant to reach 1×1
-                if self.small is None and (y[1] == 1 or y[2] == 1):
-                    self.small = _Small(where, path, (y[1], y[2]))
-                if self.one is None and y[1:] == (1, 1):
-                    self.one = _Small(where, path, (1, 1))
-            flat = flat or isinstance(op, P.Flatten)
-            layers.append(
-                LayerInfo(
-                    path, op, x, y, cost.params, cost.buffers, cost.macs, cost.acts, role, flattened=flat, frozen=frozen
-                )
-            )
-            x = y
-        return layers, x
+    # -- the walk --
 
-    def _channel_issue(self, op: P.Op, path: str, need: int, got: int, where: Path) -> Issue:
+    def op(self, op: P.Op, x: Shape, part: Part) -> Shape:
+        d = DESCRIPTIONS[type(op)]  # KeyError: an op type without a description
+        top = part in self.top
+        if top:
+            where, frozen = self.top[part]
+            path = op.name
+        else:
+            where, frozen, path = self.where, self.frozen, self.prefix + op.name
+        need = d.in_channels(op)
+        if need is not None and need != x[0]:
+            raise SpecError([self._channel_issue(path, need, x[0], where)])
+        y, macs, acts = d.infer(op, x)
+        self._check(op, d, path, x, y, where)
+        self.flat = self.flat or d.flattens
+        params, buffers, _ = counts(op)
+        info = LayerInfo(path, op, x, y, params, buffers, macs, acts, part, flattened=self.flat, frozen=frozen)
+        (self.sections[part] if top else self.layers).append(info)
+        return y
+
+    def block(self, stage: P.Stage, block: P.Block, x: Shape) -> Shape:
+        if not self.blocks:  # the stage's first block
+            self.stage_in = x
+            self.where = ("stages", stage.index)
+            self.frozen = self.plan.frozen(stage.index)
+        self.prefix = f"{stage.name}.{block.name}."
+        first = len(self.layers)
+        y = run_block(block, x, self)
+        layers = tuple(self.layers[first:])
+        self.blocks.append(BlockInfo(stage, block, self.prefix[:-1], x, y, layers, Totals.of(layers)))
+        return y
+
+    def add(self, main: Shape, shortcut: Shape) -> Shape:
+        if shortcut != main:
+            says = f"main path gives {format_shape(main)} but the shortcut gives {format_shape(shortcut)}"
+            raise SpecError([self.issue(self.where, f"{self.prefix[:-1]}: {says}")])
+        return main
+
+    def stage_end(self, stage: P.Stage, x: Shape) -> None:
+        blocks = tuple(self.blocks)
+        self.stages.append(StageInfo(stage, self.stage_in, x, blocks, sum((b.totals for b in blocks), Totals())))
+        self.blocks = []
+
+    # -- the checks of the input size --
+
+    def _check(self, op: P.Op, d: Description, path: str, x: Shape, y: Shape, where: Path) -> None:
+        if y[1] < 1 or y[2] < 1:
+            says = f"the feature map collapses to {y[1]}×{y[2]} at {path} for a {format_shape(self.start)} input"
+            raise SpecError([self.issue(where, says + self.hint())])
+        s = d.stride(op)
+        if s > 1 and self.small is not None and (x[1] == 1 or x[2] == 1):
+            small = self.small
+            says = f"{small.says(self.start)}, but {path} still downsamples it (stride {s}){self.hint()}"
+            raise SpecError([self.issue(small.where, says)])
+        if d.family == "conv":
+            window = d.reach(op)
+            if isinstance(window, Window):
+                self._check_conv(window, path, x, where)
+        if (y[1] == 1 or y[2] == 1) and d.reach(op) != "global":  # a global pool is meant to reach 1×1
+            if self.small is None:
+                self.small = _Small(where, path, (y[1], y[2]))
+            if self.one is None and y[1:] == (1, 1):
+                self.one = _Small(where, path, (1, 1))
+
+    def _check_conv(self, window: Window, path: str, x: Shape, where: Path) -> None:
+        k, one, thin_since = window.kernel, self.one, self.small
+        if k > 1 and x[1:] == (1, 1) and one:
+            # torch would run it, but nothing spatial is left: every k×k conv after this point multiplies
+            # zero padding around its centre tap. For the network a spec describes, that is a collapse.
+            says = f"{one.says(self.start)}, so the {k}×{k} convs after it (first: {path}) see zero padding"
+            raise SpecError([self.issue(one.where, f"{says} around the centre tap only{self.hint()}")])
+        thin = (x[1] == 1) != (x[2] == 1)
+        if k > 1 and thin and thin_since and not self.warnings:
+            # one side is gone but the other still carries information: legal, but most taps are padding
+            pad = "above and below" if x[1] == 1 else "left and right"
+            says = f"{thin_since.says(self.start)}, so the {k}×{k} convs after it (first: {path}) see zero padding"
+            self.warnings.append(self.issue(thin_since.where, f"{says} {pad}{self.hint()}", warning=True))
+        d = window.dilation
+        if d > 1 and d >= min(x[1], x[2]):
+            self.wide.setdefault(where, (path, d, x[1], x[2]))
+
+    def _channel_issue(self, path: str, need: int, got: int, where: Path) -> Issue:
         if where == ("stem",) and path == self.plan.stem[0].name:
             return self.issue(
                 ("input", "channels"),
@@ -454,7 +374,7 @@ class _Walker:
         return self.issue(where, f"{path} takes {need} channels but receives {got}")
 
 
-def _dilation_warnings(plan: P.Plan, walk: _Walker) -> list[Issue]:
+def _dilation_warnings(plan: P.Plan, walk: _Analyzer) -> list[Issue]:
     """A dilated conv whose dilation is at least the height or width of the map it reads sees only zero padding
     through its off-centre taps: the receptive field outgrows the input, and the dilation buys nothing."""
     from resnetdsl.receptive import feature_facts
@@ -509,44 +429,14 @@ def analyze(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"input {what} must be a whole number >= 1, got {value!r}")
     start: Shape = (c, h, w)
-    walk = _Walker(plan, start, source, input_name)
-    stem, x = walk.run(plan.stem, "", start, "stem", ("stem",), plan.frozen(None))
-    stages: list[StageInfo] = []
-    for st in plan.stages:
-        where: Path = ("stages", st.index)
-        st_in = x
-        binfos: list[BlockInfo] = []
-        cold = plan.frozen(st.index)
-        for b in st.blocks:
-            prefix = f"{st.name}.{b.name}."
-            pre, p = walk.run(b.pre, prefix, x, "pre", where, cold)
-            main, y = walk.run(b.main, prefix, p, "main", where, cold)
-            s_in = p if b.shortcut_from_pre else x
-            sc, z = walk.run(b.shortcut_ops, prefix, s_in, "shortcut", where, cold) if b.has_add else ([], y)
-            if b.has_add and z != y:
-                says = f"main path gives {format_shape(y)} but the shortcut gives {format_shape(z)}"
-                raise SpecError([walk.issue(where, f"{prefix[:-1]}: {says}")])
-            post, y = walk.run(b.post, prefix, y, "post", where, cold)
-            layers = tuple(pre + main + sc + post)
-            binfos.append(BlockInfo(st, b, prefix[:-1], x, y, layers, Totals.of(layers)))
-            x = y
-        stages.append(StageInfo(st, st_in, x, tuple(binfos), sum((bi.totals for bi in binfos), Totals())))
-    final, x = walk.run(plan.final, "", x, "final", ("stages", plan.stages[-1].index))
-    head, x = walk.run(plan.head, "", x, "head", ("head",))
+    walk = _Analyzer(plan, start, source, input_name)
+    x = run_plan(plan, start, walk)
     out: tuple[int, ...] = (x[0],) if plan.head else x
     walk.warnings += _dilation_warnings(plan, walk)
+    stem, final, head = (tuple(walk.sections[part]) for part in _TOP)
+    stages = tuple(walk.stages)
     all_layers = [*stem, *(layer for s in stages for b in s.blocks for layer in b.layers), *final, *head]
-    return Analysis(
-        plan,
-        start,
-        tuple(stem),
-        tuple(stages),
-        tuple(head),
-        out,
-        Totals.of(all_layers),
-        tuple(walk.warnings),
-        final=tuple(final),
-    )
+    return Analysis(plan, start, stem, stages, head, out, Totals.of(all_layers), tuple(walk.warnings), final=final)
 
 
 def analyze_spec(spec: Spec, input_size: tuple[int, int] | None = None, in_channels: int | None = None) -> Analysis:

@@ -1,13 +1,19 @@
-"""The one place where each block kind and shortcut policy becomes plan ops."""
+"""The one place where each block kind and shortcut policy becomes plan ops, and the table of block kinds.
+
+Lowering's last step calls :func:`make_block` with a block's resolved settings (a :class:`BlockConfig`);
+everything the house knows about a block kind (its builder, expansion, family, the kind-specific settings it
+uses, its diagram title and exported class name) is one :class:`BlockKind` entry of :data:`BLOCK_KINDS`.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 
 from resnetdsl.plan import (
     Act,
+    Block,
     Conv,
     Dropout,
     DropPath,
@@ -21,9 +27,14 @@ from resnetdsl.plan import (
     ShortcutUse,
     SqueezeExcite,
 )
-
-DEFAULT_NORM_GROUPS = 32
-"""Groups of a group norm when neither ``norm_groups`` nor ``norm_group_channels`` is set (timm's GroupNorm)."""
+from resnetdsl.vocab import (
+    ACTIVATIONS,
+    DEFAULT_NEGATIVE_SLOPE,
+    DEFAULT_NORM_GROUPS,
+    SE_DIVISOR,
+    SE_RATIO,
+)
+from resnetdsl.vocab import eca_kernel_size as eca_kernel_size  # re-exported: the importer reads it here
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +48,7 @@ class NormActConfig:
     group_channels: int | None = None
     """Group norm: channels per group, instead of ``groups``."""
     act: str = "relu"
-    negative_slope: float = 0.01
+    negative_slope: float = DEFAULT_NEGATIVE_SLOPE
 
     def norm_groups(self, channels: int) -> int:
         """Groups of a group norm over ``channels`` (need not divide them: lowering checks that)."""
@@ -56,13 +67,13 @@ class NormActConfig:
         return (Norm(name, channels, kind=kind, zero_init=zero_init, groups=groups),)  # type: ignore[arg-type]
 
     def act_op(self, name: str) -> Act:
-        slope = self.negative_slope if self.act == "leaky_relu" else 0.01
+        slope = self.negative_slope if ACTIVATIONS[self.act].slope else DEFAULT_NEGATIVE_SLOPE
         return Act(name, kind=self.act, negative_slope=slope)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
 class BlockConfig:
-    """Fully resolved settings of the blocks of one stage."""
+    """Fully resolved settings of one block (lowering's :class:`~resnetdsl.lower.resolve.ResolvedBlock` makes it)."""
 
     block: str
     shortcut: str
@@ -80,12 +91,12 @@ class BlockConfig:
     norm_act: NormActConfig = NormActConfig()
     attention: str = "none"
     """``se``, ``eca`` or ``none``."""
-    se_ratio: float = 1.0 / 16
-    se_divisor: int = 8
+    se_ratio: float = SE_RATIO
+    se_divisor: int = SE_DIVISOR
     eca_kernel: int | None = None
     """``None``: from the channel count (timm's rule, :func:`eca_kernel_size`)."""
     drop_path: float = 0.0
-    """Highest rate of the network's linear stochastic-depth rule, for this stage's blocks."""
+    """Highest rate of the network's linear stochastic-depth rule, as written for this block."""
     dilation: int = 1
     """Dilation of the stage's 3×3 convs (padding = dilation). An avg-pool shortcut in a dilated stage pools at
     stride 1 (timm's ``downsample_avg``)."""
@@ -106,12 +117,6 @@ def make_divisible(value: float, divisor: int) -> int:
 def se_channels(cfg: BlockConfig, channels: int) -> int:
     """Reduced width of a squeeze-and-excitation module over ``channels`` (timm's SEModule rounding)."""
     return make_divisible(channels * cfg.se_ratio, cfg.se_divisor)
-
-
-def eca_kernel_size(channels: int, gamma: float = 2, beta: float = 1) -> int:
-    """timm's adaptive ECA kernel: t = int(|log2(C) + β| / γ), made odd upwards, at least 3."""
-    t = int(abs(math.log(channels, 2) + beta) / gamma)
-    return max(t if t % 2 else t + 1, 3)
 
 
 def attention(cfg: BlockConfig, channels: int) -> tuple[Op, ...]:
@@ -253,17 +258,138 @@ def preact_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> Bl
     return BlockOps(mid, cout, main, (), pre=_norm_act(cfg, 1, cin))
 
 
-BLOCKS: dict[str, Callable[[BlockConfig, int, int, int], BlockOps]] = {
-    "basic": basic,
-    "bottleneck": bottleneck,
-    "preact_basic": preact_basic,
-    "preact_bottleneck": preact_bottleneck,
-}
-EXPANSION = {"basic": 1, "bottleneck": 4, "preact_basic": 1, "preact_bottleneck": 4}
-PREACT = frozenset({"preact_basic", "preact_bottleneck"})
+BlockBuilder = Callable[[BlockConfig, int, int, int], BlockOps]
+"""A block kind's ops: ``build(cfg, in_channels, width, stride)``."""
+
+KIND_SETTINGS = frozenset({"stride_on", "groups", "width_per_group", "dropout"})
+"""Block settings that only some block kinds use; each kind lists those it uses (:attr:`BlockKind.uses`), and
+lowering reports one that no block it reaches uses. Every other block setting applies to every kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockKind:
+    """Everything the house knows about one block kind. Add a kind with :func:`register_block_kind`."""
+
+    name: str
+    """The spec's word for it (``block: basic``)."""
+    build: BlockBuilder
+    """Its ops (main path, post ops, pre-activation ops), for resolved settings, input channels, width, stride."""
+    expansion: int
+    """The default ``expansion``: output channels = width × this."""
+    preact: bool
+    """Pre-activation family: a bare stem, norm + act before each conv, a final norm + act after the stages."""
+    uses: frozenset[str]
+    """The settings of :data:`KIND_SETTINGS` it uses (a bottleneck: ``stride_on``, ``groups``,
+    ``width_per_group``)."""
+    title: str
+    """Diagram title (``BasicBlock``)."""
+    class_name: str
+    """Its class in exported PyTorch source (``BasicBlock``)."""
+
+
+BLOCK_KINDS: dict[str, BlockKind] = {}
+"""Every block kind, by name."""
+
+
+def register_block_kind(kind: BlockKind) -> BlockKind:
+    """Add ``kind`` to :data:`BLOCK_KINDS` (every table below reads it).
+
+    Raises:
+        ValueError: the name is taken, or ``uses`` names a setting outside :data:`KIND_SETTINGS`.
+    """
+    if kind.name in BLOCK_KINDS:
+        raise ValueError(f"block kind '{kind.name}' is already registered")
+    unknown = kind.uses - KIND_SETTINGS
+    if unknown:
+        raise ValueError(f"block kind '{kind.name}' uses {sorted(unknown)}, not kind-specific settings")
+    BLOCK_KINDS[kind.name] = kind
+    return kind
+
+
+_T = TypeVar("_T")
+
+
+class _Column(Mapping[str, _T], Generic[_T]):
+    """One field of every :class:`BlockKind`, by kind name; always the table as it is now."""
+
+    def __init__(self, field: str) -> None:
+        self._field = field
+
+    def __getitem__(self, kind: str) -> _T:
+        value: _T = getattr(BLOCK_KINDS[kind], self._field)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(BLOCK_KINDS)
+
+    def __len__(self) -> int:
+        return len(BLOCK_KINDS)
+
+
+class _Kinds(Set[str]):
+    """The names of the block kinds that pass ``test``; always the table as it is now."""
+
+    def __init__(self, test: Callable[[BlockKind], bool]) -> None:
+        self._test = test
+
+    def __contains__(self, kind: object) -> bool:
+        found = BLOCK_KINDS.get(kind) if isinstance(kind, str) else None
+        return found is not None and self._test(found)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, kind in BLOCK_KINDS.items() if self._test(kind))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+BLOCKS: Mapping[str, BlockBuilder] = _Column("build")
+EXPANSION: Mapping[str, int] = _Column("expansion")
+TITLES: Mapping[str, str] = _Column("title")
+"""Diagram titles (render/labels reads them)."""
+CLASS_NAMES: Mapping[str, str] = _Column("class_name")
+"""Exported class names (export/python reads them)."""
+PREACT: Set[str] = _Kinds(lambda k: k.preact)
 """Pre-activation block kinds: BN + ReLU before each conv, a bare stem, a final BN + ReLU."""
-BASIC_KINDS = frozenset({"basic", "preact_basic"})
-"""Kinds with two 3×3 convs (no place for the bottleneck-only settings)."""
+BASIC_KINDS: Set[str] = _Kinds(lambda k: not k.uses & {"stride_on", "groups", "width_per_group"})
+"""Kinds with no place for the bottleneck settings (two 3×3 convs)."""
+
+_BOTTLENECK_SETTINGS = frozenset({"stride_on", "groups", "width_per_group"})
+for _kind in (
+    BlockKind("basic", basic, 1, False, frozenset(), "BasicBlock", "BasicBlock"),
+    BlockKind("bottleneck", bottleneck, 4, False, _BOTTLENECK_SETTINGS, "Bottleneck", "Bottleneck"),
+    BlockKind("preact_basic", preact_basic, 1, True, frozenset({"dropout"}), "PreActBasic", "PreActBasicBlock"),
+    BlockKind(
+        "preact_bottleneck", preact_bottleneck, 4, True, _BOTTLENECK_SETTINGS, "PreActBottleneck", "PreActBottleneck"
+    ),
+):
+    register_block_kind(_kind)
+
+
+def make_block(cfg: BlockConfig, name: str, cin: int, width: int, stride: int, drop_path: float = 0.0) -> Block:
+    """The plan's block: ``cfg.block``'s ops, the shortcut its policy gives, stochastic depth of rate
+    ``drop_path`` where there is an add, module names for ``cfg.layout``."""
+    ops = BLOCKS[cfg.block](cfg, cin, width, stride)
+    use, sc_ops = shortcut(cfg, cin, ops.out_channels, stride)
+    sc_ops = layout_shortcut(cfg, use, sc_ops)
+    if use != "none":
+        ops = with_drop_path(ops, drop_path)
+    return Block(
+        name=name,
+        kind=cfg.block,
+        in_channels=cin,
+        mid_channels=ops.mid_channels,
+        out_channels=ops.out_channels,
+        stride=stride,
+        groups=cfg.groups,
+        shortcut=use,
+        main=ops.main,
+        shortcut_ops=sc_ops,
+        post=ops.post,
+        pre=ops.pre,
+        shortcut_from_pre=bool(ops.pre) and shortcut_reads_pre(use),
+    )
+
 
 _V2_SHORTCUT_NAMES = {
     "projection": {"downsample.0": "downsample.conv", "downsample.1": "downsample.norm"},

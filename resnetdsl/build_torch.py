@@ -1,5 +1,7 @@
 """Plan → ``torch.nn.Module`` with stock torch layers and torchvision/timm module names.
 
+One table, :data:`FACTORIES`, says what each plan op type becomes (the classes torch lacks are in
+:mod:`resnetdsl.layers`); a block's parts and their order come from the plan walk (:mod:`resnetdsl.walk`).
 Modules are created in torchvision's order (a block's shortcut before its main path, the classifier last) and
 initialised by the same loop, so with the same seed the weights equal torchvision's own.
 """
@@ -8,180 +10,71 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from resnetdsl import plan as P
 from resnetdsl.errors import SpecError
+from resnetdsl.layers import (
+    AvgPool2dSame,
+    BatchNormAct2d,
+    DropPath,
+    EfficientChannelAttn,
+    FrozenBatchNorm2d,
+    PadShortcut,
+    SqueezeExcite,
+)
 from resnetdsl.lower import reserved_name_problem
+from resnetdsl.vocab import ACTIVATIONS
+from resnetdsl.walk import BlockPart, add_in_place, block_ops, ops_in_forward_order, registration_order, shortcut_source
 
-
-class PadShortcut(nn.Module):
-    """Option A shortcut: subsample by ``stride``, then append zero channels."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.stride = stride
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.stride != 1:
-            x = x[:, :, :: self.stride, :: self.stride]
-        extra = self.out_channels - self.in_channels
-        return F.pad(x, (0, 0, 0, 0, 0, extra)) if extra else x
-
-    def extra_repr(self) -> str:
-        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
-
-
-class AvgPool2dSame(nn.AvgPool2d):
-    """Average pool after TensorFlow-style 'SAME' zero padding (the extra pixel after), zeros counted in the
-    mean: timm's ``AvgPool2dSame``, the stride-1 pool of an avg-pool shortcut in a dilated stage."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        k, s = self.kernel_size, self.stride
-        assert isinstance(k, int) and isinstance(s, int)
-        pads: list[int] = []
-        for size in (x.shape[-1], x.shape[-2]):  # F.pad takes the last dimension first
-            total = max((-(-size // s) - 1) * s + k - size, 0)
-            pads += [total // 2, total - total // 2]
-        return F.avg_pool2d(F.pad(x, pads), k, s, 0, self.ceil_mode, self.count_include_pad)
-
-
-class BatchNormAct2d(nn.BatchNorm2d):
-    """BatchNorm then its activation in one module (timm's ``BatchNormAct2d``: the norm's state sits under the
-    module's own name, ``norm1.weight``; the activation is the parameter-free child ``act``)."""
-
-    def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1) -> None:
-        super().__init__(num_features, eps=eps, momentum=momentum)
-        self.act = nn.ReLU(inplace=True)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.act(super().forward(x))  # type: ignore[no-any-return]
-
-
-class FrozenBatchNorm2d(nn.Module):
-    """BatchNorm2d with fixed statistics and affine (torchvision.ops.FrozenBatchNorm2d semantics).
-
-    ``weight``, ``bias``, ``running_mean`` and ``running_var`` are buffers: nothing is trained and no statistics
-    are tracked. A checkpoint of an ordinary BatchNorm2d loads into it (its ``num_batches_tracked`` is dropped).
-    """
-
-    weight: Tensor
-    bias: Tensor
-    running_mean: Tensor
-    running_var: Tensor
-
-    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.register_buffer("weight", torch.ones(num_features))
-        self.register_buffer("bias", torch.zeros(num_features))
-        self.register_buffer("running_mean", torch.zeros(num_features))
-        self.register_buffer("running_var", torch.ones(num_features))
-
-    def _load_from_state_dict(
-        self,
-        state_dict: dict[str, Any],
-        prefix: str,
-        local_metadata: dict[str, Any],
-        strict: bool,
-        missing_keys: list[str],
-        unexpected_keys: list[str],
-        error_msgs: list[str],
-    ) -> None:
-        state_dict.pop(prefix + "num_batches_tracked", None)
-        super()._load_from_state_dict(
-            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        scale = self.weight * (self.running_var + self.eps).rsqrt()
-        shift = self.bias - self.running_mean * scale
-        return x * scale.reshape(1, -1, 1, 1) + shift.reshape(1, -1, 1, 1)
-
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}"
-
-
-class SqueezeExcite(nn.Module):
-    """Squeeze-and-excitation with timm's module names (``fc1``, ``act``, ``fc2``, ``gate``)."""
-
-    def __init__(self, channels: int, reduced_channels: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Conv2d(channels, reduced_channels, 1, bias=True)
-        self.act = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(reduced_channels, channels, 1, bias=True)
-        self.gate = nn.Sigmoid()
-
-    def forward(self, x: Tensor) -> Tensor:
-        s = x.mean((2, 3), keepdim=True)
-        gate: Tensor = self.gate(self.fc2(self.act(self.fc1(s))))
-        return x * gate
-
-
-class EfficientChannelAttn(nn.Module):
-    """ECA with timm's module names (``conv``, a bias-free Conv1d across the channels; ``gate``)."""
-
-    def __init__(self, kernel_size: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
-        self.gate = nn.Sigmoid()
-
-    def forward(self, x: Tensor) -> Tensor:
-        gate: Tensor = self.gate(self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1)))
-        return x * gate.view(x.shape[0], -1, 1, 1)
-
-
-class DropPath(nn.Module):
-    """Stochastic depth per sample (timm's ``DropPath``): the identity in eval mode."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = 1.0 - self.p
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep).div_(keep)
-        return x * mask
-
-    def extra_repr(self) -> str:
-        return f"p={self.p:g}"
+__all__ = [
+    "FACTORIES",
+    "AvgPool2dSame",
+    "BatchNormAct2d",
+    "CheckpointSequential",
+    "DropPath",
+    "EfficientChannelAttn",
+    "FeatureDict",
+    "FrozenBatchNorm2d",
+    "PadShortcut",
+    "ResNet",
+    "ResidualBlock",
+    "SqueezeExcite",
+    "build",
+    "make_module",
+]
 
 
 class ResidualBlock(nn.Module):
-    """``post(main(x) + shortcut(x))``; the modules are plain attributes named as in torchvision/timm."""
+    """``post(main(x) + shortcut(x))``; the modules are plain attributes named as in torchvision/timm.
+
+    ``parts`` holds each part's named modules; they are registered in the order ``order`` gives (the plan
+    walk's registration order), and ``forward`` runs them as the walk does (:func:`resnetdsl.walk.run_block`).
+    """
 
     def __init__(
         self,
-        main: Sequence[tuple[str, nn.Module]],
-        shortcut: Sequence[tuple[str, nn.Module]] | None,
-        post: Sequence[tuple[str, nn.Module]],
+        parts: Mapping[BlockPart, Sequence[tuple[str, nn.Module]]],
         *,
+        order: Sequence[BlockPart],
+        shortcut: Literal["pre", "input"] | None,
         inplace_add: bool,
-        pre: Sequence[tuple[str, nn.Module]] = (),
-        shortcut_from_pre: bool = False,
-        shortcut_first: bool = False,
     ) -> None:
         super().__init__()
-        sc = tuple(shortcut or ())
-        for name, module in (*(sc if shortcut_first else ()), *pre, *main, *post, *(() if shortcut_first else sc)):
-            self.add_module(name, module)
-        self._pre = tuple(n for n, _ in pre)
-        self._shortcut_from_pre = shortcut_from_pre
+        for part in order:
+            for name, module in parts.get(part, ()):
+                self.add_module(name, module)
         # Names, not module objects, so that `block.conv2 = ...` replaces what forward runs.
-        self._main = tuple(n for n, _ in main)
-        self._shortcut = None if shortcut is None else tuple(n for n, _ in shortcut)
-        self._post = tuple(n for n, _ in post)
+        self._pre = tuple(n for n, _ in parts.get("pre", ()))
+        self._main = tuple(n for n, _ in parts.get("main", ()))
+        self._shortcut = None if shortcut is None else tuple(n for n, _ in parts.get("shortcut", ()))
+        self._post = tuple(n for n, _ in parts.get("post", ()))
+        self._shortcut_from_pre = shortcut == "pre"
         self._inplace_add = inplace_add
 
     def forward(self, x: Tensor) -> Tensor:
@@ -336,18 +229,11 @@ def _norm_act(op: P.NormAct) -> nn.Module:
     return BatchNormAct2d(op.channels, eps=op.eps, momentum=op.momentum)
 
 
-_ACTS: dict[str, Callable[[P.Act], nn.Module]] = {
-    "relu": lambda op: nn.ReLU(inplace=op.inplace),
-    "leaky_relu": lambda op: nn.LeakyReLU(op.negative_slope, inplace=op.inplace),
-    "silu": lambda op: nn.SiLU(inplace=op.inplace),
-    "gelu": lambda op: nn.GELU(),
-    "mish": lambda op: nn.Mish(inplace=op.inplace),
-    "hardswish": lambda op: nn.Hardswish(inplace=op.inplace),
-}
-
-
 def _act(op: P.Act) -> nn.Module:
-    return _ACTS[op.kind](op)
+    kind = ACTIVATIONS[op.kind]
+    args = (op.negative_slope,) if kind.slope else ()
+    layer: nn.Module = getattr(nn, kind.torch)(*args, **({"inplace": op.inplace} if kind.inplace else {}))
+    return layer
 
 
 def _pool(op: P.Pool) -> nn.Module:
@@ -368,7 +254,7 @@ def _global_pool(op: P.GlobalPool) -> nn.Module:
     return nn.AdaptiveAvgPool2d(1) if op.kind == "avg" else nn.AdaptiveMaxPool2d(1)
 
 
-_FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
+FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
     P.Conv: _conv,
     P.Norm: _norm,
     P.NormAct: _norm_act,
@@ -384,11 +270,13 @@ _FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
     P.EfficientChannelAttn: lambda op: EfficientChannelAttn(op.kernel_size),
     P.DropPath: lambda op: DropPath(op.p),
 }
+"""Plan op type → the torch module it becomes (stock layers, or those of :mod:`resnetdsl.layers`). A type
+missing here is a KeyError."""
 
 
 def make_module(op: P.Op) -> nn.Module:
     """The stock torch layer for one plan op."""
-    return _FACTORIES[type(op)](op)
+    return FACTORIES[type(op)](op)  # KeyError: an op type without a factory
 
 
 def _assemble(ops: Sequence[P.Op]) -> list[tuple[str, nn.Module]]:
@@ -411,21 +299,17 @@ def _assemble(ops: Sequence[P.Op]) -> list[tuple[str, nn.Module]]:
 
 
 def _block(block: P.Block, layout: str = "resnet") -> ResidualBlock:
-    # torchvision creates the downsample before the block: keep that order for identical RNG use.
-    shortcut = _assemble(block.shortcut_ops) if block.has_add else None
-    main = _assemble(block.main)
-    post = _assemble(block.post)
-    # the branch's last op must hand back a fresh tensor (eval-mode drop path passes on that of the op before)
-    last = next(op for op in reversed(block.main) if not isinstance(op, P.DropPath))
-    inplace_add = isinstance(last, P.Norm | P.Conv | P.SqueezeExcite | P.EfficientChannelAttn)
+    ops: dict[BlockPart, list[P.Op]] = {}
+    for part, op in block_ops(block):
+        ops.setdefault(part, []).append(op)
+    # torchvision creates the downsample before the block's layers: keep that order for identical RNG use
+    creation: tuple[BlockPart, ...] = ("shortcut", "main", "post", "pre")
+    parts = {part: _assemble(ops.get(part, ())) for part in creation}
     return ResidualBlock(
-        main,
-        shortcut,
-        post,
-        inplace_add=inplace_add,
-        pre=_assemble(block.pre),
-        shortcut_from_pre=block.shortcut_from_pre,
-        shortcut_first=layout == "resnetv2",  # timm's ResNetV2 registers the downsample first
+        parts,
+        order=registration_order(layout),
+        shortcut=shortcut_source(block),
+        inplace_add=add_in_place(block),
     )
 
 
@@ -503,10 +387,10 @@ def _init(model: nn.Module, zero_init: set[nn.Module]) -> None:
 
 
 def _zero_init_modules(model: ResNet) -> Iterator[nn.Module]:
-    for stage, block in model.plan.blocks():
-        for op in block.main:
-            if isinstance(op, P.Norm | P.Conv) and op.zero_init:
-                yield model.get_submodule(f"{stage.name}.{block.name}.{op.name}")
+    """The modules whose weight starts at zero (an op's ``zero_init``: the last norm or conv of a branch)."""
+    for path, op in ops_in_forward_order(model.plan):
+        if getattr(op, "zero_init", False):
+            yield model.get_submodule(path)
 
 
 def build(

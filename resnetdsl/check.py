@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from resnetdsl.errors import Issue, Mark, SpecError
 
 if TYPE_CHECKING:
     from resnetdsl.analyze import Analysis
-    from resnetdsl.load import SourceMap
+    from resnetdsl.load import Override, SourceMap
     from resnetdsl.plan import Plan
     from resnetdsl.spec import Spec
 
@@ -99,62 +99,94 @@ def check_with_issues(
 ) -> tuple[Checked | None, list[Issue]]:
     """:func:`check`, returning the problems instead of raising them.
 
+    The steps: the source → a spec (:func:`_load`: the YAML, ``extends``, overrides, the schema), the spec → a
+    plan (lowering: the semantics), the plan → its analysis for the input (:func:`_analysed`: the shapes); each
+    problem placed in the user's own file (:func:`place`).
+
     Returns:
         ``(checked, issues)``: ``checked`` is ``None`` when any issue is an error; ``issues`` holds every error
         and warning, in source order.
     """
-    from resnetdsl.analyze import analyze
+    from resnetdsl.load import Overridden, overrides_arg
+    from resnetdsl.lower import lower_with_issues
+    from resnetdsl.plan import Plan
+
+    shape = input_shape_arg(input_size, input_name)
+    if isinstance(source, Overridden):
+        source, overrides = source.source, (*source.overrides, *overrides_arg(overrides))
+    changes = overrides_arg(overrides)
+    if isinstance(source, Plan):
+        if changes:
+            raise TypeError("overrides apply to a spec, not to a plan")
+        return _analysed(None, source, [], shape, input_name, _Where())
+    loaded = _load(source, changes)
+    if isinstance(loaded, list):
+        return None, loaded
+    spec, where = loaded
+    try:
+        plan, issues = lower_with_issues(spec)
+    except SpecError as exc:
+        return None, where.place_all(exc.issues)
+    return _analysed(spec, plan, issues, shape, input_name, where)
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Where a spec's problems are placed: its source map, its own file, and its ``extends`` line."""
+
+    source: SourceMap | None = None
+    own: str | None = None
+    via: Mark | None = None
+
+    def place_all(self, issues: Iterable[Issue]) -> list[Issue]:
+        """Every issue placed (:func:`place`), in source order."""
+        return _sorted(place(i, self.source, self.own, self.via) for i in issues)
+
+
+def _load(source: Any, changes: Sequence[Override]) -> tuple[Spec, _Where] | list[Issue]:
+    """The spec of ``source`` with ``changes`` set, and where its problems go; or every problem, placed."""
     from resnetdsl.load import (
-        Overridden,
         apply_overrides,
-        overrides_arg,
+        checked_spec,
         read_source,
         resolve_extends,
         spec_data,
         spec_from_document,
     )
-    from resnetdsl.lower import lower_with_issues
-    from resnetdsl.plan import Plan
     from resnetdsl.spec import Spec
 
-    shape = input_shape_arg(input_size, input_name)
-    spec: Spec | None = None
-    source_map: SourceMap | None = None
-    own: str | None = None
-    via: Mark | None = None
-    issues: list[Issue] = []
-    if isinstance(source, Overridden):
-        source, overrides = source.source, (*source.overrides, *overrides_arg(overrides))
-    changes = overrides_arg(overrides)
-    if changes and isinstance(source, Plan):
-        raise TypeError("overrides apply to a spec, not to a plan")
-    if changes and isinstance(source, Spec):
-        source = spec_data(source)
-    if isinstance(source, Plan):
-        plan = source
-    else:
-        if isinstance(source, Spec):
-            spec = source
-        else:
-            try:
-                doc = read_source(source)
-            except SpecError as exc:
-                return None, _sorted(exc.issues)
-            own = doc.file
-            via = doc.source.mark_for(("extends",)) if "extends" in doc.data else None
-            try:
-                doc = resolve_extends(doc)
-                doc = apply_overrides(doc, changes)
-                spec = spec_from_document(doc)
-            except SpecError as exc:
-                return None, _sorted(place(i, doc.source, own, via) for i in exc.issues)
-        source_map = spec._source
-        own = own or spec._file
-        via = via or spec._via
+    if isinstance(source, Spec) and not changes:
         try:
-            plan, issues = lower_with_issues(spec)
+            spec = checked_spec(source)
         except SpecError as exc:
-            return None, _sorted(place(i, source_map, own, via) for i in exc.issues)
+            return _Where(source._source, source._file, source._via).place_all(exc.issues)
+        return spec, _Where(spec._source, spec._file, spec._via)
+    try:
+        doc = read_source(spec_data(source) if isinstance(source, Spec) else source)
+    except SpecError as exc:
+        return _sorted(exc.issues)
+    own = doc.file
+    via = doc.source.mark_for(("extends",)) if "extends" in doc.data else None
+    try:
+        doc = resolve_extends(doc)
+        doc = apply_overrides(doc, changes)
+        spec = spec_from_document(doc)
+    except SpecError as exc:
+        return _Where(doc.source, own, via).place_all(exc.issues)
+    return spec, _Where(spec._source, own or spec._file, via or spec._via)
+
+
+def _analysed(
+    spec: Spec | None,
+    plan: Plan,
+    issues: list[Issue],
+    shape: tuple[int | None, int, int] | None,
+    input_name: str,
+    where: _Where,
+) -> tuple[Checked | None, list[Issue]]:
+    """Analyse ``plan`` for the input (the spec's, or ``shape``); with lowering's ``issues``, every problem."""
+    from resnetdsl.analyze import analyze
+
     analysis: Analysis | None = None
     c, h, w = shape if shape is not None else (None, None, None)
     try:
@@ -162,17 +194,17 @@ def check_with_issues(
             plan,
             None if h is None or w is None else (h, w),
             c,
-            source=source_map,
+            source=where.source,
             input_name=input_name if shape is not None else None,
         )
-        issues += analysis.warnings
+        issues = [*issues, *analysis.warnings]
     except SpecError as exc:
-        issues += exc.issues
+        issues = [*issues, *exc.issues]
     except Exception:
         if not issues:
             raise
         # the plan came with problems already reported; what the analyzer makes of it adds nothing
-    placed = _sorted(place(i, source_map, own, via) for i in issues)
+    placed = where.place_all(issues)
     if analysis is None or any(i.severity == "error" for i in placed):
         return None, placed
     if placed != list(analysis.warnings):

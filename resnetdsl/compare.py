@@ -1,22 +1,20 @@
-"""``resnetdsl diff A B``: what differs between two resolved specs, their numbers per stage side by side, and
-which of A's tensors load into B (as they are, adapted, or not at all), all without torch.
+"""The diff of two specs (``resnetdsl diff A B``): what differs between the resolved specs, their numbers per
+stage side by side, and which of A's tensors load into B (as they are, adapted, or not at all), all without torch.
 
-The weight part is :func:`resnetdsl.compat.predict`: the rule :func:`resnetdsl.load_weights` applies.
+The weight part is :func:`resnetdsl.weights.fit.predict`: the rule :func:`resnetdsl.load_weights` applies.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 from resnetdsl.analyze import Analysis, Totals
 from resnetdsl.check import check
-from resnetdsl.compat import STATUSES, WeightReport, predict
 from resnetdsl.errors import format_path
 from resnetdsl.show import resolved
+from resnetdsl.weights.fit import STATUSES, WeightReport, predict
 
 _MISSING = object()
 
@@ -153,16 +151,6 @@ def diff(a: Any, b: Any, *, input_size: Any = None, overrides: Any = None) -> Di
     rows = [PartRow(n, pa.get(n), pb.get(n)) for n in first]
     rows.append(PartRow("total", ca.analysis.totals, cb.analysis.totals))
     return Diff(ca.plan.name, cb.plan.name, keys, tuple(rows), predict(ca.plan, cb.plan))
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl diff A B [--set K=V (on B)]... [--input CxHxW] [--tensors] [--format text|json]``."""
-    d = diff(args.a, args.b, input_size=args.input)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(d.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write(d.format(tensors=args.tensors))
-    return 0
 
 
 __all__ = ["STATUSES", "Diff", "KeyChange", "PartRow", "diff"]

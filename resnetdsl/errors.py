@@ -101,7 +101,11 @@ def _sort_key(issue: Issue) -> tuple[str, int, int, str]:
 
 
 class SpecError(ValueError):
-    """A spec is invalid. ``issues`` holds every problem found, in source order."""
+    """A spec is invalid. ``issues`` holds every problem found, in source order.
+
+    Its text is one line per issue; when warnings ride along with the errors, every line says which it is
+    (``file:line:col: error: path: message``, as ``resnetdsl validate`` prints it).
+    """
 
     def __init__(self, issues: Iterable[Issue]) -> None:
         found = list(issues)
@@ -109,8 +113,17 @@ class SpecError(ValueError):
         marked = sorted((i for i in found if i.mark), key=_sort_key)
         unmarked = [i for i in found if not i.mark]
         self.issues: list[Issue] = marked + unmarked
-        super().__init__("\n".join(i.format() for i in self.issues) or "invalid spec")
+        mixed = any(i.severity != "error" for i in self.issues)
+        super().__init__("\n".join(i.format(severity=mixed) for i in self.issues) or "invalid spec")
 
     @classmethod
     def single(cls, message: str, *, path: Path = (), mark: Mark | None = None) -> SpecError:
         return cls([Issue(path, message, mark)])
+
+
+def print_issues(issues: Iterable[Issue]) -> None:
+    """Every issue to stderr as ``resnetdsl validate`` writes it: ``file:line:col: severity: path: message``."""
+    import sys
+
+    for issue in issues:
+        print(issue.format(severity=True), file=sys.stderr)

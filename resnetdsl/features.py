@@ -57,11 +57,7 @@ def taps(plan: P.Plan) -> tuple[Tap, ...]:
     """Every tap of ``plan`` (the stem's and each stage's), whatever ``plan.out_indices`` selects."""
     before = [op for op in plan.stem if not _is_pool(op)]
     x = Field(1, 1).through_all(before)
-    channels = plan.stages[0].in_channels
-    for op in reversed(before):
-        if isinstance(op, P.Conv):
-            channels = op.out_channels
-            break
+    channels = next(op.out_channels for op in reversed(before) if isinstance(op, P.Conv))
     out = [Tap(0, _module(plan, before[-1].name), "stem", channels, x.jump, x.dilation, _rf(x))]
     x = x.through_all(op for op in plan.stem if _is_pool(op))
     for i, st in enumerate(plan.stages):
@@ -76,7 +72,9 @@ def _rf(x: Field) -> int | None:
 
 
 def with_features(plan: P.Plan, out_indices: Sequence[int]) -> P.Plan:
-    """The backbone returning the taps ``out_indices``: no head, and no stage after the last one asked for.
+    """The backbone returning the taps ``out_indices``: nothing after the last one asked for is built, analysed
+    or counted: no head, no stage after it, no pre-activation final norm + act and, when the stem's map is the
+    only one, not even the stem's pool (the plan then has no stages).
 
     Raises:
         ValueError: an index that names no tap, or indices not in increasing order.
@@ -89,9 +87,12 @@ def with_features(plan: P.Plan, out_indices: Sequence[int]) -> P.Plan:
         raise ValueError(f"out_indices must lie in 0…{n} (0: the stem, 1…{n}: the stages), got {idx!r}")
     if any(b <= a for a, b in itertools.pairwise(idx)):
         raise ValueError(f"out_indices must increase without repeats, got {idx!r}")
-    keep = max(max(idx), 1)  # the stem's tap alone still needs a stage to describe its channels
+    last = max(idx)
+    stem = plan.stem if last else tuple(op for op in plan.stem if not _is_pool(op))  # the stem's tap is before its pool
     # timm's FeatureListNet ends with the last stage: a pre-activation network's final norm + act is left out
-    return dataclasses.replace(plan, stages=plan.stages[:keep], head=(), num_classes=None, final=(), out_indices=idx)
+    return dataclasses.replace(
+        plan, stem=stem, stages=plan.stages[:last], head=(), num_classes=None, final=(), out_indices=idx
+    )
 
 
 def selected(plan: P.Plan) -> tuple[Tap, ...]:

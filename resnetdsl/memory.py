@@ -2,7 +2,8 @@
 optimizer state, exactly, from the plan (no torch).
 
 The activation figure counts the distinct tensors autograd saves during one training-mode forward pass
-(parameters and buffers excluded: they live anyway). Each op type has a rule in :data:`RULES` saying which
+(parameters and buffers excluded: they live anyway). Each op type's description has a rule
+(:meth:`resnetdsl.ops.base.OpType.saves`; this module keeps the tracker and the walk) saying which
 tensors it saves and whether its output is a new tensor or its input's storage (in-place ops, views). The rules,
 each measured on torch 2.x with ``torch.autograd.graph.saved_tensors_hooks`` (tests/test_memory.py checks every
 preset within 1 %):
@@ -43,22 +44,33 @@ parameter tensor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from resnetdsl import plan as P
-from resnetdsl.analyze import Analysis, LayerInfo
+from resnetdsl.analyze import Analysis
+from resnetdsl.ops import DESCRIPTIONS, counts
+from resnetdsl.ops.base import INDEX_BYTES, STAT_BYTES, numel
+from resnetdsl.walk import Part, Visitor, add_in_place, ops_in_forward_order, run_block, run_plan
+
+__all__ = [
+    "DTYPE_BYTES",
+    "INDEX_BYTES",
+    "STAT_BYTES",
+    "MemoryReport",
+    "activation_bytes",
+    "activation_report",
+    "format_memory",
+    "memory_report",
+]
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2}
-STAT_BYTES = 4
-"""Batch and group norm statistics are saved in float32 (also for bfloat16 activations on CPU)."""
-INDEX_BYTES = 8
 
 
 @dataclass
 class _Tracker:
-    """Symbolic tensors (id → bytes) and the set of those saved for backward, attributed to a section."""
+    """Symbolic tensors (id → bytes) and the set of those saved for backward, attributed to a section (the
+    :class:`~resnetdsl.ops.base.Tracker` each op's memory rule works on)."""
 
     batch: int
     elem: int
@@ -74,133 +86,38 @@ class _Tracker:
         self.saved.setdefault(tid, self.section)
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+class _Step(Visitor[int]):
+    """The walk of one training step: each op's rule (its description's :meth:`~resnetdsl.ops.base.OpType.saves`)
+    on the tensor ids, the analysis giving each op's sizes (its layers come in walk order)."""
 
+    def __init__(self, analysis: Analysis, t: _Tracker) -> None:
+        self.t = t
+        self.layers = analysis.layers()
+        self.blocks = analysis.blocks()
+        self.in_place = False
+        self.out_size = 0
 
-Rule = Callable[[Any, int, LayerInfo, _Tracker], int]
+    def op(self, op: P.Op, x: int, part: Part) -> int:
+        info = next(self.layers)
+        assert info.op is op, (info.path, op.name)
+        if part in ("final", "head"):
+            self.t.section = part
+        rule = DESCRIPTIONS[type(op)].saves  # KeyError: an op type without a description
+        return rule(op, x, self.t, numel(info.in_shape), numel(info.out_shape))
 
+    def block(self, stage: P.Stage, block: P.Block, x: int) -> int:
+        self.t.section = stage.name
+        info = next(self.blocks)
+        if not stage.checkpoint:
+            self.in_place, self.out_size = add_in_place(block), numel(info.out_shape)
+            return run_block(block, x, self)
+        for _ in info.layers:  # a checkpointed block keeps only its input; the rest is recomputed in backward
+            next(self.layers)
+        self.t.save(x)
+        return self.t.new(numel(info.out_shape))
 
-def _conv(op: P.Conv | P.Linear, x: int, info: LayerInfo, t: _Tracker) -> int:
-    t.save(x)
-    return t.new(_numel(info.out_shape))
-
-
-def _norm(op: P.Norm, x: int, info: LayerInfo, t: _Tracker) -> int:
-    if op.kind == "frozen_batch":
-        t.save(t.new(op.channels, batched=False))
-        return t.new(_numel(info.out_shape))
-    t.save(x)
-    stats = op.channels if op.kind == "batch" else op.groups * t.batch
-    t.save(t.new(stats, STAT_BYTES, batched=False))
-    t.save(t.new(stats, STAT_BYTES, batched=False))
-    return t.new(_numel(info.out_shape))
-
-
-def _norm_act(op: P.NormAct, x: int, info: LayerInfo, t: _Tracker) -> int:
-    t.save(x)
-    t.save(t.new(op.channels, STAT_BYTES, batched=False))
-    t.save(t.new(op.channels, STAT_BYTES, batched=False))
-    out = t.new(_numel(info.out_shape))
-    t.save(out)
-    return out
-
-
-def _act(op: P.Act, x: int, info: LayerInfo, t: _Tracker) -> int:
-    if op.kind in ("relu", "leaky_relu"):
-        if op.inplace:
-            t.save(x)
-            return x
-        out = t.new(_numel(info.out_shape))
-        t.save(out)
-        return out
-    if op.inplace and op.kind != "gelu":  # the in-place form saves a copy of its input, then overwrites it
-        t.save(t.new(_numel(info.in_shape)))
-        return x
-    t.save(x)
-    return t.new(_numel(info.out_shape))
-
-
-def _pool(op: P.Pool, x: int, info: LayerInfo, t: _Tracker) -> int:
-    t.save(x)
-    if op.kind == "max":
-        t.save(t.new(_numel(info.out_shape), INDEX_BYTES))
-    return t.new(_numel(info.out_shape))
-
-
-def _global_pool(op: P.GlobalPool, x: int, info: LayerInfo, t: _Tracker) -> int:
-    if op.kind == "max":  # global average pooling runs as a mean, which needs only sizes
-        t.save(x)
-        t.save(t.new(_numel(info.out_shape), INDEX_BYTES))
-    return t.new(_numel(info.out_shape))
-
-
-def _same(op: P.Op, x: int, info: LayerInfo, t: _Tracker) -> int:
-    return x
-
-
-def _dropout(op: P.Dropout, x: int, info: LayerInfo, t: _Tracker) -> int:
-    if op.p <= 0:
-        return x
-    t.save(t.new(_numel(info.out_shape)))  # on CPU the mask is a scaled noise tensor of the input's dtype
-    return t.new(_numel(info.out_shape))
-
-
-def _drop_path(op: P.DropPath, x: int, info: LayerInfo, t: _Tracker) -> int:
-    if op.p <= 0:
-        return x
-    t.save(t.new(1))
-    return t.new(_numel(info.out_shape))
-
-
-def _pad(op: P.PadShortcut, x: int, info: LayerInfo, t: _Tracker) -> int:
-    return x if op.out_channels == op.in_channels else t.new(_numel(info.out_shape))
-
-
-def _se(op: P.SqueezeExcite, x: int, info: LayerInfo, t: _Tracker) -> int:
-    t.save(x)
-    t.save(t.new(op.channels))
-    t.save(t.new(op.reduced_channels))
-    t.save(t.new(op.channels))
-    return t.new(_numel(info.out_shape))
-
-
-def _eca(op: P.EfficientChannelAttn, x: int, info: LayerInfo, t: _Tracker) -> int:
-    t.save(x)
-    t.save(t.new(op.channels))
-    t.save(t.new(op.channels))
-    return t.new(_numel(info.out_shape))
-
-
-RULES: dict[type, Rule] = {
-    P.Conv: _conv,
-    P.Norm: _norm,
-    P.NormAct: _norm_act,
-    P.Act: _act,
-    P.Pool: _pool,
-    P.GlobalPool: _global_pool,
-    P.Flatten: _same,
-    P.Dropout: _dropout,
-    P.Linear: _conv,
-    P.Identity: _same,
-    P.PadShortcut: _pad,
-    P.SqueezeExcite: _se,
-    P.EfficientChannelAttn: _eca,
-    P.DropPath: _drop_path,
-}
-"""Op type → what it saves for backward and what its output is (see the module docstring)."""
-
-
-def _apply(op: P.Op, x: int, info: LayerInfo, t: _Tracker) -> int:
-    return RULES[type(op)](op, x, info, t)  # KeyError: an op type without a rule
-
-
-def _inplace_add(block: P.Block) -> bool:
-    last = next(op for op in reversed(block.main) if not isinstance(op, P.DropPath))
-    return isinstance(last, P.Norm | P.Conv | P.SqueezeExcite | P.EfficientChannelAttn)
+    def add(self, main: int, shortcut: int) -> int:
+        return main if self.in_place else self.t.new(self.out_size)  # an in-place add keeps the branch's tensor
 
 
 @dataclass(frozen=True)
@@ -246,61 +163,14 @@ def activation_report(analysis: Analysis, batch: int, dtype: str = "float32") ->
     """
     plan = analysis.plan
     t = _Tracker(batch, DTYPE_BYTES[dtype], section="stem")  # the stem's first conv saves the input batch
-    x = t.new(_numel(analysis.input_shape))
-    for info in analysis.stem:
-        x = _apply(info.op, x, info, t)
-    for st in analysis.stages:
-        t.section = st.stage.name
-        for bi in st.blocks:
-            block = bi.block
-            infos = {layer.path.rsplit(f"{bi.path}.", 1)[-1]: layer for layer in bi.layers}
-            if st.stage.checkpoint:
-                t.save(x)
-                x = t.new(_numel(bi.out_shape))
-                continue
-            inp = x
-            pre = x
-            for op in block.pre:
-                pre = _apply(op, pre, infos[op.name], t)
-            out = pre
-            for op in block.main:
-                out = _apply(op, out, infos[op.name], t)
-            if block.has_add:
-                s = pre if block.shortcut_from_pre else inp
-                for op in block.shortcut_ops:
-                    s = _apply(op, s, infos[op.name], t)
-                if not _inplace_add(block):
-                    out = t.new(_numel(bi.out_shape))
-            for op in block.post:
-                out = _apply(op, out, infos[op.name], t)
-            x = out
-    t.section = "final"
-    for info in analysis.final:
-        x = _apply(info.op, x, info, t)
-    t.section = "head"
-    for info in analysis.head:
-        x = _apply(info.op, x, info, t)
+    run_plan(plan, t.new(numel(analysis.input_shape)), _Step(analysis, t))
     sections: dict[str, int] = {"stem": 0, **{s.name: 0 for s in plan.stages}, "final": 0, "head": 0}
     for tid, section in t.saved.items():
         sections[section] += t.sizes[tid]
     if not plan.final:
         sections.pop("final")
-    tensors = sum(_param_tensors(op) for _, op in plan.named_ops())
+    tensors = sum(counts(op)[2] for _, op in ops_in_forward_order(plan))
     return MemoryReport(batch, dtype, sections, analysis.totals.params, tensors)
-
-
-def _param_tensors(op: P.Op) -> int:
-    if isinstance(op, P.Conv | P.Linear):
-        return 1 + int(op.bias)
-    if isinstance(op, P.Norm):
-        return 0 if op.kind == "frozen_batch" else 2
-    if isinstance(op, P.NormAct):
-        return 2
-    if isinstance(op, P.SqueezeExcite):
-        return 4
-    if isinstance(op, P.EfficientChannelAttn):
-        return 1
-    return 0
 
 
 def activation_bytes(plan: P.Plan, batch: int, dtype: str = "float32") -> int:

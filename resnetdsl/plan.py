@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, ActKind, GlobalPoolKind, NormLayerKind, PoolKind
+
 ShortcutUse = Literal["identity", "projection", "pad", "avgpool_projection", "none"]
 
 
@@ -34,7 +36,7 @@ class Conv:
 class Norm:
     name: str
     channels: int
-    kind: Literal["batch", "group", "frozen_batch"] = "batch"
+    kind: NormLayerKind = "batch"
     """``batch``: BatchNorm2d; ``group``: GroupNorm of ``groups`` groups; ``frozen_batch``: FrozenBatchNorm2d
     (weight, bias, running_mean, running_var as buffers; no parameters)."""
     eps: float = 1e-5
@@ -58,31 +60,20 @@ class NormAct:
     momentum: float = 0.1
 
 
-ACT_NAMES = {
-    "relu": "ReLU",
-    "leaky_relu": "LeakyReLU",
-    "silu": "SiLU",
-    "gelu": "GELU",
-    "mish": "Mish",
-    "hardswish": "Hardswish",
-}
-"""Each activation kind's torch module name (how summaries and diagrams write it)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Act:
     name: str
-    kind: Literal["relu", "leaky_relu", "silu", "gelu", "mish", "hardswish"] = "relu"
+    kind: ActKind = "relu"
     inplace: bool = True
     """Ignored by ``gelu`` (torch's GELU has no in-place form)."""
-    negative_slope: float = 0.01
+    negative_slope: float = DEFAULT_NEGATIVE_SLOPE
     """``leaky_relu`` only."""
 
 
 @dataclass(frozen=True, slots=True)
 class Pool:
     name: str
-    kind: Literal["max", "avg"]
+    kind: PoolKind
     kernel_size: int
     stride: int
     padding: int = 0
@@ -97,7 +88,7 @@ class Pool:
 @dataclass(frozen=True, slots=True)
 class GlobalPool:
     name: str
-    kind: Literal["avg", "max"] = "avg"
+    kind: GlobalPoolKind = "avg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +204,10 @@ class Block:
         return self.shortcut != "none"
 
     def ops(self) -> Iterator[Op]:
-        yield from self.pre
-        yield from self.main
-        yield from self.shortcut_ops
-        yield from self.post
+        """Every op of the block, in the order a forward pass runs them (:func:`resnetdsl.walk.block_ops`)."""
+        from resnetdsl.walk import block_ops
+
+        return (op for _, op in block_ops(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,21 +268,17 @@ class Plan:
 
     @property
     def feature_channels(self) -> int:
+        if not self.stages:  # a backbone returning the stem's map alone (features.out_indices: [0])
+            return next(op.out_channels for op in reversed(self.stem) if isinstance(op, Conv))
         return self.stages[-1].out_channels
 
     def named_ops(self) -> Iterator[tuple[str, Op]]:
-        """Every op with its full module path, in build order (stem, blocks, head)."""
-        for op in self.stem:
-            yield op.name, op
-        for stage in self.stages:
-            for block in stage.blocks:
-                prefix = f"{stage.name}.{block.name}."
-                for op in block.ops():
-                    yield prefix + op.name, op
-        for op in self.final:
-            yield op.name, op
-        for op in self.head:
-            yield op.name, op
+        """Every op with its full module path, in the order a forward pass runs them (stem, blocks, final,
+        head): :func:`resnetdsl.walk.ops_in_forward_order`. The built model registers its modules in another
+        order (:func:`resnetdsl.walk.ops_in_registration_order`)."""
+        from resnetdsl.walk import ops_in_forward_order
+
+        return ops_in_forward_order(self)
 
     def blocks(self) -> Iterator[tuple[Stage, Block]]:
         for stage in self.stages:

@@ -12,12 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from resnetdsl import plan as P
-
-_NEUTRAL = (P.Norm, P.NormAct, P.Act, P.Identity, P.Dropout, P.DropPath)
-_GLOBAL = (P.SqueezeExcite, P.EfficientChannelAttn)
-"""Channel attention gates every position by the mean over the whole map: from there on, each position sees
-the whole input."""
-"""Ops that keep the geometry (a global pool or the head's ops have no receptive field: they see everything)."""
+from resnetdsl.ops import DESCRIPTIONS
+from resnetdsl.ops.base import Window
+from resnetdsl.walk import Part, Visitor, run_block
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,24 +31,42 @@ class Field:
     """A global operation (channel attention) came on the way: every position sees the whole input."""
 
     def through(self, op: P.Op) -> Field:
-        """The field after ``op``."""
-        if isinstance(op, P.Conv | P.Pool):
-            d = op.dilation if isinstance(op, P.Conv) else 1
-            size = self.size + (op.kernel_size - 1) * d * self.jump
-            return Field(size, self.jump * op.stride, max(self.dilation, d), self.whole)
-        if isinstance(op, P.PadShortcut):
-            return Field(self.size, self.jump * op.stride, self.dilation, self.whole)
-        if isinstance(op, _GLOBAL):
+        """The field after ``op``: its description's window (``r ← r + (k − 1)·d·j``, ``j ← j·s``), nothing
+        for a neutral op, the whole input after a global one (channel attention's gate)."""
+        reach = DESCRIPTIONS[type(op)].reach(op)  # KeyError: an op type without a description
+        if isinstance(reach, Window):
+            k, s, d = reach
+            return Field(self.size + (k - 1) * d * self.jump, self.jump * s, max(self.dilation, d), self.whole)
+        if reach == "global":
             return Field(self.size, self.jump, self.dilation, True)
-        if isinstance(op, _NEUTRAL):
-            return self
-        raise TypeError(f"receptive field: unknown plan op {type(op).__name__}")
+        return self
 
     def through_all(self, ops: Iterable[P.Op]) -> Field:
         out = self
         for op in ops:
             out = out.through(op)
         return out
+
+
+class FieldVisitor(Visitor[Field]):
+    """The walk's receptive-field rule: each op moves the field, an add takes the wider of the two paths."""
+
+    def op(self, op: P.Op, x: Field, part: Part) -> Field:
+        return x.through(op)
+
+    def add(self, main: Field, shortcut: Field) -> Field:
+        """A residual block sees what the wider of its two paths sees."""
+        if shortcut.jump != main.jump:  # the analyzer rejects such a block; keep the two facts apart here too
+            raise ValueError(f"paths of different strides ({main.jump} and {shortcut.jump})")
+        return Field(
+            max(main.size, shortcut.size),
+            main.jump,
+            max(main.dilation, shortcut.dilation),
+            main.whole or shortcut.whole,
+        )
+
+
+_FIELDS = FieldVisitor()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,21 +87,16 @@ class FeatureFacts:
 
 def block_field(block: P.Block, x: Field) -> Field:
     """The field after one residual block: the wider of its main path and its shortcut."""
-    main = x.through_all(block.main)
-    if block.has_add:
-        short = x.through_all(block.shortcut_ops)
-        if short.jump != main.jump:  # the analyzer rejects such a block; keep the two facts apart here too
-            raise ValueError(f"block {block.name}: paths of different strides ({main.jump} and {short.jump})")
-        main = Field(
-            max(main.size, short.size), main.jump, max(main.dilation, short.dilation), main.whole or short.whole
-        )
-    return main.through_all(block.post)
+    try:
+        return run_block(block, x, _FIELDS)
+    except ValueError as exc:
+        raise ValueError(f"block {block.name}: {exc}") from None
 
 
 def feature_facts(plan: P.Plan) -> tuple[FeatureFacts, ...]:
     """Reduction, dilation and receptive field of the stem's output and of every stage's output."""
     x = Field(1, 1).through_all(plan.stem)
-    channels = plan.stages[0].in_channels
+    channels = plan.stages[0].in_channels if plan.stages else plan.feature_channels
     out = [FeatureFacts("stem", channels, x.jump, x.dilation, None if x.whole else x.size)]
     for st in plan.stages:
         for block in st.blocks:

@@ -7,16 +7,16 @@ output validates and builds the identical model. Nothing here imports torch.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from typing import Any
 
 import yaml
 
 from resnetdsl.check import check
+from resnetdsl.load.source import reads_as_text
 from resnetdsl.lower import BUILTIN_DEFAULTS
 from resnetdsl.spec import SCHEMA_ID, Spec
+from resnetdsl.text import unsafe_char
 
 _FILL_DEFAULTS = (
     "block",
@@ -112,9 +112,43 @@ class _FlowList(list[Any]):
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    """PyYAML's safe dumper, quoting every string that this package's loader would not read back as itself.
+
+    PyYAML quotes what YAML 1.1 would read as something else (``yes``, ``1_0``); the loader reads YAML 1.2's core
+    schema, where ``0o10`` and ``1e-3`` are numbers, so those are quoted too. A string holding a line break that a
+    quoted scalar would fold (NEL, LS, PS) is written double-quoted, where they are escapes (``\\N``, ``\\L``,
+    ``\\P``), and so is one holding a character no spec may hold (only invalid data has one).
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        if kind is yaml.ScalarNode and implicit[0] and tag == _STR and not reads_as_text(value):
+            return _NOT_TEXT  # any tag but str: the emitter then quotes the value
+        return tag
+
+    def write_double_quoted(self, text: str, split: bool = True) -> None:
+        if unsafe_char(text) is None:
+            super().write_double_quoted(text, split)
+            return
+        allow, self.allow_unicode = self.allow_unicode, False  # every character past ASCII as an escape
+        try:
+            super().write_double_quoted(text, split)
+        finally:
+            self.allow_unicode = allow
 
 
+_STR = "tag:yaml.org,2002:str"
+_NOT_TEXT = "tag:yaml.org,2002:int"
+_FOLDED_BREAKS = frozenset("\x85\u2028\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # double-quoted, a character no spec may hold is written as an escape (the loader then names its key path)
+    style = '"' if _FOLDED_BREAKS.intersection(value) or unsafe_char(value) is not None else None
+    return dumper.represent_scalar(_STR, value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
 _Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
 
@@ -138,15 +172,6 @@ def to_yaml(data: dict[str, Any]) -> str:
 def show(source: Any, *, overrides: Any = None) -> str:
     """``resnetdsl show``'s text: the resolved spec as YAML."""
     return to_yaml(resolved(source, overrides=overrides))
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl show SPEC [--set K=V]... [-o FILE]``."""
-    text = show(args.spec)
-    from resnetdsl.io import write_or_print
-
-    write_or_print(args.output, text)
-    return 0
 
 
 # --- presets -----------------------------------------------------------------------------------------
@@ -202,14 +227,3 @@ def format_presets(rows: list[dict[str, Any]], fmt: str = "table") -> str:
 def _short(text: str, limit: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def presets_cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl presets [--names] [--format table|json|markdown]``."""
-    from resnetdsl.load import preset_names
-
-    if args.names:
-        sys.stdout.write("".join(f"{n}\n" for n in preset_names()))
-        return 0
-    sys.stdout.write(format_presets(preset_rows(), args.format))
-    return 0

@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from resnetdsl import vocab
 from resnetdsl.errors import Path
 
 Int = Annotated[int, Strict()]
@@ -31,11 +32,11 @@ ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_
 StrideOn = Literal["1x1", "3x3"]
 StemKind = Literal["conv7", "conv3", "deep"]
 StemPool = Literal["max", "conv", "none"]
-GlobalPoolKind = Literal["avg", "max"]
+GlobalPoolKind = vocab.GlobalPoolKind
 Layout = Literal["resnet", "resnetv2"]
-NormKind = Literal["batch", "group", "frozen_batch", "none"]
-ActKind = Literal["relu", "leaky_relu", "silu", "gelu", "mish", "hardswish"]
-AttentionKind = Literal["se", "eca", "none"]
+NormKind = vocab.NormKind
+ActKind = vocab.ActKind
+AttentionKind = vocab.AttentionKind
 
 MAX_BLOCKS = 2000
 """Most blocks in a whole network (ResNet-1202 has 600, pre-activation ResNet-1001 333): every spec the

@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -19,11 +18,10 @@ from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, LayerInfo, Totals, format_shape, stem_stride
 from resnetdsl.errors import Issue
 from resnetdsl.features import Tap, selected
+from resnetdsl.ops import describe
 from resnetdsl.receptive import FeatureFacts, feature_facts
 
 if TYPE_CHECKING:
-    import argparse
-
     from resnetdsl.check import InputSize
 
 Depth = Literal["stage", "block", "layer"]
@@ -157,40 +155,14 @@ def _check_depth(depth: Any) -> None:
 # --- building the rows ------------------------------------------------------------------------------
 
 
-def _k(op: P.Conv | P.Pool) -> str:
-    k = f"{op.kernel_size}×{op.kernel_size}"
-    return k + (f"/{op.stride}" if op.stride > 1 else "")
-
-
-_NORM_KINDS = {"batch": "BatchNorm2d", "group": "GroupNorm", "frozen_batch": "FrozenBatchNorm2d"}
-
-
 def op_kind(op: P.Op) -> str:
-    """Torch layer name of ``op``, with its kernel, stride and groups where it has them."""
-    if isinstance(op, P.Conv):
-        extra = (f" g{op.groups}" if op.groups > 1 else "") + (f" d{op.dilation}" if op.dilation > 1 else "")
-        return f"Conv2d {_k(op)}{extra}"
-    if isinstance(op, P.Norm):
-        return _NORM_KINDS[op.kind] + (f" g{op.groups}" if op.kind == "group" else "")
-    if isinstance(op, P.NormAct):
-        return "BatchNormAct2d"
-    if isinstance(op, P.Act):
-        return P.ACT_NAMES[op.kind] + (f" {op.negative_slope:g}" if op.kind == "leaky_relu" else "")
-    if isinstance(op, P.SqueezeExcite):
-        return f"SEModule {op.channels}→{op.reduced_channels}"
-    if isinstance(op, P.EfficientChannelAttn):
-        return f"EcaModule k{op.kernel_size}"
-    if isinstance(op, P.DropPath):
-        return f"DropPath p={op.p:.4g}"
-    if isinstance(op, P.Pool):
-        return f"{'Max' if op.kind == 'max' else 'Avg'}Pool2d {_k(op)}"
-    if isinstance(op, P.GlobalPool):
-        return f"Adaptive{'Avg' if op.kind == 'avg' else 'Max'}Pool2d"
-    if isinstance(op, P.Dropout):
-        return f"Dropout p={op.p:g}"
-    if isinstance(op, P.PadShortcut):
-        return "PadShortcut" + (f" /{op.stride}" if op.stride > 1 else "")
-    return type(op).__name__  # Flatten, Linear, Identity
+    """Torch layer name of ``op``, with its kernel, stride and groups where it has them (its description's
+    :meth:`~resnetdsl.ops.base.OpType.torch_name`).
+
+    Raises:
+        KeyError: an op type without a description.
+    """
+    return describe(op).torch_name(op)
 
 
 _SHORTCUT_WORDS = {
@@ -408,20 +380,3 @@ def format_summary(summary: Summary, fmt: Format = "table", depth: Depth = "bloc
     if fmt == "csv":
         return _csv(summary, depth)
     raise ValueError(f"format must be one of {', '.join(FORMATS)} (got {fmt!r})")
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl summary SPEC [--input CxHxW] [--depth …] [--format …]``; warnings go to stderr."""
-    from resnetdsl.check import check
-    from resnetdsl.cli import print_issues
-
-    analysis = check(args.spec, input_size=args.input, input_name="--input").analysis
-    summary = summary_of(analysis)
-    sys.stdout.write(format_summary(summary, args.format, args.depth))
-    if getattr(args, "batch", None):
-        from resnetdsl.memory import DTYPE_BYTES, activation_report, format_memory
-
-        reports = {dtype: activation_report(analysis, args.batch, dtype) for dtype in DTYPE_BYTES}
-        sys.stdout.write(format_memory(reports))
-    print_issues(summary.warnings)
-    return 0

@@ -7,11 +7,9 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -105,7 +103,7 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     Raises:
         UsageError: a path that does not exist, or a glob or directory that yields no file.
     """
-    from resnetdsl.load.source import nearby_hint
+    from resnetdsl.load.presets import nearby_hint
 
     found: list[str] = []
     problems: list[str] = []
@@ -251,7 +249,8 @@ def format_github(report: Report) -> str:
 FORMATTERS = {"text": format_text, "json": format_json, "github": format_github}
 
 
-def _write(stream: Any, text: str) -> None:
+def write_escaped(stream: Any, text: str) -> None:
+    """``text`` to ``stream``, with what its encoding cannot write as a backslash escape."""
     # A lone surrogate (`"\ud800"` in YAML) must not turn into a UnicodeEncodeError halfway through the output.
     encoding = getattr(stream, "encoding", None) or "utf-8"
     stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
@@ -261,25 +260,6 @@ def _write(stream: Any, text: str) -> None:
 def default_format() -> Format:
     """``github`` under GitHub Actions, else ``text``."""
     return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl validate PATH... [--format text|json|github]``.
-
-    Returns:
-        0 when every file is valid, 1 when some file is not, 2 when a path names nothing to check.
-    """
-    fmt: Format = args.format or default_format()
-    try:
-        report = validate_paths(args.paths, getattr(args, "overrides", None), show_progress=True)
-    except UsageError as exc:
-        for problem in exc.problems:
-            _write(sys.stderr, f"resnetdsl validate: error: {problem}\n")
-            if fmt == "github":
-                _write(sys.stdout, f"::error title=resnetdsl validate::{escape_data(problem)}\n")
-        return EXIT_USAGE
-    _write(sys.stdout, FORMATTERS[fmt](report))
-    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 # --- JSON Schema ---------------------------------------------------------------------------------
@@ -300,12 +280,37 @@ def export_schema() -> dict[str, Any]:
     required = body.pop("required", [])
     body.pop("$id", None)
     defs = body.pop("$defs", {})
+    _stage_changes(body["properties"]["stages"], defs)
     out: dict[str, Any] = {"$schema": SCHEMA_DIALECT, "$id": SCHEMA_ID, **body}
     out["if"] = {"required": ["extends"]}
     out["then"] = {}
-    out["else"] = {"required": required}
+    out["else"] = {"required": required, "properties": {"stages": {"type": "array"}}}
     out["$defs"] = defs
     return out
+
+
+INDEX_PATTERN = r"^(0|[1-9][0-9]{0,5})$"
+"""A key of the index form of ``stages`` (the loader's rule for merging onto a base's list)."""
+
+
+def _stage_changes(stages: dict[str, Any], defs: dict[str, Any]) -> None:
+    """Let ``stages`` also be the index form a spec with ``extends`` may use, ``stages: {2: {depth: 1}}``: a
+    mapping of the base's stage indices to the settings that change (each keyword of JSON Schema applies to its
+    own type only, so the list form keeps its own messages); without ``extends`` only the list is allowed."""
+    stage = defs["Stage"]
+    defs["StageChange"] = {
+        **{k: v for k, v in stage.items() if k != "required"},
+        "title": "StageChange",
+        "description": "Settings that change in one stage of the base (``extends``), by its index; the index just "
+        "past the end appends a stage, which then needs its depth and width.",
+    }
+    stages["type"] = ["array", "object"]
+    stages["description"] += (
+        " With ``extends``, also a mapping of the base's stage indices to what changes: ``{2: {depth: 23}}``."
+    )
+    stages["propertyNames"] = {"pattern": INDEX_PATTERN}
+    stages["additionalProperties"] = {"$ref": "#/$defs/StageChange"}
+    stages["minProperties"] = 1
 
 
 def _clean(node: Any) -> Any:
@@ -329,16 +334,3 @@ def _clean(node: Any) -> Any:
 def schema_text() -> str:
     """The schema as the committed ``schemas/resnet-spec.schema.json`` holds it."""
     return json.dumps(export_schema(), indent=2, ensure_ascii=False) + "\n"
-
-
-def schema_cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl schema [-o FILE]``: print the JSON Schema, or write it atomically to FILE."""
-    text = schema_text()
-    if args.output:
-        from resnetdsl.io import atomic_write_text
-
-        atomic_write_text(args.output, text)
-        _write(sys.stderr, f"wrote {args.output}\n")
-    else:
-        _write(sys.stdout, text)
-    return EXIT_OK

@@ -15,9 +15,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import resnetdsl
 from resnetdsl import plan as P
-from resnetdsl.analyze import Analysis, Totals, _out_len, analyze, analyze_spec, stem_stride
+from resnetdsl.analyze import Analysis, Totals, analyze, analyze_spec, stem_stride
 from resnetdsl.errors import SpecError
 from resnetdsl.load import load_spec
+from resnetdsl.ops.base import out_len as _out_len
 from tests.conftest import ROOT, SPECS, TORCHVISION
 
 PRESETS = resnetdsl.presets()

@@ -227,3 +227,34 @@ def test_api_functions_stay_functions_after_every_module_is_imported() -> None:
     for name in resnetdsl.__all__:
         value = getattr(resnetdsl, name)
         assert not isinstance(value, type(resnetdsl)), f"resnetdsl.{name} is a module, not the API object"
+
+
+def test_package_names_stay_their_objects_after_every_module_is_imported() -> None:
+    # the same for every package (resnetdsl.weights, resnetdsl.load, resnetdsl.commands, …): a name it exports
+    # is still its object, never a submodule of that name bound over it
+    import importlib
+    import pkgutil
+    import types
+
+    names = [info.name for info in pkgutil.walk_packages(resnetdsl.__path__, "resnetdsl.")]
+    modules = [importlib.import_module(n) for n in names if not n.endswith("__main__")]
+    packages = [m for m in [resnetdsl, *modules] if hasattr(m, "__path__")]
+    assert {"resnetdsl.weights", "resnetdsl.load", "resnetdsl.commands"} <= {p.__name__ for p in packages}
+    for package in packages:
+        for name in getattr(package, "__all__", ()):
+            value = getattr(package, name)
+            assert not isinstance(value, types.ModuleType), f"{package.__name__}.{name} is a module"
+
+
+def test_documented_module_paths_import() -> None:
+    # docs/python.md names these as their homes; a renamed module leaves a re-export behind
+    from resnetdsl.compare import Diff, diff
+    from resnetdsl.importer import UnsupportedModel
+    from resnetdsl.summary import format_summary
+    from resnetdsl.validate import UsageError
+    from resnetdsl.weights import WeightError, load_weights, predict
+
+    assert issubclass(WeightError, ValueError) and issubclass(UnsupportedModel, ValueError)
+    assert issubclass(UsageError, Exception) and isinstance(Diff, type)
+    assert resnetdsl.diff is not diff and callable(format_summary)  # the API function wraps the module's
+    assert load_weights.__module__ == "resnetdsl.weights.checkpoint" and predict.__module__ == "resnetdsl.weights.fit"

@@ -3,8 +3,6 @@ checkpointing (``checkpoint: true``) through spec → plan → model → summary
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 from torch.nn import functional as F
@@ -19,15 +17,13 @@ SMALL += " {depth: 3, width: 64, stride: 2, checkpoint: true}]\n"
 V2 = "extends: resnetv2_18\nstages: [{depth: 2, width: 64, checkpoint: true}, {depth: 2, width: 128, stride: 2}]\n"
 
 
-def _step(model: torch.nn.Module, batch: int, generator_seed: int = 0) -> float:
+def _step(model: torch.nn.Module, batch: int, generator_seed: int = 0) -> None:
     g = torch.Generator().manual_seed(generator_seed)
     x = torch.randn(batch, 3, 32, 32, generator=g)
     y = torch.randint(0, 10, (batch,), generator=g)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    t0 = time.perf_counter()
     F.cross_entropy(model(x), y).backward()
     opt.step()
-    return time.perf_counter() - t0
 
 
 @pytest.mark.parametrize("spec", [SMALL, V2], ids=["cifar", "resnetv2"])
@@ -84,9 +80,10 @@ def test_checkpoint_must_be_a_boolean() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["cifar_resnet1202", "preact_resnet1001"])
 def test_thousand_layers_train_on_two_cores(name: str) -> None:
-    """A training step of the 1000-layer presets at batch 8 (batch 32 takes ~20-40 s each on 2 loaded cores:
-    bench/deep.py measures it)."""
+    """A training step of the 1000-layer presets at batch 8 reaches every parameter (how long it takes is
+    bench/deep.py's to measure, not a test's)."""
     model = resnetdsl.build_model(name, seed=0)
     before = model.fc.weight.detach().clone()
-    seconds = _step(model, 8)
-    assert not torch.equal(model.fc.weight, before) and seconds < 120
+    _step(model, 8)
+    assert not torch.equal(model.fc.weight, before)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())

@@ -232,7 +232,8 @@ def schema_paths(schema: dict[str, Any]) -> set[str]:
         for key in ("anyOf", "oneOf", "allOf"):
             for branch in node.get(key, []):
                 walk(branch, prefix, depth)
-        if node.get("type") == "array" and isinstance(node.get("items"), dict):
+        types = node.get("type")
+        if "array" in (types if isinstance(types, list) else [types]) and isinstance(node.get("items"), dict):
             walk(node["items"], f"{prefix}[{'ijk'[depth]}]", depth + 1)
         for name, sub in node.get("properties", {}).items():
             path = f"{prefix}.{name}" if prefix else name

@@ -222,3 +222,15 @@ def test_analysis_rejects_nonsense_input_sizes() -> None:
     for kwargs in ({"in_channels": 0}, {"input_size": (32.5, 32)}, {"input_size": (0, 32)}):
         with pytest.raises(ValueError, match="must be a whole number >= 1"):
             analyze(plan, **kwargs)  # type: ignore[arg-type]
+
+
+def test_spec_error_text_says_which_lines_are_warnings() -> None:
+    from resnetdsl.errors import Issue, Mark
+
+    error = Issue(("stages", 0, "depth"), "must be >= 1 (got 0)", Mark("t.yaml", 4, 13))
+    warning = Issue(("stages", 1), "the map is one pixel high", Mark("t.yaml", 5, 5), severity="warning")
+    assert str(SpecError([error])) == "t.yaml:4:13: stages[0].depth: must be >= 1 (got 0)"  # errors alone: as ever
+    assert str(SpecError([warning, error])).splitlines() == [
+        "t.yaml:4:13: error: stages[0].depth: must be >= 1 (got 0)",
+        "t.yaml:5:5: warning: stages[1]: the map is one pixel high",
+    ]

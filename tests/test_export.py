@@ -34,6 +34,7 @@ EQUAL_PRESETS = [
     ("wrn16_8", 32),
     ("extends: resnet18\ndefaults: {norm: group, drop_path: 0.1, attention: se}", 64),
     ("extends: resnet18\ndefaults: {norm: frozen_batch, act: silu}", 64),
+    ("extends: resnet18d\noutput_stride: 16", 64),  # timm's 'SAME' avg pool in the dilated stage's shortcut
     *(pytest.param(n, 64, marks=pytest.mark.slow) for n in ["resnet50d", "resnetrs50", "resnext50_32x4d"]),
     *(pytest.param(n, 64, marks=pytest.mark.slow) for n in ["preact_resnet164", "resnetv2_50"]),
     pytest.param("resnet50_gn", 64, marks=pytest.mark.slow),
@@ -110,6 +111,32 @@ def test_exported_source_passes_ruff(tmp_path: Path) -> None:
     for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
         done = subprocess.run([ruff, *args, "--config", config, str(tmp_path)], capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_exporting_source_does_not_import_torch() -> None:
+    """The helper classes come from the builder's own module, read as text: writing the file needs no torch."""
+    code = (
+        "import sys, resnetdsl; from resnetdsl.export.python import to_python; "
+        "text = to_python(resnetdsl.plan_of('resnetv2_50')) + to_python(resnetdsl.plan_of('seresnet50')); "
+        "assert 'class BatchNormAct2d' in text and 'class SqueezeExcite' in text; "
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n"
+    cli = run_cli("export", "resnet18d", "--format", "python")
+    assert cli.returncode == 0 and "class ResNet18d" in cli.stdout
+
+
+def test_helpers_are_the_builders_classes() -> None:
+    """Each helper class the file defines is the source of the builder's own class, word for word."""
+    import inspect
+
+    from resnetdsl import layers
+
+    source = to_python(resnetdsl.plan_of("extends: resnetv2_18\ndefaults: {attention: se, drop_path: 0.1}"))
+    for cls in (layers.BatchNormAct2d, layers.SqueezeExcite, layers.DropPath):
+        assert inspect.getsource(cls) in source, cls.__name__
 
 
 def test_unknown_op_type_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,13 @@ CASES = [
     ("preact_resnet164", 32, 54 - 1 + 1),  # every block's bn1 but the first (folded into the stem) + final norm
     ("resnetv2_50", 64, 16 + 1),  # every block's norm1 (the stem ends in a pool) + final norm
     ("wrn16_8", 32, 6),  # 6 blocks' bn1; the first folds into the stem conv; + the final norm
+    # no shortcuts: each block's bn1 (and the final norm) is the only reader of the conv before it, and folds
+    (
+        "extends: preact_resnet164\nstages: [{depth: 2, width: 16}, {depth: 2, width: 32, stride: 2}]\n"
+        "defaults: {shortcut: none}",
+        32,
+        0,
+    ),
 ]
 
 
@@ -97,9 +104,9 @@ def test_norm_act_leaves_its_relu() -> None:
 
 
 def test_unknown_op_type_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    from resnetdsl.passes import fuse
+    from resnetdsl.ops import DESCRIPTIONS
 
-    monkeypatch.delitem(fuse._EVAL_ROLE, P.Dropout)
     model = resnetdsl.build_model("extends: cifar_resnet20\ndefaults: {block: preact_basic, dropout: 0.1}", seed=0)
-    with pytest.raises(KeyError):
+    monkeypatch.delitem(DESCRIPTIONS, P.Dropout)
+    with pytest.raises(KeyError, match="Dropout"):
         fuse_for_inference(model)

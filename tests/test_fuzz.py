@@ -15,6 +15,7 @@ Profiles: ``ci`` (default; a few hundred examples in all, derandomized so that e
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import tempfile
@@ -33,9 +34,10 @@ import resnetdsl
 from resnetdsl import plan as P
 from resnetdsl import spec as S
 from resnetdsl.analyze import analyze
-from resnetdsl.check import Checked
+from resnetdsl.check import Checked, check_with_issues
 from resnetdsl.cli import main as cli_main
 from resnetdsl.errors import SpecError
+from tests import spec_rules
 
 settings.register_profile(
     "ci",
@@ -106,7 +108,11 @@ def attention(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def block_settings(draw: st.DrawFn, kinds: list[str], v2: bool, shortcut: str) -> dict[str, Any]:
+def block_settings(
+    draw: st.DrawFn, kinds: list[str], v2: bool, shortcut: str, *, entry: bool = False
+) -> dict[str, Any]:
+    """Block settings of a stage or (``entry``) a per-block entry: any of them, drawn where they apply (a
+    bottleneck's settings with a bottleneck, dropout with preact_basic, …) so that most draws are valid."""
     out: dict[str, Any] = {}
     if draw(st.booleans()):
         out["block"] = draw(st.sampled_from(kinds))
@@ -116,6 +122,18 @@ def block_settings(draw: st.DrawFn, kinds: list[str], v2: bool, shortcut: str) -
         out |= draw(attention())
     if draw(st.booleans()):
         out["conv_bias"] = draw(st.booleans())
+    kind = out.get("block")
+    if kind is not None and "bottleneck" in kind and draw(st.booleans()):
+        _bottleneck_keys(draw, out)
+    if kind == "preact_basic" and draw(st.booleans()):
+        out["dropout"] = draw(st.sampled_from([0.0, 0.2]))
+    if entry and draw(st.integers(0, 3)) == 0:
+        out["shortcut"] = draw(st.sampled_from([s for s in SHORTCUTS if s != "identity_pad"]))
+    used = out.get("shortcut", shortcut)
+    if used in PROJECTIONS and out.get("norm") != "none" and draw(st.integers(0, 3)) == 0:
+        out["shortcut_norm"] = draw(st.booleans())
+    if used != "none" and draw(st.integers(0, 3)) == 0:
+        out["drop_path"] = draw(st.sampled_from([0.0, 0.2]))
     return out
 
 
@@ -169,7 +187,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
             over: dict[str, Any] = {
                 "at": draw(st.sampled_from([0, -1, [0]] if stage["depth"] == 1 else [0, -1, [0, 1]]))
             }
-            over |= draw(block_settings(kinds, v2, shortcut))
+            over |= draw(block_settings(kinds, v2, shortcut, entry=True))
             if draw(st.booleans()):
                 over["width"] = draw(st.sampled_from(WIDTHS))
             if draw(st.booleans()):
@@ -199,7 +217,28 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         }
     if shortcut != "none" and draw(st.integers(0, 3)) == 0:
         spec["init"] = {"zero_init_residual": True}
+    reached = sorted({8, 16, 32} & set(reductions(spec)))
+    if reached and draw(st.integers(0, 2)) == 0:
+        spec["output_stride"] = draw(st.sampled_from(reached))
     return spec
+
+
+def reductions(spec: dict[str, Any]) -> list[int]:
+    """The reductions the stem and every block's written stride reach (per-block entries' strides too)."""
+    stem = spec["stem"]
+    pool = stem.get("pool", "none" if stem["kind"] == "conv3" else "max")
+    net = (1 if stem["kind"] == "conv3" else 2) * (1 if pool == "none" else 2)
+    out = [net]
+    for stage in spec["stages"]:
+        strides = [stage.get("stride", 1)] + [1] * (stage["depth"] - 1)
+        for entry in reversed(stage.get("blocks", [])):  # the first entry to name a block wins
+            for j in entry["at"] if isinstance(entry["at"], list) else [entry["at"]]:
+                if "stride" in entry:
+                    strides[j] = entry["stride"]
+        for stride in strides:
+            net *= stride
+            out.append(net)
+    return out
 
 
 def checked_or_none(spec: Any) -> Checked | None:
@@ -315,6 +354,135 @@ def test_every_literal_value_builds_as_analysed(part: str | None, key: str, valu
     if value == "none" and key == "shortcut":
         spec["init"] = {"zero_init_residual": False}
     assert_analysis_equals_model(resnetdsl.plan_of(spec))
+
+
+# --- where settings apply: against an independent model of the docs' rules (tests/spec_rules.py) --------------
+
+SPRINKLE: dict[str, list[Any]] = {
+    "stride_on": ["1x1"],
+    "groups": [2],
+    "width_per_group": [128],
+    "dropout": [0.0, 0.2],
+    "norm_groups": [2],
+    "norm_group_channels": [2],
+    "act_negative_slope": [0.1],
+    "se_ratio": [0.5],
+    "se_divisor": [4],
+    "eca_kernel": [3],
+    "shortcut_norm": [True, False],
+    "drop_path": [0.0, 0.2],
+}
+"""Settings that only some blocks use, and values for them."""
+
+
+@st.composite
+def sprinkled(draw: st.DrawFn, spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with settings that only some blocks use written at random places (defaults, the stem, stages,
+    per-block entries), wherever they may apply or not."""
+    scopes: list[tuple[dict[str, Any], list[str]]] = [(spec["defaults"], sorted(SPRINKLE))]
+    scopes.append((spec["stem"], [k for k in sorted(SPRINKLE) if k in spec_rules.NORM_ACT]))
+    for stage in spec["stages"]:
+        scopes += [(stage, sorted(SPRINKLE)), *((entry, sorted(SPRINKLE)) for entry in stage.get("blocks", []))]
+    for _ in range(draw(st.integers(1, 4))):
+        scope, keys = draw(st.sampled_from(scopes))
+        key = draw(st.sampled_from(keys))
+        scope[key] = draw(st.sampled_from(SPRINKLE[key]))
+    return spec
+
+
+def said_not_to_apply(issues: list[Any]) -> set[tuple[Any, ...]]:
+    """The settings the checker says do not apply (every one with its mark)."""
+    out = set()
+    for issue in issues:
+        if issue.path[:1] in (("defaults",), ("stem",), ("stages",)) and issue.message.startswith(
+            ("applies only to", "has no effect")
+        ):
+            assert issue.mark is not None, issue
+            out.add(issue.path)
+    return out
+
+
+@examples(100)
+@given(valid_specs().flatmap(sprinkled))
+def test_a_setting_is_refused_exactly_where_no_block_it_reaches_uses_it(spec: dict[str, Any]) -> None:
+    text = yaml.safe_dump(spec, sort_keys=False)
+    note(text)
+    _, issues = check_with_issues(text)
+    assert said_not_to_apply(issues) == spec_rules.unused(spec)
+
+
+@st.composite
+def extended(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A base spec and a child that ``extends`` it, changing some stages through a mapping of indices
+    (``stages: {1: {depth: 1}}``, the index past the end appending one) and perhaps some defaults."""
+    base = draw(valid_specs())
+    kinds = PREACT if base["defaults"]["block"] in PREACT else POSTACT
+    child: dict[str, Any] = {"extends": "base.yaml", "name": "child"}
+    changes: dict[int, dict[str, Any]] = {}
+    for i in draw(st.sets(st.integers(0, len(base["stages"])), min_size=1, max_size=2)):
+        if i == len(base["stages"]):
+            changes[i] = {"depth": 1, "width": 16}
+            continue
+        change = draw(
+            st.sampled_from(
+                [{"depth": 1}, {"attention": "none"}, {"shortcut": "projection"}, {"norm": "batch", "act": "relu"}]
+                + [{"block": k} for k in kinds]
+            )
+        )
+        changes[i] = change
+    child["stages"] = changes
+    if draw(st.booleans()):
+        child["defaults"] = draw(st.sampled_from([{"attention": "none"}, {"block": draw(st.sampled_from(kinds))}]))
+    if draw(st.booleans()):
+        child = draw(sprinkled({**child, "stem": {}, "defaults": child.get("defaults", {}), "stages": []}))
+        child["stages"] = changes
+    return base, child
+
+
+def merged(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """What docs/spec.md says ``extends`` gives: mappings merged key by key, lists replaced, a mapping of stage
+    indices changing those stages (the index just past the end appends one)."""
+    out = copy.deepcopy(base)
+    for key, value in child.items():
+        if key == "extends":
+            continue
+        if key == "stages" and isinstance(value, dict):
+            for i, change in sorted(value.items()):
+                if i == len(out["stages"]):
+                    out["stages"].append(copy.deepcopy(change))
+                else:
+                    out["stages"][i] = {**out["stages"][i], **copy.deepcopy(change)}
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **copy.deepcopy(value)}
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def written_by(child: dict[str, Any], path: tuple[Any, ...]) -> bool:
+    """Whether the child wrote the setting at ``path`` (else it comes from the base)."""
+    if path[0] in ("defaults", "stem"):
+        return path[1] in child.get(path[0], {})
+    stage = child.get("stages", {}).get(path[1])
+    return stage is not None and (path[2] in stage if len(path) == 3 else "blocks" in stage)
+
+
+@examples(60)
+@given(extended())
+def test_extends_with_stage_mappings_drops_what_the_base_wrote(pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    base, child = pair
+    whole = merged(base, child)
+    note(yaml.safe_dump({"base": base, "child": child}, sort_keys=False))
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "base.yaml").write_text(yaml.safe_dump(base, sort_keys=False), encoding="utf-8")
+        path = Path(tmp) / "child.yaml"
+        path.write_text(yaml.safe_dump(child, sort_keys=False), encoding="utf-8")
+        checked, issues = check_with_issues(path)
+    wrote = {p for p in spec_rules.unused(whole) if written_by(child, p)}
+    assert said_not_to_apply(issues) == wrote
+    alone = checked_or_none(whole)
+    if checked is not None and alone is not None:
+        assert checked.plan == alone.plan
 
 
 # --- mutations: only SpecError, never another exception ----------------------------------------------------------

@@ -38,6 +38,8 @@ def test_checking_specs_needs_no_torch(tmp_path: Path) -> None:
     assert done.returncode == 0 and "25,557,032" in done.stdout, done.stderr
     done = run("render", "resnet18", "-o", "r18.svg")
     assert done.returncode == 0 and (tmp_path / "r18.svg").read_text().startswith("<?xml"), done.stderr
+    done = run("render", "resnet18", "-o", "r18.html")  # the web assets are package data of the wheel
+    assert done.returncode == 0 and 'id="rd-model"' in (tmp_path / "r18.html").read_text(), done.stderr
     done = run("build", "resnet18")
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (

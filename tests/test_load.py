@@ -89,8 +89,14 @@ def test_size_encoding_and_binary_limits(tmp_path: Path) -> None:
         resnetdsl.load_spec(big)
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("name: caf\xe9\n".encode("latin-1"))
-    with pytest.raises(SpecError, match=r"not valid UTF-8 \(byte 9\)"):
+    with pytest.raises(SpecError) as info:
         resnetdsl.load_spec(latin)
+    [issue] = info.value.issues  # placed on the byte: line 1, the 10th character
+    assert (issue.line, issue.col, issue.message) == (1, 10, "file is not valid UTF-8 (byte 9, 0xe9); save it as UTF-8")
+    latin.write_bytes("\ufeffname: a\r\ndescription: \u00e9t\u00e9 ".encode() + b"\xe9\n")  # BOM, CRLF, é
+    with pytest.raises(SpecError) as info:
+        resnetdsl.load_spec(latin)
+    assert [(i.line, i.col) for i in info.value.issues] == [(2, 18)]
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     with pytest.raises(SpecError, match="binary"):
@@ -391,3 +397,42 @@ def test_worst_case_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(SpecError, match="never closed"):
         resnetdsl.load_spec(tmp_path / "big.yaml")
     assert parses == [len(text)]
+
+
+def test_the_load_modules_import_one_another_in_one_direction() -> None:
+    # every import counts, at the top, inside functions and under TYPE_CHECKING: no circle, so that each module
+    # can be read knowing only the ones before it
+    import ast
+    import graphlib
+
+    from tests.conftest import ROOT
+
+    folder = ROOT / "resnetdsl" / "load"
+    graph: dict[str, set[str]] = {}
+    for path in folder.glob("*.py"):
+        name = path.stem
+        if name == "__init__":
+            continue
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.startswith("resnetdsl.load."):
+                    deps.add(node.module.removeprefix("resnetdsl.load."))
+                elif node.module == "resnetdsl.load":  # `from resnetdsl.load import syntax`, or the package itself
+                    deps |= {a.name if (folder / f"{a.name}.py").exists() else "__init__" for a in node.names}
+        graph[name] = deps
+    assert "__init__" not in set().union(*graph.values()), "a load module imports the package's __init__"
+    order = list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError on a circle
+    assert {"presets", "lines", "document", "mapping"} <= set(order)
+
+
+def test_every_module_says_what_it_is_for() -> None:
+    import ast
+
+    from tests.conftest import ROOT
+
+    for path in sorted((ROOT / "resnetdsl").rglob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        if path.name == "__main__.py":
+            continue
+        assert doc and len(doc.splitlines()[0]) > 20, f"{path.relative_to(ROOT)}: no first line saying what it is for"

@@ -10,7 +10,8 @@ import torch
 import resnetdsl
 from resnetdsl import plan as P
 from resnetdsl.analyze import analyze
-from resnetdsl.memory import RULES, activation_report, memory_report
+from resnetdsl.memory import activation_report, memory_report
+from resnetdsl.ops import DESCRIPTIONS
 
 from .conftest import run_cli
 from .memprobe import saved_bytes
@@ -112,9 +113,10 @@ def test_bfloat16_halves_activations_but_not_statistics() -> None:
 
 
 def test_unknown_op_type_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(RULES, P.PadShortcut)
-    with pytest.raises(KeyError):
-        memory_report("cifar_resnet20", 2)
+    analysis = analyze(resnetdsl.plan_of("cifar_resnet20"))  # analysed while every op type is described
+    monkeypatch.delitem(DESCRIPTIONS, P.PadShortcut)
+    with pytest.raises(KeyError, match="PadShortcut"):
+        activation_report(analysis, 2)
 
 
 def test_summary_batch_prints_memory() -> None:

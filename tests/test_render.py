@@ -22,6 +22,7 @@ import yaml
 import resnetdsl
 from resnetdsl import plan as P
 from resnetdsl.analyze import analyze
+from resnetdsl.ops import describe
 from resnetdsl.plan import Plan
 from tests.conftest import ROOT, run_cli
 
@@ -216,7 +217,7 @@ def test_conv_stem_pool_is_drawn_as_a_pool() -> None:
     layer = pygraphviz.AGraph(string=resnetdsl.render(plan, detail="layer").source)
     pool = next(n for n in layer.nodes() if "maxpool.0" in n.attr["label"])
     assert _unlabel(pool.attr["label"]) == "3×3 conv pool, 32 /2  maxpool.0"
-    assert pool.attr["fillcolor"] == G.OP_FILLS[P.Pool]
+    assert pool.attr["fillcolor"] == describe(P.Pool("p", "max", 3, 2)).fill  # drawn as the pool it replaces
 
 
 def test_plain_network_draws_no_shortcut() -> None:
@@ -480,13 +481,12 @@ def test_graphviz_problem_is_a_one_line_error_and_no_file(
         R.layout("digraph { a [label=<<b></b>>] }", "svg")
     assert capfd.readouterr().err == ""
     monkeypatch.setattr(G._Builder, "_title", lambda self: "<b></b>")
-    from resnetdsl.cli import make_parser
+    from resnetdsl.cli import main
 
     target = tmp_path / "net.png"
     target.write_bytes(b"old")
     for path in (target, tmp_path / "new.pdf"):
-        args = make_parser().parse_args(["render", "cifar_resnet20", "-o", str(path)])
-        assert R.cli_main(args) == 1
+        assert main(["render", "cifar_resnet20", "-o", str(path)]) == 1
         out, err = capfd.readouterr()  # what C code wrote to fd 2 too
         assert out == "" and err.count("\n") == 1
         assert err.startswith("resnetdsl render: Graphviz could not draw the diagram: Error: syntax error")
@@ -541,16 +541,14 @@ def test_missing_engine_says_what_to_install(
         R.layout("digraph { a }", "svg")
     assert R.layout("digraph { a }", "dot") == b"digraph { a }"  # DOT needs no engine
 
-    from resnetdsl.cli import make_parser
+    from resnetdsl.cli import main
 
     target = tmp_path / "net.png"
-    args = make_parser().parse_args(["render", "resnet18", "-o", str(target)])
-    assert R.cli_main(args) == 1
+    assert main(["render", "resnet18", "-o", str(target)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pygraphviz" in err and "dot" in err
     assert not target.exists() and not list(tmp_path.iterdir())
-    args = make_parser().parse_args(["render", "resnet18", "-o", str(tmp_path / "net.dot")])
-    assert R.cli_main(args) == 0
+    assert main(["render", "resnet18", "-o", str(tmp_path / "net.dot")]) == 0
 
 
 def test_dot_executable_is_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -649,16 +647,14 @@ def test_png_is_shrunk_to_fit_or_refused(
     assert h2 <= h * 3 // 4 and h2 >= h * 3 // 4 - 2 and abs(w2 - w * 3 / 4) <= 2
     assert R.layout(src, "svg") == R.layout(src, "svg") and b"scale(1 1)" in R.layout(src, "svg")  # vectors: as is
     monkeypatch.setattr(E, "BITMAP_MAX_SIDE", h // 3)  # shrunk to 33 %: refused
-    from resnetdsl.cli import make_parser
+    from resnetdsl.cli import main
 
     target = tmp_path / "c.png"
-    args = make_parser().parse_args(["render", "cifar_resnet20", "-o", str(target)])
-    assert R.cli_main(args) == 1
+    assert main(["render", "cifar_resnet20", "-o", str(target)]) == 1
     out, err = capfd.readouterr()
     assert out == "" and err.count("\n") == 1 and err.startswith("resnetdsl render: the diagram is too large for png: ")
     assert "svg or pdf" in err and "--collapse" in err and not target.exists()
-    args = make_parser().parse_args(["render", "cifar_resnet20", "-o", str(tmp_path / "c.pdf")])
-    assert R.cli_main(args) == 0  # pdf and svg have no such limit
+    assert main(["render", "cifar_resnet20", "-o", str(tmp_path / "c.pdf")]) == 0  # pdf and svg have no such limit
 
 
 def test_collapsed_diagram_does_not_grow_with_depth() -> None:

@@ -189,3 +189,29 @@ def test_check_jsonschema_accepts_the_presets() -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_stages_by_index_with_extends(validator: jsonschema.Draft202012Validator) -> None:
+    # the documented override form: accepted where the loader accepts it, refused where it refuses it
+    child = {"extends": "resnet18", "stages": {"2": {"depth": 1}}}
+    assert errors(validator, child) == []
+    assert resnetdsl_accepts(child) and resnetdsl_accepts(parse_yaml("extends: resnet18\nstages: {2: {depth: 1}}").data)
+    assert errors(validator, {"extends": "resnet18", "stages": {"two": {"depth": 1}}}) == [
+        "$.stages: 'two' does not match '^(0|[1-9][0-9]{0,5})$'"
+    ]
+    assert errors(validator, {"extends": "resnet18", "stages": {"2": {"dpth": 1}}}) == [
+        "$.stages['2']: Additional properties are not allowed ('dpth' was unexpected)"
+    ]
+    alone = {"name": "t", "stages": {"2": {"depth": 1}}}
+    assert errors(validator, alone) == ["$.stages: {'2': {'depth': 1}} is not of type 'array'"]
+    assert not resnetdsl_accepts(alone)
+
+
+def resnetdsl_accepts(data: Any) -> bool:
+    import resnetdsl
+
+    try:
+        resnetdsl.check(data)
+    except resnetdsl.SpecError:
+        return False
+    return True

@@ -258,3 +258,39 @@ def test_cli_warning_for_a_one_pixel_high_map_goes_to_stderr() -> None:
     data = json.loads(run_cli("summary", "resnet50", "--input", "3x32x224", "--format", "json").stdout)
     # a bundled preset checked by name has no file to point at: the path says where
     assert [(w["path"], w["file"], w["line"]) for w in data["warnings"]] == [("stages[3]", None, None)]
+
+
+# --- row names ------------------------------------------------------------------------------------------
+
+GROUP_ROWS = {"stem", "final", "head"}
+
+
+@pytest.mark.parametrize("name", ["resnet18", "preact_resnet164", "resnetv2_18"])
+def test_every_row_is_a_module_but_the_three_group_rows(name: str) -> None:
+    import torch
+
+    rows = [r.name for r in summarize(name).rows_at("layer")]
+    assert len(rows) == len(set(rows)), "two rows share a name"
+    model = resnetdsl.build_model(name, device="meta")
+    modules = dict(model.named_modules())
+    for row in rows:
+        if row in GROUP_ROWS and row not in modules:
+            continue
+        assert isinstance(modules.get(row), torch.nn.Module), f"{name}: row {row!r} names no module"
+    if name != "resnet18":
+        assert "final" in rows  # a pre-activation network's norm and activation after the last stage
+
+
+@pytest.mark.parametrize("word", sorted(GROUP_ROWS))
+def test_a_stage_may_not_take_a_group_row_name(word: str) -> None:
+    described = {
+        "stem": "the layers before the stages",
+        "final": "the norm and activation after the last stage of a pre-activation network",
+        "head": "the layers after the stages",
+    }[word]
+    for base in ("resnet18", "preact_resnet164"):
+        with pytest.raises(resnetdsl.SpecError) as info:
+            summarize({"extends": base, "stages": {0: {"name": word}}})
+        assert [(i.dotted, i.message) for i in info.value.issues] == [
+            ("stages[0].name", f"stage name '{word}' is how summaries and diagrams name {described}; choose another")
+        ]

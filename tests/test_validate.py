@@ -107,7 +107,7 @@ def test_hostile_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: 
         "crlf_bom.yaml:5:1: error: bogus: unknown key 'bogus'",
         "deep.yaml:1:1006: error: the YAML nests too deeply",
         "deep_closed.yaml:1:1003: error: the YAML nests too deeply",
-        "latin1.yaml: error: file is not valid UTF-8 (byte 9)",
+        "latin1.yaml:1:10: error: file is not valid UTF-8 (byte 9, 0xe9); save it as UTF-8",
         "long_int.yaml:5:21: error: head.num_classes: cannot read '9999999999999999999999999999999999999999…' "
         "as '!!int'",
         "merge_cycle.yaml:1:1: error: a merge key '<<' refers to the mapping it is in",

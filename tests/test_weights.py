@@ -11,9 +11,8 @@ import torchvision
 from timm.models._manipulate import adapt_input_conv as timm_adapt
 
 import resnetdsl
-from resnetdsl.compat import predict
 from resnetdsl.state import state_entries
-from resnetdsl.weights import WeightError, adapt_input_conv, load_weights
+from resnetdsl.weights import WeightError, adapt_input_conv, load_weights, predict
 
 from .conftest import run_cli
 

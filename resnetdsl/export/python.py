@@ -18,18 +18,15 @@ from __future__ import annotations
 import dataclasses
 import re
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from resnetdsl import plan as P
-from resnetdsl.export.ops import _HELPER_OF, CONSTRUCTORS, HELPERS, Value, _lit
+from resnetdsl.blocks import CLASS_NAMES
+from resnetdsl.export.ops import CONSTRUCTORS, Value, _lit, helper_sources
+from resnetdsl.walk import Part, Visitor, add_in_place, part_ops, run_block, shortcut_source
 
-_BLOCK_CLASS = {
-    "basic": "BasicBlock",
-    "bottleneck": "Bottleneck",
-    "preact_basic": "PreActBasicBlock",
-    "preact_bottleneck": "PreActBottleneck",
-}
+_BLOCK_CLASS = CLASS_NAMES  # each block kind's class name, from the block-kind table (resnetdsl.blocks)
 _SYMBOLS = ("in_channels", "mid_channels", "out_channels", "stride")
 _CANDIDATES: dict[str, tuple[str, ...]] = {
     "in_channels": ("in_channels", "mid_channels", "out_channels"),
@@ -38,12 +35,6 @@ _CANDIDATES: dict[str, tuple[str, ...]] = {
     "channels": ("out_channels", "mid_channels", "in_channels"),
     "stride": ("stride",),
 }
-
-
-def _helper(op: P.Op) -> str | None:
-    if isinstance(op, P.Norm) and op.kind == "frozen_batch":
-        return "FrozenBatchNorm2d"
-    return _HELPER_OF.get(type(op))
 
 
 def _fields(op: P.Op) -> dict[str, object]:
@@ -121,11 +112,11 @@ class _BlockClass:
 
     @property
     def has_downsample(self) -> bool:
-        return any(b.shortcut_ops for b in self.blocks)
+        return any(part_ops(b, "shortcut") for b in self.blocks)
 
     @property
     def has_drop_path(self) -> bool:
-        return any(isinstance(op, P.DropPath) for b in self.blocks for op in b.main)
+        return any(_drop_path_rate(b) > 0 for b in self.blocks)
 
     def call(self, block: P.Block, downsample: _Call | str | None) -> _Call:
         """The constructor call that creates ``block``."""
@@ -139,35 +130,37 @@ class _BlockClass:
             args.append(("stride", str(block.stride)))
         if downsample is not None:
             args.append(("downsample", downsample))
-        rate = next((op.p for op in block.main if isinstance(op, P.DropPath)), 0.0)
+        rate = _drop_path_rate(block)
         if rate > 0:
             args.append(("drop_path", repr(rate)))
         return _Call(self.name, tuple(args))
 
 
+def _drop_path_rate(block: P.Block) -> float:
+    """The block's stochastic depth rate (a constructor argument of its class, not a line of its template)."""
+    return next((op.p for op in part_ops(block, "main") if isinstance(op, P.DropPath)), 0.0)
+
+
 def _template_ops(block: P.Block) -> list[P.Op]:
-    return [op for op in (*block.pre, *block.main, *block.post) if not isinstance(op, P.DropPath)]
+    """The ops of the block's own layers (the shortcut is the ``downsample`` argument; drop path an option)."""
+    ops = (*part_ops(block, "pre"), *part_ops(block, "main"), *part_ops(block, "post"))
+    return [op for op in ops if not isinstance(op, P.DropPath)]
 
 
 def _block_key(block: P.Block) -> tuple[object, ...]:
     return (block.kind, block.has_add, tuple(_structure(op) for op in _template_ops(block)))
 
 
-def _inplace_add(block: P.Block) -> bool:
-    last = next(op for op in reversed(block.main) if not isinstance(op, P.DropPath))
-    return isinstance(last, P.Norm | P.Conv | P.SqueezeExcite | P.EfficientChannelAttn)
-
-
 def _block_classes(plan: P.Plan) -> list[_BlockClass]:
     groups: dict[tuple[object, ...], _BlockClass] = {}
     for _, block in plan.blocks():
-        reads = block.shortcut_from_pre if block.shortcut_ops else None
+        reads = shortcut_source(block) == "pre" if part_ops(block, "shortcut") else None
         key = (*_block_key(block), reads)
         loose = (*_block_key(block), None)
         if reads is None:  # no shortcut module: fits any class of its structure
             match = next((g for k, g in groups.items() if k[:-1] == loose[:-1]), None)
             key = loose if match is None else next(k for k, g in groups.items() if g is match)
-        elif loose in groups and not any(b.shortcut_ops for b in groups[loose].blocks):
+        elif loose in groups and not any(part_ops(b, "shortcut") for b in groups[loose].blocks):
             groups[key] = groups.pop(loose)  # the shortcut-free class so far takes this reading
         groups.setdefault(key, _BlockClass(block.kind, [])).blocks.append(block)
     seen: dict[str, int] = {}
@@ -176,7 +169,7 @@ def _block_classes(plan: P.Plan) -> list[_BlockClass]:
         base = _BLOCK_CLASS.get(cls.kind, _camel(cls.kind) + "Block")
         seen[base] = seen.get(base, 0) + 1
         cls.name = base if seen[base] == 1 else f"{base}{seen[base]}"
-        cls.shortcut_reads_pre = any(b.shortcut_from_pre for b in cls.blocks if b.shortcut_ops)
+        cls.shortcut_reads_pre = any(shortcut_source(b) == "pre" for b in cls.blocks if part_ops(b, "shortcut"))
         cls.resolve()
     return out
 
@@ -228,15 +221,8 @@ class _Writer:
 
     def __init__(self, plan: P.Plan) -> None:
         self.plan = plan
-        self.helpers: set[str] = set()
         self.containers: dict[tuple[str, ...], str] = {}
         self.container_names: set[str] = set()
-
-    def note(self, ops: Iterable[P.Op]) -> None:
-        for op in ops:
-            helper = _helper(op)
-            if helper is not None:
-                self.helpers.add(helper)
 
     def container(self, parent: str, names: tuple[str, ...]) -> str:
         """The class of a container whose children have non-index names (``downsample.conv``, ``blocks``)."""
@@ -322,28 +308,42 @@ def _block_class_source(cls: _BlockClass, layout: str) -> str:
     if cls.has_downsample and layout != "resnetv2":
         lines.append("        self.downsample = downsample")
     lines += ["", "    def forward(self, x: Tensor) -> Tensor:"]
-    b = cls.blocks[0]
-    current = "x"
-    for op in b.pre:
-        lines.append(f"        pre = self.{op.name}({current})")
-        current = "pre"
-    for op in b.main:
-        if isinstance(op, P.DropPath):
-            continue
-        lines.append(f"        out = self.{op.name}({current})")
-        current = "out"
-    if cls.has_drop_path:
-        lines += ["        if self.drop_path is not None:", "            out = self.drop_path(out)"]
-    if b.has_add:
-        lines.append("        shortcut = x")
-        if cls.has_downsample:
-            src = "pre" if cls.shortcut_reads_pre else "x"
-            lines += ["        if self.downsample is not None:", f"            shortcut = self.downsample({src})"]
-        lines.append("        out += shortcut" if _inplace_add(b) else "        out = out + shortcut")
-    for op in b.post:
-        lines.append(f"        out = self.{op.name}(out)")
+    writer = _ForwardLines(cls)
+    run_block(cls.blocks[0], "x", writer)
+    lines += writer.lines
     lines.append("        return out")
     return "\n".join(lines) + "\n"
+
+
+class _ForwardLines(Visitor[str]):
+    """A block class's ``forward``, walked: a line per layer of the template block, the value a variable name.
+    The shortcut ops are one ``downsample`` module (an argument) and drop path an optional module, both as
+    the class has them for all its blocks."""
+
+    def __init__(self, cls: _BlockClass) -> None:
+        self.cls = cls
+        self.lines: list[str] = []
+
+    def op(self, op: P.Op, x: str, part: Part) -> str:
+        if part == "shortcut" or isinstance(op, P.DropPath):
+            return x
+        out = "pre" if part == "pre" else "out"
+        self.lines.append(f"        {out} = self.{op.name}({x})")
+        return out
+
+    def branch_end(self, x: str) -> str:
+        if self.cls.has_drop_path:
+            self.lines += ["        if self.drop_path is not None:", f"            out = self.drop_path({x})"]
+        return x
+
+    def add(self, main: str, shortcut: str) -> str:
+        self.lines.append("        shortcut = x")
+        if self.cls.has_downsample:
+            src = "pre" if self.cls.shortcut_reads_pre else "x"
+            self.lines += ["        if self.downsample is not None:", f"            shortcut = self.downsample({src})"]
+        in_place = add_in_place(self.cls.blocks[0])
+        self.lines.append(f"        {main} += shortcut" if in_place else f"        {main} = {main} + shortcut")
+        return main
 
 
 def _param_type(cls: _BlockClass, param: str) -> str:
@@ -356,9 +356,10 @@ def _param_type(cls: _BlockClass, param: str) -> str:
 
 def _block_doc(cls: _BlockClass) -> str:
     b = cls.blocks[0]
-    parts = [op.name for op in _template_ops(b) if op in b.main or op in b.pre]
+    post_ops = part_ops(b, "post")
+    parts = [op.name for op in _template_ops(b) if op not in post_ops]
     add = " + shortcut" if b.has_add else ""
-    post = ", then " + ", ".join(op.name for op in b.post) if b.post else ""
+    post = ", then " + ", ".join(op.name for op in post_ops) if post_ops else ""
     return f"{b.kind} block: {' → '.join(parts)}{add}{post}."
 
 
@@ -397,14 +398,12 @@ def to_python(plan: P.Plan) -> str:
     classes = _block_classes(plan)
     class_of = {id(b): cls for cls in classes for b in cls.blocks}
     top: list[tuple[str, _Call | str]] = [(op.name, _expr(op)) for op in plan.stem]
-    writer.note(plan.stem)
     for stage in plan.stages:
         items: list[tuple[str, _Call | str]] = []
         for block in stage.blocks:
-            writer.note(block.ops())
             down = None
-            if block.shortcut_ops:
-                grouped = writer.group([(op.name, _expr(op)) for op in block.shortcut_ops])
+            if part_ops(block, "shortcut"):
+                grouped = writer.group([(op.name, _expr(op)) for op in part_ops(block, "shortcut")])
                 assert len(grouped) == 1 and grouped[0][0] == "downsample", grouped
                 down = grouped[0][1]
                 if isinstance(down, _Call):
@@ -412,7 +411,6 @@ def to_python(plan: P.Plan) -> str:
             items.append((block.name, class_of[id(block)].call(block, down)))
         top.append((stage.name, _stage_expr(writer, items)))
     top += [(op.name, _expr(op)) for op in (*plan.final, *plan.head)]
-    writer.note((*plan.final, *plan.head))
     feature_ops = [*(op.name for op in plan.stem), *(s.name for s in plan.stages), *(op.name for op in plan.final)]
     features = {n.partition(".")[0] for n in feature_ops}
     grouped = writer.group(top)
@@ -450,16 +448,15 @@ def to_python(plan: P.Plan) -> str:
         *(f"        x = self.{n}(x)" for n in heads),
         "        return x",
     ]
-    helpers = [HELPERS[h].strip("\n") for h in HELPERS if h in writer.helpers]
-    uses_torch = "FrozenBatchNorm2d" in writer.helpers
-    uses_f = bool(writer.helpers & {"BatchNormAct2d", "PadShortcut"})
-    imports = ["import torch"] if uses_torch else []
-    imports += ["import torch.nn.functional as F"] if uses_f else []
+    code = [_container_source(n, c) for c, n in writer.containers.items()]
+    code += [_block_class_source(cls, plan.layout) for cls in classes]
+    code.append("\n".join(body))
+    helpers = helper_sources("\n".join(code))
+    text = "\n".join(helpers)
+    imports = ["import torch"] if re.search(r"\btorch\.", text) else []
+    imports += ["import torch.nn.functional as F"] if re.search(r"\bF\.", text) else []
     imports.append("from torch import Tensor, nn")
-    parts = [_docstring(plan), "\n".join(imports), *helpers]
-    parts += [_container_source(n, c) for c, n in writer.containers.items()]
-    parts += [_block_class_source(cls, plan.layout) for cls in classes]
-    parts.append("\n".join(body))
+    parts = [_docstring(plan), "\n".join(imports), *helpers, *code]
     return (
         "\n\n\n".join(p.rstrip("\n") for p in parts)
         .replace('"""\n\n\nimport', '"""\n\nimport', 1)

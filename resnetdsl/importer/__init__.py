@@ -10,22 +10,21 @@ module one that computes nothing the spec leaves out (an activation, an identity
 Dilated stages (torchvision's ``replace_stride_with_dilation``) become ``stages[i].dilation``.
 
 The package: :mod:`.modules` (one module at a time), :mod:`.resnet` and :mod:`.resnetv2` (the two model
-families), :mod:`.verify` (the spec against the model); this module is the API and the command.
+families), :mod:`.verify` (the spec against the model); this module is the API. The command is
+:mod:`resnetdsl.commands.import_`.
 """
 
 from __future__ import annotations
 
-import argparse
-
 from torch import nn
 
 from resnetdsl.importer.modules import UnsupportedModel
-from resnetdsl.importer.resnet import _v1
-from resnetdsl.importer.resnetv2 import _v2
+from resnetdsl.importer.resnet import resnet_data
+from resnetdsl.importer.resnetv2 import resnetv2_data
 from resnetdsl.importer.verify import _verify
 from resnetdsl.spec import Spec
 
-__all__ = ["UnsupportedModel", "cli_main", "model_from_ref", "spec_from_model"]
+__all__ = ["UnsupportedModel", "model_from_ref", "spec_from_model"]
 
 
 def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
@@ -42,9 +41,9 @@ def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
     if isinstance(getattr(model, "stages", None), nn.Sequential) and isinstance(
         getattr(model, "stem", None), nn.Module
     ):
-        data = _v2(model)
+        data = resnetv2_data(model)
     elif isinstance(getattr(model, "conv1", None), nn.Module):
-        data = _v1(model)
+        data = resnet_data(model)
     else:
         raise UnsupportedModel("", model, "not a torchvision or timm ResNet (no conv1/layer1, no stem/stages)")
     label = name or getattr(model, "default_cfg", {}).get("architecture") or type(model).__name__.lower()
@@ -72,16 +71,3 @@ def model_from_ref(ref: str) -> nn.Module:
     if arch not in timm.list_models():
         raise ValueError(f"timm has no model '{arch}'")
     return timm.create_model(arch, pretrained=False)
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl import torchvision:NAME|timm:NAME [-o FILE] [--name NAME]``."""
-    from resnetdsl.show import resolved, to_yaml
-
-    model = model_from_ref(args.model)
-    spec = spec_from_model(model, name=args.name or args.model.partition(":")[2])
-    text = to_yaml(resolved(spec))
-    from resnetdsl.io import write_or_print
-
-    write_or_print(args.output, text)
-    return 0

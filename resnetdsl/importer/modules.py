@@ -7,6 +7,7 @@ from typing import Any
 from torch import nn
 
 from resnetdsl import blocks as B
+from resnetdsl.vocab import ACTIVATIONS, SE_DIVISOR, SE_RATIO
 
 
 class UnsupportedModel(ValueError):
@@ -19,14 +20,8 @@ class UnsupportedModel(ValueError):
         self.module_type = type(module).__name__
 
 
-_ACTS: dict[type, str] = {
-    nn.ReLU: "relu",
-    nn.LeakyReLU: "leaky_relu",
-    nn.SiLU: "silu",
-    nn.GELU: "gelu",
-    nn.Mish: "mish",
-    nn.Hardswish: "hardswish",
-}
+_ACTS: dict[type, str] = {getattr(nn, a.torch): kind for kind, a in ACTIVATIONS.items()}
+"""torch activation class → the spec's activation kind."""
 
 
 def _sub(model: nn.Module, path: str) -> nn.Module | None:
@@ -79,7 +74,7 @@ def _act(m: Any, path: str) -> dict[str, Any]:
     if kind is None:
         raise UnsupportedModel(path, m, "not an activation the spec language has")
     out: dict[str, Any] = {"act": kind}
-    if kind == "leaky_relu":
+    if ACTIVATIONS[kind].slope:
         out["act_negative_slope"] = float(m.negative_slope)
     return out
 
@@ -108,8 +103,8 @@ def _attention(b: Any, path: str, channels: int) -> dict[str, Any]:
         ):
             raise UnsupportedModel(f"{path}.se", se, "squeeze-and-excitation with ReLU and no norm is expected")
         rd = fc1.out_channels
-        for ratio in (1 / 16, 1 / 8, 1 / 4, 1 / 2, rd / channels):
-            for divisor in (8, 1):
+        for ratio in (SE_RATIO, 1 / 8, 1 / 4, 1 / 2, rd / channels):
+            for divisor in (SE_DIVISOR, 1):
                 if B.make_divisible(channels * ratio, divisor) == rd:
                     return {"attention": "se", "se_ratio": ratio, "se_divisor": divisor}
         raise UnsupportedModel(f"{path}.se.fc1", fc1, f"reduced width {rd} of {channels} fits no ratio")

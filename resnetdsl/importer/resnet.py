@@ -116,7 +116,8 @@ def _settings(model: nn.Module, path: str, bottleneck: bool) -> dict[str, Any]:
 _STAGE_KEYS = ("depth", "width", "stride", "dilation")
 
 
-def _stages_v1(model: nn.Module) -> list[list[dict[str, Any]]]:
+def _stage_blocks(model: nn.Module) -> list[list[dict[str, Any]]]:
+    """Each stage's blocks' settings, ``layer1``, ``layer2``, … in order."""
     out = []
     i = 1
     while isinstance(layer := getattr(model, f"layer{i}", None), nn.Sequential):
@@ -191,9 +192,10 @@ def _head(model: nn.Module, channels: int) -> dict[str, Any]:
     return head
 
 
-def _v1(model: nn.Module) -> dict[str, Any]:
+def resnet_data(model: nn.Module) -> dict[str, Any]:
+    """The spec data of a torchvision or timm ``ResNet``: stem, stages (one entry per block, then collected), head."""
     stem, cin = _stem(model)
-    per_stage = _stages_v1(model)
+    per_stage = _stage_blocks(model)
     entries = [_stage_entry(blocks, f"layer{i + 1}") for i, blocks in enumerate(per_stage)]
     defaults, stages = _collect(entries)
     blocks = [b for st in per_stage for b in st]

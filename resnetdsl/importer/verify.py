@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -19,54 +20,69 @@ _HARMLESS = (
     nn.AdaptiveMaxPool2d,
 )
 
+Check = Callable[[Any, Any, str], None]
+"""(op, the model's module at the op's path, the path) → nothing, or :class:`UnsupportedModel`."""
+
+
+def _present(op: Any, m: Any, path: str) -> None:
+    """The model has a module here; its tensors are compared with the spec's through the state_dict."""
+
+
+def _conv(op: P.Conv, m: Any, path: str) -> None:
+    got = (m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.padding[0], m.dilation[0], m.groups)
+    want = (op.in_channels, op.out_channels, op.kernel_size, op.stride, op.padding, op.dilation, op.groups)
+    if (*got, m.bias is not None) != (*want, op.bias):
+        raise UnsupportedModel(
+            path, m, f"differs from the spec's conv: {(*got, m.bias is not None)} != {(*want, op.bias)}"
+        )
+
+
+def _pool(op: P.Pool, m: Any, path: str) -> None:
+    k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+    s = m.stride if isinstance(m.stride, int) else m.stride[0]
+    extra = (getattr(m, "ceil_mode", False), getattr(m, "count_include_pad", True))
+    want = (op.kernel_size, op.stride, op.ceil_mode, op.count_include_pad if op.kind == "avg" else True)
+    if (k, s, *extra) != want:
+        raise UnsupportedModel(
+            path, m, f"a {k}×{k}/{s} pool; the spec's is {op.kernel_size}×{op.kernel_size}/{op.stride}"
+        )
+
+
+CHECKS: dict[type, Check | None] = {
+    P.Conv: _conv,
+    P.Norm: _present,
+    P.NormAct: _present,
+    P.Act: None,
+    P.Pool: _pool,
+    P.GlobalPool: None,
+    P.Flatten: None,
+    P.Dropout: None,
+    P.Linear: _present,
+    P.Identity: None,
+    P.PadShortcut: None,
+    P.SqueezeExcite: _present,
+    P.EfficientChannelAttn: _present,
+    P.DropPath: None,
+}
+"""Plan op type → how the model's module at its path is checked; ``None``: the model need not have one there
+(parameter-free modules a model may leave out or write inline). A type missing here is a KeyError."""
+
 
 def _verify(plan: P.Plan, model: nn.Module) -> None:
-    from resnetdsl.state import named_ops, state_entries
+    from resnetdsl.state import state_entries
+    from resnetdsl.walk import ops_in_registration_order
 
     covered: set[str] = set()
-    for path, op in named_ops(plan):
+    for path, op in ops_in_registration_order(plan):
+        check = CHECKS[type(op)]
+        if check is None:
+            continue
         m: Any = _sub(model, path)
-        if isinstance(op, P.Conv | P.Norm | P.NormAct | P.Pool | P.Linear | P.SqueezeExcite | P.EfficientChannelAttn):
-            if m is None:
-                raise UnsupportedModel(path, model, "the spec has a layer here that the model lacks")
-            covered.add(path)
-            covered.update(f"{path}.{n}" for n, _ in m.named_modules() if n)
-        if isinstance(op, P.Conv):
-            got = (
-                m.in_channels,
-                m.out_channels,
-                m.kernel_size[0],
-                m.stride[0],
-                m.padding[0],
-                m.dilation[0],
-                m.groups,
-                m.bias is not None,
-            )
-            want = (
-                op.in_channels,
-                op.out_channels,
-                op.kernel_size,
-                op.stride,
-                op.padding,
-                op.dilation,
-                op.groups,
-                op.bias,
-            )
-            if got != want:
-                raise UnsupportedModel(path, m, f"differs from the spec's conv: {got} != {want}")
-        elif isinstance(op, P.Pool):
-            k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
-            s = m.stride if isinstance(m.stride, int) else m.stride[0]
-            extra = (getattr(m, "ceil_mode", False), getattr(m, "count_include_pad", True))
-            if (k, s, *extra) != (
-                op.kernel_size,
-                op.stride,
-                op.ceil_mode,
-                op.count_include_pad if op.kind == "avg" else True,
-            ):
-                raise UnsupportedModel(
-                    path, m, f"a {k}×{k}/{s} pool; the spec's is {op.kernel_size}×{op.kernel_size}/{op.stride}"
-                )
+        if m is None:
+            raise UnsupportedModel(path, model, "the spec has a layer here that the model lacks")
+        covered.add(path)
+        covered.update(f"{path}.{n}" for n, _ in m.named_modules() if n)
+        check(op, m, path)
     for name, m in model.named_modules():
         if not name or name in covered or list(m.children()):
             continue

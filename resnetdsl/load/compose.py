@@ -1,4 +1,5 @@
-"""Presets, ``extends`` (a base deep-merged with the document that names it), and a document → :class:`Spec`."""
+"""Composing a spec: ``extends`` (a base deep-merged with the document that names it), ``--set`` overrides, and
+a source (path, text, mapping, preset name) → :class:`Document` → :class:`Spec`."""
 
 from __future__ import annotations
 
@@ -6,57 +7,21 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
 from resnetdsl.errors import Issue, Mark, Path, SpecError
+from resnetdsl.load.document import Document, SourceMap
+from resnetdsl.load.mapping import plain_data, read_mapping
 from resnetdsl.load.messages import did_you_mean, issues_from_pydantic
-from resnetdsl.load.source import Document, SourceMap, nearby_hint, parse_yaml, read_file
+from resnetdsl.load.presets import is_preset, nearby_hint, preset_display, preset_names, preset_path
+from resnetdsl.load.source import parse_yaml, read_file
 
 if TYPE_CHECKING:
     from resnetdsl.spec import Spec
 
 MAX_EXTENDS = 16
 """Longest ``extends`` chain."""
-_PRESET_RE = re.compile(r"^[A-Za-z0-9_]+$")
-
-# --- presets -------------------------------------------------------------------------------------
-
-
-def preset_dir() -> FsPath:
-    """Folder of bundled presets: inside the installed package, or ``specs/`` of a source checkout."""
-    here = FsPath(__file__).resolve().parent.parent
-    bundled = here / "specs"
-    return bundled if bundled.is_dir() else here.parent / "specs"
-
-
-@cache
-def preset_names() -> tuple[str, ...]:
-    """Names of the bundled presets, sorted."""
-    return tuple(sorted(p.stem for p in preset_dir().glob("*.yaml")))
-
-
-def preset_display(name: str) -> str:
-    """How marks name a bundled preset's file: ``preset 'resnet50'``, never a path (an installed package's
-    folder is nobody's business, and ``specs/`` exists only in a source checkout)."""
-    return f"preset '{name}'"
-
-
-def preset_of_display(file: str | None) -> str | None:
-    """The preset a mark's file names (see :func:`preset_display`), else ``None``."""
-    m = _PRESET_DISPLAY.match(file or "")
-    return m[1] if m else None
-
-
-_PRESET_DISPLAY = re.compile(r"^preset '([A-Za-z0-9_]+)'$")
-
-
-def preset_path(name: str) -> FsPath:
-    if name not in preset_names():
-        raise SpecError.single(f"unknown preset '{name}'{did_you_mean(name, preset_names())}")
-    return preset_dir() / f"{name}.yaml"
-
 
 # --- extends -------------------------------------------------------------------------------------
 
@@ -156,8 +121,8 @@ def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
     if len(_seen) >= MAX_EXTENDS:
         raise SpecError.single(f"extends chain is longer than {MAX_EXTENDS}", path=("extends",), mark=mark)
     shown: str | None = None  # how messages name the base: a bundled preset by its place in the source tree
-    if _PRESET_RE.match(base_ref) and base_ref in preset_names():
-        target = preset_dir() / f"{base_ref}.yaml"
+    if is_preset(base_ref):
+        target = preset_path(base_ref)
         shown = preset_display(base_ref)
     else:
         # named relative to the spec that extends it, as ``base.yaml`` rather than ``a/b/../../base.yaml``
@@ -275,7 +240,7 @@ def apply_overrides(doc: Document, overrides: Any) -> Document:
     issues: list[Issue] = []
     for o in items:
         try:
-            path = _set(data, o)
+            path = _set_override(data, o)
         except SpecError as exc:
             issues += exc.issues
             continue
@@ -290,7 +255,7 @@ def apply_overrides(doc: Document, overrides: Any) -> Document:
     return Document(data, source, doc.file, via=doc.via)
 
 
-def _set(data: dict[str, Any], o: Override) -> Path:
+def _set_override(data: dict[str, Any], o: Override) -> Path:
     """Set one override in ``data``; the path it set (list indices as numbers)."""
     from resnetdsl.spec import Spec
 
@@ -355,12 +320,12 @@ def load_document(source: Any) -> Document:
 def read_source(source: Any) -> Document:
     """A path, YAML text, preset name or mapping → :class:`Document`, as written (``extends`` not applied)."""
     if isinstance(source, Mapping):
-        doc = Document(dict(source), SourceMap(), None)
+        doc = read_mapping(source)
     elif isinstance(source, os.PathLike):
         doc = read_file(source)
     elif isinstance(source, str):
         s = source.strip()
-        if _PRESET_RE.match(s) and s in preset_names():
+        if is_preset(s):
             doc = read_file(preset_path(s), shown=preset_display(s))
         elif s.endswith((".yaml", ".yml")) and "\n" not in s:
             doc = read_file(s, shown=os.path.normpath(s))
@@ -395,7 +360,7 @@ def load_spec(source: Any, *, overrides: Any = None) -> Spec:
         source, overrides = source.source, (*source.overrides, *overrides_arg(overrides))
     if isinstance(source, Spec):
         if not overrides_arg(overrides):
-            return source
+            return checked_spec(source)
         source = spec_data(source)
     doc = apply_overrides(load_document(source), overrides)
     return spec_from_document(doc)
@@ -405,6 +370,17 @@ def spec_data(spec: Spec) -> dict[str, Any]:
     """A spec as the plain data a YAML file would hold (what was set; defaults left out)."""
     data: dict[str, Any] = spec.model_dump(mode="json", exclude_unset=True)
     return data
+
+
+def checked_spec(spec: Spec) -> Spec:
+    """A :class:`Spec` built in Python, held to what a spec file may hold: the schema checked it when it was
+    made; its text is checked here as the YAML reader checks a file's.
+
+    Raises:
+        SpecError: every string with a character a spec may not contain.
+    """
+    plain_data(spec_data(spec))
+    return spec
 
 
 def spec_from_document(doc: Document) -> Spec:

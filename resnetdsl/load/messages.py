@@ -7,11 +7,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from resnetdsl.errors import Issue, Path, format_path
+from resnetdsl.load.document import SourceMap
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
-
-    from resnetdsl.load.source import SourceMap
 
 
 def did_you_mean(word: str, choices: Any) -> str:

@@ -6,15 +6,12 @@ alias expansion and nesting are bounded, and the file size is capped.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import difflib
 import gc
 import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -22,7 +19,10 @@ import yaml
 
 from resnetdsl.errors import Issue, Mark, Path, SpecError
 from resnetdsl.load import syntax
+from resnetdsl.load.document import Document, SourceMap
+from resnetdsl.load.lines import Lines
 from resnetdsl.load.messages import type_name
+from resnetdsl.load.presets import nearby_hint
 from resnetdsl.text import unsafe_char
 
 MAX_BYTES = 1 << 20
@@ -74,6 +74,13 @@ _CoreResolver.add_implicit_resolver(
 _CoreResolver.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 _CoreResolver.add_implicit_resolver(_MERGE, re.compile(r"^<<$"), ["<"])
 _FIRST = frozenset(_CoreResolver.yaml_implicit_resolvers)
+_PLAIN = _CoreResolver()
+
+
+def reads_as_text(text: str) -> bool:
+    """``text`` written as a plain (unquoted) scalar is read back as that string, not as a number, a boolean,
+    null or a merge key (what a YAML writer must quote for this loader)."""
+    return bool(_PLAIN.resolve(yaml.ScalarNode, text, (True, False)) == _STR)
 
 
 class _PyLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _CoreResolver):
@@ -98,71 +105,8 @@ else:
             _CoreResolver.__init__(self)
 
 
-@dataclass
-class SourceMap:
-    """Where each value (and each mapping key) of a document was written."""
-
-    values: dict[Path, Mark] = field(default_factory=dict)
-    keys: dict[Path, Mark] = field(default_factory=dict)
-
-    def mark_for(self, path: Path, *, key: bool = False) -> Mark | None:
-        """The mark of ``path``; for a key, where the key is written; else the nearest enclosing value."""
-        if key and path in self.keys:
-            return self.keys[path]
-        p = path
-        while True:
-            if p in self.values:
-                return self.values[p]
-            if not p:
-                return None
-            p = p[:-1]
-
-
-@dataclass
-class Document:
-    """A parsed spec source: plain data plus where each part came from."""
-
-    data: dict[str, Any]
-    source: SourceMap
-    file: str | None
-    via: Mark | None = None
-    """Where this document says ``extends`` (set once the bases are merged in), for placing their problems."""
-
-
 class _Limit(Exception):
     pass
-
-
-_YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-
-
-class Lines:
-    """Line starts of a text, counted as YAML counts them (CRLF, CR, LF, NEL, LS and PS each end a line), so that
-    positions found in the text agree with the parser's marks."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.starts = [0] + [m.end() for m in _YAML_BREAK.finditer(text)]
-
-    def mark(self, file: str | None, index: int) -> Mark:
-        """The mark of the character at ``index``."""
-        return Mark(file, *self.line_col(index))
-
-    def line_col(self, index: int) -> tuple[int, int]:
-        """1-based (line, column) of the character at ``index``."""
-        line = bisect.bisect_right(self.starts, index)
-        return line, index - self.starts[line - 1] + 1
-
-    def index(self, line: int, col: int) -> int:
-        """The index of 0-based ``line`` and ``col`` (as in PyYAML's marks)."""
-        return min(self.starts[min(line, len(self.starts) - 1)] + col, len(self.text))
-
-    def line(self, line: int) -> str:
-        """The text of 0-based ``line``, without its line break."""
-        if line >= len(self.starts):
-            return ""
-        end = self.starts[line + 1] if line + 1 < len(self.starts) else len(self.text)
-        return self.text[self.starts[line] : end].rstrip("\r\n\x85\u2028\u2029")
 
 
 def forbidden_message(what: str) -> str:
@@ -170,7 +114,10 @@ def forbidden_message(what: str) -> str:
     return f"{what} is not allowed in a spec; remove it"
 
 
-class _Walker:
+class _YamlNodeWalker:
+    """Walks a composed YAML node tree into plain data: marks every value and key, reports what a spec may not
+    hold (tags, duplicate keys, forbidden characters, YAML 1.1 surprises), applies merge keys, counts nodes."""
+
     def __init__(self, file: str | None, lines: Lines) -> None:
         self.file = file
         self.lines = lines
@@ -393,7 +340,7 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SpecError.single(f"file is not valid UTF-8 (byte {exc.start})", mark=whole) from None
+            raise SpecError.single(_not_utf8(exc), mark=_byte_mark(exc.object, exc.start, file)) from None
     if len(text) > MAX_BYTES:
         raise SpecError.single(f"text is too large ({len(text)} characters; the limit is {MAX_BYTES})", mark=whole)
     text = text.removeprefix("\ufeff")
@@ -403,6 +350,18 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
         raise SpecError.single(forbidden_message(bad[1]), mark=lines.mark(file, bad[0]))
     with _no_cycle_collection():
         return _parse(text, file, lines)
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    byte = exc.object[exc.start]
+    return f"file is not valid UTF-8 (byte {exc.start}, 0x{byte:02x}); save it as UTF-8"
+
+
+def _byte_mark(raw: bytes, at: int, file: str | None) -> Mark:
+    """The mark of the byte at ``at``: line and column of the character it would start, counted in the valid
+    text before it (as the parser would count them)."""
+    before = raw[:at].decode("utf-8", "replace").removeprefix("\ufeff")
+    return Lines(before).mark(file, len(before))
 
 
 def _parse(text: str, file: str | None, lines: Lines) -> Document:
@@ -427,7 +386,7 @@ def _parse(text: str, file: str | None, lines: Lines) -> Document:
         ) from None
     if node is None:
         raise SpecError.single("the spec is empty: expected a mapping with at least 'stages'", mark=whole)
-    walker = _Walker(file, lines)
+    walker = _YamlNodeWalker(file, lines)
     try:
         data = walker.walk(node, (), 0)
     except _Limit as exc:
@@ -471,30 +430,3 @@ def read_file(path: str | os.PathLike[str], *, shown: str | None = None) -> Docu
     except OSError as exc:
         raise SpecError.single(f"cannot read file: {exc.strerror or exc}", mark=whole) from None
     return parse_yaml(raw, shown)
-
-
-def nearby_hint(path: str, *, shown_dir: str | None = None, exclude: str | None = None) -> str:
-    """`` (did you mean 'dir/hetero.yaml'?)`` for a missing file: the preset of that name, a spec file of a
-    similar name in the same folder (named under ``shown_dir``, default: that folder), or a preset of a similar
-    name; ``""`` if none is close."""
-    from resnetdsl.load.compose import preset_names
-
-    folder, name = os.path.split(path)
-    stem = name.rsplit(".", 1)[0] if name.endswith((".yaml", ".yml")) else name
-    if stem in preset_names():
-        return f" (did you mean the preset '{stem}'?)"
-    skip = os.path.basename(exclude) if exclude else None
-    try:
-        with os.scandir(folder or ".") as it:
-            near = {
-                e.name.rsplit(".", 1)[0]: e.name
-                for e in it
-                if e.name.endswith((".yaml", ".yml")) and e.name != skip and e.is_file()
-            }
-    except OSError:
-        near = {}
-    close = difflib.get_close_matches(stem, sorted(near), n=1, cutoff=0.6)
-    if close:
-        return f" (did you mean '{os.path.join(folder if shown_dir is None else shown_dir, near[close[0]])}'?)"
-    close = difflib.get_close_matches(stem, preset_names(), n=1, cutoff=0.6)
-    return f" (did you mean the preset '{close[0]}'?)" if close else ""

@@ -1,10 +1,10 @@
-"""Shared by the lowering modules: the issue collector, built-in defaults, reserved names, where a setting came from."""
+"""Shared by the lowering steps: the issue collector, built-in defaults, reserved stage names, scope words."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from resnetdsl.errors import Issue, Path
+from resnetdsl.errors import Issue, Path, format_path
 from resnetdsl.spec import Spec
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
@@ -31,8 +31,8 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
 RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered
     "T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double "
-    "dump_patches "
-    "eval extra_repr float forward forward_features forward_head get_buffer get_extra_state get_parameter "
+    "dump_patches eval extra_repr feature_info float forward forward_features forward_head forward_taps "
+    "frozen_modules get_buffer get_extra_state get_parameter "
     "get_submodule half ipu load_state_dict modules mtia named_buffers named_children named_modules "
     "named_parameters num_classes num_features parameters plan register_backward_hook register_buffer "
     "register_forward_hook register_forward_pre_hook register_full_backward_hook "
@@ -41,8 +41,9 @@ RESERVED_NAMES = frozenset(
     "requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train training type "
     "xpu zero_grad".split()
 )
-"""Names a stage may not take (checked without importing torch; the builder checks again against the live
-torch, whose attributes may grow)."""
+"""Names a stage may not take: every public attribute and method of the built model (its class, torch.nn.Module
+and what an instance sets). Checked without importing torch; tests/test_lower.py compares it with ``dir()`` of a
+built model, and the builder checks again against the live torch, whose attributes may grow."""
 
 
 class _Issues:
@@ -56,13 +57,12 @@ class _Issues:
         self.items.append(Issue(path, message, mark))
 
 
-def _stage_value(spec: Spec, index: int, key: str) -> Any:
-    """A block setting of one stage: the stage's, else that of ``defaults``, else built-in."""
-    st = spec.stages[index]
-    return next((v for v in (getattr(st, key), getattr(spec.defaults, key)) if v is not None), BUILTIN_DEFAULTS[key])
+def scope_words(path: Path) -> str:
+    """``defaults``, ``stages[1]`` or ``stages[1].blocks[0]``: the scope a setting at ``path`` was written in."""
+    return format_path(path[:4] if path[2:3] == ("blocks",) else path[:2] if path[0] == "stages" else path[:1])
 
 
-def _inherited(spec: Spec, path: Path) -> bool:
+def inherited(spec: Spec, path: Path) -> bool:
     """The key at ``path`` was written in a base spec (through ``extends``), not in the spec's own file."""
     src = spec._source
     mark = src.mark_for(path, key=True) if src is not None else None
@@ -74,18 +74,6 @@ def _override(mark: Any) -> bool:
     from resnetdsl.load import is_override_mark
 
     return is_override_mark(mark)
-
-
-def _effective(spec: Spec, key: str) -> set[Any]:
-    """The values a block setting takes across the stages (stage, else defaults, else built-in)."""
-    return {
-        next((v for v in (getattr(st, key), getattr(spec.defaults, key)) if v is not None), BUILTIN_DEFAULTS[key])
-        for st in spec.stages
-    }
-
-
-def _block_kinds(spec: Spec) -> list[str]:
-    return [st.block or spec.defaults.block or BUILTIN_DEFAULTS["block"] for st in spec.stages]
 
 
 def reserved_name_problem(name: str) -> str:

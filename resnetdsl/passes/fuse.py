@@ -6,9 +6,10 @@ What folds, and why the rest does not:
   ``conv1 → bn2``, ``conv2 → bn3`` pairs inside pre-activation blocks): in eval mode the norm is the per-channel
   affine ``y = s·x + t`` with fixed ``s``, ``t``, so it becomes the conv's weight scale and bias exactly.
   A ``NormAct`` (BatchNorm + ReLU in one module) leaves its ReLU behind.
-- **stem conv → the first pre-activation norm**, when that block's shortcut reads the pre-activated input
-  (a projection, as in He et al. 2016): the stem's output then feeds nothing but that norm, so the norm folds
-  backwards into the stem conv, as above.
+- **a conv → the next block's pre-activation norm**, when nothing else reads the conv's output: the stem conv
+  and the first block's norm when that block's shortcut reads the pre-activated input (a projection, as in
+  He et al. 2016) or it has no shortcut; without shortcuts also each block's last conv and the next norm. The
+  norm folds backwards into the conv, as above.
 - **a norm after an add** (a pre-activation block's ``bn1``, the final norm) cannot fold backwards (two paths
   meet there) and cannot fold forwards either: a ReLU stands between it and the next conv. Even without the
   ReLU, a norm *before* a zero-padded conv does not fold exactly: the conv pads the normalised tensor with
@@ -17,42 +18,26 @@ What folds, and why the rest does not:
 - **GroupNorm** normalises with statistics of the input itself, not constants: it cannot fold and stays.
 - **Dropout** and **DropPath** are the identity in eval mode and are removed.
 
-Every plan op type is handled explicitly; a type this pass does not know raises :class:`KeyError`.
+Every plan op type is handled through its fold role (keep, drop, norm, conv: its description in
+:mod:`resnetdsl.ops`); a type without a description raises :class:`KeyError`.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from resnetdsl import plan as P
-from resnetdsl.build_torch import BatchNormAct2d, FrozenBatchNorm2d, ResidualBlock, ResNet
-
-# What the pass does with each op type when it is not folded into a neighbour: keep it, or drop it (eval no-op).
-_EVAL_ROLE: dict[type, str] = {
-    P.Conv: "keep",
-    P.Norm: "keep",
-    P.NormAct: "keep",
-    P.Act: "keep",
-    P.Pool: "keep",
-    P.GlobalPool: "keep",
-    P.Flatten: "keep",
-    P.Dropout: "drop",
-    P.Linear: "keep",
-    P.Identity: "keep",
-    P.PadShortcut: "keep",
-    P.SqueezeExcite: "keep",
-    P.EfficientChannelAttn: "keep",
-    P.DropPath: "drop",
-}
-
-
-def _foldable(op: P.Op) -> bool:
-    return (isinstance(op, P.Norm) and op.kind in ("batch", "frozen_batch")) or isinstance(op, P.NormAct)
+from resnetdsl.build_torch import ResNet
+from resnetdsl.layers import BatchNormAct2d, FrozenBatchNorm2d
+from resnetdsl.ops import DESCRIPTIONS
+from resnetdsl.ops.base import FoldRole
+from resnetdsl.walk import Part, Visitor, run_block, run_plan
 
 
 def _fold(conv: nn.Conv2d, norm: nn.Module) -> None:
@@ -71,77 +56,88 @@ def _leftover(norm: nn.Module) -> nn.Module:
     return norm.act if isinstance(norm, BatchNormAct2d) else nn.Identity()
 
 
-class _Scope:
-    """Module lookup and replacement under one container (the network, or one block)."""
+@dataclass(frozen=True, slots=True)
+class _Conv:
+    """The conv whose output is the tensor flowing, when the next op is its only reader."""
 
-    def __init__(self, root: nn.Module) -> None:
-        self.root = root
+    scope: nn.Module
+    name: str
 
-    def get(self, name: str) -> nn.Module:
-        return self.root.get_submodule(name)
 
-    def set(self, name: str, module: nn.Module) -> None:
+class _Fuser(Visitor[_Conv | None]):
+    """The walk of the built model: each op's fold role (its description's) says what becomes of its module.
+
+    The value flowing is the conv that produced the tensor, as long as nothing else reads it: a fork (the
+    tensor feeds a block's branch and its shortcut) or an add ends that. So a norm folds into the conv right
+    before it, also across a block boundary (the stem conv and the first pre-activation norm, when the
+    block's shortcut reads the pre-activated input), and never where two readers or two paths meet.
+    """
+
+    def __init__(self, model: ResNet) -> None:
+        self.model = model
+        self.scope: nn.Module = model
+
+    def block(self, stage: P.Stage, block: P.Block, x: _Conv | None) -> _Conv | None:
+        self.scope = self.model.get_submodule(f"{stage.name}.{block.name}")
+        try:
+            return run_block(block, x, self)
+        finally:
+            self.scope = self.model
+
+    def op(self, op: P.Op, x: _Conv | None, part: Part) -> _Conv | None:
+        role = DESCRIPTIONS[type(op)].fold_role(op)  # KeyError: an op type this pass does not know
+        return _HANDLERS[role](self, op.name, x)
+
+    def fork(self, x: _Conv | None) -> tuple[_Conv | None, _Conv | None]:
+        return None, None
+
+    def add(self, main: _Conv | None, shortcut: _Conv | None) -> _Conv | None:
+        return None
+
+    # -- what each fold role does --
+
+    def keep(self, name: str, x: _Conv | None) -> _Conv | None:
+        return None
+
+    def drop(self, name: str, x: _Conv | None) -> _Conv | None:
+        """The identity in eval mode: removed; the tensor passes on unchanged."""
+        self._remove(self.scope, name, nn.Identity())
+        return x
+
+    def conv(self, name: str, x: _Conv | None) -> _Conv | None:
+        return _Conv(self.scope, name)
+
+    def norm(self, name: str, x: _Conv | None) -> _Conv | None:
+        if x is None:  # after an add, a fork or anything but a conv: it stays
+            return None
+        conv = x.scope.get_submodule(x.name)
+        assert isinstance(conv, nn.Conv2d)
+        norm = self.scope.get_submodule(name)
+        _fold(conv, norm)
+        self._remove(self.scope, name, _leftover(norm))
+        return None
+
+    @staticmethod
+    def _remove(scope: nn.Module, name: str, module: nn.Module) -> None:
+        """Put ``module`` in place of ``name``; forward skips it when it is the identity."""
         parent, _, leaf = name.rpartition(".")
-        setattr(self.root.get_submodule(parent) if parent else self.root, leaf, module)
+        setattr(scope.get_submodule(parent) if parent else scope, leaf, module)
+        if not isinstance(module, nn.Identity):
+            return
+        # forward runs the modules named in these lists: leave out those now the identity
+        for names in ("_pre", "_main", "_shortcut", "_post", "_features", "_head"):
+            held = getattr(scope, names, None)
+            if held is not None and name in held:
+                setattr(scope, names, tuple(n for n in held if n != name))
 
 
-def _fuse_path(scope: _Scope, ops: Sequence[P.Op]) -> set[str]:
-    """Fold conv → norm pairs and drop eval no-ops along one sequential path; the names now the identity."""
-    gone: set[str] = set()
-    for i, op in enumerate(ops):
-        role = _EVAL_ROLE[type(op)]  # KeyError: an op type this pass does not know
-        if role == "drop":
-            scope.set(op.name, nn.Identity())
-            gone.add(op.name)
-        elif isinstance(op, P.Conv) and i + 1 < len(ops) and _foldable(ops[i + 1]):
-            norm_name = ops[i + 1].name
-            conv = scope.get(op.name)
-            assert isinstance(conv, nn.Conv2d)
-            norm = scope.get(norm_name)
-            _fold(conv, norm)
-            left = _leftover(norm)
-            scope.set(norm_name, left)
-            if isinstance(left, nn.Identity):
-                gone.add(norm_name)
-    return gone
-
-
-def _drop_names(names: tuple[str, ...] | None, gone: set[str]) -> tuple[str, ...] | None:
-    return None if names is None else tuple(n for n in names if n not in gone)
-
-
-def _fuse_block(block_module: ResidualBlock, block: P.Block) -> None:
-    scope = _Scope(block_module)
-    gone = set()
-    for path in (block.pre, block.main, block.shortcut_ops, block.post):
-        gone |= _fuse_path(scope, path)
-    # forward runs the modules named in these lists: leave out those now the identity
-    block_module._pre = _drop_names(block_module._pre, gone) or ()
-    block_module._main = _drop_names(block_module._main, gone) or ()
-    block_module._shortcut = _drop_names(block_module._shortcut, gone)
-    block_module._post = _drop_names(block_module._post, gone) or ()
-
-
-def _fold_stem_into_first_block(model: ResNet) -> None:
-    """Stem ending in a conv, first block pre-activated with a shortcut reading the pre-activated input: the
-    first pre norm is the stem output's only reader, so it folds into the stem conv."""
-    plan = model.plan
-    if not plan.stem or not plan.stages or not isinstance(plan.stem[-1], P.Conv):
-        return
-    stage, block = plan.stages[0], plan.stages[0].blocks[0]
-    if not block.pre or not block.shortcut_from_pre or not _foldable(block.pre[0]):
-        return
-    block_module = model.get_submodule(f"{stage.name}.{block.name}")
-    assert isinstance(block_module, ResidualBlock)
-    conv = model.get_submodule(plan.stem[-1].name)
-    assert isinstance(conv, nn.Conv2d)
-    name = block.pre[0].name
-    norm = block_module.get_submodule(name)
-    _fold(conv, norm)
-    left = _leftover(norm)
-    _Scope(block_module).set(name, left)
-    if isinstance(left, nn.Identity):
-        block_module._pre = tuple(n for n in block_module._pre if n != name)
+_HANDLERS: dict[FoldRole, Callable[[_Fuser, str, _Conv | None], _Conv | None]] = {
+    "keep": _Fuser.keep,
+    "drop": _Fuser.drop,
+    "conv": _Fuser.conv,
+    "norm": _Fuser.norm,
+}
+"""Fold role → what the pass does; every op type's role comes from its description (:mod:`resnetdsl.ops`)."""
 
 
 def _to_channels_last(module: nn.Module, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
@@ -168,17 +164,8 @@ def fuse_for_inference(model: ResNet, *, channels_last: bool = True, inplace: bo
     """
     fused = model if inplace else copy.deepcopy(model)
     fused.eval()
-    plan = fused.plan
     with torch.no_grad():
-        _fold_stem_into_first_block(fused)
-        top = _Scope(fused)
-        gone = _fuse_path(top, plan.stem) | _fuse_path(top, plan.final) | _fuse_path(top, plan.head)
-        for stage, block in plan.blocks():
-            block_module = fused.get_submodule(f"{stage.name}.{block.name}")
-            assert isinstance(block_module, ResidualBlock)
-            _fuse_block(block_module, block)
-    fused._features = tuple(n for n in fused._features if n not in gone)
-    fused._head = tuple(n for n in fused._head if n not in gone)
+        run_plan(fused.plan, None, _Fuser(fused))
     fused.requires_grad_(False)
     if channels_last:
         fused.to(memory_format=torch.channels_last)

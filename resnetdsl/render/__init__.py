@@ -27,9 +27,7 @@ returned ``graphviz.Digraph``, drawn by that engine); this module holds the publ
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,41 +127,6 @@ def render_to(
     return write(digraph, path, fmt)
 
 
-# --- command line ------------------------------------------------------------------------------------------
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """``resnetdsl render SPEC [-o FILE] [--format F] [--detail D] [--collapse|--no-collapse] [--rankdir R]``.
-
-    Without ``-o``: ``--format dot`` prints the DOT source to stdout; other formats are written to
-    ``<name>.<format>`` (default ``svg``) in the current directory. The analyzer's warnings go to stderr, as
-    ``summary`` prints them; a drawing Graphviz cannot make cleanly is an error (exit 1), and nothing is written.
-    """
-    try:
-        fmt = format_of(args.output, args.format, cli=True) if args.output else (args.format or "svg")
-    except ValueError as exc:
-        print(f"resnetdsl render: {exc}", file=sys.stderr)
-        return 2
-    from resnetdsl.check import check
-    from resnetdsl.cli import print_issues
-
-    checked = check(args.spec, input_size=args.input, input_name="--input")
-    analysis, plan = checked.analysis, checked.plan
-    print_issues(checked.warnings)
-    dg = digraph_of(analysis, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir)
-    if args.output is None and fmt == "dot":
-        sys.stdout.write(dg.source)
-        return 0
-    path = args.output or f"{safe_filename(plan.name)}.{fmt}"
-    try:
-        write(dg, path, fmt)
-    except (EngineNotFound, RenderError) as exc:
-        print(f"resnetdsl render: {exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {path}")
-    return 0
-
-
 __all__ = [
     "BITMAP_MAX_SIDE",
     "BITMAP_MIN_SCALE",
@@ -181,7 +144,6 @@ __all__ = [
     "analysis_for",
     "block_groups",
     "block_title",
-    "cli_main",
     "digraph_of",
     "draw",
     "esc",

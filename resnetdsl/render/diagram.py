@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import graphviz
 
@@ -39,6 +40,9 @@ class Diagram(graphviz.Digraph):  # type: ignore[misc]
     Formats: any Graphviz knows (``svg``, ``png``, ``pdf``, ``jpeg``, ``ps``, ``json``, …); bitmaps follow the
     size rule of :func:`resnetdsl.render.engine.bitmap_scale`. Default format: ``svg``.
     """
+
+    interactive: tuple[Any, str, bool | None, str]
+    """The analysis and options it was drawn from (what :meth:`html` draws)."""
 
     def pipe(
         self,
@@ -115,6 +119,14 @@ class Diagram(graphviz.Digraph):  # type: ignore[misc]
         if view or quiet_view:
             self._view(out, format=fmt, quiet=quiet_view)
         return os.fspath(out)
+
+    def html(self) -> Any:
+        """The interactive HTML diagram of the same network and options (:func:`resnetdsl.web.page.diagram_page`):
+        shown in Jupyter in a frame of its own, written by ``.save("net.html")``."""
+        from resnetdsl.web.page import diagram_page
+
+        analysis, detail, collapse, rankdir = self.interactive
+        return diagram_page(analysis, detail=detail, collapse=collapse, rankdir=rankdir)
 
     def _repr_svg_(self) -> str:
         """SVG for displays that ask for it by this name (IPython's older protocol)."""

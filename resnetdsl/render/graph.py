@@ -7,22 +7,21 @@ identical blocks can be collapsed into one ``×N`` node. Shapes come from :func:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, format_shape
+from resnetdsl.ops import DESCRIPTIONS, Description, describe
 from resnetdsl.render.engine import safe_filename
 from resnetdsl.render.labels import (
-    ATTENTION,
     LEGEND_TEXT,
     block_title,
     bold,
     esc,
     fmt_count,
     fmt_macs,
-    is_conv_pool,
     main_lines,
     op_text,
     shortcut_style,
@@ -32,6 +31,19 @@ from resnetdsl.render.labels import (
     text_lines,
 )
 from resnetdsl.render.labels import html_label as _html
+from resnetdsl.render.style import (
+    COLLAPSE_OVER,
+    FONT,
+    INK,
+    PRE_ACTIVATION_NOTE,
+    PROJECTIONS,
+    SHAPE_INK,
+    SHORTCUT_STYLE,
+    STAGE_FILLS,
+    block_groups,
+)
+from resnetdsl.render.style import op_fill as _fill
+from resnetdsl.walk import Part, Visitor, is_pre_activated, run_block
 
 if TYPE_CHECKING:
     import graphviz
@@ -43,75 +55,20 @@ RankDir = Literal["TB", "LR"]
 
 DETAILS: tuple[Detail, ...] = ("stage", "block", "layer")
 
-COLLAPSE_OVER = 8
-"""With ``collapse=None``, runs of identical blocks collapse only in stages deeper than this."""
-
-PROJECTIONS = frozenset({"projection", "avgpool_projection"})
-"""Shortcut uses drawn dashed: the input is transformed by a learned 1×1 convolution."""
-
-# --- look --------------------------------------------------------------------------------------------------
-
-FONT = "Helvetica"
-INK = "#222222"
-SHAPE_INK = "#555555"
-STAGE_FILLS = ("#eef4fb", "#f3f0fa", "#eef8f1", "#fbf3ea", "#f9eef1", "#eef6f8")
-OP_FILLS: dict[type, str] = {
-    P.Conv: "#d6e6f7",
-    P.Norm: "#fbf1c7",
-    P.NormAct: "#fbf1c7",
-    P.Act: "#dcefd5",
-    P.Pool: "#e6dff2",
-    P.GlobalPool: "#e6dff2",
-    P.Linear: "#f6d8cf",
-    P.Dropout: "#eeeeee",
-    P.Flatten: "#eeeeee",
-    P.Identity: "#eeeeee",
-    P.PadShortcut: "#eeeeee",
-    P.SqueezeExcite: "#fde2cf",
-    P.EfficientChannelAttn: "#fde2cf",
-    P.DropPath: "#eeeeee",
-}
-CONV_POOL_FILL = OP_FILLS[P.Pool]
-"""The stem's downsampling conv (ResNet-RS) is filled as the pool it stands for."""
-SHORTCUT_STYLE: dict[str, dict[str, str]] = {
-    "identity": {"style": "solid", "color": "#2b6cb0", "fontcolor": "#2b6cb0", "penwidth": "1.4"},
-    "pad": {"style": "solid", "color": "#2f855a", "fontcolor": "#2f855a", "penwidth": "1.4"},
-    "subsample": {"style": "solid", "color": "#2c7a7b", "fontcolor": "#2c7a7b", "penwidth": "1.4"},
-    "projection": {"style": "dashed", "color": "#c05621", "fontcolor": "#c05621", "penwidth": "1.4"},
-    "avgpool_projection": {"style": "dashed", "color": "#9b2c2c", "fontcolor": "#9b2c2c", "penwidth": "1.4"},
-}
-"""Edge style per :func:`~resnetdsl.render.labels.shortcut_style`: solid when nothing is learned, dashed for a
-1×1 projection."""
-
-# --- grouping of identical blocks --------------------------------------------------------------------------
-
-
-def _block_key(b: BlockInfo) -> tuple[Any, ...]:
-    k = b.block
-    shape = (k.kind, k.in_channels, k.mid_channels, k.out_channels, k.stride, k.groups, k.shortcut)
-    return (*shape, k.main, k.shortcut_ops, k.post, b.in_shape, b.out_shape)
-
-
-def block_groups(stage: StageInfo, collapse: bool | None) -> list[tuple[BlockInfo, ...]]:
-    """The blocks of a stage as drawn: runs of identical consecutive blocks become one group when collapsing.
-
-    ``collapse=None`` collapses only in stages deeper than :data:`COLLAPSE_OVER`.
-    """
-    on = collapse if collapse is not None else len(stage.blocks) > COLLAPSE_OVER
-    groups: list[list[BlockInfo]] = []
-    for b in stage.blocks:
-        if on and groups and _block_key(groups[-1][0]) == _block_key(b):
-            groups[-1].append(b)
-        else:
-            groups.append([b])
-    return [tuple(g) for g in groups]
-
+__all__ = [
+    "COLLAPSE_OVER",
+    "DETAILS",
+    "PROJECTIONS",
+    "SHORTCUT_STYLE",
+    "Detail",
+    "RankDir",
+    "analysis_for",
+    "block_groups",
+    "digraph_of",
+    "to_digraph",
+]
 
 # --- graph building ----------------------------------------------------------------------------------------
-
-
-def _fill(op: P.Op) -> str:
-    return CONV_POOL_FILL if is_conv_pool(op) else OP_FILLS.get(type(op), "white")
 
 
 @dataclass
@@ -135,8 +92,8 @@ class _Builder:
         self.shortcuts_used: set[str] = set()
         self.block_kinds: set[str] = set()
         """``pre`` and/or ``post``: whether pre-activation blocks were drawn (the legend says how to read them)."""
-        self.attention: set[type] = set()
-        """Kinds of channel attention drawn."""
+        self.legends: set[Description] = set()
+        """The descriptions of the ops drawn that have a legend note."""
         from resnetdsl.render.diagram import Diagram
 
         self.g = Diagram(name="resnet", filename=f"{safe_filename(self.plan.name)}.gv", engine="dot", format="svg")
@@ -376,33 +333,14 @@ class _Builder:
             c.attr(label=_html(label), style="rounded,filled", fillcolor="white", color="#999999", fontsize="10")
             if n > 1:
                 c.attr(peripheries="1", penwidth="2")
-            fork = cur
-            pre = [li for li in b.layers if li.role == "pre"]
-            self.block_kinds.add("pre" if pre else "post")
-            self.attention.update(type(li.op) for li in b.layers if isinstance(li.op, ATTENTION))
-            cur = self._op_nodes(cur, f"{base}_r", pre, c)
-            if blk.shortcut_from_pre:
-                fork = cur
-            main = [li for li in b.layers if li.role == "main"]
-            sc = [li for li in b.layers if li.role == "shortcut"]
-            post = [li for li in b.layers if li.role == "post"]
-            cur = self._op_nodes(cur, f"{base}_m", main, c)
-            if blk.has_add:
-                add = f"{base}_add"
-                self._node(c, add, "<b>+</b>", shape="circle", width="0.3", fixedsize="true", fillcolor="white")
-                self._edge(cur, add)
-                sc_cur = fork
-                for k, li in enumerate(sc):
-                    name = f"{base}_c{k}"
-                    label = self._op_label(li)
-                    c.node(name, label=_html(label), fillcolor=_fill(li.op), group=base)
-                    shape = li.in_shape if k else fork.shape
-                    self._shortcut_edge(sc_cur, name, blk, shape, first=k == 0, last=False, each=n > 1)
-                    sc_cur = _Cursor(name, li.out_shape)
-                self._shortcut_edge(sc_cur, add, blk, cur.shape, first=not sc, last=True, each=n > 1)
-                cur = _Cursor(add, cur.shape)
-            cur = self._op_nodes(cur, f"{base}_p", post, c)
+            self.block_kinds.add("pre" if is_pre_activated(blk) else "post")
+            self._note(li.op for li in b.layers)
+            cur = run_block(blk, cur, _LayerNodes(self, c, base, b, each=n > 1))
         return cur
+
+    def _note(self, ops: Iterable[P.Op]) -> None:
+        """Remember the legend notes of the ops drawn (channel attention explains its label)."""
+        self.legends.update(d for d in map(describe, ops) if d.legend)
 
     def _block_node(self, cur: _Cursor, base: str, title: str, group: tuple[BlockInfo, ...], g: Any) -> _Cursor:
         b = group[0]
@@ -412,9 +350,10 @@ class _Builder:
         if not blk.has_add:
             ops += post
         lines = [f"{bold(title)}  {small(esc(self._block_name(group)))}"]
-        lines += [esc(line) for line in main_lines(ops, pre_activation=bool(blk.pre))]
-        self.block_kinds.add("pre" if blk.pre else "post")
-        self.attention.update(type(op) for op in ops if isinstance(op, ATTENTION))
+        pre = is_pre_activated(blk)
+        lines += [esc(line) for line in main_lines(ops, pre_activation=pre)]
+        self.block_kinds.add("pre" if pre else "post")
+        self._note(ops)
         params = b.totals.params
         lines.append(small(esc(f"{params:,} params" + (" each" if len(group) > 1 else ""))))
         attrs: dict[str, str] = {"fillcolor": "white"}
@@ -442,11 +381,8 @@ class _Builder:
         rows = ['<tr><td colspan="2" align="left"><b>shortcuts</b></td></tr>']
         notes = []
         if "pre" in self.block_kinds:
-            notes.append("pre-activation: norm → act → conv; nothing after the add")
-        if P.SqueezeExcite in self.attention:
-            notes.append("SE a→b: squeeze-and-excitation gate on the branch, before the add")
-        if P.EfficientChannelAttn in self.attention:
-            notes.append("ECA k: efficient channel attention gate on the branch, before the add")
+            notes.append(PRE_ACTIVATION_NOTE)
+        notes += [d.legend for d in DESCRIPTIONS.values() if d in self.legends and d.legend]
         for use in SHORTCUT_STYLE:
             if use not in self.shortcuts_used:
                 continue
@@ -465,6 +401,45 @@ class _Builder:
             + "</table>"
         )
         self.g.node("legend", label=_html(table), shape="plaintext", style="", fontsize="9")
+
+
+class _LayerNodes(Visitor[_Cursor]):
+    """One block at layer level, walked: a node per op (the shortcut's beside the branch), the add node at the
+    end of the branch, the shortcut edges into it."""
+
+    _PREFIX: ClassVar[dict[str, str]] = {"pre": "r", "main": "m", "post": "p"}
+
+    def __init__(self, builder: _Builder, cluster: Any, base: str, info: BlockInfo, *, each: bool) -> None:
+        self.b, self.c, self.base, self.blk, self.each = builder, cluster, base, info.block, each
+        self.layers = iter(info.layers)  # in walk order
+        self.count: dict[str, int] = {}
+
+    def op(self, op: P.Op, x: _Cursor, part: Part) -> _Cursor:
+        li = next(self.layers)
+        k = self.count.get(part, 0)
+        self.count[part] = k + 1
+        if part == "shortcut":
+            name = f"{self.base}_c{k}"
+            self.c.node(name, label=_html(self.b._op_label(li)), fillcolor=_fill(op), group=self.base)
+            self.b._shortcut_edge(x, name, self.blk, x.shape, first=k == 0, last=False, each=self.each)
+            return _Cursor(name, li.out_shape)
+        name = f"{self.base}_{self._PREFIX[part]}{k}"
+        self.b._node(self.c, name, self.b._op_label(li), fillcolor=_fill(op))
+        self.b._edge(x, name)
+        return _Cursor(name, li.output_dims)
+
+    def branch_end(self, x: _Cursor) -> _Cursor:
+        if self.blk.has_add:
+            add = f"{self.base}_add"
+            self.b._node(self.c, add, "<b>+</b>", shape="circle", width="0.3", fixedsize="true", fillcolor="white")
+            self.b._edge(x, add)
+        return x
+
+    def add(self, main: _Cursor, shortcut: _Cursor) -> _Cursor:
+        add = f"{self.base}_add"
+        first = not self.count.get("shortcut")
+        self.b._shortcut_edge(shortcut, add, self.blk, main.shape, first=first, last=True, each=self.each)
+        return _Cursor(add, main.shape)
 
 
 def analysis_for(plan: P.Plan, input_shape: InputSize | None = None) -> Analysis:
@@ -491,7 +466,9 @@ def digraph_of(
         raise ValueError(f"detail must be one of {', '.join(DETAILS)}, got '{detail}'")
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
-    return _Builder(analysis, detail, collapse, rankdir).build()
+    g = _Builder(analysis, detail, collapse, rankdir).build()
+    g.interactive = (analysis, detail, collapse, rankdir)  # what Diagram.html() draws
+    return g
 
 
 def to_digraph(

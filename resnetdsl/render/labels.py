@@ -12,7 +12,10 @@ import unicodedata
 from collections.abc import Iterable
 
 from resnetdsl import plan as P
+from resnetdsl.blocks import TITLES
+from resnetdsl.ops import describe
 from resnetdsl.text import printable
+from resnetdsl.walk import part_ops
 
 MUTED = "#666666"
 
@@ -25,12 +28,8 @@ LEGEND_TEXT = {
 }
 """What each shortcut style of the legend means (keys as :func:`shortcut_style`)."""
 
-BLOCK_TITLES = {
-    "basic": "BasicBlock",
-    "bottleneck": "Bottleneck",
-    "preact_basic": "PreActBasic",
-    "preact_bottleneck": "PreActBottleneck",
-}
+BLOCK_TITLES = TITLES
+"""Each block kind's title (the block-kind table's, :data:`resnetdsl.blocks.BLOCK_KINDS`)."""
 
 DESCRIPTION_WIDTH = 90
 DESCRIPTION_MAX_LINES = 20
@@ -128,53 +127,12 @@ def stride_text(s: int) -> str:
 
 
 def op_text(op: P.Op) -> str:
-    """What an op does, in the words of a ResNet lecture (``3×3 conv, 64 /2``)."""
-    if isinstance(op, P.Conv):
-        k = op.kernel_size
-        extra = "".join(
-            [
-                f", g{op.groups}" if op.groups != 1 else "",
-                f", dil {op.dilation}" if op.dilation != 1 else "",
-                ", bias" if op.bias else "",
-            ]
-        )
-        what = "conv pool" if is_conv_pool(op) else "conv"
-        return f"{k}×{k} {what}, {op.out_channels}{stride_text(op.stride)}{extra}"
-    if isinstance(op, P.Norm):
-        return {"batch": "BN", "group": f"GN {op.groups}", "frozen_batch": "frozen BN"}[op.kind]
-    if isinstance(op, P.NormAct):
-        return "BN-ReLU"
-    if isinstance(op, P.Act):
-        return P.ACT_NAMES[op.kind] + (f" {op.negative_slope:g}" if op.kind == "leaky_relu" else "")
-    if isinstance(op, P.SqueezeExcite):
-        return f"SE {op.channels}→{op.reduced_channels}"
-    if isinstance(op, P.EfficientChannelAttn):
-        return f"ECA k{op.kernel_size}"
-    if isinstance(op, P.DropPath):
-        return f"drop path {op.p:.3g}"
-    if isinstance(op, P.Pool):
-        k = op.kernel_size
-        return f"{k}×{k} {op.kind}pool{stride_text(op.stride)}"
-    if isinstance(op, P.GlobalPool):
-        return f"global {op.kind}pool"
-    if isinstance(op, P.Flatten):
-        return "flatten"
-    if isinstance(op, P.Dropout):
-        return f"dropout {op.p:g}"
-    if isinstance(op, P.Linear):
-        return f"fc, {op.out_features}" + ("" if op.bias else ", no bias")
-    if isinstance(op, P.PadShortcut):
-        if op.out_channels == op.in_channels:
-            return f"subsample{stride_text(op.stride)}" if op.stride != 1 else "identity"
-        return f"zero-pad{stride_text(op.stride)}"
-    if isinstance(op, P.Identity):
-        return "identity"
-    raise KeyError(f"render: no label for op type {type(op).__name__} ({op.name})")
+    """What an op does, in the words of a ResNet lecture (``3×3 conv, 64 /2``): its description's label.
 
-
-def is_conv_pool(op: P.Op) -> bool:
-    """The stem's downsampling conv (ResNet-RS ``pool: conv``: ``maxpool.0``), drawn as the pool it replaces."""
-    return isinstance(op, P.Conv) and op.name.startswith("maxpool.")
+    Raises:
+        KeyError: an op type without a description.
+    """
+    return describe(op).label(op)
 
 
 def shortcut_style(block: P.Block) -> str:
@@ -184,38 +142,24 @@ def shortcut_style(block: P.Block) -> str:
     pool is an identity (stride 1) is a plain ``projection``.
     """
     use = block.shortcut
-    if use == "pad" and all(
-        op.in_channels == op.out_channels for op in block.shortcut_ops if isinstance(op, P.PadShortcut)
-    ):
+    if use == "pad" and block.in_channels == block.out_channels:
         return "subsample"
-    if use == "avgpool_projection" and not any(isinstance(op, P.Pool) for op in block.shortcut_ops):
+    if use == "avgpool_projection" and not any(describe(op).family == "pool" for op in part_ops(block, "shortcut")):
         return "projection"
     return use
 
 
 def shortcut_text(block: P.Block) -> str:
     """What the shortcut does: ``identity``, ``1×1 conv /2 + BN``, ``zero-pad /2``, ``avgpool /2 → 1×1 conv + BN``."""
-    if block.shortcut == "identity" or not block.shortcut_ops:
+    ops = part_ops(block, "shortcut")
+    if block.shortcut == "identity" or not ops:
         return "identity"
     out = ""
-    for op in block.shortcut_ops:
-        if isinstance(op, P.Identity):
-            continue
-        if isinstance(op, P.Conv):
-            k = op.kernel_size
-            part, sep = f"{k}×{k} conv{stride_text(op.stride)}", " → "
-        elif isinstance(op, P.Pool):
-            part, sep = f"{op.kind}pool{stride_text(op.stride)}", " → "
-        elif isinstance(op, P.Norm):
-            part, sep = op_text(op), " + "
-        else:
-            part, sep = op_text(op), " → "
-        out = f"{out}{sep}{part}" if out else part
+    for op in ops:
+        sep, part = describe(op).shortcut_words(op)
+        if part:
+            out = f"{out}{sep}{part}" if out else part
     return out
-
-
-ATTENTION = (P.SqueezeExcite, P.EfficientChannelAttn)
-"""Channel attention, drawn on a line (block level) or in a node (layer level) of its own."""
 
 
 def main_lines(ops: Iterable[P.Op], *, pre_activation: bool = False) -> list[str]:
@@ -224,10 +168,11 @@ def main_lines(ops: Iterable[P.Op], *, pre_activation: bool = False) -> list[str
     lines: list[list[str]] = []
     fresh = True  # the next op starts a line
     for op in ops:
-        opens = isinstance(op, ATTENTION) or (not pre_activation and isinstance(op, P.Conv | P.Pool | P.Linear))
-        if fresh or opens:
+        d = describe(op)
+        own = d.line == "own"
+        if fresh or own or (not pre_activation and d.line == "start"):
             lines.append([])
-        lines[-1].append(op_text(op))
-        fresh = isinstance(op, ATTENTION) or (pre_activation and isinstance(op, P.Conv | P.Pool | P.Linear))
+        lines[-1].append(d.label(op))
+        fresh = own or (pre_activation and d.line == "start")
     sep = " → " if pre_activation else " · "
-    return [sep.join(line) if pre_activation else " · ".join(line) for line in lines]
+    return [sep.join(line) for line in lines]

@@ -12,13 +12,18 @@ class PadShortcut(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()
-        self.extra = out_channels - in_channels
+        self.in_channels = in_channels
+        self.out_channels = out_channels
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
         if self.stride != 1:
             x = x[:, :, :: self.stride, :: self.stride]
-        return F.pad(x, [0, 0, 0, 0, 0, self.extra]) if self.extra else x
+        extra = self.out_channels - self.in_channels
+        return F.pad(x, [0, 0, 0, 0, 0, extra]) if extra else x
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
 
 
 class BasicBlock(nn.Module):

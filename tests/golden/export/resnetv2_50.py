@@ -8,19 +8,25 @@ from torch import Tensor, nn
 
 
 class BatchNormAct2d(nn.BatchNorm2d):
-    """BatchNorm then ReLU in one module (timm's BatchNormAct2d): the norm's state under the module's name."""
+    """BatchNorm then its activation in one module (timm's ``BatchNormAct2d``: the norm's state sits under the
+    module's own name, ``norm1.weight``; the activation is the parameter-free child ``act``)."""
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+    def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__(num_features, eps=eps, momentum=momentum)
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        # BatchNorm2d's forward for running statistics and a fixed momentum, written out: TorchScript cannot
+        # compile a call of super().forward
+        self._check_input_dim(x)
         if self.training and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
+        momentum = 0.0 if self.momentum is None else self.momentum
         x = F.batch_norm(
-            x, self.running_mean, self.running_var, self.weight, self.bias, self.training, self.momentum, self.eps
+            x, self.running_mean, self.running_var, self.weight, self.bias, self.training, momentum, self.eps
         )
-        return self.act(x)
+        out: Tensor = self.act(x)
+        return out
 
 
 class Downsample(nn.Module):

@@ -8,18 +8,20 @@ from torch import Tensor, nn
 
 
 class SqueezeExcite(nn.Module):
-    """Squeeze-and-excitation: x * sigmoid(fc2(relu(fc1(mean(x)))))."""
+    """Squeeze-and-excitation with timm's module names (``fc1``, ``act``, ``fc2``, ``gate``):
+    ``x * sigmoid(fc2(relu(fc1(mean(x)))))``."""
 
     def __init__(self, channels: int, reduced_channels: int) -> None:
         super().__init__()
-        self.fc1 = nn.Conv2d(channels, reduced_channels, 1)
+        self.fc1 = nn.Conv2d(channels, reduced_channels, 1, bias=True)
         self.act = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(reduced_channels, channels, 1)
+        self.fc2 = nn.Conv2d(reduced_channels, channels, 1, bias=True)
         self.gate = nn.Sigmoid()
 
     def forward(self, x: Tensor) -> Tensor:
         s = x.mean((2, 3), keepdim=True)
-        return x * self.gate(self.fc2(self.act(self.fc1(s))))
+        gate: Tensor = self.gate(self.fc2(self.act(self.fc1(s))))
+        return x * gate
 
 
 class Bottleneck(nn.Module):

@@ -1,6 +1,6 @@
 """Loading weights into a network: a checkpoint's tensors mapped by name, adapted where they can be.
 
-The rule of what goes where is :func:`resnetdsl.compat.match_state` (torch-free, shared with
+The rule of what goes where is :func:`resnetdsl.weights.fit.match_state` (torch-free, shared with
 ``resnetdsl diff``); this module reads checkpoints and moves tensors.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from resnetdsl.compat import WeightReport, match_state
 from resnetdsl.state import Shape, classifier_keys, input_conv_key
+from resnetdsl.weights.fit import WeightReport, match_state
 
 
 class WeightError(ValueError):

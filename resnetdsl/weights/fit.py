@@ -1,4 +1,4 @@
-"""Weight compatibility: which tensors of one network load into another, told from shapes alone (no torch).
+"""Which tensors of one network fit another (load as they are, adapt, or not), told from shapes alone (no torch).
 
 :func:`match_state` is the one rule: :func:`resnetdsl.weights.load_weights` applies it to a real checkpoint and
 a built model, :func:`predict` to two plans (``resnetdsl diff``), so the prediction and what loading does agree

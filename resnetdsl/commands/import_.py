@@ -1,0 +1,24 @@
+"""``resnetdsl import``: the spec of a torchvision or timm ResNet, built without weights (imports torch)."""
+
+from __future__ import annotations
+
+import argparse
+
+from resnetdsl.commands import EXIT_OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="torchvision:NAME or timm:NAME, e.g. torchvision:resnet50, timm:resnet50d")
+    parser.add_argument("-o", "--output", default=None, help="write to this YAML file instead of stdout")
+    parser.add_argument("--name", default=None, help="the spec's name (default: the model's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from resnetdsl.importer import model_from_ref, spec_from_model
+    from resnetdsl.io import write_or_print
+    from resnetdsl.show import resolved, to_yaml
+
+    model = model_from_ref(args.model)
+    spec = spec_from_model(model, name=args.name or args.model.partition(":")[2])
+    write_or_print(args.output, to_yaml(resolved(spec)))
+    return EXIT_OK

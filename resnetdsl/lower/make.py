@@ -1,0 +1,173 @@
+"""Lowering, step 3: the plan made from the resolved network: the stem (both layouts), every block (through
+:func:`resnetdsl.blocks.make_block`), the final norm of a pre-activation network, the head.
+
+It reports nothing and never fails: a plan made from a network with problems still exists, so that the rules
+and the analyzer can report theirs too (it must then not be used for anything else).
+"""
+
+from __future__ import annotations
+
+from resnetdsl import blocks as B
+from resnetdsl.lower.resolve import Network, ResolvedStage
+from resnetdsl.plan import (
+    Block,
+    Conv,
+    Dropout,
+    Flatten,
+    GlobalPool,
+    Linear,
+    NormAct,
+    Op,
+    Plan,
+    Pool,
+    Stage,
+)
+from resnetdsl.spec import Spec
+
+
+def make_plan(net: Network) -> Plan:
+    spec = net.spec
+    stem = stem_ops(net)
+    stages: list[Stage] = []
+    channels = spec.stem.width
+    for st in net.stages:
+        stage = make_stage(st, channels, net.timm_names)
+        stages.append(stage)
+        channels = stage.out_channels
+    final = _final(spec, channels, net.stages[-1].config) if net.preact else ()
+    head = _head(spec, channels)
+    return Plan(
+        name=spec.name,
+        description=spec.description,
+        in_channels=spec.input.channels,
+        input_size=spec.input.size,
+        stem=stem,
+        stages=tuple(stages),
+        head=head,
+        num_classes=spec.head.num_classes if spec.head != "none" else None,
+        zero_init_residual=spec.init.zero_init_residual,
+        final=final,
+        layout=spec.layout,
+        frozen_stages=spec.frozen_stages,
+        norm_eval=spec.norm_eval,
+    )
+
+
+def make_stage(st: ResolvedStage, channels: int, timm_names: bool) -> Stage:
+    """A stage's blocks, each reading the previous one's output channels."""
+    stage_in = channels
+    blocks: list[Block] = []
+    for b in st.blocks:
+        name = f"blocks.{b.index}" if timm_names else str(b.index)
+        block = B.make_block(b.config, name, channels, b.width, b.stride, b.drop_path_rate)
+        blocks.append(block)
+        channels = block.out_channels
+    kinds = "+".join(dict.fromkeys(b.kind for b in blocks))
+    return Stage(
+        st.name,
+        st.index,
+        kinds,
+        stage_in,
+        channels,
+        st.stride,
+        tuple(blocks),
+        dilation=st.dilation,
+        checkpoint=st.checkpoint,
+    )
+
+
+def stem_ops(net: Network) -> tuple[Op, ...]:
+    """The stem: torchvision's (``conv1``, ``bn1``, …), timm's ResNetV2 stem, or torchvision's without its
+    norm and act for a pre-activation network (its first block pre-activates the stem's output)."""
+    if net.timm_names:
+        return _timm_stem(net)
+    ops = _torchvision_stem(net)
+    if net.preact:
+        return tuple(op for op in ops if op.name not in ("bn1", "act1"))
+    return ops
+
+
+def deep_stem_widths(spec: Spec) -> tuple[int, int]:
+    """The first two convs' widths of a deep stem, as written (the rules report one below 1)."""
+    w = spec.stem.width
+    return spec.stem.mid_widths or (w // 2, w // 2)
+
+
+def _torchvision_stem(net: Network) -> tuple[Op, ...]:
+    spec = net.spec
+    st = spec.stem
+    cin, w, bias = spec.input.channels, st.width, st.conv_bias
+    na = net.stem.norm_act
+    ops: list[Op] = []
+    if st.kind == "deep":
+        m1, m2 = (max(m, 1) for m in deep_stem_widths(spec))
+        ops += [
+            Conv("conv1.0", cin, m1, 3, stride=2, padding=1, bias=bias),
+            *na.norm_op("conv1.1", m1),
+            na.act_op("conv1.2"),
+            Conv("conv1.3", m1, m2, 3, stride=1, padding=1, bias=bias),
+            *na.norm_op("conv1.4", m2),
+            na.act_op("conv1.5"),
+            Conv("conv1.6", m2, w, 3, stride=1, padding=1, bias=bias),
+        ]
+    else:
+        k, s = (7, 2) if st.kind == "conv7" else (3, 1)
+        ops.append(Conv("conv1", cin, w, k, stride=s, padding=k // 2, bias=bias))
+    ops += [*na.norm_op("bn1", w), na.act_op("act1")]
+    if net.stem.pool == "max":
+        ops.append(Pool("maxpool", "max", 3, 2, padding=1))
+    elif net.stem.pool == "conv":
+        ops += [
+            Conv("maxpool.0", w, w, 3, stride=2, padding=1, bias=bias),
+            *na.norm_op("maxpool.1", w),
+            na.act_op("maxpool.2"),
+        ]
+    return tuple(ops)
+
+
+def _timm_stem(net: Network) -> tuple[Op, ...]:
+    """timm's ResNetV2 stem for pre-activation: ``stem.conv`` (or ``stem.conv1…conv3`` with BN + ReLU between
+    them), then ``stem.pool``; no norm after the last conv (the first block pre-activates)."""
+    spec = net.spec
+    st = spec.stem
+    cin, w, bias = spec.input.channels, st.width, st.conv_bias
+    ops: list[Op]
+    if st.kind == "deep":
+        m1, m2 = (max(m, 1) for m in deep_stem_widths(spec))
+        ops = [
+            Conv("stem.conv1", cin, m1, 3, stride=2, padding=1, bias=bias),
+            NormAct("stem.norm1", m1),
+            Conv("stem.conv2", m1, m2, 3, stride=1, padding=1, bias=bias),
+            NormAct("stem.norm2", m2),
+            Conv("stem.conv3", m2, w, 3, stride=1, padding=1, bias=bias),
+        ]
+    else:
+        k, s = (7, 2) if st.kind == "conv7" else (3, 1)
+        ops = [Conv("stem.conv", cin, w, k, stride=s, padding=k // 2, bias=bias)]
+    if net.stem.pool == "max":
+        ops.append(Pool("stem.pool", "max", 3, 2, padding=1))
+    return tuple(ops)
+
+
+def _final(spec: Spec, channels: int, last: B.BlockConfig) -> tuple[Op, ...]:
+    """The final norm + activation of a pre-activation network (those of its last stage)."""
+    if spec.layout == "resnetv2":
+        return (NormAct("norm", channels),)
+    return (*last.norm_act.norm_op("final_norm", channels), last.norm_act.act_op("final_act"))
+
+
+def _head(spec: Spec, channels: int) -> tuple[Op, ...]:
+    """torchvision's head (pool, flatten, dropout, ``fc``) or, for ``layout: resnetv2``, timm's ClassifierHead
+    with ``use_conv`` (pool keeping 1×1, dropout, ``fc`` as a 1×1 conv, flatten); none for ``head: none``."""
+    h = spec.head
+    if h == "none":
+        return ()
+    if spec.layout == "resnetv2":
+        ops: tuple[Op, ...] = (GlobalPool("head.global_pool", h.pool),)
+        if h.dropout > 0:
+            ops += (Dropout("head.drop", h.dropout),)
+        return (*ops, Conv("head.fc", channels, h.num_classes, 1, bias=h.bias), Flatten("head.flatten"))
+    ops = (GlobalPool("global_pool", h.pool), Flatten("flatten"))
+    if h.dropout > 0:
+        ops += (Dropout("dropout", h.dropout),)
+    return (*ops, Linear("fc", channels, h.num_classes, bias=h.bias))

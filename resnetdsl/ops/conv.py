@@ -1,0 +1,84 @@
+"""Convolution: the 2-D conv of every path (the stem's, a block's, a projection shortcut's)."""
+
+from __future__ import annotations
+
+from resnetdsl import plan as P
+from resnetdsl.ops.base import (
+    Entry,
+    FoldRole,
+    OpType,
+    Shape,
+    Tracker,
+    Window,
+    conv_entries,
+    kernel_text,
+    out_len,
+    stride_text,
+)
+from resnetdsl.ops.pool import POOL_FILL
+
+
+def is_conv_pool(op: P.Conv) -> bool:
+    """The stem's downsampling conv (ResNet-RS ``pool: conv``: ``maxpool.0``), drawn as the pool it replaces."""
+    return op.name.startswith("maxpool.")
+
+
+class ConvType(OpType[P.Conv]):
+    op = P.Conv
+    family = "conv"
+    fill = "#d6e6f7"
+    line = "start"
+    fresh = True
+
+    def infer(self, op: P.Conv, x: Shape) -> tuple[Shape, int, int]:
+        _, h, w = x
+        k, s, p, d = op.kernel_size, op.stride, op.padding, op.dilation
+        out = (op.out_channels, out_len(h, k, s, p, d), out_len(w, k, s, p, d))
+        n = out[0] * out[1] * out[2]
+        return out, n * (op.in_channels // op.groups) * k * k, n
+
+    def entries(self, op: P.Conv) -> tuple[Entry, ...]:
+        k = op.kernel_size
+        return conv_entries(op.out_channels, op.in_channels // op.groups, (k, k), op.bias)
+
+    def in_channels(self, op: P.Conv) -> int:
+        return op.in_channels
+
+    def stride(self, op: P.Conv) -> int:
+        return op.stride
+
+    def reach(self, op: P.Conv) -> Window:
+        return Window(op.kernel_size, op.stride, op.dilation)
+
+    def saves(self, op: P.Conv, x: int, t: Tracker, size_in: int, size_out: int) -> int:
+        t.save(x)  # the weight's gradient needs the input
+        return t.new(size_out)
+
+    def fold_role(self, op: P.Conv) -> FoldRole:
+        return "conv"
+
+    def torch_name(self, op: P.Conv) -> str:
+        extra = (f" g{op.groups}" if op.groups > 1 else "") + (f" d{op.dilation}" if op.dilation > 1 else "")
+        return f"Conv2d {kernel_text(op.kernel_size, op.stride)}{extra}"
+
+    def label(self, op: P.Conv) -> str:
+        k = op.kernel_size
+        extra = "".join(
+            [
+                f", g{op.groups}" if op.groups != 1 else "",
+                f", dil {op.dilation}" if op.dilation != 1 else "",
+                ", bias" if op.bias else "",
+            ]
+        )
+        what = "conv pool" if is_conv_pool(op) else "conv"
+        return f"{k}×{k} {what}, {op.out_channels}{stride_text(op.stride)}{extra}"
+
+    def shortcut_words(self, op: P.Conv) -> tuple[str, str]:
+        k = op.kernel_size
+        return " → ", f"{k}×{k} conv{stride_text(op.stride)}"
+
+    def fill_of(self, op: P.Conv) -> str:
+        return POOL_FILL if is_conv_pool(op) else self.fill
+
+
+DESCRIPTIONS = (ConvType(),)

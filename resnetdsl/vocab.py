@@ -1,0 +1,89 @@
+"""The language's vocabularies, each defined once: activations, norms, attention kinds, pool kinds, their torch
+names and their defaults.
+
+The spec's ``Literal`` aliases, the plan's op fields, the block defaults, the builder, the exporters and the
+importer all read these (a test compares each table with its ``Literal``). Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+# --- activations ---------------------------------------------------------------------------------------------
+
+ActKind = Literal["relu", "leaky_relu", "silu", "gelu", "mish", "hardswish"]
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """One activation kind as torch has it."""
+
+    torch: str
+    """The ``torch.nn`` class (``ReLU``): how summaries and diagrams write it, what the builder creates."""
+    inplace: bool = True
+    """The class takes ``inplace=`` (GELU has no in-place form)."""
+    slope: bool = False
+    """The class takes a negative slope as its first argument (``LeakyReLU``)."""
+    backward_reads: Literal["output", "input"] = "input"
+    """What its backward needs, so what a training step keeps: the output (ReLU, LeakyReLU: the in-place form
+    keeps the input's own storage) or the input (the in-place form keeps a copy of it)."""
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": Activation("ReLU", backward_reads="output"),
+    "leaky_relu": Activation("LeakyReLU", slope=True, backward_reads="output"),
+    "silu": Activation("SiLU"),
+    "gelu": Activation("GELU", inplace=False),
+    "mish": Activation("Mish"),
+    "hardswish": Activation("Hardswish"),
+}
+"""Activation kind → its torch class, in the order of :data:`ActKind`."""
+
+DEFAULT_NEGATIVE_SLOPE = 0.01
+"""``leaky_relu``'s slope for negative inputs when the spec sets none (torch's default)."""
+
+# --- norms ---------------------------------------------------------------------------------------------------
+
+NormLayerKind = Literal["batch", "group", "frozen_batch"]
+"""A norm layer the plan holds."""
+NormKind = Literal[NormLayerKind, "none"]
+"""A spec's ``norm`` setting: a norm layer, or none at all."""
+
+NORMS: dict[str, str] = {"batch": "BatchNorm2d", "group": "GroupNorm", "frozen_batch": "FrozenBatchNorm2d"}
+"""Norm layer kind → its torch class (``FrozenBatchNorm2d``: torchvision's semantics, the builder's own class)."""
+
+DEFAULT_NORM_GROUPS = 32
+"""Groups of a group norm when neither ``norm_groups`` nor ``norm_group_channels`` is set (timm's GroupNorm)."""
+
+# --- channel attention ---------------------------------------------------------------------------------------
+
+AttentionKind = Literal["se", "eca", "none"]
+
+ATTENTION: dict[str, str] = {"se": "SEModule", "eca": "EcaModule"}
+"""Attention kind → timm's module name (the builder's classes are ``SqueezeExcite`` and
+``EfficientChannelAttn``, with timm's child names)."""
+
+SE_RATIO = 1.0 / 16
+"""Squeeze-and-excitation: reduced width = channels × this, when the spec sets no ``se_ratio`` (timm's)."""
+SE_DIVISOR = 8
+"""Squeeze-and-excitation: the reduced width is rounded to a multiple of this (timm's ``rd_divisor``)."""
+
+
+def eca_kernel_size(channels: int, gamma: float = 2, beta: float = 1) -> int:
+    """ECA's kernel when the spec sets no ``eca_kernel`` (timm's adaptive rule): t = int(|log2(C) + β| / γ), made
+    odd upwards, at least 3."""
+    t = int(abs(math.log(channels, 2) + beta) / gamma)
+    return max(t if t % 2 else t + 1, 3)
+
+
+# --- pools ---------------------------------------------------------------------------------------------------
+
+PoolKind = Literal["max", "avg"]
+"""A sliding-window pool."""
+GlobalPoolKind = Literal["avg", "max"]
+"""A global pool (the head's)."""
+
+POOLS: dict[str, str] = {"max": "Max", "avg": "Avg"}
+"""Pool kind → the word torch's class names start with (``MaxPool2d``, ``AdaptiveAvgPool2d``)."""

@@ -1,0 +1,149 @@
+"""The commands package: one module per command, and which of the project's modules each command imports.
+
+The import sets below are pinned on purpose (a deterministic guard, not a timing): ``import resnetdsl.cli`` and
+``resnetdsl --help`` import no command module; each torch-free command imports its own module (and the shared
+options), never torch, never another command's module, and graphviz only for ``render``. When a change adds or
+drops a module on one of these paths, the failure lists the difference: update the set here if that is meant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+
+from resnetdsl.cli import make_parser
+from resnetdsl.commands import COMMANDS, command_module
+from tests.conftest import ROOT
+
+# --- what each command imports ------------------------------------------------------------------------------
+
+CLI = set(
+    """
+    resnetdsl cli commands errors io text spec plan check summary analyze features receptive
+    load load.compose load.document load.lines load.mapping load.messages load.presets load.source load.syntax
+    render render.engine render.graph render.labels render.style
+    ops ops.act ops.attention ops.base ops.conv ops.misc ops.norm ops.pool ops.shortcut vocab walk
+    """.split()
+)
+"""``import resnetdsl.cli`` (``import resnetdsl`` brings most of it: check, summarize, render are its API)."""
+LOWERING = {"blocks", "lower", "lower.common", "lower.geometry", "lower.parts", "lower.settings"}
+"""What checking a spec adds: lowering it to a plan."""
+
+RUNS: dict[str, tuple[list[str], set[str]]] = {
+    # command: (its arguments, what it imports beyond CLI)
+    "--help": (["--help"], set()),
+    "validate": (
+        ["validate", "resnet18"],
+        {"commands.options", "commands.validate", "validate", "progress", *LOWERING},
+    ),
+    "summary": (["summary", "resnet18"], {"commands.options", "commands.summary", *LOWERING}),
+    "render": (
+        ["render", "resnet18", "--format", "dot"],
+        {"commands.options", "commands.render", "render.diagram", *LOWERING},
+    ),
+    "show": (["show", "resnet18"], {"commands.options", "commands.show", "show", *LOWERING}),
+    "diff": (
+        ["diff", "resnet18", "resnet34"],
+        {"commands.options", "commands.diff", "compare", "show", "state", "weights", "weights.fit", *LOWERING},
+    ),
+    "presets": (["presets"], {"commands.presets", "show", *LOWERING}),
+    "schema": (["schema"], {"commands.schema", "validate"}),
+}
+
+_PROBE = """
+import contextlib, io, json, sys
+argv = json.loads(sys.argv[1])
+if argv is None:
+    import resnetdsl.cli
+    code = 0
+else:
+    from resnetdsl.cli import main
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code
+ours = sorted(m.removeprefix("resnetdsl.") for m in sys.modules if m == "resnetdsl" or m.startswith("resnetdsl."))
+print(json.dumps({"code": code, "ours": ours, "torch": "torch" in sys.modules, "graphviz": "graphviz" in sys.modules}))
+"""
+
+
+def _imports(argv: list[str] | None) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def _same(name: str, found: object, expected: set[str]) -> None:
+    got = set(found)  # type: ignore[call-overload]
+    assert got == expected, (
+        f"{name}: imports {sorted(got - expected)} beyond the pinned set, and not {sorted(expected - got)}; "
+        "if that is meant, update the sets in tests/test_commands.py"
+    )
+
+
+def test_importing_the_cli_imports_no_command() -> None:
+    found = _imports(None)
+    _same("import resnetdsl.cli", found["ours"], CLI)
+    assert not found["torch"] and not found["graphviz"]
+
+
+@pytest.mark.parametrize("command", sorted(RUNS))
+def test_each_torch_free_command_imports_its_own_module_only(command: str) -> None:
+    argv, extra = RUNS[command]
+    found = _imports(argv)
+    assert found["code"] == 0
+    _same(f"resnetdsl {' '.join(argv)}", found["ours"], CLI | extra)
+    assert not found["torch"], f"resnetdsl {command} imports torch"
+    assert found["graphviz"] == (command == "render"), f"resnetdsl {command}: graphviz imported or not as expected"
+    own = {m for m in extra if m.startswith("commands.")} - {"commands.options"}
+    assert own == ({f"commands.{command}"} if command != "--help" else set())
+
+
+# --- the registry and the modules -----------------------------------------------------------------------
+
+
+def test_the_parser_lists_the_registry_in_order() -> None:
+    sub = next(a for a in make_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == [c.name for c in COMMANDS]
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    assert helps == {c.name: c.help for c in COMMANDS}
+
+
+def test_a_parser_for_one_command_has_only_its_arguments() -> None:
+    sub = next(a for a in make_parser(("summary",))._actions if isinstance(a, argparse._SubParsersAction))
+    sizes = {name: len(p._actions) for name, p in sub.choices.items()}
+    assert sizes["summary"] > 1 and {n for n, k in sizes.items() if k > 1} == {"summary"}  # the others: -h only
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c.name for c in COMMANDS])
+def test_a_command_module_is_arguments_and_a_handler(command: object) -> None:
+    module = command_module(command)  # type: ignore[arg-type]
+    assert callable(module.add_arguments) and callable(module.run)
+    path = ROOT / "resnetdsl" / "commands" / f"{command.module}.py"  # type: ignore[attr-defined]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    doc = ast.get_docstring(tree) or ""
+    assert doc.startswith(f"``resnetdsl {command.name}``: "), doc  # type: ignore[attr-defined]
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+    assert functions == {"add_arguments", "run"}
+
+
+def test_library_modules_never_import_the_command_line() -> None:
+    for path in sorted((ROOT / "resnetdsl").rglob("*.py")):
+        rel = path.relative_to(ROOT / "resnetdsl").as_posix()
+        if rel.startswith("commands/") or rel in ("cli.py", "__main__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            bad = [n for n in names if n == "resnetdsl.cli" or n.startswith("resnetdsl.commands")]
+            assert not bad, f"resnetdsl/{rel} imports {bad}"
+            assert "cli_main" not in {getattr(node, "name", None)}, f"resnetdsl/{rel} defines cli_main"
