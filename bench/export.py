@@ -1,8 +1,9 @@
-"""Export time: ``resnetdsl export SPEC --format onnx`` as a user runs it (fresh processes), and ``to_onnx`` in
-process, beside the floor every torch command pays (``python -c "import torch"``) and, with ``--dynamo``, torch's
-dynamo-based exporter on the same model (the path resnetdsl used before).
+"""Export and import time: ``resnetdsl export SPEC --format onnx`` as a user runs it (fresh processes), and
+``to_onnx`` in process, beside the floor every torch command pays (``python -c "import torch"``) and, with
+``--dynamo``, torch's dynamo-based exporter on the same model (the path resnetdsl used before); then
+``resnetdsl import REF`` (fresh processes) beside the same floor and the floor of importing the model's library.
 
-    PYTHONPATH=. python bench/export.py [--repeats 5] [--dynamo] [--markdown] [models…]
+    PYTHONPATH=. python bench/export.py [--repeats 5] [--dynamo] [--imports REF…] [--markdown] [models…]
 
 Fresh processes alternate with the ``import torch`` floor (ABBA); in-process figures are medians after one
 warm-up export. Every file is checked in onnxruntime against the eval model (max abs error).
@@ -48,6 +49,21 @@ def cli_times(name: str, out: Path, repeats: int) -> tuple[float, float]:
     return statistics.median(a), statistics.median(b)
 
 
+def import_times(ref: str, out: Path, repeats: int) -> tuple[float, float, float]:
+    """Medians of the cold ``resnetdsl import REF -o FILE``, of ``import torch`` and of importing REF's library."""
+    lib = ref.partition(":")[0]
+    argvs = {
+        "cli": [sys.executable, "-m", "resnetdsl", "import", ref, "-o", str(out)],
+        "torch": [sys.executable, "-c", "import torch"],
+        "lib": [sys.executable, "-c", f"import {lib}"],
+    }
+    times: dict[str, list[float]] = {k: [] for k in argvs}
+    for i in range(repeats):
+        for k in list(argvs) if i % 2 == 0 else reversed(list(argvs)):
+            times[k].append(cold(argvs[k]))
+    return statistics.median(times["cli"]), statistics.median(times["torch"]), statistics.median(times["lib"])
+
+
 def in_process(model: torch.nn.Module, path: Path, repeats: int) -> float:
     to_onnx(model, path)  # warm-up
     times = []
@@ -89,6 +105,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dynamo", action="store_true", help="also time torch's dynamo-based exporter (slow)")
+    ap.add_argument("--imports", nargs="*", default=["timm:resnet50", "torchvision:resnet50"])
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -114,6 +131,15 @@ def main() -> None:
                 row.append(f"{dynamo_time(model):.1f}")
             row.append(f"{max_error(out, model):.1e}")
             print(("| " + " | ".join(row) + " |") if a.markdown else "  ".join(row), flush=True)
+        if a.imports:
+            head = ["import", "CLI s", "import torch s", "import library s"]
+            print(("\n| " + " | ".join(head) + " |\n|" + "---|" * len(head)) if a.markdown else "\n" + "  ".join(head))
+        for ref in a.imports:
+            cli, floor, lib = import_times(ref, Path(tmp) / "imported.yaml", a.repeats)
+            row = [ref, f"{cli:.2f}", f"{floor:.2f}", f"{lib:.2f}"]
+            print(("| " + " | ".join(row) + " |") if a.markdown else "  ".join(row), flush=True)
+    one, five, _ = os.getloadavg()
+    print(f"# load average {one:.1f} (1 min), {five:.1f} (5 min)")
 
 
 if __name__ == "__main__":
