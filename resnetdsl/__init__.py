@@ -73,6 +73,7 @@ __all__ = [
     "fuse_for_inference",
     "load_spec",
     "load_weights",
+    "pack_for_inference",
     "plan_of",
     "presets",
     "render",
@@ -246,3 +247,16 @@ def fuse_for_inference(model: ResNet, *, channels_last: bool = True) -> ResNet:
     from resnetdsl.passes.fuse import fuse_for_inference as fuse
 
     return fuse(model, channels_last=channels_last)
+
+
+def pack_for_inference(model: ResNet, *, input_size: tuple[int, int] | None = None) -> torch.nn.Module:
+    """The fastest CPU inference copy of ``model`` (float32): :func:`fuse_for_inference`, then each conv, with
+    the residual add and ReLU after it, one oneDNN primitive with pre-packed weights; eager, no compile. Returns a
+    ``torch.fx.GraphModule`` (run it under ``torch.inference_mode()``); see :mod:`resnetdsl.passes.pack`.
+
+    Raises:
+        ValueError: the model is not float32 on the CPU, or torch has no oneDNN.
+    """
+    from resnetdsl.passes.pack import pack_for_inference as pack
+
+    return pack(model, input_size=input_size)
