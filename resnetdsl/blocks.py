@@ -104,6 +104,11 @@ class BlockConfig:
     """Dilation of the block's first 3×3 conv (basic: ``conv1``; bottleneck: its only 3×3): the previous stage's
     dilation in a stage's first block, as torchvision and timm build it. ``None``: ``dilation``."""
 
+    group_width: int | None = None
+    """``regnet``: channels per group of the 3×3 conv (``None``: one group)."""
+    bottleneck_ratio: float = 1.0
+    """``regnet``: inner width over the output width."""
+
     @property
     def first_dil(self) -> int:
         return self.dilation if self.first_dilation is None else self.first_dilation
@@ -158,6 +163,8 @@ class BlockOps:
     post: tuple[Op, ...]
     pre: tuple[Op, ...] = ()
     """Pre-activation: ops on the block input before the main path (a projection shortcut reads their output)."""
+    groups: int | None = None
+    """Groups of the 3×3 conv where the kind computes them (``regnet``); ``None``: the ``groups`` setting."""
 
 
 def _conv(
@@ -261,7 +268,7 @@ def preact_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> Bl
 BlockBuilder = Callable[[BlockConfig, int, int, int], BlockOps]
 """A block kind's ops: ``build(cfg, in_channels, width, stride)``."""
 
-KIND_SETTINGS = frozenset({"stride_on", "groups", "width_per_group", "dropout"})
+KIND_SETTINGS = frozenset({"stride_on", "groups", "width_per_group", "dropout", "group_width", "bottleneck_ratio"})
 """Block settings that only some block kinds use; each kind lists those it uses (:attr:`BlockKind.uses`), and
 lowering reports one that no block it reaches uses. Every other block setting applies to every kind."""
 
@@ -351,7 +358,7 @@ CLASS_NAMES: Mapping[str, str] = _Column("class_name")
 """Exported class names (export/python reads them)."""
 PREACT: Set[str] = _Kinds(lambda k: k.preact)
 """Pre-activation block kinds: BN + ReLU before each conv, a bare stem, a final BN + ReLU."""
-BASIC_KINDS: Set[str] = _Kinds(lambda k: not k.uses & {"stride_on", "groups", "width_per_group"})
+BASIC_KINDS: Set[str] = _Kinds(lambda k: not k.uses & {"stride_on", "groups", "width_per_group", "group_width"})
 """Kinds with no place for the bottleneck settings (two 3×3 convs)."""
 
 _BOTTLENECK_SETTINGS = frozenset({"stride_on", "groups", "width_per_group"})
@@ -364,6 +371,29 @@ for _kind in (
     ),
 ):
     register_block_kind(_kind)
+
+
+def norm_act_op(name: str, channels: int) -> Op:
+    """timm's BatchNormAct2d (batch norm + ReLU in one module) as a plan op."""
+    return NormAct(name, channels)
+
+
+# RegNet (issue 19): its block kind lives in its own module and registers itself here
+from resnetdsl import blocks_regnet as blocks_regnet  # noqa: E402
+
+LAYOUT_STAGE_NAMES: dict[str, Callable[[int], str]] = {
+    "resnetv2": lambda i: f"stages.{i}",
+    "regnet": lambda i: f"s{i + 1}",
+    "tv_regnet": lambda i: f"trunk_output.block{i + 1}",
+}
+"""Stage module names of the layouts that name them (stage i from 0); the others take ``layer{i+1}`` or the
+stage's ``name``."""
+LAYOUT_BLOCK_NAMES: dict[str, Callable[[int, int], str]] = {
+    "resnetv2": lambda i, j: f"blocks.{j}",
+    "regnet": lambda i, j: f"b{j + 1}",
+    "tv_regnet": lambda i, j: f"block{i + 1}-{j}",
+}
+"""Block module names (block j of stage i) of the layouts that name them; the others take ``str(j)``."""
 
 
 def make_block(cfg: BlockConfig, name: str, cin: int, width: int, stride: int, drop_path: float = 0.0) -> Block:
@@ -381,7 +411,7 @@ def make_block(cfg: BlockConfig, name: str, cin: int, width: int, stride: int, d
         mid_channels=ops.mid_channels,
         out_channels=ops.out_channels,
         stride=stride,
-        groups=cfg.groups,
+        groups=cfg.groups if ops.groups is None else ops.groups,
         shortcut=use,
         main=ops.main,
         shortcut_ops=sc_ops,
@@ -401,6 +431,14 @@ _V2_SHORTCUT_NAMES = {
 }
 
 
+_LAYOUT_SHORTCUT_NAMES: dict[str, dict[str, dict[str, str]]] = {
+    "resnetv2": _V2_SHORTCUT_NAMES,
+    # RegNet (issue 19)
+    "regnet": {"projection": {"downsample.0": "downsample.conv", "downsample.1": "downsample.bn"}},
+    "tv_regnet": {"projection": {"downsample.0": "proj.0", "downsample.1": "proj.1"}},
+}
+
+
 def shortcut_reads_pre(use: ShortcutUse) -> bool:
     """Whether a pre-activation block's shortcut reads the pre-activated input: projections do (He et al. 2016,
     timm's ResNetV2); the identity and option A's zero-pad read the block input, keeping that path clean."""
@@ -408,8 +446,10 @@ def shortcut_reads_pre(use: ShortcutUse) -> bool:
 
 
 def layout_shortcut(cfg: BlockConfig, use: ShortcutUse, ops: tuple[Op, ...]) -> tuple[Op, ...]:
-    """Shortcut ops renamed for the layout: timm's ResNetV2 names ``downsample.pool/conv/norm``."""
-    names = _V2_SHORTCUT_NAMES.get(use) if cfg.layout == "resnetv2" else None
+    """Shortcut ops renamed for the layout: timm's ResNetV2 names ``downsample.pool/conv/norm``, timm's RegNet
+    ``downsample.conv/bn``, torchvision's RegNet ``proj.0/1``."""
+    table = _LAYOUT_SHORTCUT_NAMES.get(cfg.layout)
+    names = table.get(use) if table is not None else None
     if names is None:
         return ops
     return tuple(replace(op, name=names[op.name]) for op in ops)

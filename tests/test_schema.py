@@ -69,6 +69,7 @@ def test_enums_for_completion() -> None:
         "bottleneck",
         "preact_basic",
         "preact_bottleneck",
+        "regnet",
     ]
     assert enum(defs["Stage"]["properties"]["shortcut"]) == [
         "identity_pad",
@@ -77,7 +78,7 @@ def test_enums_for_completion() -> None:
         "avgpool_projection",
         "none",
     ]
-    assert enum(defs["Stem"]["properties"]["kind"]) == ["conv7", "conv3", "deep"]
+    assert enum(defs["Stem"]["properties"]["kind"]) == ["conv7", "conv3", "deep", "simple"]
     assert enum(defs["Head"]["properties"]["pool"]) == ["avg", "max"]
 
 

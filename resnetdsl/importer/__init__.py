@@ -28,7 +28,7 @@ __all__ = ["UnsupportedModel", "model_from_ref", "spec_from_model"]
 
 
 def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
-    """The spec of a torchvision ``ResNet`` or a timm ``ResNet`` / ``ResNetV2`` instance.
+    """The spec of a torchvision ``ResNet`` or ``RegNet``, or a timm ``ResNet`` / ``ResNetV2`` / ``RegNet`` instance.
 
     The spec builds a model that loads ``model.state_dict()`` with ``strict=True`` and computes the same function
     (in eval mode).
@@ -37,8 +37,11 @@ def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
         UnsupportedModel: a module the spec language cannot express, with its path and type.
     """
     from resnetdsl.check import check
+    from resnetdsl.importer.regnet import is_regnet, regnet_data
 
-    if isinstance(getattr(model, "stages", None), nn.Sequential) and isinstance(
+    if is_regnet(model):  # RegNet (issue 19)
+        data = regnet_data(model)
+    elif isinstance(getattr(model, "stages", None), nn.Sequential) and isinstance(
         getattr(model, "stem", None), nn.Module
     ):
         data = resnetv2_data(model)
@@ -57,6 +60,7 @@ def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
 def model_from_ref(ref: str) -> nn.Module:
     """``torchvision:resnet50`` or ``timm:resnet50d`` → the model, built without weights (nothing downloaded)."""
     lib, sep, arch = ref.partition(":")
+    lib = "torchvision" if lib == "tv" else lib  # tv:regnet_y_400mf
     if not sep or lib not in ("torchvision", "timm") or not arch:
         raise ValueError(f"expected torchvision:NAME or timm:NAME, got '{ref}'")
     if lib == "torchvision":

@@ -27,6 +27,9 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "se_divisor": None,  # se: 8
     "eca_kernel": None,  # eca: from the channels
     "drop_path": None,  # 0
+    # RegNet (issue 19)
+    "group_width": None,  # regnet: the inner width (one group)
+    "bottleneck_ratio": None,  # regnet: 1
 }
 RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered
