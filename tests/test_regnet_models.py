@@ -17,6 +17,7 @@ import resnetdsl
 from resnetdsl import build_model, load_spec, summarize
 from resnetdsl.errors import SpecError
 from resnetdsl.regnet import RegNetSpec
+from resnetdsl.state import state_entries
 from tests.conftest import run_cli
 from tests.test_regnet import PLAIN_TIMM, TIMM, TORCHVISION, timm_spec, torchvision_args, torchvision_spec
 
@@ -68,10 +69,13 @@ def _shapes(model: Any) -> list[tuple[str, tuple[int, ...]]]:
     return [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
 
 
-def _same_keys(lib: str, name: str, spec: Any) -> None:
-    ref = _meta_model(lib, name)
-    ours = build_model(spec, device="meta")
-    assert _shapes(ours) == _shapes(ref)
+def _same_keys(ref: Any, spec: Any, *, build: bool) -> None:
+    """The spec's state_dict is the model's, key by key in its order with its shapes: the built model's on the
+    meta device (``build``), else the plan's listing (torch-free)."""
+    if build:
+        assert _shapes(build_model(spec, device="meta")) == _shapes(ref)
+    else:
+        assert list(state_entries(resnetdsl.plan_of(spec)).items()) == _shapes(ref)
     assert summarize(spec).params == sum(p.numel() for p in ref.parameters())
 
 
@@ -84,16 +88,16 @@ def test_the_names_tested_are_every_regnet() -> None:
 @pytest.mark.parametrize("name", TORCHVISION)
 def test_torchvision_keys_and_shapes(name: str) -> None:
     """Imported and generated (``regnet:`` with torchvision's numbers and rule) alike."""
-    imported = spec_from_model(_meta_model("torchvision", name))
-    _same_keys("torchvision", name, imported)
-    _same_keys("torchvision", name, load_spec(_data(torchvision_spec(name), "tv_regnet", name)))
+    ref = _meta_model("torchvision", name)
+    _same_keys(ref, spec_from_model(ref), build=True)
+    _same_keys(ref, load_spec(_data(torchvision_spec(name), "tv_regnet", name)), build=False)
 
 
 @pytest.mark.parametrize("name", PLAIN_TIMM)
 def test_timm_keys_and_shapes(name: str) -> None:
-    imported = spec_from_model(_meta_model("timm", name))
-    _same_keys("timm", name, imported)
-    _same_keys("timm", name, load_spec(_data(timm_spec(name), "regnet", name)))
+    ref = _meta_model("timm", name)
+    _same_keys(ref, spec_from_model(ref), build=True)
+    _same_keys(ref, load_spec(_data(timm_spec(name), "regnet", name)), build=False)
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
@@ -104,7 +108,7 @@ def test_timm_names_without_a_spec_are_refused(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_presets_are_the_libraries_models(name: str) -> None:
-    _same_keys(PRESETS[name], name, load_spec(name))
+    _same_keys(_meta_model(PRESETS[name], name), load_spec(name), build=False)
 
 
 def test_torchvision_published_figures_of_the_presets() -> None:
@@ -234,8 +238,15 @@ def test_rules_of_the_block_and_the_layouts() -> None:
     assert "defaults.act: must be 'relu' with layout 'regnet'" in said
 
 
-def test_import_command_reads_both_libraries() -> None:
-    for ref, layout in (("tv:regnet_y_400mf", "tv_regnet"), ("timm:regnetx_002", "regnet")):
-        res = run_cli("import", ref)
-        assert res.returncode == 0, res.stderr
-        assert f"layout: {layout}" in res.stdout and "block: regnet" in res.stdout
+def test_import_reads_both_libraries() -> None:
+    from resnetdsl.importer import model_from_ref
+
+    res = run_cli("import", "tv:regnet_y_400mf")
+    assert res.returncode == 0, res.stderr
+    assert "layout: tv_regnet" in res.stdout and "block: regnet" in res.stdout and "se_ratio: 0.25" in res.stdout
+    spec = spec_from_model(model_from_ref("timm:regnetx_002"))
+    assert (spec.layout, spec.defaults.block, [s.width for s in spec.stages]) == (
+        "regnet",
+        "regnet",
+        [24, 56, 152, 368],
+    )
