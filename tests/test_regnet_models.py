@@ -250,3 +250,63 @@ def test_import_reads_both_libraries() -> None:
         "regnet",
         [24, 56, 152, 368],
     )
+
+
+# --- the backends on RegNet's blocks ------------------------------------------------------------------------
+
+
+def _exported(plan: Any) -> Any:
+    """The network class of the exported Python source, instantiated."""
+    import types
+
+    from resnetdsl.export.python import to_python
+
+    module = types.ModuleType("exported_regnet")
+    exec(compile(to_python(plan), "exported_regnet", "exec"), module.__dict__)
+    classes = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, torch.nn.Module)]
+    return classes[-1]()
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("layout", ["regnet", "tv_regnet", "resnet"])
+def test_python_export_fuse_and_onnx(layout: str, tmp_path: Any) -> None:
+    """Exported source (same keys, same outputs), inference folding and ONNX on RegNet Y blocks in each layout."""
+    from resnetdsl.export.onnx import to_onnx
+    from resnetdsl.passes.fuse import fuse_for_inference
+
+    spec = load_spec("regnety_002", overrides={"layout": layout, "input.size": [64, 64], "regnet.depth": 4})
+    plan = resnetdsl.plan_of(spec)
+    model = build_model(plan, seed=0).eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        want = model(x)
+        exported = _exported(plan).eval()
+        assert list(exported.state_dict()) == list(model.state_dict())
+        exported.load_state_dict(model.state_dict(), strict=True)
+        torch.testing.assert_close(exported(x), want, rtol=1e-5, atol=1e-5)
+        fused = fuse_for_inference(model, channels_last=False)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) and type(m) is torch.nn.BatchNorm2d for m in fused.modules())
+        torch.testing.assert_close(fused(x), want, rtol=1e-4, atol=1e-4)
+    if layout == "regnet":
+        import onnxruntime
+
+        path = tmp_path / "regnet.onnx"
+        to_onnx(model, path)
+        got = onnxruntime.InferenceSession(str(path)).run(None, {"input": x.numpy()})[0]
+        torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-4)
+
+
+def test_render_memory_and_receptive_fields() -> None:
+    plan = resnetdsl.plan_of("regnety_002")
+    dot = resnetdsl.render(plan, detail="layer").source
+    assert "RegNetBlock" in resnetdsl.render(plan).source and "SE" in dot
+    x, y = summarize("regnetx_002"), summarize("regnety_002")
+    assert [f.reduction for f in x.stage_facts] == [2, 4, 8, 16, 32]  # the stem, then a stride 2 per stage
+    assert [f.receptive_field for f in x.stage_facts][:3] == [3, 7, 15]  # 3×3/2 stem, each stage's 3×3/2
+    assert y.stage_facts[1].receptive_field is None  # squeeze-and-excitation reads the whole map
+    from resnetdsl.memory import memory_report
+
+    assert memory_report("regnety_002", batch=2)
