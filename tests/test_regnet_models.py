@@ -238,6 +238,14 @@ def test_rules_of_the_block_and_the_layouts() -> None:
     assert "defaults.act: must be 'relu' with layout 'regnet'" in said
 
 
+def test_a_spec_made_in_python_with_the_key_is_refused() -> None:
+    from resnetdsl.spec import Spec, Stage
+
+    r = RegNetSpec(w0=8, wa=1.0, wm=2.0, depth=1, group_width=8)
+    with pytest.raises(SpecError, match=r"regnet: is expanded into stem, defaults and stages when a spec is loaded"):
+        resnetdsl.plan_of(Spec(name="x", regnet=r, stages=(Stage(depth=1, width=8),)))
+
+
 def test_import_reads_both_libraries() -> None:
     from resnetdsl.importer import model_from_ref
 
@@ -310,3 +318,33 @@ def test_render_memory_and_receptive_fields() -> None:
     from resnetdsl.memory import memory_report
 
     assert memory_report("regnety_002", batch=2)
+
+
+# --- ResNet-RS's depth scaling: an extends chain (issue 19, item 6) --------------------------------------------
+
+RESNET_RS = ["resnetrs50", "resnetrs101", "resnetrs152", "resnetrs200", "resnetrs270", "resnetrs350", "resnetrs420"]
+
+
+@pytest.mark.parametrize("name", RESNET_RS[1:])
+def test_resnet_rs_chain_is_timms(name: str) -> None:
+    """Each preset extends the one before it, changing only stage depths; timm's model has its keys and shapes."""
+    from resnetdsl.load import read_source
+
+    base = read_source(name).data
+    assert base["extends"] == RESNET_RS[RESNET_RS.index(name) - 1]
+    assert set(base) == {"name", "description", "extends", "stages"}
+    with torch.device("meta"):
+        ref = timm.create_model(name)
+    _same_keys(ref, load_spec(name), build=False)
+
+
+@pytest.mark.slow
+def test_design_space_picture_is_not_stale() -> None:
+    """docs/images/design-space-regnetx.png is drawn from what the space gives today (a hash of its inputs)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "docs" / "images" / "make_design_space.py"
+    res = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -61,6 +61,13 @@ def regnet_layouts(net: Network, plan: Plan, issues: _Issues) -> None:
     stem without a conv pool, numbered stages; timm's BatchNormAct2d (``regnet``) is batch norm + ReLU."""
     spec = net.spec
     layout = spec.layout
+    if spec.regnet is not None:  # a Spec made in Python: only loading expands the key
+        issues.add(
+            ("regnet",),
+            "is expanded into stem, defaults and stages when a spec is loaded; pass the mapping to load_spec() "
+            "or check() instead of building a Spec with it",
+            key=True,
+        )
     if spec.stem.kind == "simple" and spec.stem.pool == "conv":
         issues.add(("stem", "pool"), "'conv' is not built after the simple stem; use max or none")
     if layout not in REGNET_LAYOUTS:
