@@ -43,7 +43,10 @@ def regnet_se_width(cfg: BlockConfig, cin: int) -> int:
 def _norm_act(cfg: BlockConfig, norm: str, act: str, channels: int) -> tuple[Op, ...]:
     if cfg.layout == "regnet":  # timm's BatchNormAct2d (the rules hold this layout to batch norm + ReLU)
         return (B.norm_act_op(norm, channels),)
-    return (*_norm(cfg, norm, channels), cfg.norm_act.act_op(act))
+    ops = _norm(cfg, norm, channels)
+    if not ops and cfg.layout == "tv_regnet":  # torchvision's Conv2dNormActivation without a norm: [conv, act]
+        act = norm
+    return (*ops, cfg.norm_act.act_op(act))
 
 
 def _attention(cfg: BlockConfig, name: str, inner: int, cin: int) -> tuple[Op, ...]:

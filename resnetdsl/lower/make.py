@@ -165,7 +165,10 @@ def _simple_stem(net: Network) -> tuple[Op, ...]:
     if spec.layout == "regnet":
         ops.append(NormAct(norm, w))
     else:
-        ops += [*na.norm_op(norm, w), na.act_op(act)]
+        normed = na.norm_op(norm, w)
+        if not normed and spec.layout == "tv_regnet":  # torchvision's Conv2dNormActivation without a norm
+            act = norm
+        ops += [*normed, na.act_op(act)]
     if net.stem.pool == "max":
         ops.append(Pool("maxpool", "max", 3, 2, padding=1))
     return tuple(ops)
