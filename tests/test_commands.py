@@ -28,10 +28,12 @@ CLI = set(
     load load.compose load.document load.lines load.mapping load.messages load.presets load.source load.syntax
     render render.engine render.graph render.labels render.style
     ops ops.act ops.attention ops.base ops.conv ops.misc ops.norm ops.pool ops.shortcut vocab walk
-    """.split()
+    regnet blocks_regnet
+    """.split()  # regnet: the spec's regnet: key (RegNetSpec); blocks_regnet: the regnet block kind (issue 19)
 )
 """``import resnetdsl.cli`` (``import resnetdsl`` brings most of it: check, summarize, render are its API)."""
 LOWERING = {"blocks", "lower", "lower.common", "lower.geometry", "lower.parts", "lower.settings"}
+LOWERING |= {"regnet_key", "lower.regnet_rules"}  # RegNet (issue 19): loading expands regnet:, lowering its rules
 """What checking a spec adds: lowering it to a plan."""
 
 RUNS: dict[str, tuple[list[str], set[str]]] = {
