@@ -116,6 +116,10 @@ class BlockConfig:
     sk_rd_ratio: float = 1 / 16
     """Attention width = the SK conv's output channels × this, rounded to a multiple of ``sk_rd_divisor``."""
     sk_rd_divisor: int = 8
+    group_width: int | None = None
+    """``regnet``: channels per group of the 3×3 conv (``None``: one group)."""
+    bottleneck_ratio: float = 1.0
+    """``regnet``: inner width over the output width."""
 
     @property
     def first_dil(self) -> int:
@@ -171,6 +175,8 @@ class BlockOps:
     post: tuple[Op, ...]
     pre: tuple[Op, ...] = ()
     """Pre-activation: ops on the block input before the main path (a projection shortcut reads their output)."""
+    groups: int | None = None
+    """Groups of the 3×3 conv where the kind computes them (``regnet``); ``None``: the ``groups`` setting."""
 
 
 def _conv(
@@ -347,9 +353,13 @@ def sk_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockO
 BlockBuilder = Callable[[BlockConfig, int, int, int], BlockOps]
 """A block kind's ops: ``build(cfg, in_channels, width, stride)``."""
 
-KIND_SETTINGS = frozenset({"stride_on", "groups", "width_per_group", "dropout"}) | frozenset(
-    {"sk_kernels", "sk_keep_3x3", "sk_split_input", "sk_rd_ratio", "sk_rd_divisor"}  # issue 18: SK family
-)
+KIND_SETTINGS = (
+    frozenset({"stride_on", "groups", "width_per_group", "dropout"})
+    | frozenset(
+        {"sk_kernels", "sk_keep_3x3", "sk_split_input", "sk_rd_ratio", "sk_rd_divisor"}  # issue 18: SK family
+    )
+    | frozenset({"group_width", "bottleneck_ratio"})
+)  # issue 19: RegNet
 """Block settings that only some block kinds use; each kind lists those it uses (:attr:`BlockKind.uses`), and
 lowering reports one that no block it reaches uses. Every other block setting applies to every kind."""
 
@@ -439,7 +449,7 @@ CLASS_NAMES: Mapping[str, str] = _Column("class_name")
 """Exported class names (export/python reads them)."""
 PREACT: Set[str] = _Kinds(lambda k: k.preact)
 """Pre-activation block kinds: BN + ReLU before each conv, a bare stem, a final BN + ReLU."""
-BASIC_KINDS: Set[str] = _Kinds(lambda k: not k.uses & {"stride_on", "groups", "width_per_group"})
+BASIC_KINDS: Set[str] = _Kinds(lambda k: not k.uses & {"stride_on", "groups", "width_per_group", "group_width"})
 """Kinds with no place for the bottleneck settings (two 3×3 convs)."""
 
 _BOTTLENECK_SETTINGS = frozenset({"stride_on", "groups", "width_per_group"})
@@ -469,6 +479,29 @@ register_block_kind(
 )
 
 
+def norm_act_op(name: str, channels: int) -> Op:
+    """timm's BatchNormAct2d (batch norm + ReLU in one module) as a plan op."""
+    return NormAct(name, channels)
+
+
+# RegNet (issue 19): its block kind lives in its own module and registers itself here
+from resnetdsl import blocks_regnet as blocks_regnet  # noqa: E402
+
+LAYOUT_STAGE_NAMES: dict[str, Callable[[int], str]] = {
+    "resnetv2": lambda i: f"stages.{i}",
+    "regnet": lambda i: f"s{i + 1}",
+    "tv_regnet": lambda i: f"trunk_output.block{i + 1}",
+}
+"""Stage module names of the layouts that name them (stage i from 0); the others take ``layer{i+1}`` or the
+stage's ``name``."""
+LAYOUT_BLOCK_NAMES: dict[str, Callable[[int, int], str]] = {
+    "resnetv2": lambda i, j: f"blocks.{j}",
+    "regnet": lambda i, j: f"b{j + 1}",
+    "tv_regnet": lambda i, j: f"block{i + 1}-{j}",
+}
+"""Block module names (block j of stage i) of the layouts that name them; the others take ``str(j)``."""
+
+
 def make_block(cfg: BlockConfig, name: str, cin: int, width: int, stride: int, drop_path: float = 0.0) -> Block:
     """The plan's block: ``cfg.block``'s ops, the shortcut its policy gives, stochastic depth of rate
     ``drop_path`` where there is an add, module names for ``cfg.layout``."""
@@ -484,7 +517,7 @@ def make_block(cfg: BlockConfig, name: str, cin: int, width: int, stride: int, d
         mid_channels=ops.mid_channels,
         out_channels=ops.out_channels,
         stride=stride,
-        groups=cfg.groups,
+        groups=cfg.groups if ops.groups is None else ops.groups,
         shortcut=use,
         main=ops.main,
         shortcut_ops=sc_ops,
@@ -504,6 +537,14 @@ _V2_SHORTCUT_NAMES = {
 }
 
 
+_LAYOUT_SHORTCUT_NAMES: dict[str, dict[str, dict[str, str]]] = {
+    "resnetv2": _V2_SHORTCUT_NAMES,
+    # RegNet (issue 19)
+    "regnet": {"projection": {"downsample.0": "downsample.conv", "downsample.1": "downsample.bn"}},
+    "tv_regnet": {"projection": {"downsample.0": "proj.0", "downsample.1": "proj.1"}},
+}
+
+
 def shortcut_reads_pre(use: ShortcutUse) -> bool:
     """Whether a pre-activation block's shortcut reads the pre-activated input: projections do (He et al. 2016,
     timm's ResNetV2); the identity and option A's zero-pad read the block input, keeping that path clean."""
@@ -511,8 +552,10 @@ def shortcut_reads_pre(use: ShortcutUse) -> bool:
 
 
 def layout_shortcut(cfg: BlockConfig, use: ShortcutUse, ops: tuple[Op, ...]) -> tuple[Op, ...]:
-    """Shortcut ops renamed for the layout: timm's ResNetV2 names ``downsample.pool/conv/norm``."""
-    names = _V2_SHORTCUT_NAMES.get(use) if cfg.layout == "resnetv2" else None
+    """Shortcut ops renamed for the layout: timm's ResNetV2 names ``downsample.pool/conv/norm``, timm's RegNet
+    ``downsample.conv/bn``, torchvision's RegNet ``proj.0/1``."""
+    table = _LAYOUT_SHORTCUT_NAMES.get(cfg.layout)
+    names = table.get(use) if table is not None else None
     if names is None:
         return ops
     return tuple(replace(op, name=names[op.name]) for op in ops)

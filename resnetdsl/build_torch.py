@@ -342,7 +342,8 @@ def make_module(op: P.Op) -> nn.Module:
 
 
 def _assemble(ops: Sequence[P.Op]) -> list[tuple[str, nn.Module]]:
-    """Ops → named modules; dotted names (``conv1.0``…) are gathered into a Sequential of that name."""
+    """Ops → named modules; dotted names (``conv1.0``…, ``f.a.0``) are gathered into Sequentials of those names,
+    nested as deep as the name goes."""
     out: list[tuple[str, nn.Module]] = []
     groups: dict[str, OrderedDict[str, nn.Module]] = {}
     for op in ops:
@@ -356,8 +357,22 @@ def _assemble(ops: Sequence[P.Op]) -> list[tuple[str, nn.Module]]:
             out.append((head, nn.Sequential(groups[head])))
         seq = out[-1][1]
         assert isinstance(seq, nn.Sequential) and out[-1][0] == head, f"ops of '{head}' are not contiguous"
-        seq.add_module(tail, module)
+        _place(seq, tail, module)
     return out
+
+
+def _place(seq: nn.Sequential, name: str, module: nn.Module) -> None:
+    """Add ``module`` to ``seq`` at ``name``, inside nested Sequentials where the name is dotted (``a.0``)."""
+    head, dot, tail = name.partition(".")
+    if not dot:
+        seq.add_module(head, module)
+        return
+    children = list(seq._modules.items())
+    if not children or children[-1][0] != head:
+        seq.add_module(head, nn.Sequential())
+    inner = seq._modules[head]
+    assert isinstance(inner, nn.Sequential), f"'{head}' is both a layer and a container"
+    _place(inner, tail, module)
 
 
 def _block(block: P.Block, layout: str = "resnet") -> ResidualBlock:

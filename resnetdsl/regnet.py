@@ -25,12 +25,11 @@ the add; a 1×1/s conv + BN projection where the shape changes. Y adds squeeze-a
 ReLU, on w_b channels, reduced to ``int(round(se_ratio · w_in))`` (torchvision and timm alike), w_in the
 block's *input* width. Stem: one 3×3/2 conv of 32 + BN + ReLU, no pool; head: average pool + linear.
 
-How phase 2 hooks this in: a top-level spec key ``regnet:`` (a :class:`RegNetSpec`) that the loader expands
-into ``stages`` before lowering (after ``extends`` and ``--set``), so that every command (summary, render,
-show, diff, export, memory) works unchanged and ``show`` prints the generated stages; the expansion is
-:func:`regnet_stages` with the RegNet block kinds in place of :func:`stand_in_stages`. Until then the stages are
-expressed with today's bottleneck block (:func:`stand_in_stages`): the same tensors, parameters, MACs and
-activations (checked against torchvision's and timm's models and pycls's published table), other module names.
+In a spec, the ``regnet:`` key (a :class:`RegNetSpec`) is expanded by the loader into a ``simple`` stem and
+stages of RegNet's own ``regnet`` block kind (:mod:`resnetdsl.regnet_key`), so that every command works on it and
+``show`` prints the generated stages. The design-space search still expresses the stages with the bottleneck
+block (:func:`stand_in_stages`): the same tensors, parameters, MACs and activations (checked against
+torchvision's and timm's models and pycls's published table), other module names.
 """
 
 from __future__ import annotations
@@ -52,20 +51,13 @@ STAGE_STRIDE = 2
 STEM_WIDTH = 32
 
 PHASE_2 = (
-    "inner width as a ratio of the block's output width (bottleneck_ratio: w_b = int(round(w · b))), where "
-    "today's bottleneck has int(width · width_per_group / 64) · groups",
-    "expansion 1: the block outputs the stage width (today: width × expansion, 4 for bottleneck)",
-    "groups from a group width (groups = w_b / group_width), where today's blocks take the group count",
-    "squeeze-and-excitation after the 3×3's activation, on the inner width, reduced to round(se_ratio · block "
-    "input width) (today: after the last norm, on the output width, a multiple of se_divisor of the output)",
-    "the simple stem: one 3×3/2 conv + BN + ReLU without a pool (today: conv7 strides 2 with a 7×7, conv3 strides 1)",
-    "torchvision's module names (stem.0/1, trunk_output.blockN.blockN-i.proj.0/1, .f.a.0/1, .f.b.0/1, "
-    ".f.se.fc1/fc2, .f.c.0/1, fc) and timm's (stem.conv/bn, sN.bI.conv1.conv/bn … conv3, .se.fc1/fc2, "
-    ".downsample.conv/bn, head.fc), where today's layouts name layerN.i.conv1 …",
     "timm's variants: pre-activation regnetv_* (PreBottleneck, final act), regnety_040_sgn (GroupNormAct, SiLU), "
-    "regnetz_* (linear_out, no shortcut projection, bottleneck_ratio 4, a final 1×1 conv of num_features)",
+    "regnetz_* (linear_out, no shortcut projection, bottleneck_ratio 4, a final 1×1 conv of num_features); the "
+    "importer refuses them",
+    "design spaces sample the stand-in (stand_in_spec), not the regnet: key with RegNet's own block kind",
 )
-"""What today's bottleneck block cannot express of RegNet: phase 2's to-do list."""
+"""What is left of RegNet after phase 2 (the ``regnet:`` key, :mod:`resnetdsl.regnet_key`; the ``regnet`` block
+kind, :mod:`resnetdsl.blocks_regnet`; the ``simple`` stem; the ``regnet`` and ``tv_regnet`` layouts)."""
 
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]

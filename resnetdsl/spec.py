@@ -22,6 +22,7 @@ from pydantic import (
 
 from resnetdsl import vocab
 from resnetdsl.errors import Path
+from resnetdsl.regnet import RegNetSpec
 
 Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
@@ -35,13 +36,15 @@ BlockKind = Literal[
     # issue 18 families
     "sk_basic",
     "sk_bottleneck",
+    # issue 19: RegNet
+    "regnet",
 ]
 ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_projection", "none"]
 StrideOn = Literal["1x1", "3x3"]
-StemKind = Literal["conv7", "conv3", "deep"]
+StemKind = Literal["conv7", "conv3", "deep", "simple"]
 StemPool = Literal["max", "conv", "none"]
 GlobalPoolKind = vocab.GlobalPoolKind
-Layout = Literal["resnet", "resnetv2"]
+Layout = Literal["resnet", "resnetv2", "regnet", "tv_regnet"]
 NormKind = vocab.NormKind
 ActKind = vocab.ActKind
 AttentionKind = vocab.AttentionKind
@@ -113,7 +116,8 @@ class Stem(NormActSettings):
 
     kind: StemKind = "conv7"
     """`conv7`: 7×7/2 conv + BN + ReLU (ImageNet, He et al. 2015). `conv3`: 3×3/1 conv + BN + ReLU (CIFAR).
-    `deep`: three 3×3 convs, the first with stride 2 (ResNet-C, Bag of Tricks)."""
+    `deep`: three 3×3 convs, the first with stride 2 (ResNet-C, Bag of Tricks). `simple`: one 3×3/2 conv + BN +
+    ReLU, no pool (RegNet's stem, Radosavovic et al. 2020)."""
     width: Int = Field(64, ge=1, le=65536)
     """Output channels of the stem."""
     mid_widths: tuple[Annotated[int, Strict(), Field(ge=1)], Annotated[int, Strict(), Field(ge=1)]] | None = None
@@ -121,7 +125,7 @@ class Stem(NormActSettings):
     [24, 32] gives timm's tiered stem)."""
     pool: StemPool | None = None
     """Downsampling after the stem: `max` (3×3/2 max-pool), `conv` (3×3/2 conv + BN + ReLU, ResNet-RS) or
-    `none`. Default: `max` for conv7 and deep stems, `none` for conv3."""
+    `none`. Default: `max` for conv7 and deep stems, `none` for conv3 and simple."""
     conv_bias: Bool = False
     """Give the stem convolutions a bias."""
 
@@ -135,7 +139,10 @@ class BlockSettings(NormActSettings):
     He et al. 2016 (BN + ReLU before each conv, nothing after the add; a projection reads the pre-activated
     input). A pre-activation network's stem ends with its conv (and pool), and a final BN + ReLU follows the
     last stage. `sk_basic` / `sk_bottleneck`: timm's selective kernel blocks (SKNet, Li et al. 2019), whose
-    (first) 3×3 is a selective kernel conv (see `sk_kernels`). Default: basic."""
+    (first) 3×3 is a selective kernel conv (see `sk_kernels`).
+    `regnet`: RegNet's X/Y block (1×1, 3×3 in groups of `group_width` channels carrying the stride,
+    optional squeeze-and-excitation after its ReLU, 1×1; inner width = output width × `bottleneck_ratio`,
+    expansion 1). Default: basic."""
     shortcut: ShortcutKind | None = None
     """Shortcut policy (He et al. 2015, Bag of Tricks): `identity_pad` (A: parameter-free, stride by subsampling,
     extra channels zero-padded), `projection` (B: 1×1 conv only where the shape changes), `projection_all`
@@ -166,7 +173,8 @@ class BlockSettings(NormActSettings):
     Default: none."""
     se_ratio: Annotated[float, Strict()] | None = Field(None, gt=0.0, le=1.0)
     """`se` only: reduced width = the block's output channels × this, rounded to a multiple of `se_divisor`
-    (timm's make_divisible: nearest multiple, at least one divisor). Default: 0.0625 (1/16)."""
+    (timm's make_divisible: nearest multiple, at least one divisor); in a `regnet` block the block's input
+    channels × this, rounded (RegNet Y: 0.25; `se_divisor` does not apply). Default: 0.0625 (1/16)."""
     se_divisor: Int | None = Field(None, ge=1, le=4096)
     """`se` only: the reduced width is a multiple of this. Default: 8."""
     eca_kernel: Int | None = Field(None, ge=1, le=255)
@@ -193,6 +201,13 @@ class BlockSettings(NormActSettings):
     """Stochastic depth: the highest rate of timm's linear rule. Block i of all N blocks of the network
     (counted from 0) drops its residual branch with probability rate × i / (N − 1), where rate is this setting
     of the block's stage; the first block never drops. Identity in eval mode. Default: 0."""
+    # --- RegNet (issue 19) ---
+    group_width: Int | None = Field(None, ge=1, le=65536)
+    """`regnet` only: channels per group of the 3×3 conv (groups = inner width / this; it must divide the inner
+    width). Default: the inner width (one group)."""
+    bottleneck_ratio: Annotated[float, Strict()] | None = Field(None, gt=0.0, le=64.0)
+    """`regnet` only: inner width over the block's output width, inner = int(round(width × this)) (1 for
+    RegNet X and Y). Default: 1."""
 
 
 class BlockOverride(BlockSettings):
@@ -318,7 +333,15 @@ class Spec(_Model):
     """Module names of the built model. `resnet`: torchvision's (`conv1`, `bn1`, `layer1.0.conv1`, `fc`), as
     timm's ResNet uses them. `resnetv2`: timm's ResNetV2 (`stem.conv`, `stages.0.blocks.0.norm1`,
     `….downsample.conv`, final `norm`, `head.fc` a 1×1 conv), for pre-activation networks only; each norm there
-    is one BatchNorm + ReLU module."""
+    is one BatchNorm + ReLU module. `regnet`: timm's RegNet (`stem.conv`, `s1.b1.conv1.conv`, `….conv1.bn`
+    one BatchNorm + ReLU, `….se.fc1`, `….downsample.conv`, `head.fc`); `tv_regnet`: torchvision's RegNet
+    (`stem.0`, `trunk_output.block1.block1-0.f.a.0`, `….f.se.fc1`, `….proj.0`, `fc`); both for `regnet`
+    blocks and the `simple` stem only."""
+    # --- RegNet (issue 19) ---
+    regnet: RegNetSpec | None = None
+    """Generate the stem and the stages from RegNet's few numbers (Radosavovic et al. 2020): when the spec is
+    loaded this key is replaced by a `simple` stem and the stages it gives (`regnet` blocks, stride 2 each;
+    `defaults` and `stem` written beside it are merged over them). It cannot be given with `stages`."""
 
     _source: Any = PrivateAttr(default=None)
     _file: str | None = PrivateAttr(default=None)

@@ -270,7 +270,8 @@ def export_schema() -> dict[str, Any]:
 
     It is :meth:`Spec.model_json_schema` with the ``$schema`` dialect first, no ``null`` values (an empty
     value is an error; leaving the key out inherits), no ``null`` or whole-object defaults, and
-    ``name``/``stages`` required only in a spec without ``extends`` (one that extends another gets them from its base).
+    ``name``/``stages`` required only in a spec without ``extends`` (one that extends another gets them from its base),
+    and ``stages`` not at all beside ``regnet`` (which generates them).
     """
     from resnetdsl.spec import SCHEMA_ID, Spec
 
@@ -284,7 +285,10 @@ def export_schema() -> dict[str, Any]:
     out: dict[str, Any] = {"$schema": SCHEMA_DIALECT, "$id": SCHEMA_ID, **body}
     out["if"] = {"required": ["extends"]}
     out["then"] = {}
-    out["else"] = {"required": required, "properties": {"stages": {"type": "array"}}}
+    plain = {"required": required, "properties": {"stages": {"type": "array"}}}
+    # RegNet (issue 19): the regnet: key generates the stages, and cannot be given with them
+    generated = {"required": [r for r in required if r != "stages"], "not": {"required": ["stages"]}}
+    out["else"] = {"if": {"required": ["regnet"]}, "then": generated, "else": plain}
     out["$defs"] = defs
     return out
 

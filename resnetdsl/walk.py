@@ -32,6 +32,9 @@ FORWARD: tuple[BlockPart, ...] = ("pre", "main", "shortcut", "post")
 _REGISTRATION: dict[str, tuple[BlockPart, ...]] = {
     "resnet": ("pre", "main", "post", "shortcut"),  # torchvision: the downsample is the block's last child
     "resnetv2": ("shortcut", "pre", "main", "post"),  # timm's ResNetV2: the downsample first
+    # RegNet (issue 19)
+    "regnet": ("pre", "main", "post", "shortcut"),  # timm's RegNet: conv1 … conv3, act3, downsample
+    "tv_regnet": ("shortcut", "pre", "main", "post"),  # torchvision's ResBottleneckBlock: proj, f, activation
 }
 
 

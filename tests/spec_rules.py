@@ -7,7 +7,7 @@ reaches something and nothing it reaches uses it, by the docs' rules:
 
 - ``stride_on``: bottleneck blocks (post- or pre-activation); ``groups``, ``width_per_group``: those and
   ``sk_bottleneck``; ``sk_*``: ``sk_basic`` and ``sk_bottleneck``;
-- ``dropout``: ``preact_basic`` blocks;
+- ``dropout``: ``preact_basic`` blocks; ``group_width``, ``bottleneck_ratio``: ``regnet`` blocks;
 - ``norm_groups``, ``norm_group_channels``: norm ``group``; ``act_negative_slope``: act ``leaky_relu``;
   ``se_ratio``, ``se_divisor``: attention ``se``; ``eca_kernel``: attention ``eca``;
 - ``shortcut_norm``: a projection shortcut policy and a norm;
@@ -45,6 +45,8 @@ CHECKED = (
     "sk_split_input",
     "sk_rd_ratio",
     "sk_rd_divisor",
+    "group_width",
+    "bottleneck_ratio",
 )
 """The settings some blocks cannot use (every other block setting applies to every block)."""
 PROJECTIONS = ("projection", "projection_all", "avgpool_projection")
@@ -116,6 +118,8 @@ def uses(part: Part, key: str, blocks: int) -> bool:
         return kind in ("sk_basic", "sk_bottleneck")
     if key == "dropout":
         return kind == "preact_basic"
+    if key in ("group_width", "bottleneck_ratio"):  # RegNet (issue 19)
+        return kind == "regnet"
     if key in NORM_ACT:
         return _norm_act_used(v, key)
     if key == "se_ratio" or key == "se_divisor":

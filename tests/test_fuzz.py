@@ -75,6 +75,7 @@ ATTENTION = choices(S.AttentionKind)
 STEMS = choices(S.StemKind)
 POOLS = choices(S.StemPool)
 LAYOUTS = choices(S.Layout)
+REGNET_LAYOUTS = ["regnet", "tv_regnet"]
 WIDTHS = [4, 8, 12, 16]
 
 
@@ -129,6 +130,8 @@ def block_settings(
         out["dropout"] = draw(st.sampled_from([0.0, 0.2]))
     if kind is not None and kind.startswith("sk_") and draw(st.booleans()):
         out |= draw(sk_settings())
+    if kind == "regnet" and draw(st.booleans()):
+        _regnet_keys(draw, out)
     if entry and draw(st.integers(0, 3)) == 0:
         out["shortcut"] = draw(st.sampled_from([s for s in SHORTCUTS if s != "identity_pad"]))
     used = out.get("shortcut", shortcut)
@@ -154,6 +157,14 @@ def sk_settings(draw: st.DrawFn) -> dict[str, Any]:
     )
 
 
+def _regnet_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
+    """RegNet (issue 19): group widths that divide every inner width the small widths give."""
+    if draw(st.booleans()):
+        part["group_width"] = draw(st.sampled_from([1, 2]))
+    if draw(st.booleans()):
+        part["bottleneck_ratio"] = draw(st.sampled_from([1.0, 0.5]))
+
+
 def _bottleneck_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
     if part.get("block") != "sk_bottleneck" and draw(st.booleans()):
         part["stride_on"] = draw(st.sampled_from(choices(S.StrideOn)))
@@ -169,12 +180,16 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     """A small spec over the whole language. Most draws are valid; the rest are rejected by ``check`` (with
     :class:`SpecError` only) and filtered out."""
     preact = draw(st.booleans())
-    layout = draw(st.sampled_from(LAYOUTS)) if preact else "resnet"
-    v2 = layout == "resnetv2"
-    kinds = PREACT if preact else POSTACT
+    layouts = [v for v in LAYOUTS if v not in REGNET_LAYOUTS] if preact else ["resnet", *REGNET_LAYOUTS]
+    layout = draw(st.sampled_from(layouts)) if preact or draw(st.booleans()) else "resnet"
+    regnet = layout in REGNET_LAYOUTS  # RegNet (issue 19): regnet blocks, the simple stem
+    v2 = layout in ("resnetv2", "regnet")  # timm's BatchNormAct2d: batch norm and ReLU only
+    kinds = PREACT if preact else ["regnet"] if regnet else POSTACT
     shortcut = draw(st.sampled_from(SHORTCUTS))
-    stem: dict[str, Any] = {"kind": draw(st.sampled_from(STEMS)), "width": draw(st.sampled_from(WIDTHS))}
-    stem["pool"] = draw(st.sampled_from([p for p in POOLS if not (v2 and p == "conv")]))
+    stem_kind = "simple" if regnet else draw(st.sampled_from(STEMS))
+    stem: dict[str, Any] = {"kind": stem_kind, "width": draw(st.sampled_from(WIDTHS))}
+    no_conv_pool = v2 or stem_kind == "simple"
+    stem["pool"] = draw(st.sampled_from([p for p in POOLS if not (no_conv_pool and p == "conv")]))
     if stem["kind"] == "deep" and draw(st.booleans()):
         stem["mid_widths"] = [draw(st.sampled_from(WIDTHS)), draw(st.sampled_from(WIDTHS))]
     if draw(st.booleans()):
@@ -185,6 +200,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     defaults |= draw(attention())
     if "bottleneck" in defaults["block"]:
         _bottleneck_keys(draw, defaults)
+    if defaults["block"] == "regnet":
+        _regnet_keys(draw, defaults)
     if shortcut in PROJECTIONS and draw(st.booleans()):
         defaults["shortcut_norm"] = draw(st.booleans())
     if defaults["block"] == "preact_basic" and draw(st.booleans()):
@@ -198,7 +215,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
             stage["stride"] = draw(st.sampled_from([1, 2]))
         same_kind = draw(st.booleans())
         stage |= draw(block_settings(kinds if not same_kind else [defaults["block"]], v2, shortcut))
-        if not v2 and draw(st.integers(0, 4)) == 0:
+        if not v2 and not regnet and draw(st.integers(0, 4)) == 0:
             stage["name"] = f"stage_{i}"
         if shortcut != "identity_pad" and draw(st.booleans()):
             over: dict[str, Any] = {
@@ -243,7 +260,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
 def reductions(spec: dict[str, Any]) -> list[int]:
     """The reductions the stem and every block's written stride reach (per-block entries' strides too)."""
     stem = spec["stem"]
-    pool = stem.get("pool", "none" if stem["kind"] == "conv3" else "max")
+    pool = stem.get("pool", "none" if stem["kind"] in ("conv3", "simple") else "max")
     net = (1 if stem["kind"] == "conv3" else 2) * (1 if pool == "none" else 2)
     out = [net]
     for stage in spec["stages"]:
@@ -368,6 +385,8 @@ def test_every_literal_value_builds_as_analysed(part: str | None, key: str, valu
         spec["defaults"]["norm_groups"] = 4
     if value == "resnetv2":
         spec["defaults"]["block"] = "preact_basic"
+    if value in REGNET_LAYOUTS:
+        spec["defaults"]["block"], spec["stem"]["kind"] = "regnet", "simple"
     if value == "none" and key == "shortcut":
         spec["init"] = {"zero_init_residual": False}
     assert_analysis_equals_model(resnetdsl.plan_of(spec))
@@ -394,6 +413,8 @@ SPRINKLE: dict[str, list[Any]] = {
     "sk_split_input": [False],
     "sk_rd_ratio": [0.125],
     "sk_rd_divisor": [16],
+    "group_width": [2],
+    "bottleneck_ratio": [0.5],
 }
 """Settings that only some blocks use, and values for them."""
 
@@ -641,3 +662,43 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
         except SystemExit as exc:  # argparse (usage errors): not expected for these commands
             code = int(exc.code or 0)
     return code, out.getvalue(), err.getvalue()
+
+
+# --- RegNet (issue 19): the regnet: key ---------------------------------------------------------------------
+
+
+@st.composite
+def regnet_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """A small spec through the ``regnet:`` key: any layout that names RegNet's blocks, either quantize rule,
+    RegNet X or Y, a written ``defaults`` merged over the generated one."""
+    regnet: dict[str, Any] = {
+        "w0": draw(st.sampled_from([8, 16])),
+        "wa": draw(st.sampled_from([0.0, 4.0, 8.5])),
+        "wm": draw(st.sampled_from([1.5, 2.0, 2.5])),
+        "depth": draw(st.integers(1, 4)),
+        "group_width": draw(st.sampled_from([4, 8, 24])),
+        "quantize": draw(st.sampled_from(["pycls", "torchvision"])),
+        "stem_width": draw(st.sampled_from([4, 8])),
+    }
+    if draw(st.booleans()):
+        regnet["se_ratio"] = 0.25
+    if draw(st.booleans()):
+        regnet["bottleneck_ratio"] = draw(st.sampled_from([0.5, 2.0]))
+    spec: dict[str, Any] = {
+        "name": "fuzz_regnet",
+        "input": {"channels": draw(st.integers(1, 3)), "size": [draw(st.integers(16, 40))] * 2},
+        "layout": draw(st.sampled_from(["resnet", *REGNET_LAYOUTS])),
+        "regnet": regnet,
+        "head": {"num_classes": draw(st.integers(1, 5))},
+    }
+    if regnet["depth"] > 1 and draw(st.booleans()):  # in a network of one block drop path has no effect
+        spec["defaults"] = {"drop_path": 0.1}
+    return spec
+
+
+@examples(20)
+@given(regnet_specs())
+def test_regnet_key_specs_build_as_analysed(spec: dict[str, Any]) -> None:
+    text = yaml.safe_dump(spec, sort_keys=False)
+    note(text)
+    assert_analysis_equals_model(resnetdsl.plan_of(text))

@@ -207,9 +207,9 @@ def test_timm_models_outside_the_language_name_their_module(name: str, message: 
         ("timm:no_such_model", 2, "resnetdsl import: error: timm has no model 'no_such_model' (timm.list_models() "),
         ("timm:resnet50dd", 2, "resnetdsl import: error: timm has no model 'resnet50dd' (did you mean 'resnet50d'"),
         (
-            "tv:resnet50",
+            "torchvison:resnet50",
             2,
-            "resnetdsl import: error: expected torchvision:NAME or timm:NAME, got 'tv:resnet50' "
+            "resnetdsl import: error: expected torchvision:NAME or timm:NAME, got 'torchvison:resnet50' "
             "(did you mean 'torchvision:resnet50'?)",
         ),
         ("resnet50", 2, "resnetdsl import: error: expected torchvision:NAME or timm:NAME, got 'resnet50'\n"),

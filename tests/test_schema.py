@@ -72,6 +72,7 @@ def test_enums_for_completion() -> None:
         "preact_bottleneck",
         "sk_basic",
         "sk_bottleneck",
+        "regnet",
     ]
     assert enum(defs["Stage"]["properties"]["shortcut"]) == [
         "identity_pad",
@@ -80,7 +81,7 @@ def test_enums_for_completion() -> None:
         "avgpool_projection",
         "none",
     ]
-    assert enum(defs["Stem"]["properties"]["kind"]) == ["conv7", "conv3", "deep"]
+    assert enum(defs["Stem"]["properties"]["kind"]) == ["conv7", "conv3", "deep", "simple"]
     assert enum(defs["Head"]["properties"]["pool"]) == ["avg", "max"]
 
 

@@ -25,7 +25,7 @@ from resnetdsl import plan as P
 from resnetdsl.blocks import CLASS_NAMES
 from resnetdsl.export.ops import CONSTRUCTORS, Value, _lit, helper_sources
 from resnetdsl.export.settings import forward_source, frozen_source, refuse_unexported
-from resnetdsl.walk import Part, Visitor, add_in_place, part_ops, run_block, shortcut_source
+from resnetdsl.walk import Part, Visitor, add_in_place, part_ops, registration_order, run_block, shortcut_source
 
 _BLOCK_CLASS = CLASS_NAMES  # each block kind's class name, from the block-kind table (resnetdsl.blocks)
 _SYMBOLS = ("in_channels", "mid_channels", "out_channels", "stride")
@@ -120,6 +120,14 @@ class _BlockClass:
     def has_drop_path(self) -> bool:
         return any(_drop_path_rate(b) > 0 for b in self.blocks)
 
+    @property
+    def shortcut_attr(self) -> str:
+        """The shortcut module's attribute: ``downsample``, or ``proj`` (torchvision's RegNet, issue 19)."""
+        for b in self.blocks:
+            for op in part_ops(b, "shortcut"):
+                return op.name.partition(".")[0]
+        return "downsample"
+
     def call(self, block: P.Block, downsample: _Call | str | None) -> _Call:
         """The constructor call that creates ``block``."""
         args: list[tuple[str, _Call | str]] = []
@@ -131,7 +139,7 @@ class _BlockClass:
         if self.has_stride and block.stride != 1:
             args.append(("stride", str(block.stride)))
         if downsample is not None:
-            args.append(("downsample", downsample))
+            args.append((self.shortcut_attr, downsample))
         rate = _drop_path_rate(block)
         if rate > 0:
             args.append(("drop_path", repr(rate)))
@@ -199,7 +207,7 @@ class _Call:
     explode: bool = False
 
     def flat(self) -> str:
-        return f"{self.func}({', '.join(k + ('=' if k else '') + _flat(a) for k, a in self.args)})"
+        return f"{self.func}({', '.join(_key(k) + _flat(a) for k, a in self.args)})"
 
     def layout(self, indent: int, lead: int = 0, trail: int = 0) -> str:
         flat = self.flat()
@@ -208,10 +216,16 @@ class _Call:
         pad = " " * (indent + 4)
         lines = [f"{self.func}("]
         for k, a in self.args:
-            key = k + "=" if k else ""
+            key = _key(k)
             text = a.layout(indent + 4, len(key), 1) if isinstance(a, _Call) else a
             lines.append(f"{pad}{key}{text},")
         return "\n".join(lines) + "\n" + " " * indent + ")"
+
+
+def _key(k: str) -> str:
+    """``k=`` before an argument; nothing for a positional one, or a name no keyword can spell (``block1-0``:
+    the containers take their children in order)."""
+    return k + "=" if k.isidentifier() else ""
 
 
 def _flat(a: _Call | str) -> str:
@@ -288,7 +302,7 @@ def _block_class_source(cls: _BlockClass, layout: str) -> str:
     if cls.has_stride:
         params.append("stride: int = 1")
     if cls.has_downsample:
-        params.append("downsample: nn.Module | None = None")
+        params.append(f"{cls.shortcut_attr}: nn.Module | None = None")
     if cls.has_drop_path:
         params.append("drop_path: float = 0.0")
     sig = ", ".join(["self", *params])
@@ -301,20 +315,46 @@ def _block_class_source(cls: _BlockClass, layout: str) -> str:
     else:
         lines.append(head)
     lines.append("        super().__init__()")
-    if cls.has_downsample and layout == "resnetv2":  # timm's ResNetV2 registers the shortcut first
-        lines.append("        self.downsample = downsample")
+    first = registration_order(layout)[0] == "shortcut"  # timm's ResNetV2, torchvision's RegNet
+    if cls.has_downsample and first:
+        lines.append(f"        self.{cls.shortcut_attr} = {cls.shortcut_attr}")
+    made: set[str] = set()
     for i, op in enumerate(template):
-        lines.append(f"        self.{op.name} = {_expr(op, cls.value_of(i, op))}")
+        lines += _nested_assignment(op.name, _expr(op, cls.value_of(i, op)), made)
     if cls.has_drop_path:
         lines.append("        self.drop_path = DropPath(drop_path) if drop_path > 0 else None")
-    if cls.has_downsample and layout != "resnetv2":
-        lines.append("        self.downsample = downsample")
+    if cls.has_downsample and not first:
+        lines.append(f"        self.{cls.shortcut_attr} = {cls.shortcut_attr}")
     lines += ["", "    def forward(self, x: Tensor) -> Tensor:"]
     writer = _ForwardLines(cls)
     run_block(cls.blocks[0], "x", writer)
     lines += writer.lines
     lines.append("        return out")
     return "\n".join(lines) + "\n"
+
+
+def _attribute(name: str) -> str:
+    """``self.`` + a dotted module name as Python reaches it: ``f.a.0`` → ``self.f.a[0]``."""
+    return "self" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in name.split("."))
+
+
+def _nested_assignment(name: str, expr: str, made: set[str]) -> list[str]:
+    """Lines that set the module ``name`` of a block class, creating the Sequentials a dotted name sits in
+    (``conv1.conv``: timm's RegNet; ``f.a.0``: torchvision's), each once (``made``)."""
+    parts = name.split(".")
+    out: list[str] = []
+    for n in range(1, len(parts)):
+        prefix = ".".join(parts[:n])
+        if prefix not in made:
+            made.add(prefix)
+            out.append(_set(parts[:n], "nn.Sequential()"))
+    return [*out, _set(parts, expr)]
+
+
+def _set(parts: list[str], expr: str) -> str:
+    if len(parts) == 1:
+        return f"        self.{parts[0]} = {expr}"
+    return f'        {_attribute(".".join(parts[:-1]))}.add_module("{parts[-1]}", {expr})'
 
 
 class _ForwardLines(Visitor[str]):
@@ -330,7 +370,7 @@ class _ForwardLines(Visitor[str]):
         if part == "shortcut" or isinstance(op, P.DropPath):
             return x
         out = "pre" if part == "pre" else "out"
-        self.lines.append(f"        {out} = self.{op.name}({x})")
+        self.lines.append(f"        {out} = {_attribute(op.name)}({x})")
         return out
 
     def branch_end(self, x: str) -> str:
@@ -342,7 +382,8 @@ class _ForwardLines(Visitor[str]):
         self.lines.append("        shortcut = x")
         if self.cls.has_downsample:
             src = "pre" if self.cls.shortcut_reads_pre else "x"
-            self.lines += ["        if self.downsample is not None:", f"            shortcut = self.downsample({src})"]
+            attr = self.cls.shortcut_attr
+            self.lines += [f"        if self.{attr} is not None:", f"            shortcut = self.{attr}({src})"]
         in_place = add_in_place(self.cls.blocks[0])
         self.lines.append(f"        {main} += shortcut" if in_place else f"        {main} = {main} + shortcut")
         return main
@@ -366,17 +407,22 @@ def _block_doc(cls: _BlockClass) -> str:
 
 
 def _container_source(name: str, children: tuple[str, ...]) -> str:
-    sig = ", ".join(["self", *(f"{c}: nn.Module" for c in children)])
+    args = [c if c.isidentifier() else f"m{i}" for i, c in enumerate(children)]  # block1-0: torchvision's RegNet
+    sig = ", ".join(["self", *(f"{a}: nn.Module" for a in args)])
+    sets = [
+        f"self.{c} = {a}" if c == a else f'self.add_module("{c}", {a})' for c, a in zip(children, args, strict=True)
+    ]
+    runs = [f"self.{c}(x)" if c == a else f'self.get_submodule("{c}")(x)' for c, a in zip(children, args, strict=True)]
     lines = [
         f"class {name}(nn.Module):",
         f'    """Runs {", ".join(children)} in turn."""',
         "",
         f"    def __init__({sig}) -> None:",
         "        super().__init__()",
-        *(f"        self.{c} = {c}" for c in children),
+        *(f"        {line}" for line in sets),
         "",
         "    def forward(self, x: Tensor) -> Tensor:",
-        *(f"        x = self.{c}(x)" for c in children),
+        *(f"        x = {run}" for run in runs),
         "        return x",
     ]
     return "\n".join(lines) + "\n"
@@ -407,7 +453,7 @@ def to_python(plan: P.Plan) -> str:
             down = None
             if part_ops(block, "shortcut"):
                 grouped = writer.group([(op.name, _expr(op)) for op in part_ops(block, "shortcut")])
-                assert len(grouped) == 1 and grouped[0][0] == "downsample", grouped
+                assert len(grouped) == 1 and grouped[0][0] == class_of[id(block)].shortcut_attr, grouped
                 down = grouped[0][1]
                 if isinstance(down, _Call):
                     down = dataclasses.replace(down, explode=False)

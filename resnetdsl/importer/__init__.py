@@ -31,7 +31,7 @@ __all__ = ["ModelNotFound", "UnsupportedModel", "model_from_ref", "spec_from_mod
 
 
 def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
-    """The spec of a torchvision ``ResNet`` or a timm ``ResNet`` / ``ResNetV2`` instance.
+    """The spec of a torchvision ``ResNet`` or ``RegNet``, or a timm ``ResNet`` / ``ResNetV2`` / ``RegNet`` instance.
 
     The spec builds a model that loads ``model.state_dict()`` with ``strict=True`` and computes the same function
     (in eval mode).
@@ -54,7 +54,11 @@ def _read(model: nn.Module) -> dict[str, Any]:
     """The spec data of ``model``, read by the reader of its family (the dispatch); whatever a reader meets that
     it did not expect (a missing child, a child of another type) is an :class:`UnsupportedModel` naming the
     innermost module it was reading, never a raw Python error."""
+    from resnetdsl.importer.regnet import is_regnet, regnet_data
+
     try:
+        if is_regnet(model):  # RegNet (issue 19)
+            return regnet_data(model)
         if isinstance(getattr(model, "stages", None), nn.Sequential) and isinstance(
             getattr(model, "stem", None), nn.Module
         ):
@@ -89,12 +93,12 @@ def _where(model: nn.Module, exc: BaseException) -> tuple[str, nn.Module]:
 
 
 class ModelNotFound(ValueError):
-    """A model reference that names no model (``timm:no_such_model``) or no library (``tv:resnet50``); the
+    """A model reference that names no model (``timm:no_such_model``) or no library (``torchvison:resnet50``); the
     message has a did-you-mean from the library's registry."""
 
 
 _LIBRARIES = ("torchvision", "timm")
-_ALIASES = {"tv": "torchvision", "torchvision.models": "torchvision", "timm.models": "timm"}
+_ALIASES = {"torchvision.models": "torchvision", "timm.models": "timm"}
 
 
 def model_from_ref(ref: str) -> nn.Module:
@@ -104,6 +108,7 @@ def model_from_ref(ref: str) -> nn.Module:
         ModelNotFound: the reference names no library or no model of it (with a did-you-mean).
     """
     lib, sep, arch = ref.partition(":")
+    lib = "torchvision" if lib == "tv" else lib  # tv:regnet_y_400mf, short for torchvision
     if not sep or lib not in _LIBRARIES or not arch:
         close = [_ALIASES[lib]] if lib in _ALIASES else difflib.get_close_matches(lib, _LIBRARIES, n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}:{arch}'?)" if close and sep and arch else ""

@@ -386,8 +386,10 @@ def checked_spec(spec: Spec) -> Spec:
 def spec_from_document(doc: Document) -> Spec:
     from pydantic import ValidationError
 
+    from resnetdsl.regnet_key import expand_regnet
     from resnetdsl.spec import Spec
 
+    doc = expand_regnet(doc)  # RegNet (issue 19): the regnet: key becomes stem, defaults and stages
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:

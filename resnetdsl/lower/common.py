@@ -33,6 +33,9 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "sk_split_input": None,  # true
     "sk_rd_ratio": None,  # 1/16
     "sk_rd_divisor": None,  # 8
+    # RegNet (issue 19)
+    "group_width": None,  # regnet: the inner width (one group)
+    "bottleneck_ratio": None,  # regnet: 1
 }
 RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered

@@ -31,7 +31,7 @@ def make_plan(net: Network) -> Plan:
     stages: list[Stage] = []
     channels = spec.stem.width
     for st in net.stages:
-        stage = make_stage(st, channels, net.timm_names)
+        stage = make_stage(st, channels, spec.layout)
         stages.append(stage)
         channels = stage.out_channels
     final = _final(spec, channels, net.stages[-1].config) if net.preact else ()
@@ -53,12 +53,13 @@ def make_plan(net: Network) -> Plan:
     )
 
 
-def make_stage(st: ResolvedStage, channels: int, timm_names: bool) -> Stage:
+def make_stage(st: ResolvedStage, channels: int, layout: str) -> Stage:
     """A stage's blocks, each reading the previous one's output channels."""
     stage_in = channels
     blocks: list[Block] = []
+    namer = B.LAYOUT_BLOCK_NAMES.get(layout)
     for b in st.blocks:
-        name = f"blocks.{b.index}" if timm_names else str(b.index)
+        name = namer(st.index, b.index) if namer is not None else str(b.index)
         block = B.make_block(b.config, name, channels, b.width, b.stride, b.drop_path_rate)
         blocks.append(block)
         channels = block.out_channels
@@ -81,6 +82,8 @@ def stem_ops(net: Network) -> tuple[Op, ...]:
     norm and act for a pre-activation network (its first block pre-activates the stem's output)."""
     if net.timm_names:
         return _timm_stem(net)
+    if net.spec.stem.kind == "simple":
+        return _simple_stem(net)
     ops = _torchvision_stem(net)
     if net.preact:
         return tuple(op for op in ops if op.name not in ("bn1", "act1"))
@@ -149,6 +152,28 @@ def _timm_stem(net: Network) -> tuple[Op, ...]:
     return tuple(ops)
 
 
+def _simple_stem(net: Network) -> tuple[Op, ...]:
+    """RegNet's stem: one 3×3/2 conv + BN + ReLU (``stem.conv``/``stem.bn`` in timm's RegNet, ``stem.0/1/2``
+    in torchvision's, ``conv1``/``bn1``/``act1`` otherwise), then the pool if one is asked for."""
+    spec = net.spec
+    st = spec.stem
+    cin, w, bias = spec.input.channels, st.width, st.conv_bias
+    na = net.stem.norm_act
+    names = {"regnet": ("stem.conv", "stem.bn", ""), "tv_regnet": ("stem.0", "stem.1", "stem.2")}
+    conv, norm, act = names.get(spec.layout, ("conv1", "bn1", "act1"))
+    ops: list[Op] = [Conv(conv, cin, w, 3, stride=2, padding=1, bias=bias)]
+    if spec.layout == "regnet":
+        ops.append(NormAct(norm, w))
+    else:
+        normed = na.norm_op(norm, w)
+        if not normed and spec.layout == "tv_regnet":  # torchvision's Conv2dNormActivation without a norm
+            act = norm
+        ops += [*normed, na.act_op(act)]
+    if net.stem.pool == "max":
+        ops.append(Pool("maxpool", "max", 3, 2, padding=1))
+    return tuple(ops)
+
+
 def _final(spec: Spec, channels: int, last: B.BlockConfig) -> tuple[Op, ...]:
     """The final norm + activation of a pre-activation network (those of its last stage)."""
     if spec.layout == "resnetv2":
@@ -167,6 +192,11 @@ def _head(spec: Spec, channels: int) -> tuple[Op, ...]:
         if h.dropout > 0:
             ops += (Dropout("head.drop", h.dropout),)
         return (*ops, Conv("head.fc", channels, h.num_classes, 1, bias=h.bias), Flatten("head.flatten"))
+    if spec.layout == "regnet":  # timm's ClassifierHead without use_conv: pool and flatten, dropout, linear fc
+        ops = (GlobalPool("head.global_pool", h.pool), Flatten("head.flatten"))
+        if h.dropout > 0:
+            ops += (Dropout("head.drop", h.dropout),)
+        return (*ops, Linear("head.fc", channels, h.num_classes, bias=h.bias))
     ops = (GlobalPool("global_pool", h.pool), Flatten("flatten"))
     if h.dropout > 0:
         ops += (Dropout("dropout", h.dropout),)

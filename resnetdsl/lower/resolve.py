@@ -198,6 +198,8 @@ def block_config(spec: Spec, values: Mapping[str, Any]) -> B.BlockConfig:
         eca_kernel=values["eca_kernel"],
         drop_path=values["drop_path"] or 0.0,
         **_sk_config(values),
+        group_width=values["group_width"],
+        bottleneck_ratio=values["bottleneck_ratio"] or 1.0,
     )
 
 
@@ -216,7 +218,7 @@ def stem_reduction(spec: Spec) -> int:
 
 
 def _stem_pool(spec: Spec) -> str:
-    return spec.stem.pool or ("none" if spec.stem.kind == "conv3" else "max")
+    return spec.stem.pool or ("none" if spec.stem.kind in ("conv3", "simple") else "max")
 
 
 def entry_choices(spec: Spec, index: int) -> tuple[tuple[Choice, ...], dict[int, int]]:
@@ -326,7 +328,7 @@ def _stage(spec: Spec, i: int, geometry: _Geometry, number: int, total: int) -> 
         cfg = placed[key]
         rate = B.drop_path_rate(cfg.drop_path, number + j, total)
         blocks.append(ResolvedBlock(i, j, number + j, k, settings, cfg, width, width_at, stride, written, rate))
-    name = f"stages.{i}" if spec.layout == "resnetv2" else st.name or f"layer{i + 1}"
+    name = B.LAYOUT_STAGE_NAMES[spec.layout](i) if spec.layout in B.LAYOUT_STAGE_NAMES else st.name or f"layer{i + 1}"
     return ResolvedStage(
         i, name, blocks[0].stride, geometry.dilation, own, config, tuple(blocks), choices, st.checkpoint
     )

@@ -18,6 +18,7 @@ from typing import Any
 from resnetdsl import blocks as B
 from resnetdsl.errors import Path
 from resnetdsl.lower import network_rules as NR
+from resnetdsl.lower import regnet_rules as RR
 from resnetdsl.lower import sk_rules as SK
 from resnetdsl.lower.common import _Issues, scope_words
 from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings
@@ -333,6 +334,9 @@ RULES: tuple[Rule, ...] = (
     NR.zero_init,
     # issue 18 families
     *SK.RULES,
+    # RegNet (issue 19)
+    RR.regnet_widths,
+    RR.regnet_layouts,
 )
 """Every rule of lowering (issues are sorted by their place in the spec afterwards, so the order only matters
 for specs given as mappings, without marks)."""

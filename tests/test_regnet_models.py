@@ -1,0 +1,350 @@
+"""RegNet in the language (issue 19, phase 2): the ``regnet:`` key, the ``regnet`` block kind, the ``simple`` stem
+and the ``regnet`` (timm) / ``tv_regnet`` (torchvision) layouts, against the live torchvision and timm.
+
+Every torchvision RegNet and every timm RegNet X/Y: the spec ``resnetdsl import`` reads from the model, and the
+one the ``regnet:`` key generates from the library's own numbers, build the model's state_dict keys in its
+order with its shapes (meta device). A few small ones load the library's weights strictly and give its outputs
+at 64 px (each reference built once).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import resnetdsl
+from resnetdsl import build_model, load_spec, summarize
+from resnetdsl.errors import SpecError
+from resnetdsl.regnet import RegNetSpec
+from resnetdsl.state import state_entries
+from tests.conftest import run_cli
+from tests.test_regnet import PLAIN_TIMM, TIMM, TORCHVISION, timm_spec, torchvision_args, torchvision_spec
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+timm = pytest.importorskip("timm")
+from timm.models import regnet as timm_regnet  # noqa: E402
+
+from resnetdsl.importer import UnsupportedModel, spec_from_model  # noqa: E402
+
+REFUSED = {
+    "regnetv_040": "pre-activation blocks (PreBottleneck)",
+    "regnetv_064": "pre-activation blocks (PreBottleneck)",
+    "regnety_040_sgn": "group norm + SiLU (GroupNormAct)",
+    "regnetz_005": "linear output, bottleneck ratio 4, a final 1×1 conv",
+    "regnetz_040": "linear output, bottleneck ratio 4, a final 1×1 conv",
+    "regnetz_040_h": "linear output, bottleneck ratio 4, a final 1×1 conv",
+}
+"""timm's regnet.py names the language has no spec for, and why."""
+PRESETS = {
+    "regnetx_002": "timm",
+    "regnetx_004": "timm",
+    "regnetx_032": "timm",
+    "regnety_002": "timm",
+    "regnety_040": "timm",
+    "regnet_x_400mf": "torchvision",
+    "regnet_y_400mf": "torchvision",
+}
+
+
+def _data(r: RegNetSpec, layout: str, name: str) -> dict[str, Any]:
+    return {"name": name, "layout": layout, "regnet": r.model_dump()}
+
+
+def _meta_model(lib: str, name: str) -> Any:
+    """The library's model on the meta device (torchvision computes its widths with tensors first, off it)."""
+    if lib == "torchvision":
+        from functools import partial
+
+        tvr = torchvision.models.regnet
+        params = tvr.BlockParams.from_init_params(**torchvision_args(name))
+        with torch.device("meta"):
+            return tvr.RegNet(params, norm_layer=partial(torch.nn.BatchNorm2d, eps=1e-05, momentum=0.1))
+    with torch.device("meta"):
+        return timm_regnet.RegNet(timm_regnet.model_cfgs[name])
+
+
+def _shapes(model: Any) -> list[tuple[str, tuple[int, ...]]]:
+    return [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+
+
+def _same_keys(ref: Any, spec: Any, *, build: bool) -> None:
+    """The spec's state_dict is the model's, key by key in its order with its shapes: the built model's on the
+    meta device (``build``), else the plan's listing (torch-free)."""
+    if build:
+        assert _shapes(build_model(spec, device="meta")) == _shapes(ref)
+    else:
+        assert list(state_entries(resnetdsl.plan_of(spec)).items()) == _shapes(ref)
+    assert summarize(spec).params == sum(p.numel() for p in ref.parameters())
+
+
+def test_the_names_tested_are_every_regnet() -> None:
+    assert len(TORCHVISION) == 15
+    assert sorted(PLAIN_TIMM + list(REFUSED)) == sorted(TIMM)
+    print(f"{len(TORCHVISION)} torchvision, {len(PLAIN_TIMM)} timm RegNets; {len(REFUSED)} timm names refused")
+
+
+@pytest.mark.parametrize("name", TORCHVISION)
+def test_torchvision_keys_and_shapes(name: str) -> None:
+    """Imported and generated (``regnet:`` with torchvision's numbers and rule) alike."""
+    ref = _meta_model("torchvision", name)
+    _same_keys(ref, spec_from_model(ref), build=True)
+    _same_keys(ref, load_spec(_data(torchvision_spec(name), "tv_regnet", name)), build=False)
+
+
+@pytest.mark.parametrize("name", PLAIN_TIMM)
+def test_timm_keys_and_shapes(name: str) -> None:
+    ref = _meta_model("timm", name)
+    _same_keys(ref, spec_from_model(ref), build=True)
+    _same_keys(ref, load_spec(_data(timm_spec(name), "regnet", name)), build=False)
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_timm_names_without_a_spec_are_refused(name: str) -> None:
+    with pytest.raises(UnsupportedModel):
+        spec_from_model(_meta_model("timm", name))
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_the_libraries_models(name: str) -> None:
+    _same_keys(_meta_model(PRESETS[name], name), load_spec(name), build=False)
+
+
+def test_torchvision_published_figures_of_the_presets() -> None:
+    """torchvision's weight metadata: ``num_params`` and ``_ops`` (its GFLOPS are MACs)."""
+    for name in ("regnet_x_400mf", "regnet_y_400mf"):
+        meta = torchvision.models.get_model_weights(name).DEFAULT.meta
+        s = summarize(name)
+        assert s.params == meta["num_params"]
+        assert round(s.macs / 1e9, 3) == meta["_ops"]
+
+
+# --- numbers at 64 px --------------------------------------------------------------------------------------
+
+NUMERIC = [("timm", "regnetx_002"), ("timm", "regnety_002"), ("torchvision", "regnet_y_400mf")]
+
+
+@pytest.fixture(scope="module")
+def references() -> dict[str, Any]:
+    torch.manual_seed(0)
+    out: dict[str, Any] = {}
+    for lib, name in NUMERIC:
+        model = getattr(torchvision.models, name)() if lib == "torchvision" else timm.create_model(name)
+        for m in model.modules():  # statistics other than 0/1, so that every norm counts
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+        out[name] = model.eval()
+    return out
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(("lib", "name"), NUMERIC)
+def test_outputs_equal_at_64px(lib: str, name: str, references: dict[str, Any]) -> None:
+    ref = references[name]
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = ref(x)
+        for spec in (load_spec(name), spec_from_model(ref)):
+            ours = build_model(spec).eval()
+            ours.load_state_dict(ref.state_dict(), strict=True)
+            torch.testing.assert_close(ours(x), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parity
+def test_summary_macs_are_the_flop_counters() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    spec = load_spec("regnety_002", overrides={"input.size": [64, 64]})
+    model = build_model(spec).eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 3, 64, 64))
+    s = summarize(spec)
+    assert s.macs == counter.get_total_flops() // 2
+    assert s.params == sum(p.numel() for p in model.parameters())
+
+
+# --- the language -----------------------------------------------------------------------------------------
+
+
+def test_the_key_generates_stem_defaults_and_stages() -> None:
+    spec = load_spec("regnety_002")
+    assert spec.regnet is None
+    assert (spec.stem.kind, spec.stem.width) == ("simple", 32)
+    assert (spec.defaults.block, spec.defaults.attention, spec.defaults.se_ratio) == ("regnet", "se", 0.25)
+    assert [(s.depth, s.width, s.stride, s.group_width) for s in spec.stages] == [
+        (1, 24, 2, 8),
+        (1, 56, 2, 8),
+        (4, 152, 2, 8),
+        (7, 368, 2, 8),
+    ]
+    plan = resnetdsl.plan_of("regnety_002")
+    block = plan.stages[1].blocks[0]
+    se = next(op for op in block.main if op.name == "se")
+    assert (block.name, se.channels, se.reduced_channels) == ("b1", 56, 6)  # round(0.25 × 24): the input width
+
+
+def test_written_defaults_and_overrides_merge_over_the_generated() -> None:
+    spec = load_spec("regnetx_002", overrides={"regnet.depth": 10, "defaults.drop_path": 0.1})
+    assert sum(s.depth for s in spec.stages) == 10 and spec.defaults.block == "regnet"
+    assert spec.defaults.drop_path == 0.1
+
+
+def test_show_prints_the_generated_stages_and_reads_back() -> None:
+    res = run_cli("show", "regnetx_002")
+    assert res.returncode == 0, res.stderr
+    assert "regnet:" not in res.stdout and "group_width: 8" in res.stdout and "kind: simple" in res.stdout
+    assert resnetdsl.plan_of(res.stdout) == resnetdsl.plan_of("regnetx_002")
+
+
+def test_errors_in_the_key_are_placed_at_their_marks() -> None:
+    text = (
+        "name: r\n"
+        "regnet:\n"
+        "  w0: 20\n"
+        "  wa: 36.44\n"
+        "  wm: 2.49\n"
+        "  depth: 13\n"
+        "  group_widht: 8\n"
+        "stages: [{depth: 1, width: 8}]\n"
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(text)
+    lines = str(info.value).splitlines()
+    assert "<string>:3:7: regnet.w0: must be a multiple of 8 (got 20)" in lines
+    assert any(line.startswith("<string>:7:3: regnet.group_widht: unknown key") for line in lines), lines
+    assert "<string>:8:1: stages: cannot be set with 'regnet', which generates the stages; remove one of them" in lines
+
+
+def test_rules_of_the_block_and_the_layouts() -> None:
+    text = (
+        "name: r\n"
+        "layout: regnet\n"
+        "stem: {kind: conv7}\n"
+        "defaults: {block: regnet, act: silu}\n"
+        "stages:\n"
+        "  - {depth: 1, width: 24, stride: 2, group_width: 16}\n"
+        "  - {depth: 1, width: 64, stride: 2, block: bottleneck, group_width: 8}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        resnetdsl.plan_of(text)
+    said = str(info.value)
+    assert "stages[0].group_width: group width 16 does not divide the inner width 24" in said
+    assert "stages[1].group_width: applies only to regnet blocks (stages[1] uses bottleneck blocks)" in said
+    assert "stages[1].block: 'bottleneck' has no module names in timm's RegNet (layout 'regnet')" in said
+    assert "stem.kind: 'conv7' has no module names in timm's RegNet; use kind: simple" in said
+    assert "defaults.act: must be 'relu' with layout 'regnet'" in said
+
+
+def test_a_spec_made_in_python_with_the_key_is_refused() -> None:
+    from resnetdsl.spec import Spec, Stage
+
+    r = RegNetSpec(w0=8, wa=1.0, wm=2.0, depth=1, group_width=8)
+    with pytest.raises(SpecError, match=r"regnet: is expanded into stem, defaults and stages when a spec is loaded"):
+        resnetdsl.plan_of(Spec(name="x", regnet=r, stages=(Stage(depth=1, width=8),)))
+
+
+def test_import_reads_both_libraries() -> None:
+    from resnetdsl.importer import model_from_ref
+
+    res = run_cli("import", "tv:regnet_y_400mf")
+    assert res.returncode == 0, res.stderr
+    assert "layout: tv_regnet" in res.stdout and "block: regnet" in res.stdout and "se_ratio: 0.25" in res.stdout
+    spec = spec_from_model(model_from_ref("timm:regnetx_002"))
+    assert (spec.layout, spec.defaults.block, [s.width for s in spec.stages]) == (
+        "regnet",
+        "regnet",
+        [24, 56, 152, 368],
+    )
+
+
+# --- the backends on RegNet's blocks ------------------------------------------------------------------------
+
+
+def _exported(plan: Any) -> Any:
+    """The network class of the exported Python source, instantiated."""
+    import types
+
+    from resnetdsl.export.python import to_python
+
+    module = types.ModuleType("exported_regnet")
+    exec(compile(to_python(plan), "exported_regnet", "exec"), module.__dict__)
+    classes = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, torch.nn.Module)]
+    return classes[-1]()
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("layout", ["regnet", "tv_regnet", "resnet"])
+def test_python_export_fuse_and_onnx(layout: str, tmp_path: Any) -> None:
+    """Exported source (same keys, same outputs), inference folding and ONNX on RegNet Y blocks in each layout."""
+    from resnetdsl.export.onnx import to_onnx
+    from resnetdsl.passes.fuse import fuse_for_inference
+
+    spec = load_spec("regnety_002", overrides={"layout": layout, "input.size": [64, 64], "regnet.depth": 4})
+    plan = resnetdsl.plan_of(spec)
+    model = build_model(plan, seed=0).eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        want = model(x)
+        exported = _exported(plan).eval()
+        assert list(exported.state_dict()) == list(model.state_dict())
+        exported.load_state_dict(model.state_dict(), strict=True)
+        torch.testing.assert_close(exported(x), want, rtol=1e-5, atol=1e-5)
+        fused = fuse_for_inference(model, channels_last=False)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) and type(m) is torch.nn.BatchNorm2d for m in fused.modules())
+        torch.testing.assert_close(fused(x), want, rtol=1e-4, atol=1e-4)
+    if layout == "regnet":
+        import onnxruntime
+
+        path = tmp_path / "regnet.onnx"
+        to_onnx(model, path)
+        got = onnxruntime.InferenceSession(str(path)).run(None, {"input": x.numpy()})[0]
+        torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-4)
+
+
+def test_render_memory_and_receptive_fields() -> None:
+    plan = resnetdsl.plan_of("regnety_002")
+    dot = resnetdsl.render(plan, detail="layer").source
+    assert "RegNetBlock" in resnetdsl.render(plan).source and "SE" in dot
+    x, y = summarize("regnetx_002"), summarize("regnety_002")
+    assert [f.reduction for f in x.stage_facts] == [2, 4, 8, 16, 32]  # the stem, then a stride 2 per stage
+    assert [f.receptive_field for f in x.stage_facts][:3] == [3, 7, 15]  # 3×3/2 stem, each stage's 3×3/2
+    assert y.stage_facts[1].receptive_field is None  # squeeze-and-excitation reads the whole map
+    from resnetdsl.memory import memory_report
+
+    assert memory_report("regnety_002", batch=2)
+
+
+# --- ResNet-RS's depth scaling: an extends chain (issue 19, item 6) --------------------------------------------
+
+RESNET_RS = ["resnetrs50", "resnetrs101", "resnetrs152", "resnetrs200", "resnetrs270", "resnetrs350", "resnetrs420"]
+
+
+@pytest.mark.parametrize("name", RESNET_RS[1:])
+def test_resnet_rs_chain_is_timms(name: str) -> None:
+    """Each preset extends the one before it, changing only stage depths; timm's model has its keys and shapes."""
+    from resnetdsl.load import read_source
+
+    base = read_source(name).data
+    assert base["extends"] == RESNET_RS[RESNET_RS.index(name) - 1]
+    assert set(base) == {"name", "description", "extends", "stages"}
+    with torch.device("meta"):
+        ref = timm.create_model(name)
+    _same_keys(ref, load_spec(name), build=False)
+
+
+@pytest.mark.slow
+def test_design_space_picture_is_not_stale() -> None:
+    """docs/images/design-space-regnetx.png is drawn from what the space gives today (a hash of its inputs)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "docs" / "images" / "make_design_space.py"
+    res = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
