@@ -258,8 +258,8 @@ def norm_act_only(net: Network, plan: Plan, issues: _Issues) -> None:
             )
     for b in net.blocks():
         norm = b.config.norm_act.norm
-        if norm in NORM_ACT_ONLY and b.config.shortcut_norm and b.config.shortcut in _PROJECTING:
-            path = b.settings.origin.get("shortcut_norm", ("defaults", "shortcut_norm"))
+        path = b.settings.origin.get("shortcut_norm")
+        if norm in NORM_ACT_ONLY and b.config.shortcut_norm and path is not None and net.timm_names:
             issues.add(
                 path,
                 f"a projection shortcut's norm has no activation, and norm '{norm}' has its nonlinearity built "

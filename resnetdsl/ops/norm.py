@@ -74,7 +74,8 @@ class NormActType(OpType[P.NormAct]):
         t.save(x)  # every kind keeps its input
         if op.kind == "evonorm_s0":  # the group std (N × groups), then σ(v·x), x·σ, the std spread out, the quotient
             t.save(t.new(op.groups * t.batch, STAT_BYTES, batched=False))
-            for _ in range(4):
+            # spreading the std over a group of one channel is a view of it; over wider groups, a copy
+            for _ in range(4 if op.channels // op.groups > 1 else 3):
                 t.save(t.new(size_in))
             return t.new(size_out)
         if op.kind == "frn":  # the inverse rms (N × C), the normalised and the affine tensors (max reads it)
