@@ -256,16 +256,17 @@ def norm_act_only(net: Network, plan: Plan, issues: _Issues) -> None:
                 "activation, so only layout 'resnetv2' (pre-activation blocks) has a place for it; "
                 "use layout: resnetv2",
             )
+    reported: set[Path] = set()
     for b in net.blocks():
         norm = b.config.norm_act.norm
-        path = b.settings.origin.get("shortcut_norm")
-        if norm in NORM_ACT_ONLY and b.config.shortcut_norm and path is not None and net.timm_names:
+        at = b.settings.origin.get("shortcut_norm")
+        if norm in NORM_ACT_ONLY and b.config.shortcut_norm and at is not None and at not in reported:
+            reported.add(at)
             issues.add(
-                path,
+                at,
                 f"a projection shortcut's norm has no activation, and norm '{norm}' has its nonlinearity built "
                 "in; set shortcut_norm: false",
             )
-            return
 
 
 def inner_width(net: Network, plan: Plan, issues: _Issues) -> None:
