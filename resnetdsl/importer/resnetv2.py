@@ -82,8 +82,8 @@ def _stem_pool(stem_mod: Any) -> str:
     if pool is None or isinstance(pool, nn.Identity):
         return "none"
     geometry = type(pool) is nn.MaxPool2d and pool.kernel_size in (3, (3, 3)) and pool.stride in (2, (2, 2))
-    padding = pool.padding if isinstance(pool.padding, int) else pool.padding[0] if geometry else None
     if geometry and not pool.ceil_mode and pool.dilation in (1, (1, 1)):
+        padding = pool.padding if isinstance(pool.padding, int) else pool.padding[0]
         if pad is None and padding == 1:
             return "max"
         if type(pad) is nn.ConstantPad2d and pad.padding == (1, 1, 1, 1) and pad.value == 0 and padding == 0:
