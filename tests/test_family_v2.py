@@ -284,7 +284,7 @@ def _load(source: str, tmp_path: Path, name: str) -> type[nn.Module]:
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
-@pytest.mark.parametrize("kind", ["bit", "evos", "frn"])
+@pytest.mark.parametrize("kind", ["bit", *(pytest.param(k, marks=pytest.mark.slow) for k in ("evos", "frn"))])
 def test_python_export_equals_the_built_model(kind: str, tmp_path: Path) -> None:
     plan = resnetdsl.plan_of(small(kind))
     source = to_python(plan)
