@@ -27,7 +27,7 @@ CLI = set(
     resnetdsl cli commands errors io text spec plan check summary analyze features receptive
     load load.compose load.document load.lines load.mapping load.messages load.presets load.source load.syntax
     render render.engine render.graph render.labels render.style
-    ops ops.act ops.attention ops.base ops.conv ops.misc ops.norm ops.pool ops.shortcut vocab walk
+    ops ops.act ops.attention ops.base ops.bit ops.conv ops.misc ops.norm ops.pool ops.shortcut vocab walk
     """.split()
 )
 """``import resnetdsl.cli`` (``import resnetdsl`` brings most of it: check, summarize, render are its API)."""
