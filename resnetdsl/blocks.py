@@ -33,6 +33,10 @@ from resnetdsl.vocab import (
     ACTIVATIONS,
     DEFAULT_NEGATIVE_SLOPE,
     DEFAULT_NORM_GROUPS,
+    DEFAULT_STD_EPS,
+    GROUPED_NORMS,
+    NORM_ACTS,
+    NORMS,
     SE_DIVISOR,
     SE_RATIO,
 )
@@ -51,6 +55,20 @@ class NormActConfig:
     """Group norm: channels per group, instead of ``groups``."""
     act: str = "relu"
     negative_slope: float = DEFAULT_NEGATIVE_SLOPE
+    conv: str = "plain"
+    """``plain`` or ``std`` (weight standardisation)."""
+    std_eps: float = DEFAULT_STD_EPS
+
+    @property
+    def std(self) -> float | None:
+        """A conv's ``std_eps``: the eps of weight standardisation, ``None`` for a plain conv."""
+        return self.std_eps if self.conv == "std" else None
+
+    def norm_act_op(self, name: str, channels: int) -> NormAct:
+        """A norm + activation in one module (timm's ResNetV2 norm layers)."""
+        kind = self.norm if self.norm in NORM_ACTS else "batch"  # other kinds: refused by lowering's rules
+        groups = self.norm_groups(channels) if kind in GROUPED_NORMS else 1
+        return NormAct(name, channels, kind=kind, groups=groups)  # type: ignore[arg-type]
 
     def norm_groups(self, channels: int) -> int:
         """Groups of a group norm over ``channels`` (need not divide them: lowering checks that)."""
@@ -65,6 +83,8 @@ class NormActConfig:
         if self.norm == "none":
             return ()
         kind = self.norm
+        if kind not in NORMS:  # a norm with its nonlinearity built in (layout resnetv2 only: the rules say so)
+            return (self.norm_act_op(name, channels),)
         groups = self.norm_groups(channels) if kind == "group" else 1
         return (Norm(name, channels, kind=kind, zero_init=zero_init, groups=groups),)  # type: ignore[arg-type]
 
@@ -183,7 +203,11 @@ def _conv(
     name: str, cin: int, cout: int, k: int, stride: int, cfg: BlockConfig, groups: int = 1, dilation: int = 1
 ) -> Conv:
     d = dilation if k > 1 else 1
-    return Conv(name, cin, cout, k, stride=stride, padding=k // 2 * d, dilation=d, groups=groups, bias=cfg.conv_bias)
+    pad = k // 2 * d
+    std = cfg.norm_act.std
+    return Conv(
+        name, cin, cout, k, stride=stride, padding=pad, dilation=d, groups=groups, bias=cfg.conv_bias, std_eps=std
+    )
 
 
 def basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
@@ -231,9 +255,9 @@ def bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
 
 def _norm_act(cfg: BlockConfig, i: int, channels: int) -> tuple[Op, ...]:
     """The i-th norm + activation of a pre-activation block: ``bn{i}``, ``act{i}`` (resnet; the stage's norm and
-    activation) or one ``norm{i}`` (resnetv2: timm's BatchNormAct2d, batch norm and ReLU only)."""
+    activation) or one ``norm{i}`` (resnetv2: one of timm's norm-act modules, the stage's norm kind)."""
     if cfg.layout == "resnetv2":
-        return (NormAct(f"norm{i}", channels),)
+        return (cfg.norm_act.norm_act_op(f"norm{i}", channels),)
     norm = _norm(cfg, f"bn{i}", channels)
     act = _act(cfg, f"act{i}")
     if not norm and i == 1:  # no norm before it: an in-place act would overwrite the block input the shortcut reads
@@ -568,7 +592,8 @@ def shortcut(cfg: BlockConfig, cin: int, cout: int, stride: int) -> tuple[Shortc
     if policy == "none":
         return "none", ()
     if policy == "projection_all" or (policy == "projection" and changes):
-        ops: tuple[Op, ...] = (Conv("downsample.0", cin, cout, 1, stride=stride, bias=cfg.conv_bias),)
+        std = cfg.norm_act.std
+        ops: tuple[Op, ...] = (Conv("downsample.0", cin, cout, 1, stride=stride, bias=cfg.conv_bias, std_eps=std),)
         if cfg.shortcut_norm:
             ops += _norm(cfg, "downsample.1", cout)
         return "projection", ops
@@ -580,7 +605,7 @@ def shortcut(cfg: BlockConfig, cin: int, cout: int, stride: int) -> tuple[Shortc
             pool = Pool("downsample.0", "avg", 2, stride, ceil_mode=True, count_include_pad=False)
         else:
             pool = Identity("downsample.0")
-        ops = (pool, Conv("downsample.1", cin, cout, 1, bias=cfg.conv_bias))
+        ops = (pool, Conv("downsample.1", cin, cout, 1, bias=cfg.conv_bias, std_eps=cfg.norm_act.std))
         if cfg.shortcut_norm:
             ops += _norm(cfg, "downsample.2", cout)
         return "avgpool_projection", ops

@@ -25,10 +25,14 @@ from resnetdsl.layers import (
     ConvNormAct,
     DropPath,
     EfficientChannelAttn,
+    EvoNorm2dS0,
+    FilterResponseNormTlu2d,
     FrozenBatchNorm2d,
+    GroupNormAct,
     PadShortcut,
     SelectiveKernel,
     SqueezeExcite,
+    StdConv2d,
 )
 from resnetdsl.lower import reserved_name_problem
 from resnetdsl.vocab import ACTIVATIONS
@@ -41,12 +45,16 @@ __all__ = [
     "CheckpointSequential",
     "DropPath",
     "EfficientChannelAttn",
+    "EvoNorm2dS0",
     "FeatureDict",
+    "FilterResponseNormTlu2d",
     "FrozenBatchNorm2d",
+    "GroupNormAct",
     "PadShortcut",
     "ResNet",
     "ResidualBlock",
     "SqueezeExcite",
+    "StdConv2d",
     "build",
     "make_module",
 ]
@@ -255,6 +263,18 @@ class FeatureDict(nn.Module):
 
 
 def _conv(op: P.Conv) -> nn.Module:
+    if op.std_eps is not None:  # weight standardisation (issue 18, family c)
+        return StdConv2d(
+            op.in_channels,
+            op.out_channels,
+            op.kernel_size,
+            stride=op.stride,
+            padding=op.padding,
+            dilation=op.dilation,
+            groups=op.groups,
+            bias=op.bias,
+            eps=op.std_eps,
+        )
     return nn.Conv2d(
         op.in_channels,
         op.out_channels,
@@ -276,6 +296,12 @@ def _norm(op: P.Norm) -> nn.Module:
 
 
 def _norm_act(op: P.NormAct) -> nn.Module:
+    if op.kind == "group":
+        return GroupNormAct(op.channels, op.groups, eps=op.eps)
+    if op.kind == "evonorm_s0":
+        return EvoNorm2dS0(op.channels, op.groups, eps=op.eps)
+    if op.kind == "frn":
+        return FilterResponseNormTlu2d(op.channels, eps=op.eps)
     return BatchNormAct2d(op.channels, eps=op.eps, momentum=op.momentum)
 
 
@@ -324,6 +350,8 @@ FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
     P.SelectiveKernel: lambda op: SelectiveKernel(
         [_conv_norm_act(p) for p in op.paths], op.out_channels, op.attn_channels, op.split_input
     ),
+    # issue 18, family c (ResNetV2 / BiT)
+    P.ConstantPad: lambda op: nn.ConstantPad2d(op.padding, op.value),
 }
 """Plan op type → the torch module it becomes (stock layers, or those of :mod:`resnetdsl.layers`). A type
 missing here is a KeyError."""

@@ -210,3 +210,107 @@ class SelectiveKernel(nn.Module):
         b, c = logits.shape[0], logits.shape[1]
         weights = torch.softmax(logits.view(b, self.num_paths, c // self.num_paths, 1, 1), dim=1)
         return torch.sum(stacked * weights, dim=1)
+
+
+# --- ResNetV2 / BiT (issue 18, family c): weight-standardised conv and the norm-act modules timm's ResNetV2 uses
+
+
+class StdConv2d(nn.Conv2d):
+    """Conv2d with weight standardisation (timm's ``StdConv2d``, BiT): before every forward each output channel's
+    weight is standardised to zero mean and unit variance (biased variance, ``eps`` added)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        dilation: int = 1,
+        groups: int = 1,
+        bias: bool = False,
+        eps: float = 1e-6,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+        )
+        self.eps = eps
+
+    def standardized_weight(self) -> Tensor:
+        w = F.batch_norm(
+            self.weight.reshape(1, self.out_channels, -1), None, None, training=True, momentum=0.0, eps=self.eps
+        )
+        return w.reshape_as(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.standardized_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class GroupNormAct(nn.GroupNorm):
+    """Group norm then ReLU in one module (timm's ``GroupNormAct``: weight and bias under the module's own name,
+    the parameter-free children ``drop`` and ``act``)."""
+
+    def __init__(self, num_channels: int, num_groups: int = 32, *, eps: float = 1e-5) -> None:
+        super().__init__(num_groups, num_channels, eps=eps)
+        self.drop = nn.Identity()
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        out: Tensor = self.act(self.drop(x))
+        return out
+
+
+class EvoNorm2dS0(nn.Module):
+    """EvoNorm-S0 (Liu et al. 2020; timm's ``EvoNorm2dS0``): ``x·σ(v·x) / group_std(x) · weight + bias``, its
+    nonlinearity built in; the group standard deviation is the biased one, in float32, ``eps`` added."""
+
+    def __init__(self, num_features: int, groups: int = 32, *, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.groups = groups
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.v = nn.Parameter(torch.ones(num_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        shape = (1, -1, 1, 1)
+        g = x.reshape(b, self.groups, c // self.groups, h, w)
+        std = g.float().var(dim=(2, 3, 4), unbiased=False, keepdim=True).add(self.eps).sqrt().to(x.dtype)
+        std = std.expand(g.shape).reshape(b, c, h, w)
+        v = self.v.view(shape).to(x.dtype)
+        x = x * (x * v).sigmoid() / std
+        return x * self.weight.view(shape).to(x.dtype) + self.bias.view(shape).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, groups={self.groups}, eps={self.eps}"
+
+
+class FilterResponseNormTlu2d(nn.Module):
+    """Filter response normalisation with its thresholded linear unit (Singh & Krishnan 2020; timm's
+    ``FilterResponseNormTlu2d``): ``max(x / rms_hw(x) · weight + bias, tau)``, the mean square in float32."""
+
+    def __init__(self, num_features: int, *, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.tau = nn.Parameter(torch.zeros(num_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = (1, -1, 1, 1)
+        rms = x.square().float().mean(dim=(2, 3), keepdim=True).add(self.eps).rsqrt().to(x.dtype)
+        x = x * rms.expand(x.shape)
+        x = x * self.weight.view(shape).to(x.dtype) + self.bias.view(shape).to(x.dtype)
+        return torch.maximum(x, self.tau.reshape(shape).to(x.dtype))
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, eps={self.eps}"

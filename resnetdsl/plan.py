@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, ActKind, GlobalPoolKind, NormLayerKind, PoolKind
+from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, ActKind, GlobalPoolKind, NormActKind, NormLayerKind, PoolKind
 
 ShortcutUse = Literal["identity", "projection", "pad", "avgpool_projection", "none"]
 
@@ -30,6 +30,9 @@ class Conv:
     bias: bool = False
     zero_init: bool = False
     """Initialise the weight to zero (last conv of a pre-activation branch under ``zero_init_residual``)."""
+    std_eps: float | None = None
+    """Weight standardisation (timm's ``StdConv2d``): each output channel's weight is standardised to zero mean
+    and unit variance, with this eps, before every forward; ``None``: a plain conv."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +57,16 @@ class NormAct:
 
     name: str
     channels: int
-    kind: Literal["batch"] = "batch"
+    kind: NormActKind = "batch"
+    """``batch``: timm's BatchNormAct2d; ``group``: GroupNormAct (group norm, then ReLU); ``evonorm_s0``:
+    EvoNorm2dS0 (``x·σ(v·x) / group_std(x) · γ + β``); ``frn``: FilterResponseNormTlu2d (``max(x /
+    rms_hw(x) · γ + β, τ)``). The last two have their nonlinearity built in."""
     act: Literal["relu"] = "relu"
     eps: float = 1e-5
     momentum: float = 0.1
+    """``batch`` only."""
+    groups: int = 1
+    """``group`` and ``evonorm_s0``: number of groups (divides ``channels``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +194,16 @@ class SelectiveKernel:
     attn_channels: int
 
 
+@dataclass(frozen=True, slots=True)
+class ConstantPad:
+    """Pad every side by ``padding`` with ``value`` (``nn.ConstantPad2d``): BiT's 'fixed' stem pads its max pool's
+    input with zeros (not with −∞ as the pool's own padding would)."""
+
+    name: str
+    padding: int
+    value: float = 0.0
+
+
 Op = (
     Conv
     | Norm
@@ -203,6 +222,7 @@ Op = (
     # selective kernels (issue 18, SK family)
     | ConvNormAct
     | SelectiveKernel
+    | ConstantPad
 )
 
 

@@ -42,11 +42,12 @@ BlockKind = Literal[
 ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_projection", "none"]
 StrideOn = Literal["1x1", "3x3"]
 StemKind = Literal["conv7", "conv3", "deep", "simple"]
-StemPool = Literal["max", "conv", "none"]
+StemPool = Literal["max", "conv", "none", "max_fixed"]
 GlobalPoolKind = vocab.GlobalPoolKind
 Layout = Literal["resnet", "resnetv2", "regnet", "tv_regnet"]
 NormKind = vocab.NormKind
 ActKind = vocab.ActKind
+ConvKind = vocab.ConvKind
 AttentionKind = vocab.AttentionKind
 
 MAX_BLOCKS = 2000
@@ -96,18 +97,29 @@ class NormActSettings(_Model):
     norm: NormKind | None = None
     """Normalisation after each conv: `batch` (BatchNorm2d), `group` (GroupNorm), `frozen_batch`
     (FrozenBatchNorm2d: fixed statistics and affine, buffers only, no parameters) or `none` (no layer at all).
-    Default: batch."""
+    With layout `resnetv2` each norm is one norm + activation module: `batch` (timm's BatchNormAct2d), `group`
+    (GroupNormAct), and the two norms with their nonlinearity built in, layout `resnetv2` only: `evonorm_s0`
+    (EvoNorm2dS0: x·sigmoid(v·x) / group std · γ + β; parameters weight, bias, v) and `frn` (filter response
+    norm with its thresholded linear unit, FilterResponseNormTlu2d: max(x / rms · γ + β, τ); parameters weight,
+    bias, tau). Default: batch."""
     norm_groups: Int | None = Field(None, ge=1, le=65536)
-    """Group norm only: number of groups; must divide the channels of every norm it applies to. Default: 32.
-    Setting this (or `norm_group_channels`) overrides both from a wider scope."""
+    """Group norm and `evonorm_s0` only: number of groups; must divide the channels of every norm it applies
+    to. Default: 32. Setting this (or `norm_group_channels`) overrides both from a wider scope."""
     norm_group_channels: Int | None = Field(None, ge=1, le=65536)
-    """Group norm only: channels per group, instead of `norm_groups` (groups = channels / this; must divide the
-    channels of every norm it applies to)."""
+    """Group norm and `evonorm_s0` only: channels per group, instead of `norm_groups` (groups = channels /
+    this; must divide the channels of every norm it applies to)."""
     act: ActKind | None = None
     """Activation: `relu`, `leaky_relu`, `silu`, `gelu`, `mish` or `hardswish` (torch's own modules; they have
     no parameters, so checkpoints are unaffected). Default: relu."""
     act_negative_slope: Annotated[float, Strict()] | None = Field(None, ge=0.0, le=1.0)
     """`leaky_relu` only: slope for negative inputs. Default: 0.01."""
+    conv: ConvKind | None = None
+    """The convolutions (stem, blocks and projection shortcuts; not a classifier): `plain` (Conv2d) or `std`
+    (weight standardisation, Qiao et al. 2019, timm's StdConv2d as BiT uses it: each output channel's weight is
+    standardised to zero mean and unit variance before every forward; the parameters are a Conv2d's).
+    Default: plain."""
+    std_eps: Annotated[float, Strict()] | None = Field(None, gt=0.0, le=1.0)
+    """`conv: std` only: the eps added to the weight's variance. Default: 1e-6 (timm's StdConv2d; BiT: 1e-8)."""
 
 
 class Stem(NormActSettings):
@@ -124,8 +136,10 @@ class Stem(NormActSettings):
     """`deep` stem only: output channels of its first two convs (default: half of `width` each;
     [24, 32] gives timm's tiered stem)."""
     pool: StemPool | None = None
-    """Downsampling after the stem: `max` (3×3/2 max-pool), `conv` (3×3/2 conv + BN + ReLU, ResNet-RS) or
-    `none`. Default: `max` for conv7 and deep stems, `none` for conv3 and simple."""
+    """Downsampling after the stem: `max` (3×3/2 max-pool), `conv` (3×3/2 conv + BN + ReLU, ResNet-RS),
+    `max_fixed` (BiT's 'fixed' stem: a zero pad of 1, then a 3×3/2 max-pool without padding; modules `pad`,
+    `maxpool`, or `stem.pad`, `stem.pool` with layout resnetv2) or `none`. Default: `max` for conv7 and deep
+    stems, `none` for conv3 and simple."""
     conv_bias: Bool = False
     """Give the stem convolutions a bias."""
 

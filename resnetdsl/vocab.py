@@ -48,14 +48,38 @@ DEFAULT_NEGATIVE_SLOPE = 0.01
 
 NormLayerKind = Literal["batch", "group", "frozen_batch"]
 """A norm layer the plan holds."""
-NormKind = Literal[NormLayerKind, "none"]
+NormActOnlyKind = Literal["evonorm_s0", "frn"]
+"""Norm layers with their own nonlinearity built in (timm's EvoNorm2dS0 and FilterResponseNormTlu2d): the plan
+holds them as norm-act modules only (``layout: resnetv2``)."""
+NormKind = Literal[NormLayerKind, NormActOnlyKind, "none"]
 """A spec's ``norm`` setting: a norm layer, or none at all."""
+NormActKind = Literal["batch", "group", "evonorm_s0", "frn"]
+"""A norm-act module of the plan (timm's norm + activation in one module, ``layout: resnetv2``)."""
 
 NORMS: dict[str, str] = {"batch": "BatchNorm2d", "group": "GroupNorm", "frozen_batch": "FrozenBatchNorm2d"}
 """Norm layer kind → its torch class (``FrozenBatchNorm2d``: torchvision's semantics, the builder's own class)."""
 
 DEFAULT_NORM_GROUPS = 32
 """Groups of a group norm when neither ``norm_groups`` nor ``norm_group_channels`` is set (timm's GroupNorm)."""
+
+# --- ResNetV2 / BiT (issue 18, family c): norm-act modules and weight-standardised convs ----------------------
+
+NORM_ACTS: dict[str, str] = {
+    "batch": "BatchNormAct2d",
+    "group": "GroupNormAct",
+    "evonorm_s0": "EvoNorm2dS0",
+    "frn": "FilterResponseNormTlu2d",
+}
+"""Norm-act kind → timm's class (the builder's classes of :mod:`resnetdsl.layers` have the same names)."""
+
+GROUPED_NORMS = frozenset({"group", "evonorm_s0"})
+"""Norm kinds that normalise over groups of channels: ``norm_groups`` and ``norm_group_channels`` size them."""
+
+ConvKind = Literal["plain", "std"]
+"""A spec's ``conv`` setting: ``plain`` (Conv2d) or ``std`` (weight standardisation, timm's StdConv2d)."""
+
+DEFAULT_STD_EPS = 1e-6
+"""The eps of a weight-standardised conv when the spec sets no ``std_eps`` (timm's StdConv2d; BiT uses 1e-8)."""
 
 # --- channel attention ---------------------------------------------------------------------------------------
 

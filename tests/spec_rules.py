@@ -8,7 +8,8 @@ reaches something and nothing it reaches uses it, by the docs' rules:
 - ``stride_on``: bottleneck blocks (post- or pre-activation); ``groups``, ``width_per_group``: those and
   ``sk_bottleneck``; ``sk_*``: ``sk_basic`` and ``sk_bottleneck``;
 - ``dropout``: ``preact_basic`` blocks; ``group_width``, ``bottleneck_ratio``: ``regnet`` blocks;
-- ``norm_groups``, ``norm_group_channels``: norm ``group``; ``act_negative_slope``: act ``leaky_relu``;
+- ``norm_groups``, ``norm_group_channels``: norm ``group`` or ``evonorm_s0``; ``act_negative_slope``: act
+  ``leaky_relu``; ``std_eps``: conv ``std``;
   ``se_ratio``, ``se_divisor``: attention ``se``; ``eca_kernel``: attention ``eca``;
 - ``shortcut_norm``: a projection shortcut policy and a norm;
 - ``drop_path`` (other than 0): a residual add, in a network of more than one block.
@@ -23,8 +24,8 @@ from typing import Any
 Path = tuple[Any, ...]
 
 BUILT_IN: dict[str, Any] = {"block": "basic", "shortcut": "projection", "norm": "batch", "act": "relu"}
-BUILT_IN |= {"attention": "none"}
-NORM_ACT = ("norm", "norm_groups", "norm_group_channels", "act", "act_negative_slope")
+BUILT_IN |= {"attention": "none", "conv": "plain"}
+NORM_ACT = ("norm", "norm_groups", "norm_group_channels", "act", "act_negative_slope", "conv", "std_eps")
 GROUP_SIZE = ("norm_groups", "norm_group_channels")
 CHECKED = (
     "stride_on",
@@ -34,6 +35,7 @@ CHECKED = (
     "norm_groups",
     "norm_group_channels",
     "act_negative_slope",
+    "std_eps",
     "se_ratio",
     "se_divisor",
     "eca_kernel",
@@ -135,7 +137,9 @@ def uses(part: Part, key: str, blocks: int) -> bool:
 
 def _norm_act_used(v: Mapping[str, Any], key: str) -> bool:
     if key in GROUP_SIZE:
-        return bool(v["norm"] == "group")
+        return v["norm"] in ("group", "evonorm_s0")
+    if key == "std_eps":
+        return bool(v["conv"] == "std")
     if key == "act_negative_slope":
         return bool(v["act"] == "leaky_relu")
     return True

@@ -33,7 +33,7 @@ CHECKING = set(
     load load.compose load.document load.lines load.mapping load.messages load.presets load.source
     lower lower.common lower.make lower.network_rules lower.resolve lower.rules lower.sk_rules lower.regnet_rules
     regnet regnet_key blocks_regnet
-    ops ops.act ops.attention ops.base ops.conv ops.misc ops.norm ops.pool ops.shortcut ops.sk
+    ops ops.act ops.attention ops.base ops.bit ops.conv ops.misc ops.norm ops.pool ops.shortcut ops.sk
     """.split()
 )
 """What checking a spec adds: the schema, the loader, lowering to a plan and the analysis (what explains a

@@ -471,7 +471,10 @@ INVALID: list[tuple[str, str, list[str]]] = [
     (
         "group_options_with_norm_none",
         BASE + "defaults: {norm: none, norm_groups: 4}\n" + ONE,
-        ["<string>:3:24: defaults.norm_groups: applies only to norm 'group' (neither the stem nor any stage uses it)"],
+        [
+            "<string>:3:24: defaults.norm_groups: applies only to norm 'group' or 'evonorm_s0' "
+            "(neither the stem nor any stage uses it)"
+        ],
     ),
     (
         "both_group_sizes",
@@ -482,7 +485,7 @@ INVALID: list[tuple[str, str, list[str]]] = [
         "stem_group_option_with_batch_stem",
         "name: t\nstem: {kind: conv3, width: 16, norm_groups: 4}\nstages: [{depth: 1, width: 16, norm: group, "
         "norm_groups: 8}]\n",
-        ["<string>:2:32: stem.norm_groups: applies only to norm 'group' (the stem uses norm 'batch')"],
+        ["<string>:2:32: stem.norm_groups: applies only to norm 'group' or 'evonorm_s0' (the stem uses norm 'batch')"],
     ),
     (
         "negative_slope_without_leaky_relu",
@@ -523,7 +526,8 @@ INVALID: list[tuple[str, str, list[str]]] = [
             "<string>:3:38: defaults.se_ratio: must be > 0.0 (got 0)",
             "<string>:3:46: defaults.act: must be one of 'relu', 'leaky_relu', 'silu', 'gelu', 'mish', 'hardswish' "
             "(got 'swish') (did you mean 'hardswish'?)",
-            "<string>:3:59: defaults.norm: must be one of 'batch', 'group', 'frozen_batch', 'none' (got 'layer')",
+            "<string>:3:59: defaults.norm: must be one of 'batch', 'group', 'frozen_batch', 'evonorm_s0', 'frn', "
+            "'none' (got 'layer')",
         ],
     ),
 ]

@@ -33,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import resnetdsl
 from resnetdsl import plan as P
 from resnetdsl import spec as S
+from resnetdsl import vocab
 from resnetdsl.analyze import analyze
 from resnetdsl.check import Checked, check_with_issues
 from resnetdsl.cli import main as cli_main
@@ -70,6 +71,9 @@ POSTACT = [b for b in BLOCKS if not b.startswith("preact_")]
 SHORTCUTS = choices(S.ShortcutKind)
 PROJECTIONS = [s for s in SHORTCUTS if "projection" in s]
 NORMS = choices(S.NormKind)
+V2_NORMS = list(vocab.NORM_ACTS)  # layout resnetv2: timm's norm-act modules
+ACT_ONLY = choices(vocab.NormActOnlyKind)  # their nonlinearity built in: layout resnetv2 only
+CONVS = choices(S.ConvKind)
 ACTS = choices(S.ActKind)
 ATTENTION = choices(S.AttentionKind)
 STEMS = choices(S.StemKind)
@@ -84,10 +88,20 @@ WIDTHS = [4, 8, 12, 16]
 
 @st.composite
 def norm_act(draw: st.DrawFn, v2: bool) -> dict[str, Any]:
-    """Norm and activation settings (none under resnetv2, which takes batch/ReLU only)."""
-    if v2 or draw(st.booleans()):
+    """Norm, activation and conv settings (under resnetv2 timm's norm-act kinds and ReLU only)."""
+    if draw(st.booleans()):
         return {}
-    out: dict[str, Any] = {"norm": draw(st.sampled_from(NORMS)), "act": draw(st.sampled_from(ACTS))}
+    out: dict[str, Any] = {}
+    if draw(st.booleans()):  # weight standardisation, in either layout
+        out["conv"] = draw(st.sampled_from(CONVS))
+        if out["conv"] == "std" and draw(st.booleans()):
+            out["std_eps"] = draw(st.sampled_from([1e-8, 1e-5]))
+    if v2:
+        out["norm"] = draw(st.sampled_from(V2_NORMS))
+        if out["norm"] in vocab.GROUPED_NORMS:
+            out["norm_groups"] = draw(st.sampled_from([1, 2, 4]))
+        return out
+    out |= {"norm": draw(st.sampled_from([n for n in NORMS if n not in ACT_ONLY])), "act": draw(st.sampled_from(ACTS))}
     if out["norm"] == "group":
         out |= draw(st.sampled_from([{}, {"norm_groups": 1}, {"norm_groups": 2}, {"norm_group_channels": 2}]))
         if not out.keys() & {"norm_groups", "norm_group_channels"}:
@@ -293,7 +307,8 @@ def _cover(plan: P.Plan, spec: dict[str, Any]) -> None:
     COVERED["block"] |= {b.kind for _, b in plan.blocks()}
     parts = [spec["defaults"], *spec["stages"], *(o for s in spec["stages"] for o in s.get("blocks", []))]
     COVERED["shortcut"] |= {p["shortcut"] for p in parts if "shortcut" in p}
-    COVERED["norm"] |= {op.kind for op in ops if isinstance(op, P.Norm)} | {p["norm"] for p in parts if "norm" in p}
+    COVERED["norm"] |= {op.kind for op in ops if isinstance(op, P.Norm | P.NormAct)}
+    COVERED["norm"] |= {p["norm"] for p in parts if "norm" in p}
     COVERED["act"] |= {op.kind for op in ops if isinstance(op, P.Act)}
     COVERED["attention"] |= {p["attention"] for p in parts if "attention" in p}
     COVERED["stem"].add(spec["stem"]["kind"])
@@ -366,6 +381,7 @@ LITERALS = [
     *(("defaults", "block", v) for v in BLOCKS),
     *(("defaults", "shortcut", v) for v in SHORTCUTS),
     *(("defaults", "norm", v) for v in NORMS),
+    *(("defaults", "conv", v) for v in CONVS),
     *(("defaults", "act", v) for v in ACTS),
     *(("defaults", "attention", v) for v in ATTENTION),
     *(("stem", "kind", v) for v in STEMS),
@@ -381,8 +397,11 @@ def test_every_literal_value_builds_as_analysed(part: str | None, key: str, valu
 
     spec = copy.deepcopy(BASE)
     (spec[part] if part else spec)[key] = value
-    if value == "group":
+    if value in ("group", "evonorm_s0"):
         spec["defaults"]["norm_groups"] = 4
+    if value in ACT_ONLY:  # norm-act modules with their nonlinearity built in: layout resnetv2's only
+        spec |= {"layout": "resnetv2"}
+        spec["defaults"]["block"] = "preact_basic"
     if value == "resnetv2":
         spec["defaults"]["block"] = "preact_basic"
     if value in REGNET_LAYOUTS:
@@ -402,6 +421,7 @@ SPRINKLE: dict[str, list[Any]] = {
     "norm_groups": [2],
     "norm_group_channels": [2],
     "act_negative_slope": [0.1],
+    "std_eps": [1e-8],
     "se_ratio": [0.5],
     "se_divisor": [4],
     "eca_kernel": [3],

@@ -117,10 +117,14 @@ def test_what_it_cannot_express_is_named(change, message: str) -> None:  # type:
     assert str(exc.value).startswith(message)
 
 
-def test_weight_standardised_convs_are_refused() -> None:
+def test_other_weight_standardisations_are_refused() -> None:
+    """BiT's StdConv2d imports (tests/test_family_v2.py); a conv that standardises otherwise does not."""
+    from timm.layers import ScaledStdConv2d
+
     with torch.device("meta"):
         model = timm.create_model("resnetv2_50x1_bit", pretrained=False)
-    with pytest.raises(UnsupportedModel, match=r"^stem\.conv \(StdConv2d\): expected a plain torch\.nn\.Conv2d"):
+        model.stem.conv = ScaledStdConv2d(3, 64, 7, stride=2, padding=3)
+    with pytest.raises(UnsupportedModel, match=r"^stem\.conv \(ScaledStdConv2d\): expected a plain torch\.nn\.Conv2d"):
         spec_from_model(model)
 
 

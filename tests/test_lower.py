@@ -92,12 +92,12 @@ ENTRY_PROBLEMS: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
-        "group_norm_in_a_resnetv2_entry",
+        "frozen_batch_norm_in_a_resnetv2_entry",
         BASE + "layout: resnetv2\ndefaults: {block: preact_basic}\n"
-        "stages: [{depth: 2, width: 16, blocks: [{at: 0, norm: group, norm_groups: 4}]}]\n",
+        "stages: [{depth: 2, width: 16, blocks: [{at: 0, norm: frozen_batch}]}]\n",
         [
-            "<string>:5:55: stages[0].blocks[0].norm: must be 'batch' with layout 'resnetv2' (timm's BatchNormAct2d "
-            "names batch norm + ReLU only; got 'group'); use layout: resnet"
+            "<string>:5:55: stages[0].blocks[0].norm: must be one of 'batch', 'group', 'evonorm_s0', 'frn' with "
+            "layout 'resnetv2' (timm's norm-act modules; got 'frozen_batch'); use layout: resnet"
         ],
     ),
     (
@@ -192,7 +192,7 @@ ENTRY_PROBLEMS: list[tuple[str, str, list[str]]] = [
         BASE + "defaults: {norm_groups: 2}\n"
         "stages: [{depth: 1, width: 16}, {depth: 1, width: 16, norm: group, norm_groups: 4}]\n",
         [
-            "<string>:3:12: defaults.norm_groups: applies only to norm 'group' "
+            "<string>:3:12: defaults.norm_groups: applies only to norm 'group' or 'evonorm_s0' "
             "(neither the stem nor any block that takes it from defaults uses it)"
         ],
     ),

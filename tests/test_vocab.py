@@ -24,7 +24,9 @@ def _field(cls: type, name: str) -> tuple[object, ...]:
 def test_each_table_lists_its_literal() -> None:
     assert tuple(vocab.ACTIVATIONS) == typing.get_args(vocab.ActKind)
     assert tuple(vocab.NORMS) == typing.get_args(vocab.NormLayerKind)
-    assert typing.get_args(vocab.NormKind) == (*vocab.NORMS, "none")
+    assert typing.get_args(vocab.NormKind) == (*vocab.NORMS, *typing.get_args(vocab.NormActOnlyKind), "none")
+    assert tuple(vocab.NORM_ACTS) == typing.get_args(vocab.NormActKind)
+    assert set(vocab.NORM_ACTS) - set(vocab.NORMS) == set(typing.get_args(vocab.NormActOnlyKind))
     assert typing.get_args(vocab.AttentionKind) == (*vocab.ATTENTION, "none")
     assert set(vocab.POOLS) == set(typing.get_args(vocab.PoolKind)) == set(typing.get_args(vocab.GlobalPoolKind))
 
@@ -34,6 +36,7 @@ def test_the_spec_and_the_plan_read_the_literals() -> None:
     assert S.GlobalPoolKind is vocab.GlobalPoolKind
     assert _field(P.Act, "kind") == typing.get_args(vocab.ActKind)
     assert _field(P.Norm, "kind") == typing.get_args(vocab.NormLayerKind)
+    assert _field(P.NormAct, "kind") == typing.get_args(vocab.NormActKind)
     assert _field(P.Pool, "kind") == typing.get_args(vocab.PoolKind)
     assert _field(P.GlobalPool, "kind") == typing.get_args(vocab.GlobalPoolKind)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from resnetdsl import plan as P
-from resnetdsl.vocab import ACTIVATIONS, POOLS
+from resnetdsl.vocab import ACTIVATIONS, NORM_ACTS, POOLS
 
 Value = Callable[[str], str]
 """An op field's value as source text: a literal, or the name of a constructor argument."""
@@ -34,6 +34,9 @@ def _conv(op: P.Conv, v: Value) -> str:
     args = [v("in_channels"), v("out_channels"), v("kernel_size")]
     args += _kw(v, op, "stride", 1) + _kw(v, op, "padding", 0) + _kw(v, op, "dilation", 1) + _kw(v, op, "groups", 1)
     args.append(f"bias={v('bias')}")
+    if op.std_eps is not None:  # weight standardisation (issue 18, family c)
+        eps = v("std_eps")
+        return f"StdConv2d({', '.join(args)}, eps={eps})"
     return f"nn.Conv2d({', '.join(args)})"
 
 
@@ -50,6 +53,10 @@ def _norm(op: P.Norm, v: Value) -> str:
 
 
 def _norm_act(op: P.NormAct, v: Value) -> str:
+    if op.kind in ("group", "evonorm_s0"):
+        return f"{NORM_ACTS[op.kind]}({', '.join([v('channels'), v('groups'), *_eps_momentum(v, op, False)])})"
+    if op.kind == "frn":
+        return f"FilterResponseNormTlu2d({', '.join([v('channels'), *_eps_momentum(v, op, False)])})"
     return f"BatchNormAct2d({', '.join([v('channels'), *_eps_momentum(v, op)])})"
 
 
@@ -112,6 +119,8 @@ CONSTRUCTORS: dict[type, Callable[[Any, Value], str]] = {
         f"SelectiveKernel([{', '.join(_conv_norm_act(p) for p in op.paths)}], {v('out_channels')}, "
         f"{v('attn_channels')}, {v('split_input')})"
     ),
+    # issue 18, family c (ResNetV2 / BiT)
+    P.ConstantPad: lambda op, v: f"nn.ConstantPad2d({v('padding')}, {v('value')})",
 }
 """Op type → source of the expression that creates its module (a class of :mod:`resnetdsl.layers` where torch
 has none; the file then defines that class, see :func:`helper_sources`)."""

@@ -10,6 +10,7 @@ from torch import nn
 from resnetdsl import plan as P
 from resnetdsl.importer import sk
 from resnetdsl.importer.modules import _ACTS, UnsupportedModel, _sub
+from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS
 
 _HARMLESS = (
     nn.Identity,
@@ -36,6 +37,9 @@ def _conv(op: P.Conv, m: Any, path: str) -> None:
         raise UnsupportedModel(
             path, m, f"differs from the spec's conv: {(*got, m.bias is not None)} != {(*want, op.bias)}"
         )
+    std = getattr(m, "eps", None) if type(m).__name__ == "StdConv2d" else None
+    if std != op.std_eps:
+        raise UnsupportedModel(path, m, f"weight standardisation eps {std}; the spec's is {op.std_eps}")
 
 
 def _pool(op: P.Pool, m: Any, path: str) -> None:
@@ -49,10 +53,26 @@ def _pool(op: P.Pool, m: Any, path: str) -> None:
         )
 
 
+def _constant_pad(op: P.ConstantPad, m: Any, path: str) -> None:
+    p = op.padding
+    if type(m) is not nn.ConstantPad2d or tuple(m.padding) != (p, p, p, p) or m.value != op.value:
+        raise UnsupportedModel(path, m, f"the spec pads {p} on every side with {op.value:g}")
+
+
+def _norm_act(op: P.NormAct, m: Any, path: str) -> None:
+    """The kind and the groups of a norm-act module (its tensors are compared through the state_dict)."""
+    kinds = {"batch": isinstance(m, nn.BatchNorm2d), "group": isinstance(m, nn.GroupNorm)}
+    if not kinds.get(op.kind, type(m).__name__ == NORM_ACTS[op.kind]):
+        raise UnsupportedModel(path, m, f"the spec has a {NORM_ACTS[op.kind]} here")
+    groups = getattr(m, "num_groups", getattr(m, "groups", None))
+    if op.kind in GROUPED_NORMS and groups != op.groups:
+        raise UnsupportedModel(path, m, f"{groups} groups; the spec's norm has {op.groups}")
+
+
 CHECKS: dict[type, Check | None] = {
     P.Conv: _conv,
     P.Norm: _present,
-    P.NormAct: _present,
+    P.NormAct: _norm_act,
     P.Act: None,
     P.Pool: _pool,
     P.GlobalPool: None,
@@ -67,6 +87,8 @@ CHECKS: dict[type, Check | None] = {
     # selective kernels (issue 18, SK family)
     P.ConvNormAct: sk.check_conv_norm_act,
     P.SelectiveKernel: sk.check_selective_kernel,
+    # issue 18, family c (ResNetV2 / BiT)
+    P.ConstantPad: _constant_pad,
 }
 """Plan op type → how the model's module at its path is checked; ``None``: the model need not have one there
 (parameter-free modules a model may leave out or write inline). A type missing here is a KeyError."""

@@ -22,6 +22,8 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "norm_group_channels": None,
     "act": "relu",
     "act_negative_slope": None,  # leaky_relu: 0.01
+    "conv": "plain",
+    "std_eps": None,  # conv std: 1e-6
     "attention": "none",
     "se_ratio": None,  # se: 1/16
     "se_divisor": None,  # se: 8

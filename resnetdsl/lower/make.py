@@ -11,6 +11,7 @@ from resnetdsl import blocks as B
 from resnetdsl.lower.resolve import Network, ResolvedStage
 from resnetdsl.plan import (
     Block,
+    ConstantPad,
     Conv,
     Dropout,
     Flatten,
@@ -101,27 +102,30 @@ def _torchvision_stem(net: Network) -> tuple[Op, ...]:
     st = spec.stem
     cin, w, bias = spec.input.channels, st.width, st.conv_bias
     na = net.stem.norm_act
+    std = na.std
     ops: list[Op] = []
     if st.kind == "deep":
         m1, m2 = (max(m, 1) for m in deep_stem_widths(spec))
         ops += [
-            Conv("conv1.0", cin, m1, 3, stride=2, padding=1, bias=bias),
+            Conv("conv1.0", cin, m1, 3, stride=2, padding=1, bias=bias, std_eps=std),
             *na.norm_op("conv1.1", m1),
             na.act_op("conv1.2"),
-            Conv("conv1.3", m1, m2, 3, stride=1, padding=1, bias=bias),
+            Conv("conv1.3", m1, m2, 3, stride=1, padding=1, bias=bias, std_eps=std),
             *na.norm_op("conv1.4", m2),
             na.act_op("conv1.5"),
-            Conv("conv1.6", m2, w, 3, stride=1, padding=1, bias=bias),
+            Conv("conv1.6", m2, w, 3, stride=1, padding=1, bias=bias, std_eps=std),
         ]
     else:
         k, s = (7, 2) if st.kind == "conv7" else (3, 1)
-        ops.append(Conv("conv1", cin, w, k, stride=s, padding=k // 2, bias=bias))
+        ops.append(Conv("conv1", cin, w, k, stride=s, padding=k // 2, bias=bias, std_eps=std))
     ops += [*na.norm_op("bn1", w), na.act_op("act1")]
     if net.stem.pool == "max":
         ops.append(Pool("maxpool", "max", 3, 2, padding=1))
+    elif net.stem.pool == "max_fixed":  # BiT's 'fixed' stem: zeros around the map, an unpadded max pool
+        ops += [ConstantPad("pad", 1), Pool("maxpool", "max", 3, 2)]
     elif net.stem.pool == "conv":
         ops += [
-            Conv("maxpool.0", w, w, 3, stride=2, padding=1, bias=bias),
+            Conv("maxpool.0", w, w, 3, stride=2, padding=1, bias=bias, std_eps=std),
             *na.norm_op("maxpool.1", w),
             na.act_op("maxpool.2"),
         ]
@@ -134,21 +138,25 @@ def _timm_stem(net: Network) -> tuple[Op, ...]:
     spec = net.spec
     st = spec.stem
     cin, w, bias = spec.input.channels, st.width, st.conv_bias
+    na = net.stem.norm_act
+    std = na.std
     ops: list[Op]
     if st.kind == "deep":
         m1, m2 = (max(m, 1) for m in deep_stem_widths(spec))
         ops = [
-            Conv("stem.conv1", cin, m1, 3, stride=2, padding=1, bias=bias),
-            NormAct("stem.norm1", m1),
-            Conv("stem.conv2", m1, m2, 3, stride=1, padding=1, bias=bias),
-            NormAct("stem.norm2", m2),
-            Conv("stem.conv3", m2, w, 3, stride=1, padding=1, bias=bias),
+            Conv("stem.conv1", cin, m1, 3, stride=2, padding=1, bias=bias, std_eps=std),
+            na.norm_act_op("stem.norm1", m1),
+            Conv("stem.conv2", m1, m2, 3, stride=1, padding=1, bias=bias, std_eps=std),
+            na.norm_act_op("stem.norm2", m2),
+            Conv("stem.conv3", m2, w, 3, stride=1, padding=1, bias=bias, std_eps=std),
         ]
     else:
         k, s = (7, 2) if st.kind == "conv7" else (3, 1)
-        ops = [Conv("stem.conv", cin, w, k, stride=s, padding=k // 2, bias=bias)]
+        ops = [Conv("stem.conv", cin, w, k, stride=s, padding=k // 2, bias=bias, std_eps=std)]
     if net.stem.pool == "max":
         ops.append(Pool("stem.pool", "max", 3, 2, padding=1))
+    elif net.stem.pool == "max_fixed":  # BiT's 'fixed' stem (timm's stem_type 'fixed')
+        ops += [ConstantPad("stem.pad", 1), Pool("stem.pool", "max", 3, 2)]
     return tuple(ops)
 
 
@@ -177,7 +185,7 @@ def _simple_stem(net: Network) -> tuple[Op, ...]:
 def _final(spec: Spec, channels: int, last: B.BlockConfig) -> tuple[Op, ...]:
     """The final norm + activation of a pre-activation network (those of its last stage)."""
     if spec.layout == "resnetv2":
-        return (NormAct("norm", channels),)
+        return (last.norm_act.norm_act_op("norm", channels),)
     return (*last.norm_act.norm_op("final_norm", channels), last.norm_act.act_op("final_act"))
 
 

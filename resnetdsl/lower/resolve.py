@@ -15,7 +15,7 @@ from resnetdsl import blocks as B
 from resnetdsl.errors import Path
 from resnetdsl.lower.common import BUILTIN_DEFAULTS, inherited
 from resnetdsl.spec import BlockOverride, BlockSettings, NormActSettings, Spec
-from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, SE_RATIO
+from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, DEFAULT_STD_EPS, SE_RATIO
 
 _GROUP_SIZE = ("norm_groups", "norm_group_channels")
 
@@ -170,6 +170,8 @@ def norm_act(values: Mapping[str, Any]) -> B.NormActConfig:
         group_channels=values["norm_group_channels"],
         act=values["act"],
         negative_slope=slope if slope is not None else DEFAULT_NEGATIVE_SLOPE,
+        conv=values["conv"],
+        std_eps=values["std_eps"] if values["std_eps"] is not None else DEFAULT_STD_EPS,
     )
 
 

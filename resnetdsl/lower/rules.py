@@ -12,6 +12,7 @@ network's parts are in :mod:`.network_rules`; :data:`RULES` lists them all.
 from __future__ import annotations
 
 import itertools
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,20 +23,23 @@ from resnetdsl.lower import regnet_rules as RR
 from resnetdsl.lower import sk_rules as SK
 from resnetdsl.lower.common import _Issues, scope_words
 from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings
-from resnetdsl.plan import Norm, Op, Plan
+from resnetdsl.plan import Norm, NormAct, Op, Plan
 from resnetdsl.spec import NormActSettings, Spec
+from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS, NormActOnlyKind
 
 Rule = Callable[[Network, Plan, _Issues], None]
 """A rule reads the resolved network (and, to count channels, the plan made from it) and adds its problems."""
 
+NORM_ACT_ONLY = frozenset(typing.get_args(NormActOnlyKind))
 _PROJECTING = frozenset({"projection", "projection_all", "avgpool_projection"})
-_ONLY_FOR: dict[str, tuple[str, str]] = {
-    "norm_groups": ("norm", "group"),
-    "norm_group_channels": ("norm", "group"),
-    "act_negative_slope": ("act", "leaky_relu"),
-    "se_ratio": ("attention", "se"),
-    "se_divisor": ("attention", "se"),
-    "eca_kernel": ("attention", "eca"),
+_ONLY_FOR: dict[str, tuple[str, tuple[str, ...]]] = {
+    "norm_groups": ("norm", ("group", "evonorm_s0")),
+    "norm_group_channels": ("norm", ("group", "evonorm_s0")),
+    "act_negative_slope": ("act", ("leaky_relu",)),
+    "std_eps": ("conv", ("std",)),
+    "se_ratio": ("attention", ("se",)),
+    "se_divisor": ("attention", ("se",)),
+    "eca_kernel": ("attention", ("eca",)),
 }
 """Settings that apply only where another setting has one value."""
 _KIND_WORDS: dict[str, tuple[str, str, str]] = {
@@ -114,12 +118,12 @@ def _kind_uses(key: str) -> Callable[[ResolvedBlock], bool]:
     return lambda b: key in B.BLOCK_KINDS[b.kind].uses
 
 
-def _block_has(setting: str, value: str) -> Callable[[ResolvedBlock], bool]:
-    return lambda b: bool(b.settings.values[setting] == value)
+def _block_has(setting: str, values: tuple[str, ...]) -> Callable[[ResolvedBlock], bool]:
+    return lambda b: b.settings.values[setting] in values
 
 
-def _stem_has(setting: str, value: str) -> Callable[[ResolvedStem], bool]:
-    return lambda stem: bool(stem.settings.values[setting] == value)
+def _stem_has(setting: str, values: tuple[str, ...]) -> Callable[[ResolvedStem], bool]:
+    return lambda stem: stem.settings.values[setting] in values
 
 
 # --- the rules ---------------------------------------------------------------------------------------------------
@@ -145,7 +149,7 @@ def value_settings(net: Network, plan: Plan, issues: _Issues) -> None:
     """Group-norm sizes, the leaky slope, SE's and ECA's options: only where norm, act or attention has the
     value they are for."""
     for option, (setting, wanted) in _ONLY_FOR.items():
-        says = f"applies only to {setting} '{wanted}'"
+        says = f"applies only to {setting} " + " or ".join(f"'{w}'" for w in wanted)
         stem_key = option in NormActSettings.model_fields
         stem_uses = _stem_has(setting, wanted) if stem_key else None
         for path, blocks, stem in unused(net, option, _block_has(setting, wanted), stem_uses):
@@ -225,17 +229,51 @@ def odd_eca_kernel(net: Network, plan: Plan, issues: _Issues) -> None:
 
 
 def resnetv2_norm_act(net: Network, plan: Plan, issues: _Issues) -> None:
-    """timm's ResNetV2 names batch norm + ReLU only (its BatchNormAct2d)."""
+    """timm's ResNetV2 names its norm-act modules (BatchNormAct2d, GroupNormAct, EvoNorm2dS0,
+    FilterResponseNormTlu2d), each with ReLU or its own nonlinearity."""
     if not net.timm_names:
         return
-    for key, plain in (("norm", "batch"), ("act", "relu")):
-        for path, value in written(net.spec, key):
-            if value != plain:
-                issues.add(
-                    path,
-                    f"must be '{plain}' with layout 'resnetv2' (timm's BatchNormAct2d names batch norm + ReLU "
-                    f"only; got '{value}'); use layout: resnet",
-                )
+    for path, value in written(net.spec, "act"):
+        if value != "relu":
+            issues.add(
+                path,
+                f"must be 'relu' with layout 'resnetv2' (timm's BatchNormAct2d names batch norm + ReLU "
+                f"only; got '{value}'); use layout: resnet",
+            )
+    kinds = ", ".join(f"'{k}'" for k in NORM_ACTS)
+    for path, value in written(net.spec, "norm"):
+        if value not in NORM_ACTS:
+            issues.add(
+                path,
+                f"must be one of {kinds} with layout 'resnetv2' (timm's norm-act modules; got '{value}'); "
+                "use layout: resnet",
+            )
+
+
+def norm_act_only(net: Network, plan: Plan, issues: _Issues) -> None:
+    """``evonorm_s0`` and ``frn`` have their nonlinearity built in: they are norm-act modules (layout
+    ``resnetv2``) and have no form without it (a projection shortcut's norm)."""
+    for path, value in written(net.spec, "norm"):
+        if value not in NORM_ACT_ONLY:
+            continue
+        if not net.timm_names:
+            issues.add(
+                path,
+                f"'{value}' has its nonlinearity built in ({NORM_ACTS[value]}): it replaces a norm and its "
+                "activation, so only layout 'resnetv2' (pre-activation blocks) has a place for it; "
+                "use layout: resnetv2",
+            )
+    reported: set[Path] = set()
+    for b in net.blocks():
+        norm = b.config.norm_act.norm
+        at = b.settings.origin.get("shortcut_norm")
+        if norm in NORM_ACT_ONLY and b.config.shortcut_norm and at is not None and at not in reported:
+            reported.add(at)
+            issues.add(
+                at,
+                f"a projection shortcut's norm has no activation, and norm '{norm}' has its nonlinearity built "
+                "in; set shortcut_norm: false",
+            )
 
 
 def inner_width(net: Network, plan: Plan, issues: _Issues) -> None:
@@ -282,7 +320,7 @@ def group_norm_divides(net: Network, plan: Plan, issues: _Issues) -> None:
         op = next((op for op in ops if _group_norm_fails(op, gc)), None)
         if op is None:
             continue
-        assert isinstance(op, Norm)
+        assert isinstance(op, Norm | NormAct)
         if where_in_plan is None:
             part, path = "the stem", op.name
         else:
@@ -308,8 +346,10 @@ def group_norm_divides(net: Network, plan: Plan, issues: _Issues) -> None:
 
 
 def _group_norm_fails(op: Op, group_channels: int | None) -> bool:
-    if not (isinstance(op, Norm) and op.kind == "group"):
+    grouped = (isinstance(op, Norm) and op.kind == "group") or (isinstance(op, NormAct) and op.kind in GROUPED_NORMS)
+    if not grouped:
         return False
+    assert isinstance(op, Norm | NormAct)
     return op.channels % (group_channels if group_channels is not None else op.groups) != 0
 
 
@@ -325,6 +365,7 @@ RULES: tuple[Rule, ...] = (
     group_sizes,
     odd_eca_kernel,
     resnetv2_norm_act,
+    norm_act_only,  # issue 18, family c
     inner_width,
     identity_pad_shrinks,
     group_norm_divides,

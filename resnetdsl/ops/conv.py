@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from resnetdsl import plan as P
 from resnetdsl.ops.base import (
+    STAT_BYTES,
     Entry,
     FoldRole,
     OpType,
@@ -52,6 +53,10 @@ class ConvType(OpType[P.Conv]):
 
     def saves(self, op: P.Conv, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         t.save(x)  # the weight's gradient needs the input
+        if op.std_eps is not None:  # weight standardisation: its mean and inverse std, and the standardised weight
+            t.save(t.new(op.out_channels, STAT_BYTES, batched=False))
+            t.save(t.new(op.out_channels, STAT_BYTES, batched=False))
+            t.save(t.new(op.out_channels * (op.in_channels // op.groups) * op.kernel_size**2, batched=False))
         return t.new(size_out)
 
     def fold_role(self, op: P.Conv) -> FoldRole:
@@ -59,7 +64,8 @@ class ConvType(OpType[P.Conv]):
 
     def torch_name(self, op: P.Conv) -> str:
         extra = (f" g{op.groups}" if op.groups > 1 else "") + (f" d{op.dilation}" if op.dilation > 1 else "")
-        return f"Conv2d {kernel_text(op.kernel_size, op.stride)}{extra}"
+        conv = "StdConv2d" if op.std_eps is not None else "Conv2d"
+        return f"{conv} {kernel_text(op.kernel_size, op.stride)}{extra}"
 
     def label(self, op: P.Conv) -> str:
         k = op.kernel_size
@@ -68,6 +74,7 @@ class ConvType(OpType[P.Conv]):
                 f", g{op.groups}" if op.groups != 1 else "",
                 f", dil {op.dilation}" if op.dilation != 1 else "",
                 ", bias" if op.bias else "",
+                ", WS" if op.std_eps is not None else "",
             ]
         )
         what = "conv pool" if is_conv_pool(op) else "conv"

@@ -1,10 +1,11 @@
-"""Normalisation: batch, group and frozen batch norm, and timm's BatchNormAct2d (norm + ReLU in one module)."""
+"""Normalisation: batch, group and frozen batch norm, and timm's norm-act modules (BatchNormAct2d, GroupNormAct,
+EvoNorm2dS0, FilterResponseNormTlu2d: a norm and its nonlinearity in one module)."""
 
 from __future__ import annotations
 
 from resnetdsl import plan as P
 from resnetdsl.ops.base import STAT_BYTES, Entry, FoldRole, OpType, Tracker, batch_norm_entries
-from resnetdsl.vocab import NORMS
+from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS, NORMS
 
 NORM_FILL = "#fbf1c7"
 
@@ -55,27 +56,59 @@ class NormActType(OpType[P.NormAct]):
     fill = NORM_FILL
 
     def entries(self, op: P.NormAct) -> tuple[Entry, ...]:
+        c = (op.channels,)
+        affine = (Entry("weight", c, True), Entry("bias", c, True))
+        if op.kind == "group":
+            return affine
+        if op.kind == "evonorm_s0":
+            return (*affine, Entry("v", c, True))
+        if op.kind == "frn":
+            return (*affine, Entry("tau", c, True))
         return batch_norm_entries(op.channels)
 
     def in_channels(self, op: P.NormAct) -> int:
         return op.channels
 
     def saves(self, op: P.NormAct, x: int, t: Tracker, size_in: int, size_out: int) -> int:
-        t.save(x)  # batch norm's input and statistics, then the ReLU's output (in place: the norm's output)
-        t.save(t.new(op.channels, STAT_BYTES, batched=False))
-        t.save(t.new(op.channels, STAT_BYTES, batched=False))
+        # measured in float32 (tests/test_family_v2.py); the statistics are float32 in any dtype
+        t.save(x)  # every kind keeps its input
+        if op.kind == "evonorm_s0":  # the group std (N × groups), then σ(v·x), x·σ, the std spread out, the quotient
+            t.save(t.new(op.groups * t.batch, STAT_BYTES, batched=False))
+            # spreading the std over a group of one channel is a view of it; over wider groups, a copy
+            for _ in range(4 if op.channels // op.groups > 1 else 3):
+                t.save(t.new(size_in))
+            return t.new(size_out)
+        if op.kind == "frn":  # the inverse rms (N × C), the normalised and the affine tensors (max reads it)
+            t.save(t.new(op.channels * t.batch, STAT_BYTES, batched=False))
+            for _ in range(2):
+                t.save(t.new(size_in))
+            return t.new(size_out)
+        # batch / group norm's statistics, then the ReLU's output (in place: the norm's output)
+        stats = op.groups * t.batch if op.kind == "group" else op.channels
+        t.save(t.new(stats, STAT_BYTES, batched=False))
+        t.save(t.new(stats, STAT_BYTES, batched=False))
         out = t.new(size_out)
         t.save(out)
         return out
 
     def fold_role(self, op: P.NormAct) -> FoldRole:
-        return "norm"
+        # only batch norm's eval-mode affine is constant; the others normalise with their input's own statistics
+        return "norm" if op.kind == "batch" else "keep"
 
     def torch_name(self, op: P.NormAct) -> str:
-        return "BatchNormAct2d"
+        return NORM_ACTS[op.kind] + (f" g{op.groups}" if op.kind in GROUPED_NORMS else "")
 
     def label(self, op: P.NormAct) -> str:
-        return "BN-ReLU"
+        groups = f" {op.groups}" if op.kind in GROUPED_NORMS else ""
+        return _NORM_ACT_LABELS[op.kind].format(groups=groups)
+
+
+_NORM_ACT_LABELS = {
+    "batch": "BN-ReLU",
+    "group": "GN{groups}-ReLU",
+    "evonorm_s0": "EvoNorm-S0{groups}",
+    "frn": "FRN-TLU",
+}
 
 
 DESCRIPTIONS = (NormType(), NormActType())

@@ -15,7 +15,12 @@ What folds, and why the rest does not:
   ReLU, a norm *before* a zero-padded conv does not fold exactly: the conv pads the normalised tensor with
   zeros, a folded conv would pad the raw one, so the border pixels would see ``t`` instead of ``0``
   (only unpadded convs would be exact). These norms stay: eval-mode BatchNorm is one cheap affine pass.
-- **GroupNorm** normalises with statistics of the input itself, not constants: it cannot fold and stays.
+- **GroupNorm** normalises with statistics of the input itself, not constants: it cannot fold and stays; so do
+  timm's GroupNormAct, EvoNorm2dS0 and FilterResponseNormTlu2d (norm-act kinds ``group``, ``evonorm_s0``,
+  ``frn``), whose statistics (and gates) come from the input too.
+- **a weight-standardised conv** (``conv: std``, BiT's StdConv2d) standardises a fixed weight: in eval mode
+  that is a constant, so it becomes a plain Conv2d with the standardised weight (and then takes a following
+  batch norm like any conv).
 - **Dropout** and **DropPath** are the identity in eval mode and are removed.
 
 Every plan op type is handled through its fold role (keep, drop, norm, conv: its description in
@@ -34,7 +39,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from resnetdsl import plan as P
 from resnetdsl.build_torch import ResNet
-from resnetdsl.layers import BatchNormAct2d, FrozenBatchNorm2d
+from resnetdsl.layers import BatchNormAct2d, FrozenBatchNorm2d, StdConv2d
 from resnetdsl.ops import DESCRIPTIONS
 from resnetdsl.ops.base import FoldRole
 from resnetdsl.walk import Part, Visitor, run_block, run_plan
@@ -54,6 +59,26 @@ def _fold(conv: nn.Conv2d, norm: nn.Module) -> None:
 def _leftover(norm: nn.Module) -> nn.Module:
     """What stays of a folded norm: the ReLU of a NormAct, nothing of a plain norm."""
     return norm.act if isinstance(norm, BatchNormAct2d) else nn.Identity()
+
+
+def _standardized(conv: StdConv2d) -> nn.Conv2d:
+    """A plain conv computing what ``conv`` computes in eval mode: its weight standardised once."""
+    plain = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,  # type: ignore[arg-type]
+        stride=conv.stride,  # type: ignore[arg-type]
+        padding=conv.padding,  # type: ignore[arg-type]
+        dilation=conv.dilation,  # type: ignore[arg-type]
+        groups=conv.groups,
+        bias=conv.bias is not None,
+        device=conv.weight.device,
+        dtype=conv.weight.dtype,
+    )
+    plain.weight.copy_(conv.standardized_weight())
+    if conv.bias is not None and plain.bias is not None:
+        plain.bias.copy_(conv.bias)
+    return plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +134,9 @@ class _Fuser(Visitor[_Conv | None]):
         return x
 
     def conv(self, name: str, x: _Conv | None) -> _Conv | None:
+        conv = self.scope.get_submodule(name)
+        if isinstance(conv, StdConv2d):  # its standardised weight is a constant in eval mode
+            self._remove(self.scope, name, _standardized(conv))
         return _Conv(self.scope, name)
 
     def inner(self, name: str, x: _Conv | None) -> _Conv | None:
