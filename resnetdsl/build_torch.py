@@ -22,9 +22,11 @@ from resnetdsl.errors import SpecError
 from resnetdsl.layers import (
     AvgPool2dSame,
     BatchNormAct2d,
+    Cbam,
     DropPath,
     EfficientChannelAttn,
     FrozenBatchNorm2d,
+    GlobalContext,
     PadShortcut,
     SqueezeExcite,
 )
@@ -121,6 +123,9 @@ class ResNet(nn.Module):
         self._head = tuple(n for n, _ in head)
         self.num_classes = plan.num_classes
         self.num_features = plan.feature_channels
+        if plan.pretrained_cfg:  # timm's attributes (family senet, issue 18): the spec's pretrained_cfg
+            self.pretrained_cfg: dict[str, Any] = dict(plan.pretrained_cfg)
+            self.default_cfg = self.pretrained_cfg
         self.feature_info = FeatureInfo(selected(plan))
         self._taps = frozenset(self.feature_info.module_name()) if plan.out_indices else frozenset()
 
@@ -269,6 +274,9 @@ FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
     P.SqueezeExcite: lambda op: SqueezeExcite(op.channels, op.reduced_channels),
     P.EfficientChannelAttn: lambda op: EfficientChannelAttn(op.kernel_size),
     P.DropPath: lambda op: DropPath(op.p),
+    # family senet (issue 18)
+    P.Cbam: lambda op: Cbam(op.channels, op.reduced_channels, op.spatial_kernel),
+    P.GlobalContext: lambda op: GlobalContext(op.channels, op.reduced_channels),
 }
 """Plan op type → the torch module it becomes (stock layers, or those of :mod:`resnetdsl.layers`). A type
 missing here is a KeyError."""

@@ -19,7 +19,7 @@ from typing import Any
 from resnetdsl import plan as P
 from resnetdsl.receptive import Field, block_field
 
-_STEM_POOLS = ("maxpool", "stem.pool")
+_STEM_POOLS = ("maxpool", "stem.pool", "pool0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ FORWARD: tuple[BlockPart, ...] = ("pre", "main", "shortcut", "post")
 _REGISTRATION: dict[str, tuple[BlockPart, ...]] = {
     "resnet": ("pre", "main", "post", "shortcut"),  # torchvision: the downsample is the block's last child
     "resnetv2": ("shortcut", "pre", "main", "post"),  # timm's ResNetV2: the downsample first
+    "senet": ("pre", "main", "post", "shortcut"),  # timm's legacy SENets: the downsample last, as torchvision
 }
 
 

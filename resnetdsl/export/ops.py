@@ -95,6 +95,9 @@ CONSTRUCTORS: dict[type, Callable[[Any, Value], str]] = {
     P.SqueezeExcite: lambda op, v: f"SqueezeExcite({v('channels')}, {v('reduced_channels')})",
     P.EfficientChannelAttn: lambda op, v: f"EfficientChannelAttn({v('kernel_size')})",
     P.DropPath: lambda op, v: f"DropPath({v('p')})",
+    # family senet (issue 18)
+    P.Cbam: lambda op, v: f"Cbam({v('channels')}, {v('reduced_channels')}, {v('spatial_kernel')})",
+    P.GlobalContext: lambda op, v: f"GlobalContext({v('channels')}, {v('reduced_channels')})",
 }
 """Op type → source of the expression that creates its module (a class of :mod:`resnetdsl.layers` where torch
 has none; the file then defines that class, see :func:`helper_sources`)."""

@@ -21,6 +21,7 @@ from torch import nn
 from resnetdsl.importer.modules import UnsupportedModel
 from resnetdsl.importer.resnet import resnet_data
 from resnetdsl.importer.resnetv2 import resnetv2_data
+from resnetdsl.importer.senet import is_legacy_senet, senet_data
 from resnetdsl.importer.verify import _verify
 from resnetdsl.spec import Spec
 
@@ -44,6 +45,8 @@ def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
         data = resnetv2_data(model)
     elif isinstance(getattr(model, "conv1", None), nn.Module):
         data = resnet_data(model)
+    elif is_legacy_senet(model):  # family senet (issue 18)
+        data = senet_data(model)
     else:
         raise UnsupportedModel("", model, "not a torchvision or timm ResNet (no conv1/layer1, no stem/stages)")
     label = name or getattr(model, "default_cfg", {}).get("architecture") or type(model).__name__.lower()

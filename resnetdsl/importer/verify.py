@@ -63,6 +63,9 @@ CHECKS: dict[type, Check | None] = {
     P.SqueezeExcite: _present,
     P.EfficientChannelAttn: _present,
     P.DropPath: None,
+    # family senet (issue 18)
+    P.Cbam: _present,
+    P.GlobalContext: _present,
 }
 """Plan op type → how the model's module at its path is checked; ``None``: the model need not have one there
 (parameter-free modules a model may leave out or write inline). A type missing here is a KeyError."""

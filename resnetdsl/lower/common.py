@@ -27,6 +27,10 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "se_divisor": None,  # se: 8
     "eca_kernel": None,  # eca: from the channels
     "drop_path": None,  # 0
+    # family senet (issue 18)
+    "shortcut_kernel": None,  # 1
+    "reduce_first": None,  # 1
+    "conv_widths": None,  # the block rule's widths
 }
 RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered

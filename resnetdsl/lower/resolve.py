@@ -197,6 +197,10 @@ def block_config(spec: Spec, values: Mapping[str, Any]) -> B.BlockConfig:
         se_divisor=values["se_divisor"] or 8,
         eca_kernel=values["eca_kernel"],
         drop_path=values["drop_path"] or 0.0,
+        # family senet (issue 18)
+        shortcut_kernel=values["shortcut_kernel"] or 1,
+        reduce_first=values["reduce_first"] or 1,
+        conv_widths=values["conv_widths"],
     )
 
 
