@@ -20,6 +20,7 @@ from torch import nn
 
 from resnetdsl.importer.modules import UnsupportedModel
 from resnetdsl.importer.resnet import resnet_data
+from resnetdsl.importer.pretrained import pretrained_data, timm_model
 from resnetdsl.importer.resnetv2 import resnetv2_data
 from resnetdsl.importer.senet import is_legacy_senet, senet_data
 from resnetdsl.importer.verify import _verify
@@ -51,6 +52,9 @@ def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
         raise UnsupportedModel("", model, "not a torchvision or timm ResNet (no conv1/layer1, no stem/stages)")
     label = name or getattr(model, "default_cfg", {}).get("architecture") or type(model).__name__.lower()
     data = {"name": label, "description": f"imported from a {type(model).__module__}.{type(model).__name__}", **data}
+    cfg = pretrained_data(model)  # family senet (issue 18): timm's pretrained_cfg
+    if cfg is not None:
+        data["pretrained_cfg"] = cfg
     checked = check(data)
     assert checked.spec is not None
     _verify(checked.plan, model)
@@ -69,8 +73,4 @@ def model_from_ref(ref: str) -> nn.Module:
             return torchvision.models.get_model(arch, weights=None)  # type: ignore[no-any-return]
         except ValueError:
             raise ValueError(f"torchvision has no model '{arch}'") from None
-    import timm
-
-    if arch not in timm.list_models():
-        raise ValueError(f"timm has no model '{arch}'")
-    return timm.create_model(arch, pretrained=False)
+    return timm_model(arch)  # a tagged name too (family senet, issue 18)

@@ -175,7 +175,7 @@ def _stage_entry(blocks: list[dict[str, Any]], path: str) -> dict[str, Any]:
 def _conv_widths(blocks: list[dict[str, Any]], entry: dict[str, Any]) -> None:
     """Widths no block rule gives (a pruned network): ``conv_widths`` on the stage when its blocks share them,
     else on each block (family senet, issue 18)."""
-    if not any(b["_widths"] for b in blocks):
+    if not any(b.get("_widths") for b in blocks):
         return
     for key in ("width_per_group", "reduce_first"):
         entry.pop(key, None)
