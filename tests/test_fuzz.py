@@ -127,6 +127,8 @@ def block_settings(
         _bottleneck_keys(draw, out)
     if kind == "preact_basic" and draw(st.booleans()):
         out["dropout"] = draw(st.sampled_from([0.0, 0.2]))
+    if draw(st.integers(0, 3)) == 0:
+        _senet_keys(draw, out)
     if entry and draw(st.integers(0, 3)) == 0:
         out["shortcut"] = draw(st.sampled_from([s for s in SHORTCUTS if s != "identity_pad"]))
     used = out.get("shortcut", shortcut)
@@ -135,6 +137,19 @@ def block_settings(
     if used != "none" and draw(st.integers(0, 3)) == 0:
         out["drop_path"] = draw(st.sampled_from([0.0, 0.2]))
     return out
+
+
+def _senet_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
+    """Family senet (issue 18): the projection's kernel, the first conv's reduction, explicit branch widths
+    (even widths: groups are 1 or 2 here; their number from the block kind where the part sets it)."""
+    if draw(st.booleans()):
+        part["shortcut_kernel"] = draw(st.sampled_from([1, 3]))
+    if draw(st.booleans()):
+        part["reduce_first"] = draw(st.sampled_from([1, 2]))
+    kind = part.get("block")
+    if kind is not None and draw(st.booleans()):
+        n = 2 if "bottleneck" in kind else 1
+        part["conv_widths"] = [draw(st.sampled_from(WIDTHS)) for _ in range(n)]
 
 
 def _bottleneck_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
@@ -152,12 +167,13 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     """A small spec over the whole language. Most draws are valid; the rest are rejected by ``check`` (with
     :class:`SpecError` only) and filtered out."""
     preact = draw(st.booleans())
-    layout = draw(st.sampled_from(LAYOUTS)) if preact else "resnet"
+    # layout senet (family senet, issue 18) names post-activation networks, resnetv2 pre-activation ones
+    layout = draw(st.sampled_from([x for x in LAYOUTS if x != "senet"] if preact else ["resnet", "senet"]))
     v2 = layout == "resnetv2"
     kinds = PREACT if preact else POSTACT
     shortcut = draw(st.sampled_from(SHORTCUTS))
     stem: dict[str, Any] = {"kind": draw(st.sampled_from(STEMS)), "width": draw(st.sampled_from(WIDTHS))}
-    stem["pool"] = draw(st.sampled_from([p for p in POOLS if not (v2 and p == "conv")]))
+    stem["pool"] = draw(st.sampled_from([p for p in POOLS if not (v2 and p in ("conv", "max_ceil"))]))
     if stem["kind"] == "deep" and draw(st.booleans()):
         stem["mid_widths"] = [draw(st.sampled_from(WIDTHS)), draw(st.sampled_from(WIDTHS))]
     if draw(st.booleans()):
@@ -168,6 +184,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     defaults |= draw(attention())
     if "bottleneck" in defaults["block"]:
         _bottleneck_keys(draw, defaults)
+    if draw(st.integers(0, 3)) == 0:
+        _senet_keys(draw, defaults)
     if shortcut in PROJECTIONS and draw(st.booleans()):
         defaults["shortcut_norm"] = draw(st.booleans())
     if defaults["block"] == "preact_basic" and draw(st.booleans()):

@@ -18,6 +18,7 @@ from typing import Any
 from resnetdsl import blocks as B
 from resnetdsl.errors import Path
 from resnetdsl.lower import network_rules as NR
+from resnetdsl.lower import senet_rules as SR
 from resnetdsl.lower.common import _Issues, scope_words
 from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings
 from resnetdsl.plan import Norm, Op, Plan
@@ -320,6 +321,8 @@ RULES: tuple[Rule, ...] = (
     NR.output_stride,
     NR.backbone,
     NR.zero_init,
+    # family senet (issue 18)
+    *SR.RULES,
 )
 """Every rule of lowering (issues are sorted by their place in the spec afterwards, so the order only matters
 for specs given as mappings, without marks)."""

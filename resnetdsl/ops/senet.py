@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from resnetdsl import plan as P
 from resnetdsl.ops.attention import ATTENTION_FILL
-from resnetdsl.ops.base import Entry, OpType, Reach, Shape, Tracker, batch_norm_entries, conv_entries, nested
+from resnetdsl.ops.base import (
+    STAT_BYTES,
+    Entry,
+    OpType,
+    Reach,
+    Shape,
+    Tracker,
+    batch_norm_entries,
+    conv_entries,
+    nested,
+)
 from resnetdsl.vocab import ATTENTION
 
 
@@ -49,8 +59,11 @@ class CbamType(OpType[P.Cbam]):
         for per_sample in (c, c, r, r, c):  # the pooled maps, the hidden widths, the channel gate
             t.save(t.new(per_sample))
         t.save(t.new(size_in))  # the channel-gated map the spatial gate scales
-        for per_sample in (2 * hw, hw, hw):  # the conv's input (mean, max), its output, the spatial gate
+        for per_sample in (hw, 2 * hw, hw):  # the max over channels, the conv's input (mean, max), its output
             t.save(t.new(per_sample))
+        t.save(t.new(1, STAT_BYTES, batched=False))  # the one-channel batch norm's mean and inverse std
+        t.save(t.new(1, STAT_BYTES, batched=False))
+        t.save(t.new(hw))  # the spatial gate
         return t.new(size_out)
 
     def torch_name(self, op: P.Cbam) -> str:
@@ -92,6 +105,8 @@ class GlobalContextType(OpType[P.GlobalContext]):
         t.save(x)
         for per_sample in (hw, c, r, r, c):  # the softmax map, the context, the MLP's hidden widths, the gate
             t.save(t.new(per_sample))
+        t.save(t.new(1, STAT_BYTES))  # the layer norm's mean and inverse std (one per sample at 1×1)
+        t.save(t.new(1, STAT_BYTES))
         return t.new(size_out)
 
     def torch_name(self, op: P.GlobalContext) -> str:
