@@ -19,8 +19,8 @@ from __future__ import annotations
 from torch import nn
 
 from resnetdsl.importer.modules import UnsupportedModel
-from resnetdsl.importer.resnet import resnet_data
 from resnetdsl.importer.pretrained import pretrained_data, timm_model
+from resnetdsl.importer.resnet import resnet_data
 from resnetdsl.importer.resnetv2 import resnetv2_data
 from resnetdsl.importer.senet import is_legacy_senet, senet_data
 from resnetdsl.importer.verify import _verify
@@ -73,4 +73,5 @@ def model_from_ref(ref: str) -> nn.Module:
             return torchvision.models.get_model(arch, weights=None)  # type: ignore[no-any-return]
         except ValueError:
             raise ValueError(f"torchvision has no model '{arch}'") from None
-    return timm_model(arch)  # a tagged name too (family senet, issue 18)
+    model: nn.Module = timm_model(arch)  # a tagged name too (family senet, issue 18)
+    return model
