@@ -165,57 +165,49 @@ class DropPath(nn.Module):
 
 
 class Cbam(nn.Module):
-    """CBAM with timm's names (``CbamModule``): a channel gate ``channel.fc2(relu(channel.fc1(·)))`` on the mean
-    and on the max of the map, summed, then a spatial gate ``spatial.conv`` (a k×k conv and a batch norm) on the
-    mean and max over channels."""
+    """CBAM with timm's names (``CbamModule``): a channel gate from the mean and the max of the map through one
+    MLP (``channel``: ``fc1``, ReLU, ``fc2``), summed, then a spatial gate from the mean and max over channels
+    through ``spatial.conv`` (a k×k conv, then a one-channel batch norm)."""
 
     def __init__(self, channels: int, reduced_channels: int, spatial_kernel: int = 7) -> None:
         super().__init__()
-        self.channel = nn.ModuleDict(
-            {
-                "fc1": nn.Conv2d(channels, reduced_channels, 1, bias=False),
-                "act": nn.ReLU(inplace=True),
-                "fc2": nn.Conv2d(reduced_channels, channels, 1, bias=False),
-            }
-        )
+        self.channel = nn.Sequential()
+        self.channel.add_module("fc1", nn.Conv2d(channels, reduced_channels, 1, bias=False))
+        self.channel.add_module("act", nn.ReLU(inplace=True))
+        self.channel.add_module("fc2", nn.Conv2d(reduced_channels, channels, 1, bias=False))
         conv = nn.Sequential()
         conv.add_module("conv", nn.Conv2d(2, 1, spatial_kernel, padding=spatial_kernel // 2, bias=False))
         conv.add_module("bn", nn.BatchNorm2d(1))
-        self.spatial = nn.ModuleDict({"conv": conv})
+        self.spatial = nn.Sequential()
+        self.spatial.add_module("conv", conv)
 
     def forward(self, x: Tensor) -> Tensor:
-        fc1, act, fc2 = self.channel["fc1"], self.channel["act"], self.channel["fc2"]
-        avg = fc2(act(fc1(x.mean((2, 3), keepdim=True))))
-        top = fc2(act(fc1(x.amax((2, 3), keepdim=True))))
+        avg = self.channel(x.mean((2, 3), keepdim=True))
+        top = self.channel(x.amax((2, 3), keepdim=True))
         x = x * torch.sigmoid(avg + top)
         maps = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
-        gate: Tensor = torch.sigmoid(self.spatial["conv"](maps))
+        gate: Tensor = torch.sigmoid(self.spatial(maps))
         return x * gate
 
 
 class GlobalContext(nn.Module):
     """Global context with timm's names (``GlobalContext`` as create_attn makes it): ``conv_attn`` pools the
     map by a softmax over positions, ``mlp_scale`` (1×1 conv, layer norm over channels, ReLU, 1×1 conv) turns
-    the context into a per-channel gate."""
+    the 1×1 context into a per-channel gate. Its layer norm is a group norm of one group: over a 1×1 map both
+    normalise the channels, with the same weight and bias."""
 
     def __init__(self, channels: int, reduced_channels: int) -> None:
         super().__init__()
         self.conv_attn = nn.Conv2d(channels, 1, 1, bias=True)
-        self.mlp_scale = nn.ModuleDict(
-            {
-                "fc1": nn.Conv2d(channels, reduced_channels, 1, bias=True),
-                "norm": nn.LayerNorm(reduced_channels, eps=1e-6),
-                "act": nn.ReLU(),
-                "fc2": nn.Conv2d(reduced_channels, channels, 1, bias=True),
-            }
-        )
+        self.mlp_scale = nn.Sequential()
+        self.mlp_scale.add_module("fc1", nn.Conv2d(channels, reduced_channels, 1, bias=True))
+        self.mlp_scale.add_module("norm", nn.GroupNorm(1, reduced_channels, eps=1e-6))
+        self.mlp_scale.add_module("act", nn.ReLU())
+        self.mlp_scale.add_module("fc2", nn.Conv2d(reduced_channels, channels, 1, bias=True))
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         attn = F.softmax(self.conv_attn(x).reshape(b, 1, h * w), dim=-1).unsqueeze(3)
         context = (x.reshape(b, c, h * w).unsqueeze(1) @ attn).view(b, c, 1, 1)
-        m = self.mlp_scale
-        y = m["fc1"](context).permute(0, 2, 3, 1)
-        y = m["norm"](y).permute(0, 3, 1, 2)
-        gate: Tensor = torch.sigmoid(m["fc2"](m["act"](y)))
+        gate: Tensor = torch.sigmoid(self.mlp_scale(context))
         return x * gate

@@ -115,22 +115,28 @@ def attention_kind(se: Any, path: str, channels: int) -> dict[str, Any] | None:
     return None
 
 
+def _sigmoid(m: Any) -> bool:
+    """torch's sigmoid or timm's (``timm.layers.activations.Sigmoid``: the same function, optionally in place)."""
+    kind = type(m)
+    return kind is nn.Sigmoid or (kind.__module__, kind.__name__) == ("timm.layers.activations", "Sigmoid")
+
+
 def _cbam(channel: Any, spatial: Any, path: str, channels: int) -> dict[str, Any]:
     fc1 = _conv(getattr(channel, "fc1", None), f"{path}.channel.fc1")
     want = B.make_divisible(channels * CBAM_RATIO, 1)
     if fc1.out_channels != want or fc1.bias is not None or type(getattr(channel, "act", None)) is not nn.ReLU:
         raise UnsupportedModel(f"{path}.channel", channel, f"CBAM's channel gate is bias-free, ReLU, {want} wide")
-    if type(getattr(channel, "gate", None)) is not nn.Sigmoid or type(getattr(spatial, "gate", None)) is not nn.Sigmoid:
+    if not (_sigmoid(getattr(channel, "gate", None)) and _sigmoid(getattr(spatial, "gate", None))):
         raise UnsupportedModel(path, channel, "CBAM's gates are sigmoids")
     inner: Any = getattr(spatial, "conv", None)
     conv = _conv(getattr(inner, "conv", None), f"{path}.spatial.conv.conv")
     if conv.kernel_size[0] != CBAM_KERNEL or conv.bias is not None:
         raise UnsupportedModel(f"{path}.spatial.conv.conv", conv, f"CBAM's spatial conv is {CBAM_KERNEL}×{CBAM_KERNEL}")
-    bn: Any = getattr(inner, "bn", None)
-    _norm(bn, f"{path}.spatial.conv.bn")
-    act = getattr(bn, "act", None)
-    if act is not None and not isinstance(act, nn.Identity):
-        raise UnsupportedModel(f"{path}.spatial.conv.bn.act", act, "CBAM's spatial norm has no activation")
+    bn: Any = getattr(inner, "bn", None)  # timm's BatchNormAct2d without an activation: a batch norm
+    plain = isinstance(bn, nn.BatchNorm2d) and bn.eps == 1e-5 and bn.affine and bn.track_running_stats
+    extras = [getattr(bn, n, None) for n in ("act", "drop")]
+    if not plain or any(e is not None and not isinstance(e, nn.Identity) for e in extras):
+        raise UnsupportedModel(f"{path}.spatial.conv.bn", bn, "CBAM's spatial norm is a batch norm (eps 1e-5) alone")
     return {"attention": "cbam"}
 
 
@@ -141,8 +147,10 @@ def _gc(se: Any, path: str, channels: int) -> dict[str, Any]:
     want = B.make_divisible(channels * GC_RATIO, 1)
     fc1 = _conv(getattr(mlp, "fc1", None), f"{path}.mlp_scale.fc1")
     norm: Any = getattr(mlp, "norm", None)
-    if fc1.out_channels != want or not isinstance(norm, nn.LayerNorm) or norm.eps != 1e-6:
+    # timm's LayerNorm2d, or the builder's one-group GroupNorm (the same over the 1×1 context)
+    layer = isinstance(norm, nn.LayerNorm) or (isinstance(norm, nn.GroupNorm) and norm.num_groups == 1)
+    if fc1.out_channels != want or not layer or norm.eps != 1e-6:
         raise UnsupportedModel(f"{path}.mlp_scale", mlp, f"GC's MLP is {want} wide with a layer norm (eps 1e-6)")
-    if type(getattr(mlp, "act", None)) is not nn.ReLU or type(getattr(se, "gate", None)) is not nn.Sigmoid:
+    if type(getattr(mlp, "act", None)) is not nn.ReLU or not _sigmoid(getattr(se, "gate", None)):
         raise UnsupportedModel(f"{path}.mlp_scale.act", mlp, "GC's MLP uses ReLU and a sigmoid gate")
     return {"attention": "gc"}
