@@ -16,6 +16,7 @@ from resnetdsl.plan import (
     Block,
     Cbam,
     Conv,
+    DropBlock,
     Dropout,
     DropPath,
     EfficientChannelAttn,
@@ -116,6 +117,8 @@ class BlockConfig:
     """The first conv of the branch outputs the inner width divided by this (timm's ``reduce_first``)."""
     conv_widths: tuple[int, ...] | None = None
     """Output channels of the branch's convs but the last (a pruned network's); ``None``: the block's rule."""
+    drop_block: tuple[float, int, float] | None = None
+    """DropBlock after the branch's first norm (basic) or second (bottleneck): (rate, block size, γ scale)."""
 
     @property
     def first_dil(self) -> int:
@@ -147,6 +150,14 @@ def attention(cfg: BlockConfig, channels: int) -> tuple[Op, ...]:
     if cfg.attention == "gc":
         return (GlobalContext(name, channels, make_divisible(channels * GC_RATIO, 1)),)
     return ()
+
+
+def drop_block(cfg: BlockConfig, channels: int) -> tuple[Op, ...]:
+    """timm's ``drop_block`` module after a branch's norm, where the stage has one (family senet, issue 18)."""
+    if cfg.drop_block is None:
+        return ()
+    p, size, gamma = cfg.drop_block
+    return (DropBlock("drop_block", channels, p, size, gamma),)
 
 
 def branch_widths(cfg: BlockConfig, inner: int, n: int) -> tuple[int, ...]:
@@ -207,6 +218,7 @@ def basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
     main: tuple[Op, ...] = (
         _conv("conv1", cin, c1, 3, stride, cfg, dilation=cfg.first_dil),
         *_norm(cfg, "bn1", c1),
+        *drop_block(cfg, c1),
         _act(cfg, "act1"),
         _conv("conv2", c1, cout, 3, 1, cfg, dilation=cfg.dilation),
         *_norm(cfg, "bn2", cout, zero_init=cfg.zero_init),
@@ -235,6 +247,7 @@ def bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
         _act(cfg, "act1"),
         _conv("conv2", c1, mid, 3, s3, cfg, groups=cfg.groups, dilation=cfg.first_dil),
         *_norm(cfg, "bn2", mid),
+        *drop_block(cfg, mid),
         _act(cfg, "act2"),
         _conv("conv3", mid, cout, 1, 1, cfg),
         *_norm(cfg, "bn3", cout, zero_init=cfg.zero_init),
@@ -459,7 +472,7 @@ def shortcut(cfg: BlockConfig, cin: int, cout: int, stride: int) -> tuple[Shortc
         # timm's downsample_conv: its kernel where the block strides or dilates, 1×1 elsewhere
         k = cfg.shortcut_kernel if stride != 1 or cfg.dilation != 1 else 1
         d = cfg.first_dil if k > 1 else 1
-        pad = (stride - 1 + d * (k - 1)) // 2
+        pad = (stride - 1 + d * (k - 1)) // 2 if k > 1 else 0  # timm's get_padding; a 1×1 never pads
         conv = Conv("downsample.0", cin, cout, k, stride=stride, padding=pad, dilation=d, bias=cfg.conv_bias)
         ops: tuple[Op, ...] = (conv,)
         if cfg.shortcut_norm:

@@ -23,6 +23,7 @@ from resnetdsl.layers import (
     AvgPool2dSame,
     BatchNormAct2d,
     Cbam,
+    DropBlock,
     DropPath,
     EfficientChannelAttn,
     FrozenBatchNorm2d,
@@ -277,6 +278,7 @@ FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
     # family senet (issue 18)
     P.Cbam: lambda op: Cbam(op.channels, op.reduced_channels, op.spatial_kernel),
     P.GlobalContext: lambda op: GlobalContext(op.channels, op.reduced_channels),
+    P.DropBlock: lambda op: DropBlock(op.p, op.block_size, op.gamma_scale),
 }
 """Plan op type → the torch module it becomes (stock layers, or those of :mod:`resnetdsl.layers`). A type
 missing here is a KeyError."""

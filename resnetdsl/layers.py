@@ -211,3 +211,32 @@ class GlobalContext(nn.Module):
         context = (x.reshape(b, c, h * w).unsqueeze(1) @ attn).view(b, c, 1, 1)
         gate: Tensor = torch.sigmoid(self.mlp_scale(context))
         return x * gate
+
+
+class DropBlock(nn.Module):
+    """DropBlock with timm's ``DropBlock2d`` semantics (channels share the mask, kept values scaled to keep the
+    mean): the identity in eval mode."""
+
+    def __init__(self, p: float, block_size: int, gamma_scale: float) -> None:
+        super().__init__()
+        self.p = p
+        self.block_size = block_size
+        self.gamma_scale = gamma_scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        b, _, h, w = x.shape
+        kh, kw = min(self.block_size, h), min(self.block_size, w)
+        gamma = self.gamma_scale * self.p * h * w / (kh * kw) / ((h - kh + 1) * (w - kw + 1))
+        with torch.no_grad():
+            seeds = torch.empty((b, 1, h, w), dtype=x.dtype, device=x.device).bernoulli_(gamma)
+            blocks = F.max_pool2d(seeds, (kh, kw), stride=1, padding=(kh // 2, kw // 2))
+            if kh % 2 == 0 or kw % 2 == 0:
+                blocks = blocks[..., (kh + 1) % 2 :, (kw + 1) % 2 :]
+            keep = 1.0 - blocks
+            keep = keep * (keep.numel() / keep.to(torch.float32).sum().add(1e-7)).to(x.dtype)
+        return x * keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:g}, block_size={self.block_size}, gamma_scale={self.gamma_scale:g}"

@@ -181,6 +181,19 @@ class GlobalContext:
     reduced_channels: int
 
 
+@dataclass(frozen=True, slots=True)
+class DropBlock:
+    """DropBlock (Ghiasi et al. 2018; timm's ``DropBlock2d``): in training, zero square blocks of ``block_size``
+    (all channels alike) seeded at rate ``gamma_scale · p · HW / k² / ((H − k + 1)(W − k + 1))`` and scale the rest
+    to keep the mean; the identity in eval mode."""
+
+    name: str
+    channels: int
+    p: float
+    block_size: int
+    gamma_scale: float
+
+
 Op = (
     Conv
     | Norm
@@ -199,6 +212,7 @@ Op = (
     # family senet (issue 18)
     | Cbam
     | GlobalContext
+    | DropBlock
 )
 
 

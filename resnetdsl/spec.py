@@ -324,6 +324,11 @@ class Spec(_Model):
     norm_eval: Bool = False
     """Keep every batch norm in eval mode in `model.train()` (running statistics fixed; their affine parameters
     still train unless frozen), as detection backbones often do."""
+    drop_block: Annotated[float, Strict()] | None = Field(None, ge=0.0, lt=1.0)
+    """DropBlock rate (timm's `drop_block_rate` and schedule): the third stage's blocks drop 5×5 blocks (γ scale
+    0.25), the fourth's 3×3 blocks, after the first norm of a basic block and the second of a bottleneck (before
+    its activation); post-activation blocks only, a network of at least three stages. Identity in eval mode.
+    Default: none."""
     pretrained_cfg: PretrainedCfg | None = None
     """How the input of pretrained weights is prepared (timm's `pretrained_cfg`); the built model offers it as
     `model.pretrained_cfg`. Import writes it from timm's model. Default: none."""

@@ -167,3 +167,37 @@ def test_the_checker_says_what_conv_widths_need() -> None:
         "defaults.conv_widths",
         "widths [8, 9] of layer1.0 are not all divisible by its groups (2); choose multiples of 2",
     ) in problems
+
+
+@pytest.mark.parity
+def test_drop_block_imports_and_trains_as_timms() -> None:
+    """timm's schedule (layer3: 5×5 at γ scale 0.25, layer4: 3×3), and in training the same blocks dropped for the
+    same seed (at 64 px layer3's map is 4×4: the even-block branch of timm's mask)."""
+    torch.manual_seed(0)
+    ref = timm.create_model("resnet18", pretrained=False, drop_block_rate=0.2)
+    spec = spec_from_model(ref)
+    assert spec.drop_block == 0.2
+    model = resnetdsl.build_model(spec)
+    model.load_state_dict(ref.state_dict(), strict=True)
+    ops = dict(resnetdsl.plan_of(spec).named_ops())
+    assert "layer2.0.drop_block" not in ops
+    assert (ops["layer3.1.drop_block"].block_size, ops["layer4.0.drop_block"].gamma_scale) == (5, 1.0)  # type: ignore[union-attr]
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    outs = []
+    for net in (ref, model):
+        net.train()
+        torch.manual_seed(3)
+        outs.append(net(x))
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(x), ref.eval()(x), rtol=1e-5, atol=1e-5)
+
+
+def test_the_checker_says_where_drop_block_cannot_go() -> None:
+    assert _messages("name: x\ndrop_block: 0.1\nstages: [{depth: 1, width: 8}, {depth: 1, width: 8}]\n") == [
+        (
+            "drop_block",
+            "timm's schedule drops blocks in the third and fourth stages; this network has 2: add stages, "
+            "or remove drop_block",
+        )
+    ]

@@ -235,6 +235,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         }
     if shortcut != "none" and draw(st.integers(0, 3)) == 0:
         spec["init"] = {"zero_init_residual": True}
+    if len(stages) >= 3 and not preact and draw(st.integers(0, 3)) == 0:  # family senet (issue 18)
+        spec["drop_block"] = draw(st.sampled_from([0.0, 0.1]))
     reached = sorted({8, 16, 32} & set(reductions(spec)))
     if reached and draw(st.integers(0, 2)) == 0:
         spec["output_stride"] = draw(st.sampled_from(reached))

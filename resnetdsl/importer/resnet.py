@@ -120,6 +120,8 @@ def _settings(model: nn.Module, path: str, bottleneck: bool, attn: str = "se") -
     s["_zero"] = isinstance(last_norm, nn.BatchNorm2d | nn.GroupNorm) and _zero(last_norm.weight)
     dp: Any = getattr(b, "drop_path", None)
     s["_drop_path"] = float(getattr(dp, "drop_prob", 0.0) or 0.0) if dp is not None else 0.0
+    db: Any = getattr(b, "drop_block", None)  # family senet (issue 18): timm's DropBlock2d (verify checks where)
+    s["_drop_block"] = float(getattr(db, "drop_prob", 0.0) or 0.0) if db is not None else 0.0
     return s
 
 
@@ -158,6 +160,7 @@ def _stage_entry(blocks: list[dict[str, Any]], path: str) -> dict[str, Any]:
     if norms:
         entry["shortcut_norm"] = norms.pop()
     skip = {"width", "stride", "_use", "shortcut_norm", "_zero", "_drop_path", "_dilation", "_widths", "_conv_out"}
+    skip.add("_drop_block")
     for key, value in first.items():
         if key in skip:
             continue
@@ -234,6 +237,9 @@ def resnet_data(model: nn.Module) -> dict[str, Any]:
         "head": _head(model, channels),
     }
     _drop_path(data, blocks)
+    rate = max((b.get("_drop_block", 0.0) for b in blocks), default=0.0)
+    if rate:
+        data["drop_block"] = rate
     if all(b["_zero"] for b in blocks):
         data["init"] = {"zero_init_residual": True}
     return data

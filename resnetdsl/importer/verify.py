@@ -48,6 +48,14 @@ def _pool(op: P.Pool, m: Any, path: str) -> None:
         )
 
 
+def _drop_block(op: P.DropBlock, m: Any, path: str) -> None:
+    got = (getattr(m, "drop_prob", None), getattr(m, "block_size", None), getattr(m, "gamma_scale", None))
+    if got != (op.p, op.block_size, op.gamma_scale):
+        raise UnsupportedModel(
+            path, m, f"DropBlock {got} differs from the spec's {(op.p, op.block_size, op.gamma_scale)}"
+        )
+
+
 CHECKS: dict[type, Check | None] = {
     P.Conv: _conv,
     P.Norm: _present,
@@ -66,6 +74,7 @@ CHECKS: dict[type, Check | None] = {
     # family senet (issue 18)
     P.Cbam: _present,
     P.GlobalContext: _present,
+    P.DropBlock: _drop_block,
 }
 """Plan op type → how the model's module at its path is checked; ``None``: the model need not have one there
 (parameter-free modules a model may leave out or write inline). A type missing here is a KeyError."""

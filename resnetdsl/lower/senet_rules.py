@@ -1,5 +1,6 @@
 """Lowering, step 2: the rules of the SENet family's settings (issue 18): ``layout: senet``, ``conv_widths``,
-``reduce_first``, the stem's ``max_ceil`` pool. Each reports once, at the mark of the setting that caused it."""
+``reduce_first``, the stem's ``max_ceil`` pool, ``drop_block``. Each reports once, at the mark of the setting
+that caused it."""
 
 from __future__ import annotations
 
@@ -87,5 +88,24 @@ def _reduce_first(rb: ResolvedBlock, issues: _Issues, reported: set[Path]) -> No
         issues.add(where, f"reduce_first {cfg.reduce_first} {why}; choose a divisor of {inner}, or conv_widths")
 
 
-RULES = (senet_layout, branch_widths)
+def drop_block(net: Network, plan: Plan, issues: _Issues) -> None:
+    """timm's DropBlock schedule needs a third stage, and a post-activation block's norm to follow."""
+    spec = net.spec
+    if not spec.drop_block:
+        return
+    if len(spec.stages) < 3:
+        issues.add(
+            ("drop_block",),
+            f"timm's schedule drops blocks in the third and fourth stages; this network has {len(spec.stages)}: "
+            "add stages, or remove drop_block",
+        )
+    elif net.preact:
+        issues.add(
+            ("drop_block",),
+            "applies only to post-activation blocks (basic, bottleneck), after their first or second norm; "
+            "remove it, or use post-activation blocks",
+        )
+
+
+RULES = (senet_layout, branch_widths, drop_block)
 """The family's rules, appended to :data:`resnetdsl.lower.rules.RULES`."""

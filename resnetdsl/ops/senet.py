@@ -15,6 +15,7 @@ from resnetdsl.ops.attention import ATTENTION_FILL
 from resnetdsl.ops.base import (
     STAT_BYTES,
     Entry,
+    FoldRole,
     OpType,
     Reach,
     Shape,
@@ -116,4 +117,28 @@ class GlobalContextType(OpType[P.GlobalContext]):
         return f"GC {op.channels}→{op.reduced_channels}"
 
 
-DESCRIPTIONS = (CbamType(), GlobalContextType())
+class DropBlockType(OpType[P.DropBlock]):
+    """timm's DropBlock2d: the identity in eval mode (the inference pass drops it, the op before it decides whether
+    the output is fresh); a training step keeps its one-channel mask."""
+
+    op = P.DropBlock
+    family = "misc"
+    fresh = None
+
+    def saves(self, op: P.DropBlock, x: int, t: Tracker, size_in: int, size_out: int) -> int:
+        if op.p <= 0:
+            return x
+        t.save(t.new(max(size_in // op.channels, 1)))  # the keep mask, shared by the channels
+        return t.new(size_out)
+
+    def fold_role(self, op: P.DropBlock) -> FoldRole:
+        return "drop"
+
+    def torch_name(self, op: P.DropBlock) -> str:
+        return f"DropBlock2d {op.block_size}×{op.block_size}"
+
+    def label(self, op: P.DropBlock) -> str:
+        return f"DropBlock {op.p:g}, {op.block_size}×{op.block_size}"
+
+
+DESCRIPTIONS = (CbamType(), GlobalContextType(), DropBlockType())
