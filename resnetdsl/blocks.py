@@ -214,7 +214,7 @@ def basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
     BN and ReLU stand for the stage's norm and activation."""
     cout = width * cfg.expansion
     (c1,) = branch_widths(cfg, width, 1)
-    legacy = cfg.layout == "senet"  # the legacy SENets' basic block: ReLU, then the SE gate
+    legacy = cfg.layout == "senet" and cfg.attention != "none"  # the legacy SENets' basic block: ReLU, then SE
     main: tuple[Op, ...] = (
         _conv("conv1", cin, c1, 3, stride, cfg, dilation=cfg.first_dil),
         *_norm(cfg, "bn1", c1),

@@ -193,15 +193,14 @@ class Cbam(nn.Module):
 class GlobalContext(nn.Module):
     """Global context with timm's names (``GlobalContext`` as create_attn makes it): ``conv_attn`` pools the
     map by a softmax over positions, ``mlp_scale`` (1×1 conv, layer norm over channels, ReLU, 1×1 conv) turns
-    the 1×1 context into a per-channel gate. Its layer norm is a group norm of one group: over a 1×1 map both
-    normalise the channels, with the same weight and bias."""
+    the 1×1 context into a per-channel gate (its layer norm normalises the channels, as timm's LayerNorm2d)."""
 
     def __init__(self, channels: int, reduced_channels: int) -> None:
         super().__init__()
         self.conv_attn = nn.Conv2d(channels, 1, 1, bias=True)
         self.mlp_scale = nn.Sequential()
         self.mlp_scale.add_module("fc1", nn.Conv2d(channels, reduced_channels, 1, bias=True))
-        self.mlp_scale.add_module("norm", nn.GroupNorm(1, reduced_channels, eps=1e-6))
+        self.mlp_scale.add_module("norm", nn.LayerNorm(reduced_channels, eps=1e-6))
         self.mlp_scale.add_module("act", nn.ReLU())
         self.mlp_scale.add_module("fc2", nn.Conv2d(reduced_channels, channels, 1, bias=True))
 
@@ -209,7 +208,9 @@ class GlobalContext(nn.Module):
         b, c, h, w = x.shape
         attn = F.softmax(self.conv_attn(x).reshape(b, 1, h * w), dim=-1).unsqueeze(3)
         context = (x.reshape(b, c, h * w).unsqueeze(1) @ attn).view(b, c, 1, 1)
-        gate: Tensor = torch.sigmoid(self.mlp_scale(context))
+        m = self.mlp_scale  # fc1, norm (over the channels: the last dimension once permuted), act, fc2
+        y = m[1](m[0](context).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        gate: Tensor = torch.sigmoid(m[3](m[2](y)))
         return x * gate
 
 
