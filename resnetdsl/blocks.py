@@ -14,11 +14,14 @@ from typing import Generic, TypeVar
 from resnetdsl.plan import (
     Act,
     Block,
+    Cbam,
     Conv,
     ConvNormAct,
+    DropBlock,
     Dropout,
     DropPath,
     EfficientChannelAttn,
+    GlobalContext,
     Identity,
     Norm,
     NormAct,
@@ -31,9 +34,12 @@ from resnetdsl.plan import (
 )
 from resnetdsl.vocab import (
     ACTIVATIONS,
+    CBAM_KERNEL,
+    CBAM_RATIO,
     DEFAULT_NEGATIVE_SLOPE,
     DEFAULT_NORM_GROUPS,
     DEFAULT_STD_EPS,
+    GC_RATIO,
     GROUPED_NORMS,
     NORM_ACTS,
     NORMS,
@@ -140,6 +146,15 @@ class BlockConfig:
     """``regnet``: channels per group of the 3×3 conv (``None``: one group)."""
     bottleneck_ratio: float = 1.0
     """``regnet``: inner width over the output width."""
+    # family senet (issue 18)
+    shortcut_kernel: int = 1
+    """Kernel of a projection shortcut's conv where the block strides or dilates (timm's ``down_kernel_size``)."""
+    reduce_first: int = 1
+    """The first conv of the branch outputs the inner width divided by this (timm's ``reduce_first``)."""
+    conv_widths: tuple[int, ...] | None = None
+    """Output channels of the branch's convs but the last (a pruned network's); ``None``: the block's rule."""
+    drop_block: tuple[float, int, float] | None = None
+    """DropBlock after the branch's first norm (basic) or second (bottleneck): (rate, block size, γ scale)."""
 
     @property
     def first_dil(self) -> int:
@@ -157,13 +172,38 @@ def se_channels(cfg: BlockConfig, channels: int) -> int:
 
 
 def attention(cfg: BlockConfig, channels: int) -> tuple[Op, ...]:
-    """The attention module at the end of a residual branch (timm's ``se`` attribute), or none."""
+    """The attention module at the end of a residual branch (timm's ``se`` attribute; ``se_module`` in the
+    legacy SENets' layout), or none."""
+    name = "se_module" if cfg.layout == "senet" else "se"
     if cfg.attention == "se":
-        return (SqueezeExcite("se", channels, se_channels(cfg, channels)),)
+        return (SqueezeExcite(name, channels, se_channels(cfg, channels)),)
     if cfg.attention == "eca":
         k = cfg.eca_kernel if cfg.eca_kernel is not None else eca_kernel_size(channels)
-        return (EfficientChannelAttn("se", channels, k),)
+        return (EfficientChannelAttn(name, channels, k),)
+    # family senet (issue 18): CBAM and global context, reduced as timm's create_attn does (divisor 1)
+    if cfg.attention == "cbam":
+        return (Cbam(name, channels, make_divisible(channels * CBAM_RATIO, 1), CBAM_KERNEL),)
+    if cfg.attention == "gc":
+        return (GlobalContext(name, channels, make_divisible(channels * GC_RATIO, 1)),)
     return ()
+
+
+def drop_block(cfg: BlockConfig, channels: int) -> tuple[Op, ...]:
+    """timm's ``drop_block`` module after a branch's norm, where the stage has one (family senet, issue 18)."""
+    if cfg.drop_block is None:
+        return ()
+    p, size, gamma = cfg.drop_block
+    return (DropBlock("drop_block", channels, p, size, gamma),)
+
+
+def branch_widths(cfg: BlockConfig, inner: int, n: int) -> tuple[int, ...]:
+    """Output channels of the first ``n`` convs of a residual branch (all but its last): ``conv_widths`` where it
+    gives ``n`` of them (a pruned network), else the first conv's ``inner // reduce_first`` and ``inner`` for the
+    rest (the rules report a ``conv_widths`` of the wrong length; the plan then takes the rule's widths)."""
+    if cfg.conv_widths is not None and len(cfg.conv_widths) == n:
+        return cfg.conv_widths
+    first = max(inner // cfg.reduce_first, 1)
+    return (first, *(inner,) * (n - 1))
 
 
 def drop_path_rate(rate: float, index: int, total: int) -> float:
@@ -215,15 +255,19 @@ def basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
 
     BN and ReLU stand for the stage's norm and activation."""
     cout = width * cfg.expansion
+    (c1,) = branch_widths(cfg, width, 1)
+    legacy = cfg.layout == "senet" and cfg.attention != "none"  # the legacy SENets' basic block: ReLU, then SE
     main: tuple[Op, ...] = (
-        _conv("conv1", cin, width, 3, stride, cfg, dilation=cfg.first_dil),
-        *_norm(cfg, "bn1", width),
+        _conv("conv1", cin, c1, 3, stride, cfg, dilation=cfg.first_dil),
+        *_norm(cfg, "bn1", c1),
+        *drop_block(cfg, c1),
         _act(cfg, "act1"),
-        _conv("conv2", width, cout, 3, 1, cfg, dilation=cfg.dilation),
+        _conv("conv2", c1, cout, 3, 1, cfg, dilation=cfg.dilation),
         *_norm(cfg, "bn2", cout, zero_init=cfg.zero_init),
+        *((_act(cfg, "act2"),) if legacy else ()),
         *attention(cfg, cout),
     )
-    return BlockOps(width, cout, main, (_act(cfg, "act2"),))
+    return BlockOps(c1, cout, main, (_act(cfg, "act3" if legacy else "act2"),))
 
 
 def bottleneck_mid(cfg: BlockConfig, width: int) -> int:
@@ -236,15 +280,16 @@ def bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
 
     The stride sits on the 3×3 (v1.5) or on the first 1×1 (the original model), per ``stride_on``.
     """
-    mid = bottleneck_mid(cfg, width)
+    c1, mid = branch_widths(cfg, bottleneck_mid(cfg, width), 2)
     cout = width * cfg.expansion
     s1, s3 = (stride, 1) if cfg.stride_on == "1x1" else (1, stride)
     main: tuple[Op, ...] = (
-        _conv("conv1", cin, mid, 1, s1, cfg),
-        *_norm(cfg, "bn1", mid),
+        _conv("conv1", cin, c1, 1, s1, cfg),
+        *_norm(cfg, "bn1", c1),
         _act(cfg, "act1"),
-        _conv("conv2", mid, mid, 3, s3, cfg, groups=cfg.groups, dilation=cfg.first_dil),
+        _conv("conv2", c1, mid, 3, s3, cfg, groups=cfg.groups, dilation=cfg.first_dil),
         *_norm(cfg, "bn2", mid),
+        *drop_block(cfg, mid),
         _act(cfg, "act2"),
         _conv("conv3", mid, cout, 1, 1, cfg),
         *_norm(cfg, "bn3", cout, zero_init=cfg.zero_init),
@@ -271,15 +316,16 @@ def preact_basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOp
     He et al. 2016 ("Identity Mappings"); with ``dropout`` the Wide ResNet block (Zagoruyko & Komodakis 2016).
     """
     cout = width * cfg.expansion
+    (c1,) = branch_widths(cfg, width, 1)
     drop: tuple[Op, ...] = (Dropout("dropout", cfg.dropout),) if cfg.dropout > 0 else ()
     main: tuple[Op, ...] = (
-        _conv("conv1", cin, width, 3, stride, cfg, dilation=cfg.first_dil),
-        *_norm_act(cfg, 2, width),
+        _conv("conv1", cin, c1, 3, stride, cfg, dilation=cfg.first_dil),
+        *_norm_act(cfg, 2, c1),
         *drop,
-        replace(_conv("conv2", width, cout, 3, 1, cfg, dilation=cfg.dilation), zero_init=cfg.zero_init),
+        replace(_conv("conv2", c1, cout, 3, 1, cfg, dilation=cfg.dilation), zero_init=cfg.zero_init),
         *attention(cfg, cout),
     )
-    return BlockOps(width, cout, main, (), pre=_norm_act(cfg, 1, cin))
+    return BlockOps(c1, cout, main, (), pre=_norm_act(cfg, 1, cin))
 
 
 def preact_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
@@ -287,13 +333,13 @@ def preact_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> Bl
 
     He et al. 2016; the stride sits on the 3×3 (timm) or on the first 1×1 (the paper's code), per ``stride_on``.
     """
-    mid = bottleneck_mid(cfg, width)
+    c1, mid = branch_widths(cfg, bottleneck_mid(cfg, width), 2)
     cout = width * cfg.expansion
     s1, s3 = (stride, 1) if cfg.stride_on == "1x1" else (1, stride)
     main: tuple[Op, ...] = (
-        _conv("conv1", cin, mid, 1, s1, cfg),
-        *_norm_act(cfg, 2, mid),
-        _conv("conv2", mid, mid, 3, s3, cfg, groups=cfg.groups, dilation=cfg.first_dil),
+        _conv("conv1", cin, c1, 1, s1, cfg),
+        *_norm_act(cfg, 2, c1),
+        _conv("conv2", c1, mid, 3, s3, cfg, groups=cfg.groups, dilation=cfg.first_dil),
         *_norm_act(cfg, 3, mid),
         replace(_conv("conv3", mid, cout, 1, 1, cfg), zero_init=cfg.zero_init),
         *attention(cfg, cout),
@@ -592,8 +638,22 @@ def shortcut(cfg: BlockConfig, cin: int, cout: int, stride: int) -> tuple[Shortc
     if policy == "none":
         return "none", ()
     if policy == "projection_all" or (policy == "projection" and changes):
-        std = cfg.norm_act.std
-        ops: tuple[Op, ...] = (Conv("downsample.0", cin, cout, 1, stride=stride, bias=cfg.conv_bias, std_eps=std),)
+        # timm's downsample_conv: its kernel where the block strides or dilates, 1×1 elsewhere
+        k = cfg.shortcut_kernel if stride != 1 or cfg.dilation != 1 else 1
+        d = cfg.first_dil if k > 1 else 1
+        pad = (stride - 1 + d * (k - 1)) // 2 if k > 1 else 0  # timm's get_padding; a 1×1 never pads
+        conv = Conv(
+            "downsample.0",
+            cin,
+            cout,
+            k,
+            stride=stride,
+            padding=pad,
+            dilation=d,
+            bias=cfg.conv_bias,
+            std_eps=cfg.norm_act.std,
+        )
+        ops: tuple[Op, ...] = (conv,)
         if cfg.shortcut_norm:
             ops += _norm(cfg, "downsample.1", cout)
         return "projection", ops

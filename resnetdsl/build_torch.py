@@ -22,12 +22,15 @@ from resnetdsl.errors import SpecError
 from resnetdsl.layers import (
     AvgPool2dSame,
     BatchNormAct2d,
+    Cbam,
     ConvNormAct,
+    DropBlock,
     DropPath,
     EfficientChannelAttn,
     EvoNorm2dS0,
     FilterResponseNormTlu2d,
     FrozenBatchNorm2d,
+    GlobalContext,
     GroupNormAct,
     PadShortcut,
     SelectiveKernel,
@@ -131,6 +134,9 @@ class ResNet(nn.Module):
         self._head = tuple(n for n, _ in head)
         self.num_classes = plan.num_classes
         self.num_features = plan.feature_channels
+        if plan.pretrained_cfg:  # timm's attributes (family senet, issue 18): the spec's pretrained_cfg
+            self.pretrained_cfg: dict[str, Any] = dict(plan.pretrained_cfg)
+            self.default_cfg = self.pretrained_cfg
         self.feature_info = FeatureInfo(selected(plan))
         self._taps = frozenset(self.feature_info.module_name()) if plan.out_indices else frozenset()
 
@@ -352,6 +358,10 @@ FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
     ),
     # issue 18, family c (ResNetV2 / BiT)
     P.ConstantPad: lambda op: nn.ConstantPad2d(op.padding, op.value),
+    # family senet (issue 18)
+    P.Cbam: lambda op: Cbam(op.channels, op.reduced_channels, op.spatial_kernel),
+    P.GlobalContext: lambda op: GlobalContext(op.channels, op.reduced_channels),
+    P.DropBlock: lambda op: DropBlock(op.p, op.block_size, op.gamma_scale),
 }
 """Plan op type → the torch module it becomes (stock layers, or those of :mod:`resnetdsl.layers`). A type
 missing here is a KeyError."""

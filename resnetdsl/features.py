@@ -19,7 +19,7 @@ from typing import Any
 from resnetdsl import plan as P
 from resnetdsl.receptive import Field, block_field
 
-_STEM_POOLS = ("maxpool", "stem.pool", "pad", "stem.pad")  # pad: BiT's fixed stem (issue 18, family c)
+_STEM_POOLS = ("maxpool", "stem.pool", "pad", "stem.pad", "pool0")  # pad: BiT's fixed stem; pool0: senet
 
 
 @dataclass(frozen=True, slots=True)

@@ -314,3 +314,85 @@ class FilterResponseNormTlu2d(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[0]}, eps={self.eps}"
+
+
+# --- family senet (issue 18): timm's CBAM and global context, with timm's module names ----------------------
+
+
+class Cbam(nn.Module):
+    """CBAM with timm's names (``CbamModule``): a channel gate from the mean and the max of the map through one
+    MLP (``channel``: ``fc1``, ReLU, ``fc2``), summed, then a spatial gate from the mean and max over channels
+    through ``spatial.conv`` (a k×k conv, then a one-channel batch norm)."""
+
+    def __init__(self, channels: int, reduced_channels: int, spatial_kernel: int = 7) -> None:
+        super().__init__()
+        self.channel = nn.Sequential()
+        self.channel.add_module("fc1", nn.Conv2d(channels, reduced_channels, 1, bias=False))
+        self.channel.add_module("act", nn.ReLU(inplace=True))
+        self.channel.add_module("fc2", nn.Conv2d(reduced_channels, channels, 1, bias=False))
+        conv = nn.Sequential()
+        conv.add_module("conv", nn.Conv2d(2, 1, spatial_kernel, padding=spatial_kernel // 2, bias=False))
+        conv.add_module("bn", nn.BatchNorm2d(1))
+        self.spatial = nn.Sequential()
+        self.spatial.add_module("conv", conv)
+
+    def forward(self, x: Tensor) -> Tensor:
+        avg = self.channel(x.mean((2, 3), keepdim=True))
+        top = self.channel(x.amax((2, 3), keepdim=True))
+        x = x * torch.sigmoid(avg + top)
+        maps = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        gate: Tensor = torch.sigmoid(self.spatial(maps))
+        return x * gate
+
+
+class GlobalContext(nn.Module):
+    """Global context with timm's names (``GlobalContext`` as create_attn makes it): ``conv_attn`` pools the
+    map by a softmax over positions, ``mlp_scale`` (1×1 conv, layer norm over channels, ReLU, 1×1 conv) turns
+    the 1×1 context into a per-channel gate (its layer norm normalises the channels, as timm's LayerNorm2d)."""
+
+    def __init__(self, channels: int, reduced_channels: int) -> None:
+        super().__init__()
+        self.conv_attn = nn.Conv2d(channels, 1, 1, bias=True)
+        self.mlp_scale = nn.Sequential()
+        self.mlp_scale.add_module("fc1", nn.Conv2d(channels, reduced_channels, 1, bias=True))
+        self.mlp_scale.add_module("norm", nn.LayerNorm(reduced_channels, eps=1e-6))
+        self.mlp_scale.add_module("act", nn.ReLU())
+        self.mlp_scale.add_module("fc2", nn.Conv2d(reduced_channels, channels, 1, bias=True))
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        attn = F.softmax(self.conv_attn(x).reshape(b, 1, h * w), dim=-1).unsqueeze(3)
+        context = (x.reshape(b, c, h * w).unsqueeze(1) @ attn).view(b, c, 1, 1)
+        m = self.mlp_scale  # fc1, norm (over the channels: the last dimension once permuted), act, fc2
+        y = m[1](m[0](context).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        gate: Tensor = torch.sigmoid(m[3](m[2](y)))
+        return x * gate
+
+
+class DropBlock(nn.Module):
+    """DropBlock with timm's ``DropBlock2d`` semantics (channels share the mask, kept values scaled to keep the
+    mean): the identity in eval mode."""
+
+    def __init__(self, p: float, block_size: int, gamma_scale: float) -> None:
+        super().__init__()
+        self.p = p
+        self.block_size = block_size
+        self.gamma_scale = gamma_scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        b, _, h, w = x.shape
+        kh, kw = min(self.block_size, h), min(self.block_size, w)
+        gamma = self.gamma_scale * self.p * h * w / (kh * kw) / ((h - kh + 1) * (w - kw + 1))
+        with torch.no_grad():
+            seeds = torch.empty((b, 1, h, w), dtype=x.dtype, device=x.device).bernoulli_(gamma)
+            blocks = F.max_pool2d(seeds, (kh, kw), stride=1, padding=(kh // 2, kw // 2))
+            if kh % 2 == 0 or kw % 2 == 0:
+                blocks = blocks[..., (kh + 1) % 2 :, (kw + 1) % 2 :]
+            keep = 1.0 - blocks
+            keep = keep * (keep.numel() / keep.to(torch.float32).sum().add(1e-7)).to(x.dtype)
+        return x * keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:g}, block_size={self.block_size}, gamma_scale={self.gamma_scale:g}"

@@ -204,6 +204,46 @@ class ConstantPad:
     value: float = 0.0
 
 
+# --- family senet (issue 18): more attention kinds (timm's create_attn on a ResNet) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cbam:
+    """CBAM (timm's ``CbamModule``): a channel gate ``sigmoid(mlp(mean_hw(x)) + mlp(max_hw(x)))`` (``channel.fc1``,
+    ``channel.fc2``: bias-free 1×1 convs), then a spatial gate ``sigmoid(bn(conv([mean_c(x), max_c(x)])))``
+    (``spatial.conv.conv``: a bias-free k×k conv from 2 maps to 1, ``spatial.conv.bn``: a batch norm of 1 channel)."""
+
+    name: str
+    channels: int
+    reduced_channels: int
+    spatial_kernel: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalContext:
+    """Global context (GCNet; timm's ``GlobalContext`` as create_attn makes it): attention pooling
+    ``context = x · softmax_hw(conv_attn(x))`` (``conv_attn``: a 1×1 conv to one map, with bias), then
+    ``x * sigmoid(mlp_scale(context))``, ``mlp_scale`` = 1×1 conv (bias) → layer norm over channels (eps 1e-6) →
+    ReLU → 1×1 conv (bias)."""
+
+    name: str
+    channels: int
+    reduced_channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class DropBlock:
+    """DropBlock (Ghiasi et al. 2018; timm's ``DropBlock2d``): in training, zero square blocks of ``block_size``
+    (all channels alike) seeded at rate ``gamma_scale · p · HW / k² / ((H − k + 1)(W − k + 1))`` and scale the rest
+    to keep the mean; the identity in eval mode."""
+
+    name: str
+    channels: int
+    p: float
+    block_size: int
+    gamma_scale: float
+
+
 Op = (
     Conv
     | Norm
@@ -223,6 +263,10 @@ Op = (
     | ConvNormAct
     | SelectiveKernel
     | ConstantPad
+    # family senet (issue 18)
+    | Cbam
+    | GlobalContext
+    | DropBlock
 )
 
 
@@ -303,8 +347,9 @@ class Plan:
     """Ops after the last stage, before the head: the final norm + act of a pre-activation network (part of the
     features, also for a backbone); empty otherwise."""
     layout: str = "resnet"
-    """Module layout: ``resnet`` (torchvision) or ``resnetv2`` (timm's ResNetV2, which also registers a block's
-    shortcut before its main path, so that state_dict keys come in timm's order)."""
+    """Module layout: ``resnet`` (torchvision), ``resnetv2`` (timm's ResNetV2, which also registers a block's
+    shortcut before its main path, so that state_dict keys come in timm's order) or ``senet`` (timm's legacy
+    SENets: ``layer0``, ``pool0``, ``se_module``, ``last_linear``)."""
     out_indices: tuple[int, ...] = ()
     """Multi-scale backbone (``features``): the feature maps the model returns, in order (0: the stem's tap, i:
     stage i's output); the head is then empty and the stages end with the last one asked for. Empty: a
@@ -313,6 +358,9 @@ class Plan:
     """Stem and the first this many stages are frozen (no gradients, norms in eval mode); ``None``: nothing."""
     norm_eval: bool = False
     """Every batch norm stays in eval mode when the model trains."""
+    pretrained_cfg: tuple[tuple[str, object], ...] = ()
+    """The spec's ``pretrained_cfg`` (how the weights' data is prepared: mean, std, input sizes, crop, …) as
+    (key, value) pairs; the built model offers it as ``model.pretrained_cfg``, a dict, as timm's do."""
 
     def __repr__(self) -> str:
         depths = ", ".join(str(st.depth) for st in self.stages)

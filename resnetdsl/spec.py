@@ -42,9 +42,9 @@ BlockKind = Literal[
 ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_projection", "none"]
 StrideOn = Literal["1x1", "3x3"]
 StemKind = Literal["conv7", "conv3", "deep", "simple"]
-StemPool = Literal["max", "conv", "none", "max_fixed"]
+StemPool = Literal["max", "conv", "none", "max_fixed", "max_ceil"]
 GlobalPoolKind = vocab.GlobalPoolKind
-Layout = Literal["resnet", "resnetv2", "regnet", "tv_regnet"]
+Layout = Literal["resnet", "resnetv2", "regnet", "tv_regnet", "senet"]
 NormKind = vocab.NormKind
 ActKind = vocab.ActKind
 ConvKind = vocab.ConvKind
@@ -138,8 +138,9 @@ class Stem(NormActSettings):
     pool: StemPool | None = None
     """Downsampling after the stem: `max` (3×3/2 max-pool), `conv` (3×3/2 conv + BN + ReLU, ResNet-RS),
     `max_fixed` (BiT's 'fixed' stem: a zero pad of 1, then a 3×3/2 max-pool without padding; modules `pad`,
-    `maxpool`, or `stem.pad`, `stem.pool` with layout resnetv2) or `none`. Default: `max` for conv7 and deep
-    stems, `none` for conv3 and simple."""
+    `maxpool`, or `stem.pad`, `stem.pool` with layout resnetv2), `max_ceil` (3×3/2 max-pool without padding,
+    in ceil mode: the original Caffe SENets) or `none`. Default: `max` for conv7 and deep stems, `none` for conv3
+    and simple."""
     conv_bias: Bool = False
     """Give the stem convolutions a bias."""
 
@@ -222,6 +223,21 @@ class BlockSettings(NormActSettings):
     bottleneck_ratio: Annotated[float, Strict()] | None = Field(None, gt=0.0, le=64.0)
     """`regnet` only: inner width over the block's output width, inner = int(round(width × this)) (1 for
     RegNet X and Y). Default: 1."""
+    # family senet (issue 18): SENet-154's shortcut and first conv, pruned widths
+    shortcut_kernel: Literal[1, 3] | None = None
+    """Kernel of a projection shortcut's conv where the block strides or dilates (timm's `down_kernel_size`;
+    SENet-154 uses 3, padded to keep the grid); a projection at stride 1 without dilation stays 1×1.
+    Default: 1."""
+    reduce_first: Int | None = Field(None, ge=1, le=64)
+    """The first conv of the residual branch outputs the inner width divided by this (timm's `reduce_first`:
+    2 in SENet-154, whose first 1×1 is half as wide as its 3×3); it must divide the inner width. Default: 1."""
+    conv_widths: tuple[Annotated[int, Strict(), Field(ge=1, le=65536)], ...] | None = Field(
+        None, min_length=1, max_length=2
+    )
+    """Output channels of each conv of the residual branch but the last, whose output is the block's
+    (width × expansion): `[c1]` for basic blocks, `[c1, c2]` for bottlenecks (a pruned network's widths, e.g.
+    timm's `ecaresnet50d_pruned`); overrides `width_per_group`, `groups`' inner width and `reduce_first`.
+    Default: the widths the block's rule gives."""
 
 
 class BlockOverride(BlockSettings):
@@ -291,6 +307,29 @@ class Init(_Model):
     conv's weight), so every block starts as the identity."""
 
 
+class PretrainedCfg(_Model):
+    """How pretrained weights expect their input, as timm's `pretrained_cfg` says (each key optional)."""
+
+    tag: Str | None = None
+    """timm's tag of the weights (`a1_in1k`)."""
+    mean: tuple[Annotated[float, Strict()], ...] | None = Field(None, min_length=1, max_length=4096)
+    """Per-channel mean subtracted from the input (in 0…1 units)."""
+    std: tuple[Annotated[float, Strict()], ...] | None = Field(None, min_length=1, max_length=4096)
+    """Per-channel standard deviation the input is divided by."""
+    input_size: tuple[Int, Int, Int] | None = None
+    """[channels, height, width] of the training input."""
+    test_input_size: tuple[Int, Int, Int] | None = None
+    """[channels, height, width] the weights are best evaluated at."""
+    crop_pct: Annotated[float, Strict()] | None = Field(None, gt=0.0, le=2.0)
+    """Centre-crop fraction of the resized image at evaluation."""
+    interpolation: Literal["bilinear", "bicubic", "nearest", "lanczos"] | None = None
+    """Resize interpolation."""
+    first_conv: Str | None = None
+    """Module path of the first conv (the one to adapt for other input channels)."""
+    classifier: Str | None = None
+    """Module path of the classifier (the one to replace for other classes)."""
+
+
 def _head_tag(value: Any) -> str | None:
     if value == "none":
         return "none"
@@ -343,6 +382,14 @@ class Spec(_Model):
     norm_eval: Bool = False
     """Keep every batch norm in eval mode in `model.train()` (running statistics fixed; their affine parameters
     still train unless frozen), as detection backbones often do."""
+    drop_block: Annotated[float, Strict()] | None = Field(None, ge=0.0, lt=1.0)
+    """DropBlock rate (timm's `drop_block_rate` and schedule): the third stage's blocks drop 5×5 blocks (γ scale
+    0.25), the fourth's 3×3 blocks, after the first norm of a basic block and the second of a bottleneck (before
+    its activation); post-activation blocks only, a network of at least three stages. Identity in eval mode.
+    Default: none."""
+    pretrained_cfg: PretrainedCfg | None = None
+    """How the input of pretrained weights is prepared (timm's `pretrained_cfg`); the built model offers it as
+    `model.pretrained_cfg`. Import writes it from timm's model. Default: none."""
     layout: Layout = "resnet"
     """Module names of the built model. `resnet`: torchvision's (`conv1`, `bn1`, `layer1.0.conv1`, `fc`), as
     timm's ResNet uses them. `resnetv2`: timm's ResNetV2 (`stem.conv`, `stages.0.blocks.0.norm1`,
@@ -350,7 +397,9 @@ class Spec(_Model):
     is one BatchNorm + ReLU module. `regnet`: timm's RegNet (`stem.conv`, `s1.b1.conv1.conv`, `….conv1.bn`
     one BatchNorm + ReLU, `….se.fc1`, `….downsample.conv`, `head.fc`); `tv_regnet`: torchvision's RegNet
     (`stem.0`, `trunk_output.block1.block1-0.f.a.0`, `….f.se.fc1`, `….proj.0`, `fc`); both for `regnet`
-    blocks and the `simple` stem only."""
+    blocks and the `simple` stem only. `senet`: timm's legacy SENets (`layer0.conv1`, `pool0`, `….se_module`,
+    `last_linear`), for basic and bottleneck blocks; its basic block applies its ReLU before the SE gate, as that
+    code does."""
     # --- RegNet (issue 19) ---
     regnet: RegNetSpec | None = None
     """Generate the stem and the stages from RegNet's few numbers (Radosavovic et al. 2020): when the spec is

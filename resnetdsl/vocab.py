@@ -83,9 +83,15 @@ DEFAULT_STD_EPS = 1e-6
 
 # --- channel attention ---------------------------------------------------------------------------------------
 
-AttentionKind = Literal["se", "eca", "none"]
+AttentionKind = Literal["se", "eca", "cbam", "gc", "none"]
 
-ATTENTION: dict[str, str] = {"se": "SEModule", "eca": "EcaModule"}
+ATTENTION: dict[str, str] = {
+    "se": "SEModule",
+    "eca": "EcaModule",
+    # family senet (issue 18): timm's CBAM and global context
+    "cbam": "CbamModule",
+    "gc": "GlobalContext",
+}
 """Attention kind → timm's module name (the builder's classes are ``SqueezeExcite`` and
 ``EfficientChannelAttn``, with timm's child names)."""
 
@@ -93,6 +99,13 @@ SE_RATIO = 1.0 / 16
 """Squeeze-and-excitation: reduced width = channels × this, when the spec sets no ``se_ratio`` (timm's)."""
 SE_DIVISOR = 8
 """Squeeze-and-excitation: the reduced width is rounded to a multiple of this (timm's ``rd_divisor``)."""
+# family senet (issue 18): the reduction timm's create_attn gives CBAM and global context on a ResNet
+CBAM_RATIO = 1.0 / 16
+"""CBAM's channel gate: reduced width = channels × this, rounded to a whole channel (timm's ``rd_divisor`` 1)."""
+CBAM_KERNEL = 7
+"""CBAM's spatial gate: kernel of its conv over the mean and max maps (timm's ``spatial_kernel_size``)."""
+GC_RATIO = 1.0 / 8
+"""Global context: reduced width of its scale MLP = channels × this, rounded to a whole channel."""
 
 
 def eca_kernel_size(channels: int, gamma: float = 2, beta: float = 1) -> int:

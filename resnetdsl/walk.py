@@ -35,6 +35,7 @@ _REGISTRATION: dict[str, tuple[BlockPart, ...]] = {
     # RegNet (issue 19)
     "regnet": ("pre", "main", "post", "shortcut"),  # timm's RegNet: conv1 … conv3, act3, downsample
     "tv_regnet": ("shortcut", "pre", "main", "post"),  # torchvision's ResBottleneckBlock: proj, f, activation
+    "senet": ("pre", "main", "post", "shortcut"),  # timm's legacy SENets: the downsample last, as torchvision
 }
 
 

@@ -146,6 +146,8 @@ def block_settings(
         out |= draw(sk_settings())
     if kind == "regnet" and draw(st.booleans()):
         _regnet_keys(draw, out)
+    if draw(st.integers(0, 3)) == 0:
+        _senet_keys(draw, out)
     if entry and draw(st.integers(0, 3)) == 0:
         out["shortcut"] = draw(st.sampled_from([s for s in SHORTCUTS if s != "identity_pad"]))
     used = out.get("shortcut", shortcut)
@@ -173,6 +175,22 @@ def sk_settings(draw: st.DrawFn) -> dict[str, Any]:
 
 def _regnet_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
     """RegNet (issue 19): group widths that divide every inner width the small widths give."""
+
+
+def _senet_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
+    """Family senet (issue 18): the projection's kernel, the first conv's reduction, explicit branch widths
+    (even widths: groups are 1 or 2 here; their number from the block kind where the part sets it)."""
+    if draw(st.booleans()):
+        part["shortcut_kernel"] = draw(st.sampled_from([1, 3]))
+    if draw(st.booleans()):
+        part["reduce_first"] = draw(st.sampled_from([1, 2]))
+    kind = part.get("block")
+    if kind is not None and draw(st.booleans()):
+        n = 2 if "bottleneck" in kind else 1
+        part["conv_widths"] = [draw(st.sampled_from(WIDTHS)) for _ in range(n)]
+
+
+def _bottleneck_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
     if draw(st.booleans()):
         part["group_width"] = draw(st.sampled_from([1, 2]))
     if draw(st.booleans()):
@@ -194,7 +212,10 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     """A small spec over the whole language. Most draws are valid; the rest are rejected by ``check`` (with
     :class:`SpecError` only) and filtered out."""
     preact = draw(st.booleans())
-    layouts = [v for v in LAYOUTS if v not in REGNET_LAYOUTS] if preact else ["resnet", *REGNET_LAYOUTS]
+    # layout senet (family senet, issue 18) and the RegNet layouts name post-activation networks
+    layouts = (
+        [v for v in LAYOUTS if v not in (*REGNET_LAYOUTS, "senet")] if preact else ["resnet", "senet", *REGNET_LAYOUTS]
+    )
     layout = draw(st.sampled_from(layouts)) if preact or draw(st.booleans()) else "resnet"
     regnet = layout in REGNET_LAYOUTS  # RegNet (issue 19): regnet blocks, the simple stem
     v2 = layout in ("resnetv2", "regnet")  # timm's BatchNormAct2d: batch norm and ReLU only
@@ -203,7 +224,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     stem_kind = "simple" if regnet else draw(st.sampled_from(STEMS))
     stem: dict[str, Any] = {"kind": stem_kind, "width": draw(st.sampled_from(WIDTHS))}
     no_conv_pool = v2 or stem_kind == "simple"
-    stem["pool"] = draw(st.sampled_from([p for p in POOLS if not (no_conv_pool and p == "conv")]))
+    stem["pool"] = draw(st.sampled_from([p for p in POOLS if not (no_conv_pool and p in ("conv", "max_ceil"))]))
     if stem["kind"] == "deep" and draw(st.booleans()):
         stem["mid_widths"] = [draw(st.sampled_from(WIDTHS)), draw(st.sampled_from(WIDTHS))]
     if draw(st.booleans()):
@@ -216,6 +237,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         _bottleneck_keys(draw, defaults)
     if defaults["block"] == "regnet":
         _regnet_keys(draw, defaults)
+    if draw(st.integers(0, 3)) == 0:
+        _senet_keys(draw, defaults)
     if shortcut in PROJECTIONS and draw(st.booleans()):
         defaults["shortcut_norm"] = draw(st.booleans())
     if defaults["block"] == "preact_basic" and draw(st.booleans()):
@@ -265,6 +288,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         }
     if shortcut != "none" and draw(st.integers(0, 3)) == 0:
         spec["init"] = {"zero_init_residual": True}
+    if len(stages) >= 3 and not preact and draw(st.integers(0, 3)) == 0:  # family senet (issue 18)
+        spec["drop_block"] = draw(st.sampled_from([0.0, 0.1]))
     reached = sorted({8, 16, 32} & set(reductions(spec)))
     if reached and draw(st.integers(0, 2)) == 0:
         spec["output_stride"] = draw(st.sampled_from(reached))

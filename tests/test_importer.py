@@ -42,7 +42,8 @@ def _make(lib: str, name: str) -> nn.Module:
 
 
 def _bare(plan: Plan) -> Plan:
-    return dataclasses.replace(plan, name="", description="")
+    # the structure only: an import also carries timm's pretrained_cfg, which the presets leave out
+    return dataclasses.replace(plan, name="", description="", pretrained_cfg=())
 
 
 CASES = [("torchvision", n) for n in TORCHVISION] + [("timm", n) for n in TIMM]

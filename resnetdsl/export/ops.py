@@ -121,6 +121,10 @@ CONSTRUCTORS: dict[type, Callable[[Any, Value], str]] = {
     ),
     # issue 18, family c (ResNetV2 / BiT)
     P.ConstantPad: lambda op, v: f"nn.ConstantPad2d({v('padding')}, {v('value')})",
+    # family senet (issue 18)
+    P.Cbam: lambda op, v: f"Cbam({v('channels')}, {v('reduced_channels')}, {v('spatial_kernel')})",
+    P.GlobalContext: lambda op, v: f"GlobalContext({v('channels')}, {v('reduced_channels')})",
+    P.DropBlock: lambda op, v: f"DropBlock({v('p')}, {v('block_size')}, {v('gamma_scale')})",
 }
 """Op type → source of the expression that creates its module (a class of :mod:`resnetdsl.layers` where torch
 has none; the file then defines that class, see :func:`helper_sources`)."""

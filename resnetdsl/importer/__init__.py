@@ -22,8 +22,10 @@ from typing import Any
 from torch import nn
 
 from resnetdsl.importer.modules import UnsupportedModel
+from resnetdsl.importer.pretrained import pretrained_data, timm_model
 from resnetdsl.importer.resnet import resnet_data
 from resnetdsl.importer.resnetv2 import resnetv2_data
+from resnetdsl.importer.senet import is_legacy_senet, senet_data
 from resnetdsl.importer.verify import _verify
 from resnetdsl.spec import Spec
 
@@ -44,6 +46,9 @@ def spec_from_model(model: nn.Module, *, name: str | None = None) -> Spec:
     data = _read(model)
     label = name or getattr(model, "default_cfg", {}).get("architecture") or type(model).__name__.lower()
     data = {"name": label, "description": f"imported from a {type(model).__module__}.{type(model).__name__}", **data}
+    cfg = pretrained_data(model)  # family senet (issue 18): timm's pretrained_cfg
+    if cfg is not None:
+        data["pretrained_cfg"] = cfg
     checked = check(data)
     assert checked.spec is not None
     _verify(checked.plan, model)
@@ -65,6 +70,8 @@ def _read(model: nn.Module) -> dict[str, Any]:
             return resnetv2_data(model)
         if isinstance(getattr(model, "conv1", None), nn.Module):
             return resnet_data(model)
+        if is_legacy_senet(model):  # family senet (issue 18)
+            return senet_data(model)
     except UnsupportedModel:
         raise
     except (AttributeError, TypeError, KeyError, IndexError, ValueError, AssertionError) as exc:
@@ -114,18 +121,21 @@ def model_from_ref(ref: str) -> nn.Module:
         hint = f" (did you mean '{close[0]}:{arch}'?)" if close and sep and arch else ""
         raise ModelNotFound(f"expected torchvision:NAME or timm:NAME, got '{ref}'{hint}")
     names = _registry(lib)
-    if arch not in names:
-        close = difflib.get_close_matches(arch, names, n=3, cutoff=0.6)
+    base = arch.partition(".")[0] if lib == "timm" else arch  # timm:resnet50.a1_in1k: the tag is checked below
+    if base not in names:
+        close = difflib.get_close_matches(base, names, n=3, cutoff=0.6)
         listing = "torchvision.models.list_models()" if lib == "torchvision" else "timm.list_models()"
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else f" ({listing} lists them)"
-        raise ModelNotFound(f"{lib} has no model '{arch}'{hint}")
+        raise ModelNotFound(f"{lib} has no model '{base}'{hint}")
     if lib == "torchvision":
         import torchvision
 
         return torchvision.models.get_model(arch, weights=None)  # type: ignore[no-any-return]
-    import timm
-
-    return timm.create_model(arch, pretrained=False)
+    try:
+        model: nn.Module = timm_model(arch)  # a tagged name too (family senet, issue 18)
+    except ValueError as exc:  # no such tag: the message lists the model's tags
+        raise ModelNotFound(str(exc)) from None
+    return model
 
 
 def _registry(lib: str) -> list[str]:

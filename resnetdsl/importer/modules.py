@@ -91,27 +91,30 @@ def _norm_act(m: Any, path: str) -> None:
         raise UnsupportedModel(f"{path}.drop", drop, "a dropout inside the norm has no spec")
 
 
-def _attention(b: Any, path: str, channels: int) -> dict[str, Any]:
-    se: Any = getattr(b, "se", None)
+def _attention(b: Any, path: str, channels: int, attr: str = "se") -> dict[str, Any]:
+    se: Any = getattr(b, attr, None)
     if se is None or isinstance(se, nn.Identity):
         return {"attention": "none"}
     fc1, fc2, conv = getattr(se, "fc1", None), getattr(se, "fc2", None), getattr(se, "conv", None)
     if type(fc1) is nn.Conv2d and type(fc2) is nn.Conv2d and fc1.bias is not None:
-        if (
-            not isinstance(getattr(se, "bn", nn.Identity()), nn.Identity)
-            or type(getattr(se, "act", None)) is not nn.ReLU
-        ):
-            raise UnsupportedModel(f"{path}.se", se, "squeeze-and-excitation with ReLU and no norm is expected")
+        act = getattr(se, "act", getattr(se, "relu", None))  # the legacy SENets' SEModule names it relu
+        if not isinstance(getattr(se, "bn", nn.Identity()), nn.Identity) or type(act) is not nn.ReLU:
+            raise UnsupportedModel(f"{path}.{attr}", se, "squeeze-and-excitation with ReLU and no norm is expected")
         rd = fc1.out_channels
         for ratio in (SE_RATIO, 1 / 8, 1 / 4, 1 / 2, rd / channels):
             for divisor in (SE_DIVISOR, 1):
                 if B.make_divisible(channels * ratio, divisor) == rd:
                     return {"attention": "se", "se_ratio": ratio, "se_divisor": divisor}
-        raise UnsupportedModel(f"{path}.se.fc1", fc1, f"reduced width {rd} of {channels} fits no ratio")
+        raise UnsupportedModel(f"{path}.{attr}.fc1", fc1, f"reduced width {rd} of {channels} fits no ratio")
     if type(conv) is nn.Conv1d and conv.bias is None:
         k = conv.kernel_size[0]
         return {"attention": "eca", "eca_kernel": k}
-    raise UnsupportedModel(f"{path}.se", se, "neither squeeze-and-excitation (fc1, fc2) nor ECA (conv)")
+    from resnetdsl.importer.senet import attention_kind  # family senet (issue 18): CBAM, global context
+
+    found = attention_kind(se, f"{path}.{attr}", channels)
+    if found is not None:
+        return found
+    raise UnsupportedModel(f"{path}.{attr}", se, "neither squeeze-and-excitation (fc1, fc2) nor ECA (conv)")
 
 
 def _zero(weight: Any) -> bool:

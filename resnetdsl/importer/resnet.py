@@ -64,8 +64,8 @@ def _stem(model: nn.Module) -> tuple[dict[str, Any], int]:
     return stem, first.in_channels
 
 
-def _settings(model: nn.Module, path: str, bottleneck: bool) -> dict[str, Any]:
-    """One block's settings."""
+def _settings(model: nn.Module, path: str, bottleneck: bool, attn: str = "se") -> dict[str, Any]:
+    """One block's settings (``attn``: the attribute of its attention module)."""
     b: Any = model.get_submodule(path)
     s: dict[str, Any] = {}
     n = 3 if bottleneck else 2
@@ -76,6 +76,7 @@ def _settings(model: nn.Module, path: str, bottleneck: bool) -> dict[str, Any]:
     s.update(_act(getattr(b, act_name), f"{path}.{act_name}"))
     out = convs[-1].out_channels
     stride = max(c.stride[0] for c in convs)
+    c1 = convs[0].out_channels
     if bottleneck:
         mid, groups = convs[1].out_channels, convs[1].groups
         s["stride_on"] = "1x1" if convs[0].stride[0] > 1 else "3x3"
@@ -85,22 +86,29 @@ def _settings(model: nn.Module, path: str, bottleneck: bool) -> dict[str, Any]:
             expansion = 1
         width = out // expansion
         wpg = mid * 64 // (groups * width) if width else 0
-        if wpg < 1 or int(width * wpg / 64) * groups != mid:
-            raise UnsupportedModel(f"{path}.conv2", convs[1], f"inner width {mid} is not int(width × w / 64) × groups")
-        s.update(width_per_group=wpg, expansion=expansion)
+        rule = wpg >= 1 and int(width * wpg / 64) * groups == mid
+        # family senet (issue 18): a first conv narrower by a whole factor (SENet-154), else explicit widths
+        if rule:
+            s["width_per_group"] = wpg
+        if rule and c1 != mid and mid % c1 == 0:
+            s["reduce_first"] = mid // c1
+        s["_widths"] = None if rule and mid % c1 == 0 else [c1, mid]
+        s["expansion"] = expansion
         s["block"] = "bottleneck"
     else:
-        width = convs[0].out_channels
+        width = c1
+        s["_widths"] = None
         if out % width:
-            raise UnsupportedModel(f"{path}.conv2", convs[1], f"{out} output channels are no multiple of {width}")
+            width, s["_widths"] = out, [c1]
         s.update(expansion=out // width, block="basic")
+    s["_conv_out"] = [c.out_channels for c in convs[:-1]]
     s["width"] = width
     s["stride"] = stride
     s["_dilation"] = max(c.dilation[0] for c in convs)
-    return block_tail(b, path, s, out, getattr(b, f"bn{n}"))
+    return block_tail(b, path, s, out, getattr(b, f"bn{n}"), attn)
 
 
-def block_tail(b: Any, path: str, s: dict[str, Any], out: int, last_norm: Any) -> dict[str, Any]:
+def block_tail(b: Any, path: str, s: dict[str, Any], out: int, last_norm: Any, attn: str = "se") -> dict[str, Any]:
     """A block's shortcut, attention, zero-initialised last norm and drop path, added to its settings ``s``."""
     ds: Any = getattr(b, "downsample", None)
     if ds is None or isinstance(ds, nn.Identity):
@@ -115,20 +123,24 @@ def block_tail(b: Any, path: str, s: dict[str, Any], out: int, last_norm: Any) -
             s["_use"] = "projection"
         if not mods:
             raise UnsupportedModel(f"{path}.downsample", ds, "a shortcut without a conv")
-        _conv(mods[0], f"{path}.downsample")
+        k = _conv(mods[0], f"{path}.downsample").kernel_size[0]
+        if k != 1:  # family senet (issue 18): timm's down_kernel_size (SENet-154)
+            s["shortcut_kernel"] = k
         s["shortcut_norm"] = len(mods) > 1 and not isinstance(mods[1], nn.Identity)
         if s["shortcut_norm"]:
             _norm(mods[1], f"{path}.downsample.{len(ds) - len(mods) + 1}")
     else:
         raise UnsupportedModel(f"{path}.downsample", ds, "expected a Sequential of [avg pool,] conv [, norm]")
-    s.update(_attention(b, path, out))
+    s.update(_attention(b, path, out, attn))
     s["_zero"] = isinstance(last_norm, nn.BatchNorm2d | nn.GroupNorm) and _zero(last_norm.weight)
     dp: Any = getattr(b, "drop_path", None)
     s["_drop_path"] = float(getattr(dp, "drop_prob", 0.0) or 0.0) if dp is not None else 0.0
+    db: Any = getattr(b, "drop_block", None)  # family senet (issue 18): timm's DropBlock2d (verify checks where)
+    s["_drop_block"] = float(getattr(db, "drop_prob", 0.0) or 0.0) if db is not None else 0.0
     return s
 
 
-_STAGE_KEYS = ("depth", "width", "stride", "dilation")
+_STAGE_KEYS = ("depth", "width", "stride", "dilation", "blocks")
 
 
 def _stage_blocks(model: nn.Module) -> list[list[dict[str, Any]]]:
@@ -166,7 +178,8 @@ def _stage_entry(blocks: list[dict[str, Any]], path: str) -> dict[str, Any]:
     norms = {b.get("shortcut_norm") for b in blocks if "shortcut_norm" in b}
     if norms:
         entry["shortcut_norm"] = norms.pop()
-    skip = {"width", "stride", "_use", "shortcut_norm", "_zero", "_drop_path", "_dilation"}
+    skip = {"width", "stride", "_use", "shortcut_norm", "_zero", "_drop_path", "_dilation", "_widths", "_conv_out"}
+    skip.add("_drop_block")
     for key, value in first.items():
         if key in skip:
             continue
@@ -177,7 +190,22 @@ def _stage_entry(blocks: list[dict[str, Any]], path: str) -> dict[str, Any]:
             if value == B.eca_kernel_size(blocks[0]["width"] * blocks[0]["expansion"]):
                 continue
         entry[key] = value
+    _conv_widths(blocks, entry)
     return entry
+
+
+def _conv_widths(blocks: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+    """Widths no block rule gives (a pruned network): ``conv_widths`` on the stage when its blocks share them,
+    else on each block (family senet, issue 18)."""
+    if not any(b.get("_widths") for b in blocks):
+        return
+    for key in ("width_per_group", "reduce_first"):
+        entry.pop(key, None)
+    widths = [b["_conv_out"] for b in blocks]
+    if all(w == widths[0] for w in widths):
+        entry["conv_widths"] = widths[0]
+    else:
+        entry["blocks"] = [{"at": j, "conv_widths": w} for j, w in enumerate(widths)]
 
 
 def _collect(stage_entries: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -198,7 +226,8 @@ _ABSENT = object()
 
 def _head(model: nn.Module, channels: int) -> dict[str, Any]:
     fc: Any = getattr(model, "fc", None)
-    if type(fc) is not nn.Linear:
+    # timm's Linear (the pruned nets' classifier) only casts its weights to the input's dtype
+    if type(fc) is not nn.Linear and type(fc).__module__ + "." + type(fc).__name__ != "timm.layers.linear.Linear":
         raise UnsupportedModel("fc", fc, "the head's classifier must be a Linear (a backbone's spec: head: none)")
     if fc.in_features != channels:
         raise UnsupportedModel("fc", fc, f"reads {fc.in_features} features; the last stage gives {channels}")
@@ -227,6 +256,9 @@ def resnet_data(model: nn.Module) -> dict[str, Any]:
         "head": _head(model, channels),
     }
     _drop_path(data, blocks)
+    rate = max((b.get("_drop_block", 0.0) for b in blocks), default=0.0)
+    if rate:
+        data["drop_block"] = rate
     if all(b["_zero"] for b in blocks):
         data["init"] = {"zero_init_residual": True}
     return data

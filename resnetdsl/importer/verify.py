@@ -69,6 +69,14 @@ def _norm_act(op: P.NormAct, m: Any, path: str) -> None:
         raise UnsupportedModel(path, m, f"{groups} groups; the spec's norm has {op.groups}")
 
 
+def _drop_block(op: P.DropBlock, m: Any, path: str) -> None:
+    got = (getattr(m, "drop_prob", None), getattr(m, "block_size", None), getattr(m, "gamma_scale", None))
+    if got != (op.p, op.block_size, op.gamma_scale):
+        raise UnsupportedModel(
+            path, m, f"DropBlock {got} differs from the spec's {(op.p, op.block_size, op.gamma_scale)}"
+        )
+
+
 CHECKS: dict[type, Check | None] = {
     P.Conv: _conv,
     P.Norm: _present,
@@ -89,6 +97,10 @@ CHECKS: dict[type, Check | None] = {
     P.SelectiveKernel: sk.check_selective_kernel,
     # issue 18, family c (ResNetV2 / BiT)
     P.ConstantPad: _constant_pad,
+    # family senet (issue 18)
+    P.Cbam: _present,
+    P.GlobalContext: _present,
+    P.DropBlock: _drop_block,
 }
 """Plan op type → how the model's module at its path is checked; ``None``: the model need not have one there
 (parameter-free modules a model may leave out or write inline). A type missing here is a KeyError."""

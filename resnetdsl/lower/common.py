@@ -38,6 +38,10 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     # RegNet (issue 19)
     "group_width": None,  # regnet: the inner width (one group)
     "bottleneck_ratio": None,  # regnet: 1
+    # family senet (issue 18)
+    "shortcut_kernel": None,  # 1
+    "reduce_first": None,  # 1
+    "conv_widths": None,  # the block rule's widths
 }
 RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered

@@ -51,7 +51,15 @@ def make_plan(net: Network) -> Plan:
         layout=spec.layout,
         frozen_stages=spec.frozen_stages,
         norm_eval=spec.norm_eval,
+        pretrained_cfg=pretrained_items(spec),
     )
+
+
+def pretrained_items(spec: Spec) -> tuple[tuple[str, object], ...]:
+    """The spec's ``pretrained_cfg`` as (key, value) pairs, the keys it sets, lists as tuples (as timm's)."""
+    if spec.pretrained_cfg is None:
+        return ()
+    return tuple((k, v) for k, v in spec.pretrained_cfg.model_dump(exclude_none=True).items())
 
 
 def make_stage(st: ResolvedStage, channels: int, layout: str) -> Stage:
@@ -85,6 +93,8 @@ def stem_ops(net: Network) -> tuple[Op, ...]:
         return _timm_stem(net)
     if net.spec.stem.kind == "simple":
         return _simple_stem(net)
+    if net.spec.layout == "senet":
+        return _senet_stem(net)
     ops = _torchvision_stem(net)
     if net.preact:
         return tuple(op for op in ops if op.name not in ("bn1", "act1"))
@@ -123,11 +133,43 @@ def _torchvision_stem(net: Network) -> tuple[Op, ...]:
         ops.append(Pool("maxpool", "max", 3, 2, padding=1))
     elif net.stem.pool == "max_fixed":  # BiT's 'fixed' stem: zeros around the map, an unpadded max pool
         ops += [ConstantPad("pad", 1), Pool("maxpool", "max", 3, 2)]
+    elif net.stem.pool == "max_ceil":
+        ops.append(Pool("maxpool", "max", 3, 2, ceil_mode=True))
     elif net.stem.pool == "conv":
         ops += [
             Conv("maxpool.0", w, w, 3, stride=2, padding=1, bias=bias, std_eps=std),
             *na.norm_op("maxpool.1", w),
             na.act_op("maxpool.2"),
+        ]
+    return tuple(ops)
+
+
+def _senet_stem(net: Network) -> tuple[Op, ...]:
+    """The legacy SENets' stem (family senet, issue 18): ``layer0`` holding ``conv1``, ``bn1``, ``relu1`` (a deep
+    stem: three of each), then ``pool0``."""
+    spec = net.spec
+    st = spec.stem
+    cin, w, bias = spec.input.channels, st.width, st.conv_bias
+    na = net.stem.norm_act
+    if st.kind == "deep":
+        m1, m2 = (max(m, 1) for m in deep_stem_widths(spec))
+        convs = [(cin, m1, 3, 2), (m1, m2, 3, 1), (m2, w, 3, 1)]
+    else:
+        k, s = (7, 2) if st.kind == "conv7" else (3, 1)
+        convs = [(cin, w, k, s)]
+    ops: list[Op] = []
+    for i, (a, b, k, s) in enumerate(convs, 1):
+        conv = Conv(f"layer0.conv{i}", a, b, k, stride=s, padding=k // 2, bias=bias)
+        ops += [conv, *na.norm_op(f"layer0.bn{i}", b), na.act_op(f"layer0.relu{i}")]
+    if net.stem.pool == "max":
+        ops.append(Pool("pool0", "max", 3, 2, padding=1))
+    elif net.stem.pool == "max_ceil":
+        ops.append(Pool("pool0", "max", 3, 2, ceil_mode=True))
+    elif net.stem.pool == "conv":
+        ops += [
+            Conv("pool0.0", w, w, 3, stride=2, padding=1, bias=bias),
+            *na.norm_op("pool0.1", w),
+            na.act_op("pool0.2"),
         ]
     return tuple(ops)
 
@@ -208,4 +250,5 @@ def _head(spec: Spec, channels: int) -> tuple[Op, ...]:
     ops = (GlobalPool("global_pool", h.pool), Flatten("flatten"))
     if h.dropout > 0:
         ops += (Dropout("dropout", h.dropout),)
-    return (*ops, Linear("fc", channels, h.num_classes, bias=h.bias))
+    fc = "last_linear" if spec.layout == "senet" else "fc"
+    return (*ops, Linear(fc, channels, h.num_classes, bias=h.bias))

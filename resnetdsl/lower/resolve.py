@@ -202,6 +202,10 @@ def block_config(spec: Spec, values: Mapping[str, Any]) -> B.BlockConfig:
         **_sk_config(values),
         group_width=values["group_width"],
         bottleneck_ratio=values["bottleneck_ratio"] or 1.0,
+        # family senet (issue 18)
+        shortcut_kernel=values["shortcut_kernel"] or 1,
+        reduce_first=values["reduce_first"] or 1,
+        conv_widths=values["conv_widths"],
     )
 
 
@@ -326,7 +330,9 @@ def _stage(spec: Spec, i: int, geometry: _Geometry, number: int, total: int) -> 
         stride, first_dilation, dilation = geometry.block(written, st.dilation if j == 0 else None)
         key = (k, first_dilation, dilation)
         if key not in placed:  # one config per entry and dilations: blocks alike share it
-            placed[key] = replace(cfg, dilation=dilation, first_dilation=first_dilation)
+            placed[key] = replace(
+                cfg, dilation=dilation, first_dilation=first_dilation, drop_block=_drop_block(spec, i)
+            )
         cfg = placed[key]
         rate = B.drop_path_rate(cfg.drop_path, number + j, total)
         blocks.append(ResolvedBlock(i, j, number + j, k, settings, cfg, width, width_at, stride, written, rate))
@@ -334,6 +340,15 @@ def _stage(spec: Spec, i: int, geometry: _Geometry, number: int, total: int) -> 
     return ResolvedStage(
         i, name, blocks[0].stride, geometry.dilation, own, config, tuple(blocks), choices, st.checkpoint
     )
+
+
+def _drop_block(spec: Spec, stage: int) -> tuple[float, int, float] | None:
+    """timm's DropBlock schedule (``drop_blocks``): the third stage 5×5 blocks at γ scale 0.25, the fourth 3×3 at
+    1.0, none elsewhere (family senet, issue 18)."""
+    rate = spec.drop_block
+    if not rate or stage not in (2, 3):
+        return None
+    return (rate, 5, 0.25) if stage == 2 else (rate, 3, 1.0)
 
 
 def _inherited_paths(spec: Spec) -> frozenset[Path]:

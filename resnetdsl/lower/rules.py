@@ -20,6 +20,7 @@ from resnetdsl import blocks as B
 from resnetdsl.errors import Path
 from resnetdsl.lower import network_rules as NR
 from resnetdsl.lower import regnet_rules as RR
+from resnetdsl.lower import senet_rules as SR
 from resnetdsl.lower import sk_rules as SK
 from resnetdsl.lower.common import _Issues, scope_words
 from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings
@@ -378,6 +379,8 @@ RULES: tuple[Rule, ...] = (
     # RegNet (issue 19)
     RR.regnet_widths,
     RR.regnet_layouts,
+    # family senet (issue 18)
+    *SR.RULES,
 )
 """Every rule of lowering (issues are sorted by their place in the spec afterwards, so the order only matters
 for specs given as mappings, without marks)."""

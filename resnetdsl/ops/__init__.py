@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from resnetdsl.ops import act, attention, bit, conv, misc, norm, pool, shortcut, sk  # bit, sk: issue 18 families
+from resnetdsl.ops import senet as _senet  # family senet (issue 18)
 from resnetdsl.ops.base import Description, Entry, OpType, Shape, Window, numel
 
 __all__ = ["DESCRIPTIONS", "Description", "Entry", "OpType", "Shape", "Window", "counts", "describe", "register"]
@@ -28,7 +29,7 @@ def register(description: Description) -> None:
     DESCRIPTIONS[description.op] = description
 
 
-for _family in (conv, norm, act, pool, attention, shortcut, misc, sk, bit):
+for _family in (conv, norm, act, pool, attention, shortcut, misc, sk, bit, _senet):
     for _description in _family.DESCRIPTIONS:
         register(_description)
 
