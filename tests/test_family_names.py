@@ -28,12 +28,6 @@ NOT_MERGED: dict[str, str] = {
         "anti-aliasing",
     ),
     **dict.fromkeys(
-        "resnetv2_50x1_bit resnetv2_50x3_bit resnetv2_101x1_bit resnetv2_101x3_bit resnetv2_152x2_bit "
-        "resnetv2_152x4_bit resnetv2_50d_gn resnetv2_50d_evos resnetv2_50d_frn".split(),
-        "bit",
-    ),
-    **dict.fromkeys("skresnet18 skresnet34 skresnet50 skresnet50d skresnext50_32x4d".split(), "sk"),
-    **dict.fromkeys(
         "resnest14d resnest26d resnest50d resnest50d_1s4x24d resnest50d_4s2x40d resnest101e resnest200e "
         "resnest269e".split(),
         "resnest",
