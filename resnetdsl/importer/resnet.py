@@ -7,7 +7,9 @@ from typing import Any
 from torch import nn
 
 from resnetdsl import blocks as B
+from resnetdsl.importer.antialias import block_aa, network_aa, stem_aa  # family: issue 18
 from resnetdsl.importer.modules import UnsupportedModel, _act, _attention, _conv, _norm, _pool_kind, _zero
+from resnetdsl.importer.resnest import is_split_attention, network_avd, resnest_settings  # family: issue 18
 
 
 def _stem(model: nn.Module) -> tuple[dict[str, Any], int]:
@@ -45,6 +47,8 @@ def _stem(model: nn.Module) -> tuple[dict[str, Any], int]:
         ):
             raise UnsupportedModel("maxpool", pool, "the spec's max pool is 3×3, stride 2, padding 1")
         stem["pool"] = "max"
+    elif (aa := stem_aa(pool)) is not None:  # family: anti-aliasing (issue 18)
+        stem.update(aa)
     elif isinstance(pool, nn.Sequential) and len(pool) == 3:
         _conv(pool[0], "maxpool.0")
         stem["pool"] = "conv"
@@ -83,9 +87,24 @@ def _settings(model: nn.Module, path: str, bottleneck: bool) -> dict[str, Any]:
         if out % width:
             raise UnsupportedModel(f"{path}.conv2", convs[1], f"{out} output channels are no multiple of {width}")
         s.update(expansion=out // width, block="basic")
+    aa = block_aa(b, path)  # family: anti-aliasing (issue 18): the pool carries the stride
+    if aa is not None:
+        s["_aa"], stride = aa[0], max(stride, aa[1])
     s["width"] = width
     s["stride"] = stride
     s["_dilation"] = max(c.dilation[0] for c in convs)
+    s.update(_shortcut_settings(b, path))
+    s.update(_attention(b, path, out))
+    last_norm: Any = getattr(b, f"bn{n}")
+    s["_zero"] = isinstance(last_norm, nn.BatchNorm2d | nn.GroupNorm) and _zero(last_norm.weight)
+    dp: Any = getattr(b, "drop_path", None)
+    s["_drop_path"] = float(getattr(dp, "drop_prob", 0.0) or 0.0) if dp is not None else 0.0
+    return s
+
+
+def _shortcut_settings(b: Any, path: str) -> dict[str, Any]:
+    """A block's shortcut: its use (``_use``) and whether a projection has a norm."""
+    s: dict[str, Any] = {}
     ds: Any = getattr(b, "downsample", None)
     if ds is None or isinstance(ds, nn.Identity):
         s["_use"] = "identity"
@@ -105,11 +124,6 @@ def _settings(model: nn.Module, path: str, bottleneck: bool) -> dict[str, Any]:
             _norm(mods[1], f"{path}.downsample.{len(ds) - len(mods) + 1}")
     else:
         raise UnsupportedModel(f"{path}.downsample", ds, "expected a Sequential of [avg pool,] conv [, norm]")
-    s.update(_attention(b, path, out))
-    last_norm: Any = getattr(b, f"bn{n}")
-    s["_zero"] = isinstance(last_norm, nn.BatchNorm2d | nn.GroupNorm) and _zero(last_norm.weight)
-    dp: Any = getattr(b, "drop_path", None)
-    s["_drop_path"] = float(getattr(dp, "drop_prob", 0.0) or 0.0) if dp is not None else 0.0
     return s
 
 
@@ -125,6 +139,9 @@ def _stage_blocks(model: nn.Module) -> list[list[dict[str, Any]]]:
         for j in range(len(layer)):
             b = layer[j]
             bottleneck = isinstance(getattr(b, "conv3", None), nn.Module)
+            if is_split_attention(getattr(b, "conv2", None)):  # family: split attention (issue 18)
+                blocks.append(resnest_settings(model, f"layer{i}.{j}", _shortcut_settings))
+                continue
             blocks.append(_settings(model, f"layer{i}.{j}", bottleneck))
         out.append(blocks)
         i += 1
@@ -147,7 +164,7 @@ def _stage_entry(blocks: list[dict[str, Any]], path: str) -> dict[str, Any]:
     norms = {b.get("shortcut_norm") for b in blocks if "shortcut_norm" in b}
     if norms:
         entry["shortcut_norm"] = norms.pop()
-    skip = {"width", "stride", "_use", "shortcut_norm", "_zero", "_drop_path", "_dilation"}
+    skip = {"width", "stride", "_use", "shortcut_norm", "_zero", "_drop_path", "_dilation", "_aa", "_avd"}
     for key, value in first.items():
         if key in skip:
             continue
@@ -208,6 +225,8 @@ def resnet_data(model: nn.Module) -> dict[str, Any]:
         "head": _head(model, channels),
     }
     _drop_path(data, blocks)
+    network_aa(data, blocks)  # family: anti-aliasing and split attention (issue 18)
+    network_avd(data, blocks)
     if all(b["_zero"] for b in blocks):
         data["init"] = {"zero_init_residual": True}
     return data

@@ -8,7 +8,9 @@ from typing import Any
 from torch import nn
 
 from resnetdsl import plan as P
+from resnetdsl.importer.antialias import check_blur  # family: anti-aliasing (issue 18)
 from resnetdsl.importer.modules import _ACTS, UnsupportedModel, _sub
+from resnetdsl.importer.resnest import check_split  # family: split attention (issue 18)
 
 _HARMLESS = (
     nn.Identity,
@@ -63,6 +65,9 @@ CHECKS: dict[type, Check | None] = {
     P.SqueezeExcite: _present,
     P.EfficientChannelAttn: _present,
     P.DropPath: None,
+    # family: anti-aliasing and split attention (issue 18)
+    P.BlurPool: check_blur,
+    P.SplitAttention: check_split,
 }
 """Plan op type → how the model's module at its path is checked; ``None``: the model need not have one there
 (parameter-free modules a model may leave out or write inline). A type missing here is a KeyError."""

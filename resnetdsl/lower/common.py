@@ -27,6 +27,10 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "se_divisor": None,  # se: 8
     "eca_kernel": None,  # eca: from the channels
     "drop_path": None,  # 0
+    # family: anti-aliasing and split attention (issue 18)
+    "aa": "none",
+    "radix": None,  # resnest: 2
+    "avd": None,  # resnest: last
 }
 RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered

@@ -12,7 +12,17 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from resnetdsl.ops import act, attention, conv, misc, norm, pool, shortcut
+from resnetdsl.ops import (  # family: anti-aliasing and split attention (issue 18)
+    act,
+    antialias,
+    attention,
+    conv,
+    misc,
+    norm,
+    pool,
+    shortcut,
+    split,
+)
 from resnetdsl.ops.base import Description, Entry, OpType, Shape, Window, numel
 
 __all__ = ["DESCRIPTIONS", "Description", "Entry", "OpType", "Shape", "Window", "counts", "describe", "register"]
@@ -28,7 +38,7 @@ def register(description: Description) -> None:
     DESCRIPTIONS[description.op] = description
 
 
-for _family in (conv, norm, act, pool, attention, shortcut, misc):
+for _family in (conv, norm, act, pool, attention, shortcut, misc, antialias, split):
     for _description in _family.DESCRIPTIONS:
         register(_description)
 
