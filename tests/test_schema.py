@@ -69,6 +69,7 @@ def test_enums_for_completion() -> None:
         "bottleneck",
         "preact_basic",
         "preact_bottleneck",
+        "resnest",
     ]
     assert enum(defs["Stage"]["properties"]["shortcut"]) == [
         "identity_pad",

@@ -1,6 +1,6 @@
 """Reading anti-aliased downsampling (issue 18) from a model: timm's ``BlurPool2d`` and ``aa_layer`` average
 pools, in the stem and in blocks, recognised from their structure (no parameters, a binomial depthwise filter with
-reflect padding; an average pool of kernel = stride); and the check of a blur pool against the plan's."""
+reflect padding; an average pool of kernel = stride)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from resnetdsl import plan as P
 from resnetdsl.importer.modules import UnsupportedModel, _conv
-from resnetdsl.ops.antialias import blur_padding
+from resnetdsl.ops.antialias import padding_of
 
 
 def blur_of(m: Any) -> tuple[int, int, int] | None:
@@ -27,7 +26,7 @@ def blur_of(m: Any) -> tuple[int, int, int] | None:
     if isinstance(filt, torch.Tensor):  # timm: a (C, 1, k, k) buffer and its pad mode
         if filt.dim() != 4 or tuple(filt.shape[1:]) != (1, size, size) or getattr(m, "pad_mode", None) != "reflect":
             return None
-        if getattr(m, "padding", None) != [blur_padding(P.BlurPool("", 1, stride, size))] * 4:
+        if getattr(m, "padding", None) != [padding_of(stride, size)] * 4:
             return None
         if not filt.is_meta:
             row = torch.tensor([comb(size - 1, k) for k in range(size)], dtype=torch.float64) / 2 ** (size - 1)
@@ -100,10 +99,3 @@ def network_aa(data: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
         data["defaults"]["aa"] = block_kind
     if stem_kind != block_kind and stem.get("pool") != "none":
         stem["aa"] = stem_kind
-
-
-def check_blur(op: P.BlurPool, m: Any, path: str) -> None:
-    """The model's module is a blur pool of the op's channels, stride and filter size."""
-    got = blur_of(m)
-    if got != (op.channels, op.stride, op.filter_size):
-        raise UnsupportedModel(path, m, f"expected a blur pool {(op.channels, op.stride, op.filter_size)}; got {got}")

@@ -1,7 +1,6 @@
 """Reading ResNeSt blocks (issue 18; timm's ``ResNestBottleneck`` with its ``SplitAttn``) from their structure:
 a split-attention module is a grouped 3×3 ``conv`` making ``radix`` splits, ``fc1`` and ``fc2`` 1×1 convs over the
-pooled map; the block's average pool before or after it (``avd_first``, ``avd_last``) is where it downsamples.
-Also the check of a split-attention module against the plan's op."""
+pooled map; the block's average pool before or after it (``avd_first``, ``avd_last``) is where it downsamples."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from typing import Any
 from torch import nn
 
 from resnetdsl import blocks as B
-from resnetdsl import plan as P
 from resnetdsl.importer.modules import UnsupportedModel, _act, _conv, _norm, _zero
 
 
@@ -99,15 +97,3 @@ def network_avd(data: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
         raise UnsupportedModel("", None, f"resnest blocks downsample differently: {sorted(kinds)}")
     if kinds:
         data["defaults"]["avd"] = kinds.pop()
-
-
-def check_split(op: P.SplitAttention, m: Any, path: str) -> None:
-    """The model's module is a split attention of the op's widths, radix, groups, stride and dilation."""
-    if not is_split_attention(m):
-        raise UnsupportedModel(path, m, "expected a split-attention module (conv, fc1, fc2)")
-    conv, fc1 = m.conv, m.fc1
-    got = (conv.in_channels, fc1.in_channels, fc1.out_channels, conv.out_channels // fc1.in_channels, fc1.groups)
-    got += (conv.stride[0], conv.dilation[0])
-    want = (op.in_channels, op.out_channels, op.attn_channels, op.radix, op.groups, op.stride, op.dilation)
-    if got != want:
-        raise UnsupportedModel(path, m, f"differs from the spec's split attention: {got} != {want}")

@@ -18,6 +18,7 @@ from typing import Any
 from resnetdsl import blocks as B
 from resnetdsl.errors import Path
 from resnetdsl.lower import network_rules as NR
+from resnetdsl.lower.aa_resnest_rules import RULES as _AA_RESNEST_RULES  # family: issue 18
 from resnetdsl.lower.common import _Issues, scope_words
 from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings
 from resnetdsl.plan import Norm, Op, Plan
@@ -320,6 +321,7 @@ RULES: tuple[Rule, ...] = (
     NR.output_stride,
     NR.backbone,
     NR.zero_init,
+    *_AA_RESNEST_RULES,  # family: anti-aliasing and split attention (issue 18)
 )
 """Every rule of lowering (issues are sorted by their place in the spec afterwards, so the order only matters
 for specs given as mappings, without marks)."""

@@ -15,7 +15,11 @@ from resnetdsl.ops.pool import POOL_FILL
 
 def blur_padding(op: P.BlurPool) -> int:
     """The reflect padding on every side (timm's ``get_padding(filter_size, stride)``)."""
-    return ((op.stride - 1) + (op.filter_size - 1)) // 2
+    return padding_of(op.stride, op.filter_size)
+
+
+def padding_of(stride: int, filter_size: int) -> int:
+    return ((stride - 1) + (filter_size - 1)) // 2
 
 
 class BlurPoolType(OpType[P.BlurPool]):

@@ -12,7 +12,6 @@ weights the splits).
 from __future__ import annotations
 
 from resnetdsl import plan as P
-from resnetdsl.ops.act import ActType
 from resnetdsl.ops.attention import ATTENTION_FILL
 from resnetdsl.ops.base import (
     STAT_BYTES,
@@ -27,17 +26,18 @@ from resnetdsl.ops.base import (
     out_len,
     stride_text,
 )
+from resnetdsl.vocab import ACTIVATIONS
 
-_ACT = ActType()
 
-
-def split_parts(op: P.SplitAttention) -> tuple[P.Conv, P.Conv, P.Conv]:
-    """Its three convs as plan ops (``conv``, ``fc1``, ``fc2``), for their shapes and costs."""
-    mid, d = op.mid_channels, op.dilation
-    conv = P.Conv("conv", op.in_channels, mid, 3, op.stride, d, d, op.groups * op.radix)
-    fc1 = P.Conv("fc1", op.out_channels, op.attn_channels, 1, groups=op.groups, bias=True)
-    fc2 = P.Conv("fc2", op.attn_channels, mid, 1, groups=op.groups, bias=True)
-    return conv, fc1, fc2
+def split_convs(op: P.SplitAttention) -> tuple[tuple[str, int, int, int, int], ...]:
+    """Its three convs (``conv``, ``fc1``, ``fc2``): name, output channels, input channels per group, kernel,
+    bias (1) or not (0)."""
+    mid, g = op.mid_channels, op.groups
+    return (
+        ("conv", mid, op.in_channels // (g * op.radix), 3, 0),
+        ("fc1", op.attn_channels, op.out_channels // g, 1, 1),
+        ("fc2", mid, op.attn_channels // g, 1, 1),
+    )
 
 
 class SplitAttentionType(OpType[P.SplitAttention]):
@@ -63,13 +63,10 @@ class SplitAttentionType(OpType[P.SplitAttention]):
     def entries(self, op: P.SplitAttention) -> tuple[Entry, ...]:
         out: tuple[Entry, ...] = ()
         norms = {"conv": "bn0", "fc1": "bn1"}
-        for conv in split_parts(op):
-            out += nested(
-                conv.name,
-                conv_entries(conv.out_channels, conv.in_channels // conv.groups, (conv.kernel_size,) * 2, conv.bias),
-            )
-            if op.norm == "batch" and conv.name in norms:
-                out += nested(norms[conv.name], batch_norm_entries(conv.out_channels))
+        for name, cout, cin, k, bias in split_convs(op):
+            out += nested(name, conv_entries(cout, cin, (k, k), bool(bias)))
+            if op.norm == "batch" and name in norms:
+                out += nested(norms[name], batch_norm_entries(cout))
         return out
 
     def in_channels(self, op: P.SplitAttention) -> int:
@@ -88,8 +85,13 @@ class SplitAttentionType(OpType[P.SplitAttention]):
             t.save(t.new(channels, STAT_BYTES, batched=False))
             t.save(t.new(channels, STAT_BYTES, batched=False))
             x = t.new(size)
-        act = P.Act("act", op.act, negative_slope=op.negative_slope)
-        return _ACT.saves(act, x, t, size, size)
+        if ACTIVATIONS[op.act].backward_reads == "output":  # in place: its output is the input's storage
+            t.save(x)
+        else:  # the in-place form saves a copy of its input (GELU, not in place, its input itself)
+            t.save(t.new(size) if ACTIVATIONS[op.act].inplace else x)
+            if not ACTIVATIONS[op.act].inplace:
+                return t.new(size)
+        return x
 
     def saves(self, op: P.SplitAttention, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         mid, attn = op.mid_channels, op.attn_channels
