@@ -366,7 +366,8 @@ CASES: list[tuple[str, str, list[str]]] = [
         "bottleneck_setting_on_preact_basic",
         BASE + "defaults: {block: preact_basic}\nstages: [{depth: 1, width: 16, groups: 2}]\n",
         [
-            "t.yaml:4:40: stages[0].groups: applies only to bottleneck or resnest blocks (stages[0] uses preact_basic blocks)"
+            "t.yaml:4:40: stages[0].groups: applies only to bottleneck or resnest blocks "
+            "(stages[0] uses preact_basic blocks)"
         ],
     ),
     (
