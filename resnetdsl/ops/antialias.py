@@ -3,7 +3,7 @@
 
 A blur pool is a depthwise conv of fixed weights after reflect padding: it counts by the conv rule (C × k² MACs
 per output position, its output among the activations), holds nothing in the ``state_dict``, and a training step
-keeps the padded input (for the conv's backward) and the k×k filter it computed.
+keeps its input (reflect padding's backward reads it), the padded input (the conv's) and the k×k filter.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class BlurPoolType(OpType[P.BlurPool]):
     fill = POOL_FILL
     line = "start"
     fresh = True
-    legend = "blur k/s: anti-aliasing blur pool (fixed binomial k×k filter, reflect padding) that downsamples"
+    legend = "k×k blur pool /s: anti-aliasing (a fixed binomial k×k filter after reflect padding), then the stride"
 
     def infer(self, op: P.BlurPool, x: Shape) -> tuple[Shape, int, int]:
         c, h, w = x
@@ -51,6 +51,7 @@ class BlurPoolType(OpType[P.BlurPool]):
     def saves(self, op: P.BlurPool, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         c, h, w = t.shape
         p = blur_padding(op)
+        t.save(x)  # reflect padding's backward reads its input
         t.save(t.new(c * (h + 2 * p) * (w + 2 * p)))  # the padded input, which the conv's backward reads
         t.save(t.new(op.filter_size**2, batched=False))  # the filter (expanded over channels: a view)
         return t.new(size_out)

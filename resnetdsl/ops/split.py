@@ -5,8 +5,7 @@ rule: the grouped 3×3 conv on the map, ``fc1`` and ``fc2`` on the pooled 1×1 m
 activations too); the sums over splits, the mean, the softmax and the weighting are no multiply-accumulates of a
 conv. Every output position reads the whole map through the gate (``global``). A training step keeps what
 autograd keeps of its layers (the conv's input, the norms' inputs and statistics, the activations' rule, the
-pooled map, ``fc1``'s output, the softmax or sigmoid output, and for radix > 1 the gate's contiguous copy that
-weights the splits).
+pooled map, ``fc1``'s output, the softmax or sigmoid output, and the splits the gate weights).
 """
 
 from __future__ import annotations
@@ -103,9 +102,7 @@ class SplitAttentionType(OpType[P.SplitAttention]):
         t.save(hidden)  # fc2's input
         gate = t.new(mid)
         t.save(gate)  # softmax and sigmoid keep their output
-        t.save(split)  # the weighting multiplies the splits by the gate
-        if op.radix > 1:  # the softmax ran on a transposed view: reshaping it copies
-            t.save(t.new(mid))
+        t.save(split)  # the weighting multiplies the splits by the gate (the softmax's output is contiguous)
         return t.new(size_out)
 
     def torch_name(self, op: P.SplitAttention) -> str:
