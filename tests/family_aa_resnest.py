@@ -36,6 +36,16 @@ def meta_import(name: str) -> Spec:
     return spec
 
 
+class References(dict[str, tuple[nn.Module, Any]]):
+    """timm models and the models of their imported specs, each built once (a module-scoped fixture holds one)."""
+
+    def pair(self, name: str) -> tuple[nn.Module, Any]:
+        if name not in self:
+            ref = timm_reference(name)
+            self[name] = ref, numeric_parity(ref, name)
+        return self[name]
+
+
 def timm_reference(name: str, **kwargs: Any) -> nn.Module:
     import timm
 
@@ -51,12 +61,13 @@ def timm_reference(name: str, **kwargs: Any) -> nn.Module:
     return ref
 
 
-def numeric_parity(ref: nn.Module, name: str) -> nn.Module:
-    """The imported spec's model loads ``ref``'s state_dict strictly and computes its eval outputs at 64 px."""
+def numeric_parity(ref: nn.Module, name: str) -> Any:
+    """The imported spec's model loads ``ref``'s state_dict strictly and computes its eval outputs at 64 px
+    (built on the meta device and given ``ref``'s tensors: no time spent drawing weights)."""
     spec = spec_from_model(ref, name=name)
-    ours = resnetdsl.build_model(spec).eval()
+    ours = resnetdsl.build_model(spec, device="meta").eval()
     assert list(ours.state_dict()) == list(ref.state_dict())
-    ours.load_state_dict(ref.state_dict(), strict=True)
+    ours.load_state_dict({k: v.clone() for k, v in ref.state_dict().items()}, strict=True, assign=True)
     x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)

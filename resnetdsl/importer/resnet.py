@@ -111,7 +111,7 @@ def _shortcut_settings(b: Any, path: str) -> dict[str, Any]:
     elif isinstance(ds, nn.Sequential):
         mods = list(ds)
         # timm's avg-pool downsample keeps an Identity in the pool's place where the block has stride 1
-        if len(mods) == 3 and (type(mods[0]) is nn.AvgPool2d or isinstance(mods[0], nn.Identity)):
+        if len(mods) == 3 and isinstance(mods[0], nn.AvgPool2d | nn.Identity):  # AvgPool2dSame: dilated
             s["_use"] = "avgpool_projection"
             mods = mods[1:]
         else:
