@@ -5,7 +5,8 @@ It reads a spec mapping (no resnetdsl code): every block's settings layered defa
 for each written setting the blocks (and the stem) that take their value from it. A setting is *unused* when it
 reaches something and nothing it reaches uses it, by the docs' rules:
 
-- ``stride_on``, ``groups``, ``width_per_group``: bottleneck blocks (post- or pre-activation);
+- ``stride_on``: bottleneck blocks (post- or pre-activation); ``groups``, ``width_per_group``: those and resnest
+  blocks; ``radix``, ``avd``: resnest blocks; ``aa`` (but ``none``): basic and bottleneck blocks (issue 18);
 - ``dropout``: ``preact_basic`` blocks;
 - ``norm_groups``, ``norm_group_channels``: norm ``group``; ``act_negative_slope``: act ``leaky_relu``;
   ``se_ratio``, ``se_divisor``: attention ``se``; ``eca_kernel``: attention ``eca``;
@@ -38,6 +39,10 @@ CHECKED = (
     "eca_kernel",
     "shortcut_norm",
     "drop_path",
+    # family: anti-aliasing and split attention (issue 18)
+    "radix",
+    "avd",
+    "aa",
 )
 """The settings some blocks cannot use (every other block setting applies to every block)."""
 PROJECTIONS = ("projection", "projection_all", "avgpool_projection")
@@ -101,8 +106,14 @@ def uses(part: Part, key: str, blocks: int) -> bool:
     if part.stage is None:  # the stem takes only norm and act settings
         return key not in NORM_ACT or _norm_act_used(v, key)
     kind = v["block"]
-    if key in ("stride_on", "groups", "width_per_group"):
+    if key == "stride_on":
         return kind in ("bottleneck", "preact_bottleneck")
+    if key in ("groups", "width_per_group"):
+        return kind in ("bottleneck", "preact_bottleneck", "resnest")
+    if key in ("radix", "avd"):
+        return kind == "resnest"
+    if key == "aa":
+        return v["aa"] == "none" or kind in ("basic", "bottleneck")
     if key == "dropout":
         return kind == "preact_basic"
     if key in NORM_ACT:
