@@ -32,13 +32,15 @@ class Field:
 
     def through(self, op: P.Op) -> Field:
         """The field after ``op``: its description's window (``r ← r + (k − 1)·d·j``, ``j ← j·s``), nothing
-        for a neutral op, the whole input after a global one (channel attention's gate)."""
+        for a neutral op, the whole input after a global one (channel attention's gate; its stride, if it has one,
+        still multiplies the jump)."""
         reach = DESCRIPTIONS[type(op)].reach(op)  # KeyError: an op type without a description
         if isinstance(reach, Window):
             k, s, d = reach
             return Field(self.size + (k - 1) * d * self.jump, self.jump * s, max(self.dilation, d), self.whole)
-        if reach == "global":
-            return Field(self.size, self.jump, self.dilation, True)
+        if reach == "global":  # a gate over the whole map; a strided one (split attention) still reduces
+            stride = DESCRIPTIONS[type(op)].stride(op)
+            return Field(self.size, self.jump * stride, self.dilation, True)
         return self
 
     def through_all(self, ops: Iterable[P.Op]) -> Field:
