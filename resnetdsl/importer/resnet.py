@@ -214,6 +214,7 @@ def resnet_data(model: nn.Module) -> dict[str, Any]:
     stem, cin = _stem(model)
     per_stage = _stage_blocks(model)
     entries = [_stage_entry(blocks, f"layer{i + 1}") for i, blocks in enumerate(per_stage)]
+    _hidden_dilations(entries, per_stage)
     defaults, stages = _collect(entries)
     blocks = [b for st in per_stage for b in st]
     channels = blocks[-1]["width"] * blocks[-1]["expansion"]
@@ -230,6 +231,16 @@ def resnet_data(model: nn.Module) -> dict[str, Any]:
     if all(b["_zero"] for b in blocks):
         data["init"] = {"zero_init_residual": True}
     return data
+
+
+def _hidden_dilations(entries: list[dict[str, Any]], per_stage: list[list[dict[str, Any]]]) -> None:
+    """A one-block stage of bottleneck-like blocks shows no conv of its own dilation (its only 3×3 keeps the
+    previous stage's): the next stage's first 3×3 does (issue 18: timm's dilated ResNeSt-14)."""
+    for i, entry in enumerate(entries[:-1]):
+        first = per_stage[i + 1][0]
+        if len(per_stage[i]) == 1 and first["block"] in ("bottleneck", "resnest"):
+            if first.get("_dilation", 1) > entry.get("dilation", 1):
+                entry["dilation"] = first["_dilation"]
 
 
 def _drop_path(data: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
