@@ -238,9 +238,9 @@ def _hidden_dilations(entries: list[dict[str, Any]], per_stage: list[list[dict[s
     previous stage's): the next stage's first 3×3 does (issue 18: timm's dilated ResNeSt-14)."""
     for i, entry in enumerate(entries[:-1]):
         first = per_stage[i + 1][0]
-        if len(per_stage[i]) == 1 and first["block"] in ("bottleneck", "resnest"):
-            if first.get("_dilation", 1) > entry.get("dilation", 1):
-                entry["dilation"] = first["_dilation"]
+        hidden = len(per_stage[i]) == 1 and first["block"] in ("bottleneck", "resnest")
+        if hidden and first.get("_dilation", 1) > entry.get("dilation", 1):
+            entry["dilation"] = first["_dilation"]
 
 
 def _drop_path(data: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
