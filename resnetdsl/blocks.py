@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
-from resnetdsl.plan import (
+from resnetdsl.plan import (  # family: anti-aliasing and split attention (issue 18)
     Act,
     Block,
+    BlurPool,
     Cbam,
     Conv,
     ConvNormAct,
@@ -30,10 +31,12 @@ from resnetdsl.plan import (
     Pool,
     SelectiveKernel,
     ShortcutUse,
+    SplitAttention,
     SqueezeExcite,
 )
 from resnetdsl.vocab import (
     ACTIVATIONS,
+    BLUR_FILTER_SIZE,
     CBAM_KERNEL,
     CBAM_RATIO,
     DEFAULT_NEGATIVE_SLOPE,
@@ -45,6 +48,10 @@ from resnetdsl.vocab import (
     NORMS,
     SE_DIVISOR,
     SE_RATIO,
+    SPLIT_ATTN_DIVISOR,
+    SPLIT_ATTN_MIN,
+    SPLIT_ATTN_RATIO,
+    SPLIT_RADIX,
 )
 from resnetdsl.vocab import eca_kernel_size as eca_kernel_size  # re-exported: the importer reads it here
 
@@ -131,6 +138,13 @@ class BlockConfig:
     first_dilation: int | None = None
     """Dilation of the block's first 3×3 conv (basic: ``conv1``; bottleneck: its only 3×3): the previous stage's
     dilation in a stage's first block, as torchvision and timm build it. ``None``: ``dilation``."""
+    # family: anti-aliased downsampling and split attention (issue 18)
+    aa: str = "none"
+    """Basic and bottleneck: ``blur``, ``avg`` or ``none`` (see :func:`antialias`)."""
+    radix: int = SPLIT_RADIX
+    """Resnest: splits per cardinal group."""
+    avd: str = "last"
+    """Resnest: ``first``, ``last`` or ``none``."""
 
     # selective kernels (issue 18, SK family)
     sk_kernels: tuple[int, ...] = (3, 5)
@@ -257,11 +271,13 @@ def basic(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
     cout = width * cfg.expansion
     (c1,) = branch_widths(cfg, width, 1)
     legacy = cfg.layout == "senet" and cfg.attention != "none"  # the legacy SENets' basic block: ReLU, then SE
+    aa = antialias(cfg, "aa", c1, stride)
     main: tuple[Op, ...] = (
-        _conv("conv1", cin, c1, 3, stride, cfg, dilation=cfg.first_dil),
+        _conv("conv1", cin, c1, 3, 1 if aa else stride, cfg, dilation=cfg.first_dil),
         *_norm(cfg, "bn1", c1),
         *drop_block(cfg, c1),
         _act(cfg, "act1"),
+        *aa,
         _conv("conv2", c1, cout, 3, 1, cfg, dilation=cfg.dilation),
         *_norm(cfg, "bn2", cout, zero_init=cfg.zero_init),
         *((_act(cfg, "act2"),) if legacy else ()),
@@ -283,14 +299,16 @@ def bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
     c1, mid = branch_widths(cfg, bottleneck_mid(cfg, width), 2)
     cout = width * cfg.expansion
     s1, s3 = (stride, 1) if cfg.stride_on == "1x1" else (1, stride)
+    aa = antialias(cfg, "aa", mid, s3)
     main: tuple[Op, ...] = (
         _conv("conv1", cin, c1, 1, s1, cfg),
         *_norm(cfg, "bn1", c1),
         _act(cfg, "act1"),
-        _conv("conv2", c1, mid, 3, s3, cfg, groups=cfg.groups, dilation=cfg.first_dil),
+        _conv("conv2", c1, mid, 3, 1 if aa else s3, cfg, groups=cfg.groups, dilation=cfg.first_dil),
         *_norm(cfg, "bn2", mid),
         *drop_block(cfg, mid),
         _act(cfg, "act2"),
+        *aa,
         _conv("conv3", mid, cout, 1, 1, cfg),
         *_norm(cfg, "bn3", cout, zero_init=cfg.zero_init),
         *attention(cfg, cout),
@@ -420,6 +438,69 @@ def sk_bottleneck(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockO
     return BlockOps(mid, cout, main, (_act(cfg, "act"),))
 
 
+# --- family: anti-aliased downsampling and split attention (issue 18) -----------------------------------------
+
+AA_KINDS = frozenset({"basic", "bottleneck"})
+"""The block kinds that take ``aa`` (timm's BasicBlock and Bottleneck)."""
+
+
+def aa_pool(kind: str, name: str, channels: int, stride: int) -> tuple[Op, ...]:
+    """timm's ``create_aa``: a blur pool of ``stride``, or an s×s/s average pool (``nn.AvgPool2d(stride)``)."""
+    if kind == "blur":
+        return (BlurPool(name, channels, stride, BLUR_FILTER_SIZE),)
+    if kind == "avg":
+        return (Pool(name, "avg", stride, stride),)
+    return ()
+
+
+def antialias(cfg: BlockConfig, name: str, channels: int, stride: int) -> tuple[Op, ...]:
+    """The anti-aliasing pool after a block's strided 3×3 (which then runs at stride 1): where the block
+    downsamples, or where its first 3×3 keeps a smaller dilation than the stage's (then at stride 1), as timm's
+    ``use_aa``; none otherwise."""
+    if cfg.aa == "none" or cfg.block not in AA_KINDS or not (stride > 1 or cfg.first_dil != cfg.dilation):
+        return ()
+    return aa_pool(cfg.aa, name, channels, stride)
+
+
+def timm_make_divisible(value: float, divisor: int, min_value: int) -> int:
+    """timm's ``make_divisible`` with its ``round_limit`` 0.9: nearest multiple of ``divisor``, at least
+    ``min_value``, one more divisor where rounding lost more than 10 %."""
+    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * value else new
+
+
+def split_attn_channels(channels: int, radix: int) -> int:
+    """The hidden width of split attention over ``channels`` (timm's ``SplitAttn``)."""
+    return timm_make_divisible(channels * radix * SPLIT_ATTN_RATIO, SPLIT_ATTN_DIVISOR, SPLIT_ATTN_MIN)
+
+
+def resnest(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
+    """1×1 → BN → ReLU → [3×3/s avg pool] → split attention 3×3 (radix, groups) → [3×3/s avg pool] → 1×1 → BN;
+    ReLU after the add (timm's ResNestBottleneck; the pool where it downsamples, per ``avd``)."""
+    mid = bottleneck_mid(cfg, width)
+    cout = width * cfg.expansion
+    avd = cfg.avd != "none" and stride > 1
+    pool = (Pool(f"avd_{cfg.avd}", "avg", 3, stride, padding=1),) if avd else ()
+    norm: Literal["batch", "none"] = "none" if cfg.norm_act.norm == "none" else "batch"  # rules refuse the others
+    act = _act(cfg, "act")
+    attn = split_attn_channels(mid, cfg.radix)
+    split = SplitAttention(
+        "conv2", mid, mid, attn, cfg.radix, cfg.groups, 1 if avd else stride, cfg.first_dil, norm, act.kind,
+        act.negative_slope,
+    )  # fmt: skip
+    main: tuple[Op, ...] = (
+        _conv("conv1", cin, mid, 1, 1, cfg),
+        *_norm(cfg, "bn1", mid),
+        _act(cfg, "act1"),
+        *(pool if cfg.avd == "first" else ()),
+        split,
+        *(pool if cfg.avd == "last" else ()),
+        _conv("conv3", mid, cout, 1, 1, cfg),
+        *_norm(cfg, "bn3", cout, zero_init=cfg.zero_init),
+    )
+    return BlockOps(mid, cout, main, (_act(cfg, "act3"),))
+
+
 BlockBuilder = Callable[[BlockConfig, int, int, int], BlockOps]
 """A block kind's ops: ``build(cfg, in_channels, width, stride)``."""
 
@@ -428,8 +509,9 @@ KIND_SETTINGS = (
     | frozenset(
         {"sk_kernels", "sk_keep_3x3", "sk_split_input", "sk_rd_ratio", "sk_rd_divisor"}  # issue 18: SK family
     )
-    | frozenset({"group_width", "bottleneck_ratio"})
-)  # issue 19: RegNet
+    | frozenset({"group_width", "bottleneck_ratio"})  # issue 19: RegNet
+    | frozenset({"radix", "avd"})  # family: split attention (issue 18)
+)
 """Block settings that only some block kinds use; each kind lists those it uses (:attr:`BlockKind.uses`), and
 lowering reports one that no block it reaches uses. Every other block setting applies to every kind."""
 
@@ -529,6 +611,16 @@ for _kind in (
     BlockKind("preact_basic", preact_basic, 1, True, frozenset({"dropout"}), "PreActBasic", "PreActBasicBlock"),
     BlockKind(
         "preact_bottleneck", preact_bottleneck, 4, True, _BOTTLENECK_SETTINGS, "PreActBottleneck", "PreActBottleneck"
+    ),
+    # family: split attention (issue 18)
+    BlockKind(
+        "resnest",
+        resnest,
+        4,
+        False,
+        frozenset({"groups", "width_per_group", "radix", "avd"}),
+        "ResNeSt",
+        "ResNestBottleneck",
     ),
 ):
     register_block_kind(_kind)

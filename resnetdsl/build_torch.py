@@ -19,9 +19,10 @@ from torch.utils.checkpoint import checkpoint
 
 from resnetdsl import plan as P
 from resnetdsl.errors import SpecError
-from resnetdsl.layers import (
+from resnetdsl.layers import (  # family: anti-aliasing and split attention (issue 18)
     AvgPool2dSame,
     BatchNormAct2d,
+    BlurPool2d,
     Cbam,
     ConvNormAct,
     DropBlock,
@@ -34,6 +35,7 @@ from resnetdsl.layers import (
     GroupNormAct,
     PadShortcut,
     SelectiveKernel,
+    SplitAttn,
     SqueezeExcite,
     StdConv2d,
 )
@@ -549,3 +551,25 @@ def build(
         m.requires_grad_(False)
     model.train()  # puts the frozen parts (and with norm_eval the batch norms) in eval mode
     return model
+
+
+# --- family: anti-aliased downsampling and split attention (issue 18) ---------------------------------------
+
+
+def _split_attention(op: P.SplitAttention) -> nn.Module:
+    return SplitAttn(
+        op.in_channels,
+        op.out_channels,
+        op.attn_channels,
+        radix=op.radix,
+        groups=op.groups,
+        stride=op.stride,
+        dilation=op.dilation,
+        norm=op.norm,
+        act=ACTIVATIONS[op.act].torch,
+        negative_slope=op.negative_slope,
+    )
+
+
+FACTORIES[P.BlurPool] = lambda op: BlurPool2d(op.channels, op.stride, op.filter_size)
+FACTORIES[P.SplitAttention] = _split_attention

@@ -396,3 +396,95 @@ class DropBlock(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p:g}, block_size={self.block_size}, gamma_scale={self.gamma_scale:g}"
+
+
+# --- family: anti-aliased downsampling and split attention (issue 18) ---------------------------------------
+
+
+class BlurPool2d(nn.Module):
+    """Anti-aliased downsampling (timm's ``BlurPool2d``): reflect padding, then a depthwise conv whose fixed
+    weights are the outer product of binomial coefficients, at ``stride``. The filter is computed, not stored: it
+    is no part of the ``state_dict`` (timm keeps it in a non-persistent buffer)."""
+
+    def __init__(self, channels: int, stride: int = 2, filter_size: int = 3) -> None:
+        super().__init__()
+        self.channels = channels
+        self.stride = stride
+        self.filter_size = filter_size
+        self.pad = ((stride - 1) + (filter_size - 1)) // 2
+        n = filter_size - 1
+        row = [1.0]
+        for k in range(n):  # C(n, k + 1) from C(n, k)
+            row.append(row[-1] * (n - k) / (k + 1))
+        self.coefficients = [c / 2**n for c in row]
+
+    def forward(self, x: Tensor) -> Tensor:
+        c = torch.tensor(self.coefficients, dtype=x.dtype, device=x.device)
+        k = self.filter_size
+        weight = (c[:, None] * c[None, :])[None, None, :, :].expand(self.channels, 1, k, k)
+        x = F.pad(x, [self.pad, self.pad, self.pad, self.pad], mode="reflect")
+        return F.conv2d(x, weight, stride=self.stride, groups=self.channels)
+
+    def extra_repr(self) -> str:
+        return f"{self.channels}, stride={self.stride}, filter_size={self.filter_size}"
+
+
+class SplitAttn(nn.Module):
+    """Split attention with timm's module names (``conv``, ``bn0``, ``act0``, ``fc1``, ``bn1``, ``act1``,
+    ``fc2``): a grouped 3×3 conv makes ``radix`` splits; their sum, averaged over the map, gives through
+    ``fc1``/``fc2`` one weight per split and channel (softmax over the splits; sigmoid for radix 1), and the
+    output is the weighted sum of the splits. ``norm`` ``none`` leaves out ``bn0`` and ``bn1``; ``act`` is the
+    ``torch.nn`` activation's class name."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        attn_channels: int,
+        radix: int = 2,
+        groups: int = 1,
+        stride: int = 1,
+        dilation: int = 1,
+        norm: str = "batch",
+        act: str = "ReLU",
+        negative_slope: float = 0.01,
+    ) -> None:
+        super().__init__()
+        self.radix = radix
+        self.cardinality = groups
+        mid = out_channels * radix
+        self.conv = nn.Conv2d(
+            in_channels, mid, 3, stride, padding=dilation, dilation=dilation, groups=groups * radix, bias=False
+        )
+        self.bn0 = nn.BatchNorm2d(mid) if norm == "batch" else nn.Identity()
+        self.act0 = self._act(act, negative_slope)
+        self.fc1 = nn.Conv2d(out_channels, attn_channels, 1, groups=groups)
+        self.bn1 = nn.BatchNorm2d(attn_channels) if norm == "batch" else nn.Identity()
+        self.act1 = self._act(act, negative_slope)
+        self.fc2 = nn.Conv2d(attn_channels, mid, 1, groups=groups)
+
+    @staticmethod
+    def _act(name: str, negative_slope: float) -> nn.Module:
+        if name == "LeakyReLU":
+            return nn.LeakyReLU(negative_slope, inplace=True)
+        if name == "GELU":
+            return nn.GELU()
+        layer: nn.Module = getattr(nn, name)(inplace=True)
+        return layer
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.act0(self.bn0(self.conv(x)))
+        b, rc, h, w = x.shape
+        if self.radix > 1:
+            x = x.reshape((b, self.radix, rc // self.radix, h, w))
+            gap = x.sum(dim=1)
+        else:
+            gap = x
+        gap = self.act1(self.bn1(self.fc1(gap.mean((2, 3), keepdim=True))))
+        attn = self.fc2(gap)
+        if self.radix > 1:
+            attn = F.softmax(attn.view(b, self.cardinality, self.radix, -1).transpose(1, 2), dim=1).reshape(b, -1)
+            out = (x * attn.reshape((b, self.radix, rc // self.radix, 1, 1))).sum(dim=1)
+        else:
+            out = x * torch.sigmoid(attn).view(b, -1, 1, 1)
+        return out.contiguous()

@@ -77,6 +77,8 @@ class _Tracker:
     sizes: list[int] = field(default_factory=list)
     saved: dict[int, str] = field(default_factory=dict)
     section: str = "stem"
+    shape: tuple[int, int, int] = (0, 0, 0)
+    """The input shape of the op whose rule runs (set by the walk before each rule)."""
 
     def new(self, per_sample: int, elem: int | None = None, batched: bool = True) -> int:
         self.sizes.append(per_sample * (self.batch if batched else 1) * (elem or self.elem))
@@ -103,6 +105,7 @@ class _Step(Visitor[int]):
         if part in ("final", "head"):
             self.t.section = part
         rule = DESCRIPTIONS[type(op)].saves  # KeyError: an op type without a description
+        self.t.shape = info.in_shape
         return rule(op, x, self.t, numel(info.in_shape), numel(info.out_shape))
 
     def block(self, stage: P.Stage, block: P.Block, x: int) -> int:

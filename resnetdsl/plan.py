@@ -244,6 +244,52 @@ class DropBlock:
     gamma_scale: float
 
 
+# --- family: anti-aliased downsampling and split attention (issue 18) -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BlurPool:
+    """Anti-aliased downsampling (Zhang 2019; timm's ``BlurPool2d``): reflect-pad every side by
+    ``((stride − 1) + (filter_size − 1)) // 2``, then a depthwise conv of fixed weights, the outer product of the
+    binomial coefficients C(n−1, k) / 2^(n−1) (n = ``filter_size``), at ``stride``. The filter is no parameter and
+    not in the ``state_dict`` (timm's is a non-persistent buffer; the builder's module computes it)."""
+
+    name: str
+    channels: int
+    stride: int = 2
+    filter_size: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SplitAttention:
+    """Split attention (ResNeSt, Zhang et al. 2020; timm's ``SplitAttn``), the 3×3 of a ``resnest`` block:
+    ``conv`` (3×3, ``in_channels`` → ``out_channels × radix``, ``groups × radix`` groups, bias-free) → ``bn0`` →
+    ``act0``; the ``radix`` splits are summed, averaged over the map, and ``fc1`` (1×1, ``groups`` groups, bias,
+    → ``attn_channels``) → ``bn1`` → ``act1`` → ``fc2`` (1×1, ``groups`` groups, bias, → ``out_channels × radix``)
+    give one weight per split and channel: a softmax over the splits of each cardinal group (a sigmoid for radix
+    1); the output is the weighted sum of the splits, ``out_channels`` wide."""
+
+    name: str
+    in_channels: int
+    out_channels: int
+    attn_channels: int
+    radix: int = 2
+    groups: int = 1
+    """Cardinality: groups of ``fc1`` and ``fc2`` (the conv has ``groups × radix``)."""
+    stride: int = 1
+    dilation: int = 1
+    norm: Literal["batch", "none"] = "batch"
+    """``bn0`` and ``bn1``: batch norms, or none (identities)."""
+    act: ActKind = "relu"
+    negative_slope: float = DEFAULT_NEGATIVE_SLOPE
+    """``leaky_relu`` only."""
+
+    @property
+    def mid_channels(self) -> int:
+        """The conv's output: ``out_channels × radix``."""
+        return self.out_channels * self.radix
+
+
 Op = (
     Conv
     | Norm
@@ -267,6 +313,9 @@ Op = (
     | Cbam
     | GlobalContext
     | DropBlock
+    # family: anti-aliasing and split attention (issue 18)
+    | BlurPool
+    | SplitAttention
 )
 
 

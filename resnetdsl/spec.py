@@ -38,6 +38,8 @@ BlockKind = Literal[
     "sk_bottleneck",
     # issue 19: RegNet
     "regnet",
+    # issue 18: split attention
+    "resnest",
 ]
 ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_projection", "none"]
 StrideOn = Literal["1x1", "3x3"]
@@ -49,6 +51,8 @@ NormKind = vocab.NormKind
 ActKind = vocab.ActKind
 ConvKind = vocab.ConvKind
 AttentionKind = vocab.AttentionKind
+AaKind = vocab.AaKind  # family: anti-aliasing (issue 18)
+AvdKind = vocab.AvdKind  # family: split attention (issue 18)
 
 MAX_BLOCKS = 2000
 """Most blocks in a whole network (ResNet-1202 has 600, pre-activation ResNet-1001 333): every spec the
@@ -143,6 +147,10 @@ class Stem(NormActSettings):
     and simple."""
     conv_bias: Bool = False
     """Give the stem convolutions a bias."""
+    aa: AaKind | None = None
+    """Anti-aliased stem pool (timm's ``aa_layer``): with `blur`, the 3×3 max pool runs at stride 1 and a blur
+    pool downsamples after it; with `avg`, a 2×2/2 average pool replaces the max pool; a `conv` pool runs its
+    conv at stride 1 and the anti-aliasing pool follows it. Default: `defaults.aa` (none)."""
 
 
 class BlockSettings(NormActSettings):
@@ -157,7 +165,10 @@ class BlockSettings(NormActSettings):
     (first) 3×3 is a selective kernel conv (see `sk_kernels`).
     `regnet`: RegNet's X/Y block (1×1, 3×3 in groups of `group_width` channels carrying the stride,
     optional squeeze-and-excitation after its ReLU, 1×1; inner width = output width × `bottleneck_ratio`,
-    expansion 1). Default: basic."""
+    expansion 1).
+    `resnest`: ResNeSt's bottleneck (Zhang et al. 2020, timm's ResNestBottleneck): 1×1, a split-attention
+    3×3 (`radix` splits per group, see `groups`, `width_per_group`), 1×1, expansion 4, and an average pool
+    where it downsamples (`avd`). Default: basic."""
     shortcut: ShortcutKind | None = None
     """Shortcut policy (He et al. 2015, Bag of Tricks): `identity_pad` (A: parameter-free, stride by subsampling,
     extra channels zero-padded), `projection` (B: 1×1 conv only where the shape changes), `projection_all`
@@ -167,9 +178,10 @@ class BlockSettings(NormActSettings):
     """Bottleneck only: which conv carries the stride, `1x1` (original Caffe model) or `3x3` (v1.5,
     torchvision). Default: 3x3."""
     groups: Int | None = Field(None, ge=1, le=4096)
-    """Bottleneck only: groups of the 3×3 conv (ResNeXt cardinality). Default: 1."""
+    """Bottleneck and resnest only: groups of the 3×3 conv (ResNeXt cardinality; resnest's splits are per group).
+    Default: 1."""
     width_per_group: Int | None = Field(None, ge=1, le=65536)
-    """Bottleneck only: channels per group; inner width = int(width × width_per_group / 64) × groups.
+    """Bottleneck and resnest only: channels per group; inner width = int(width × width_per_group / 64) × groups.
     Default: 64."""
     expansion: Int | None = Field(None, ge=1, le=64)
     """Output channels = stage width × expansion. Default: 1 for basic, 4 for bottleneck."""
@@ -238,6 +250,20 @@ class BlockSettings(NormActSettings):
     (width × expansion): `[c1]` for basic blocks, `[c1, c2]` for bottlenecks (a pruned network's widths, e.g.
     timm's `ecaresnet50d_pruned`); overrides `width_per_group`, `groups`' inner width and `reduce_first`.
     Default: the widths the block's rule gives."""
+
+    # family: anti-aliased downsampling and split attention (issue 18)
+    aa: AaKind | None = None
+    """Basic and bottleneck only: anti-aliased downsampling (Zhang 2019, timm's ``aa_layer``). A block that
+    downsamples runs its strided 3×3 at stride 1 and a pool follows its activation: `blur` (a 3×3 binomial blur
+    pool with reflect padding, timm's BlurPool2d) or `avg` (an s×s/s average pool); a block whose first 3×3 keeps
+    a smaller dilation than the stage's (`output_stride`) gets the pool at stride 1, as timm. `none`: no pool.
+    The stem takes it too (see `stem.aa`). Default: none."""
+    radix: Int | None = Field(None, ge=1, le=64)
+    """Resnest only: splits per cardinal group of the split-attention 3×3 (1: a sigmoid gate instead of the
+    softmax over splits). Default: 2."""
+    avd: AvdKind | None = None
+    """Resnest only: where a downsampling block strides (timm's ``avd``, ``avd_first``): a 3×3/s average pool
+    `first` (before the split-attention conv) or `last` (after it), or `none` (the conv strides). Default: last."""
 
 
 class BlockOverride(BlockSettings):

@@ -124,3 +124,20 @@ GlobalPoolKind = Literal["avg", "max"]
 
 POOLS: dict[str, str] = {"max": "Max", "avg": "Avg"}
 """Pool kind → the word torch's class names start with (``MaxPool2d``, ``AdaptiveAvgPool2d``)."""
+
+# --- family: anti-aliased downsampling and split attention (issue 18) ---------------------------------------
+
+AaKind = Literal["blur", "avg", "none"]
+"""Anti-aliased downsampling (timm's ``aa_layer``): a blur pool (``BlurPool2d``), an average pool, or none."""
+BLUR_FILTER_SIZE = 3
+"""The blur pool's binomial filter size (timm's ``BlurPool2d`` default)."""
+
+AvdKind = Literal["first", "last", "none"]
+"""Where a ``resnest`` block downsamples with its 3×3/s average pool (timm's ``avd``, ``avd_first``): before the
+split-attention conv, after it, or not at all (the conv then strides)."""
+SPLIT_RADIX = 2
+"""Splits per cardinal group of a ``resnest`` block when the spec sets no ``radix`` (timm's ResNeSt models)."""
+SPLIT_ATTN_RATIO = 0.25
+SPLIT_ATTN_DIVISOR = 8
+SPLIT_ATTN_MIN = 32
+"""Split attention's hidden width: make_divisible(in × radix × 0.25, 8, at least 32; timm's rounding)."""

@@ -5,8 +5,9 @@ It reads a spec mapping (no resnetdsl code): every block's settings layered defa
 for each written setting the blocks (and the stem) that take their value from it. A setting is *unused* when it
 reaches something and nothing it reaches uses it, by the docs' rules:
 
-- ``stride_on``: bottleneck blocks (post- or pre-activation); ``groups``, ``width_per_group``: those and
-  ``sk_bottleneck``; ``sk_*``: ``sk_basic`` and ``sk_bottleneck``;
+- ``stride_on``: bottleneck blocks (post- or pre-activation); ``groups``, ``width_per_group``: those,
+  ``sk_bottleneck`` and resnest blocks; ``sk_*``: ``sk_basic`` and ``sk_bottleneck``; ``radix``, ``avd``: resnest
+  blocks; ``aa`` (but ``none``): basic and bottleneck blocks (issue 18);
 - ``dropout``: ``preact_basic`` blocks; ``group_width``, ``bottleneck_ratio``: ``regnet`` blocks;
 - ``norm_groups``, ``norm_group_channels``: norm ``group`` or ``evonorm_s0``; ``act_negative_slope``: act
   ``leaky_relu``; ``std_eps``: conv ``std``;
@@ -49,6 +50,10 @@ CHECKED = (
     "sk_rd_divisor",
     "group_width",
     "bottleneck_ratio",
+    # family: anti-aliasing and split attention (issue 18)
+    "radix",
+    "avd",
+    "aa",
 )
 """The settings some blocks cannot use (every other block setting applies to every block)."""
 PROJECTIONS = ("projection", "projection_all", "avgpool_projection")
@@ -115,9 +120,13 @@ def uses(part: Part, key: str, blocks: int) -> bool:
     if key == "stride_on":
         return kind in ("bottleneck", "preact_bottleneck")
     if key in ("groups", "width_per_group"):
-        return kind in ("bottleneck", "preact_bottleneck", "sk_bottleneck")
+        return kind in ("bottleneck", "preact_bottleneck", "sk_bottleneck", "resnest")
     if key.startswith("sk_"):
         return kind in ("sk_basic", "sk_bottleneck")
+    if key in ("radix", "avd"):
+        return kind == "resnest"
+    if key == "aa":
+        return v["aa"] == "none" or kind in ("basic", "bottleneck")
     if key == "dropout":
         return kind == "preact_basic"
     if key in ("group_width", "bottleneck_ratio"):  # RegNet (issue 19)

@@ -115,7 +115,11 @@ def _source(name: str) -> Any:
 
 
 def _input_for(plan: P.Plan) -> tuple[int, int]:
-    """A small odd, non-square input for ImageNet-style presets; the spec's own size for the rest."""
+    """A small odd, non-square input for ImageNet-style presets; the spec's own size for the rest. Avg-pool
+    anti-aliasing (issue 18) floors odd sizes where the avg-pool shortcut ceils them, as timm's own
+    resnetaa50d does: those take a non-square size that divides by 32."""
+    if any(isinstance(op, P.Pool) and op.kind == "avg" and op.name == "aa" for _, op in plan.named_ops()):
+        return (96, 64)
     return (67, 45) if stem_stride(plan) > 1 and plan.input_size[0] >= 64 else plan.input_size
 
 

@@ -23,16 +23,6 @@ NOT_MERGED: dict[str, str] = {
     # names other family branches of issue 18 make importable; the coordinator deletes this dict once they are
     # merged (each entry is a strict xfail: the test fails as soon as one imports here)
     **dict.fromkeys(
-        "resnetaa34d resnetaa50 resnetaa50d resnetaa101d resnetblur18 resnetblur50 resnetblur50d resnetblur101d "
-        "seresnetaa50d seresnextaa101d_32x8d seresnextaa201d_32x8d".split(),
-        "anti-aliasing",
-    ),
-    **dict.fromkeys(
-        "resnest14d resnest26d resnest50d resnest50d_1s4x24d resnest50d_4s2x40d resnest101e resnest200e "
-        "resnest269e".split(),
-        "resnest",
-    ),
-    **dict.fromkeys(
         "res2net50_14w_8s res2net50_26w_4s res2net50_26w_6s res2net50_26w_8s res2net50_48w_2s res2net50d "
         "res2net101_26w_4s res2net101d res2next50".split(),
         "res2net",

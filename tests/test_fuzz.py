@@ -67,7 +67,10 @@ def choices(literal: Any) -> list[Any]:
 
 BLOCKS = choices(S.BlockKind)
 PREACT = [b for b in BLOCKS if b.startswith("preact_")]
-POSTACT = [b for b in BLOCKS if not b.startswith("preact_")]
+POSTACT = [b for b in BLOCKS if not b.startswith("preact_") and b != "resnest"]
+RESNEST = ["resnest"]  # family: split attention (issue 18): drawn as a family of its own (no attention, ...)
+AA = choices(S.AaKind)
+AVD = choices(S.AvdKind)
 SHORTCUTS = choices(S.ShortcutKind)
 PROJECTIONS = [s for s in SHORTCUTS if "projection" in s]
 NORMS = choices(S.NormKind)
@@ -219,7 +222,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     layout = draw(st.sampled_from(layouts)) if preact or draw(st.booleans()) else "resnet"
     regnet = layout in REGNET_LAYOUTS  # RegNet (issue 19): regnet blocks, the simple stem
     v2 = layout in ("resnetv2", "regnet")  # timm's BatchNormAct2d: batch norm and ReLU only
-    kinds = PREACT if preact else ["regnet"] if regnet else POSTACT
+    resnest = not preact and layout == "resnet" and draw(st.integers(0, 2)) == 0  # split attention (issue 18)
+    kinds = PREACT if preact else ["regnet"] if regnet else RESNEST if resnest else POSTACT
     shortcut = draw(st.sampled_from(SHORTCUTS))
     stem_kind = "simple" if regnet else draw(st.sampled_from(STEMS))
     stem: dict[str, Any] = {"kind": stem_kind, "width": draw(st.sampled_from(WIDTHS))}
@@ -269,6 +273,12 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         stages.append(stage)
     if shortcut != "none" and sum(stage["depth"] for stage in stages) > 1 and draw(st.booleans()):
         defaults["drop_path"] = draw(st.sampled_from([0.0, 0.1, 0.5]))
+    if resnest:
+        _resnest_keys(draw, defaults, stages)
+    elif not preact and draw(st.booleans()):
+        defaults["aa"] = draw(st.sampled_from(AA))
+    if not v2 and stem["pool"] != "none" and draw(st.integers(0, 3)) == 0:
+        stem["aa"] = draw(st.sampled_from(AA))
     spec: dict[str, Any] = {
         "name": "fuzz",
         "input": {"channels": draw(st.integers(1, 4)), "size": [draw(st.integers(16, 40)), draw(st.integers(16, 40))]},
@@ -294,6 +304,23 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     if reached and draw(st.integers(0, 2)) == 0:
         spec["output_stride"] = draw(st.sampled_from(reached))
     return spec
+
+
+def _resnest_keys(draw: st.DrawFn, defaults: dict[str, Any], stages: list[dict[str, Any]]) -> None:
+    """A resnest network's settings: radix, avd, groups, and none of what its blocks refuse (attention, drop
+    path, group and frozen norms)."""
+    for part in (defaults, *stages, *(e for s in stages for e in s.get("blocks", []))):
+        for key in ("attention", "se_ratio", "se_divisor", "eca_kernel", "drop_path", "norm_groups"):
+            part.pop(key, None)
+        part.pop("norm_group_channels", None)
+        if part.get("norm") in ("group", "frozen_batch"):
+            part["norm"] = "batch"
+    if draw(st.booleans()):
+        defaults["radix"] = draw(st.sampled_from([1, 2, 4]))
+    if draw(st.booleans()):
+        defaults["avd"] = draw(st.sampled_from(AVD))
+    if draw(st.booleans()):
+        defaults["groups"] = draw(st.sampled_from([1, 2]))
 
 
 def reductions(spec: dict[str, Any]) -> list[int]:
@@ -412,6 +439,9 @@ LITERALS = [
     *(("stem", "kind", v) for v in STEMS),
     *(("stem", "pool", v) for v in POOLS),
     *((None, "layout", v) for v in LAYOUTS),
+    *(("defaults", "aa", v) for v in AA),  # family: anti-aliasing and split attention (issue 18)
+    *(("stem", "aa", v) for v in AA),
+    *(("defaults", "avd", v) for v in AVD),
 ]
 
 
@@ -431,6 +461,10 @@ def test_every_literal_value_builds_as_analysed(part: str | None, key: str, valu
         spec["defaults"]["block"] = "preact_basic"
     if value in REGNET_LAYOUTS:
         spec["defaults"]["block"], spec["stem"]["kind"] = "regnet", "simple"
+    if key == "avd":
+        spec["defaults"]["block"] = "resnest"
+    if part == "stem" and key == "aa":
+        spec["stem"]["pool"] = "max"
     if value == "none" and key == "shortcut":
         spec["init"] = {"zero_init_residual": False}
     assert_analysis_equals_model(resnetdsl.plan_of(spec))
@@ -460,6 +494,10 @@ SPRINKLE: dict[str, list[Any]] = {
     "sk_rd_divisor": [16],
     "group_width": [2],
     "bottleneck_ratio": [0.5],
+    # family: anti-aliasing and split attention (issue 18)
+    "radix": [2],
+    "avd": ["first"],
+    "aa": ["blur"],
 }
 """Settings that only some blocks use, and values for them."""
 

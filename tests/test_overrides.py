@@ -68,7 +68,8 @@ def test_a_changed_block_is_drawn_apart() -> None:
         ),
         (
             "{depth: 2, width: 8, blocks: [{at: 1, groups: 2}]}",
-            "stages[0].blocks[0].groups: applies only to bottleneck blocks (stages[0].blocks[0] uses basic blocks)",
+            "stages[0].blocks[0].groups: applies only to bottleneck or resnest blocks "
+            "(stages[0].blocks[0] uses basic blocks)",
         ),
         (
             "{depth: 2, width: 8, blocks: [{at: 1, se_ratio: 0.5}]}",

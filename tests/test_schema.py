@@ -73,6 +73,7 @@ def test_enums_for_completion() -> None:
         "sk_basic",
         "sk_bottleneck",
         "regnet",
+        "resnest",
     ]
     assert enum(defs["Stage"]["properties"]["shortcut"]) == [
         "identity_pad",

@@ -147,3 +147,25 @@ HELPERS: dict[str, str] = _layer_classes()
 def helper_sources(code: str) -> list[str]:
     """The helper classes ``code`` uses (each named as a call ``Name(``), in :data:`HELPERS` order."""
     return [src for name, src in HELPERS.items() if re.search(rf"\b{name}\(", code)]
+
+
+# --- family: anti-aliased downsampling and split attention (issue 18) ---------------------------------------
+
+
+def _blur_pool(op: P.BlurPool, v: Value) -> str:
+    return f"BlurPool2d({', '.join([v('channels'), *_kw(v, op, 'stride', 2), *_kw(v, op, 'filter_size', 3)])})"
+
+
+def _split_attention(op: P.SplitAttention, v: Value) -> str:
+    args = [v("in_channels"), v("out_channels"), v("attn_channels"), *_kw(v, op, "radix", 2)]
+    args += _kw(v, op, "groups", 1) + _kw(v, op, "stride", 1) + _kw(v, op, "dilation", 1) + _kw(v, op, "norm", "batch")
+    kind = ACTIVATIONS[op.act]
+    if kind.torch != "ReLU":
+        args.append(f"act={_lit(kind.torch)}")
+    if kind.slope:
+        args.append(f"negative_slope={v('negative_slope')}")
+    return f"SplitAttn({', '.join(args)})"
+
+
+CONSTRUCTORS[P.BlurPool] = _blur_pool
+CONSTRUCTORS[P.SplitAttention] = _split_attention

@@ -7,7 +7,9 @@ from typing import Any
 from torch import nn
 
 from resnetdsl import blocks as B
+from resnetdsl.importer.antialias import block_aa, network_aa, stem_aa  # family: issue 18
 from resnetdsl.importer.modules import UnsupportedModel, _act, _attention, _conv, _norm, _pool_kind, _zero
+from resnetdsl.importer.resnest import is_split_attention, network_avd, resnest_settings  # family: issue 18
 
 
 def family_block(model: nn.Module, path: str) -> dict[str, Any] | None:
@@ -56,6 +58,8 @@ def _stem(model: nn.Module) -> tuple[dict[str, Any], int]:
         ):
             raise UnsupportedModel("maxpool", pool, "the spec's max pool is 3×3, stride 2, padding 1")
         stem["pool"] = "max"
+    elif (aa := stem_aa(pool)) is not None:  # family: anti-aliasing (issue 18)
+        stem.update(aa)
     elif isinstance(pool, nn.Sequential) and len(pool) == 3:
         _conv(pool[0], "maxpool.0")
         stem["pool"] = "conv"
@@ -102,6 +106,9 @@ def _settings(model: nn.Module, path: str, bottleneck: bool, attn: str = "se") -
             width, s["_widths"] = out, [c1]
         s.update(expansion=out // width, block="basic")
     s["_conv_out"] = [c.out_channels for c in convs[:-1]]
+    aa = block_aa(b, path)  # family: anti-aliasing (issue 18): the pool carries the stride
+    if aa is not None:
+        s["_aa"], stride = aa[0], max(stride, aa[1])
     s["width"] = width
     s["stride"] = stride
     s["_dilation"] = max(c.dilation[0] for c in convs)
@@ -110,13 +117,26 @@ def _settings(model: nn.Module, path: str, bottleneck: bool, attn: str = "se") -
 
 def block_tail(b: Any, path: str, s: dict[str, Any], out: int, last_norm: Any, attn: str = "se") -> dict[str, Any]:
     """A block's shortcut, attention, zero-initialised last norm and drop path, added to its settings ``s``."""
+    s.update(_shortcut_settings(b, path))
+    s.update(_attention(b, path, out, attn))
+    s["_zero"] = isinstance(last_norm, nn.BatchNorm2d | nn.GroupNorm) and _zero(last_norm.weight)
+    dp: Any = getattr(b, "drop_path", None)
+    s["_drop_path"] = float(getattr(dp, "drop_prob", 0.0) or 0.0) if dp is not None else 0.0
+    db: Any = getattr(b, "drop_block", None)  # family senet (issue 18): timm's DropBlock2d (verify checks where)
+    s["_drop_block"] = float(getattr(db, "drop_prob", 0.0) or 0.0) if db is not None else 0.0
+    return s
+
+
+def _shortcut_settings(b: Any, path: str) -> dict[str, Any]:
+    """A block's shortcut: its use (``_use``) and whether a projection has a norm."""
+    s: dict[str, Any] = {}
     ds: Any = getattr(b, "downsample", None)
     if ds is None or isinstance(ds, nn.Identity):
         s["_use"] = "identity"
     elif isinstance(ds, nn.Sequential):
         mods = list(ds)
         # timm's avg-pool downsample keeps an Identity in the pool's place where the block has stride 1
-        if len(mods) == 3 and (type(mods[0]) is nn.AvgPool2d or isinstance(mods[0], nn.Identity)):
+        if len(mods) == 3 and isinstance(mods[0], nn.AvgPool2d | nn.Identity):  # AvgPool2dSame: dilated
             s["_use"] = "avgpool_projection"
             mods = mods[1:]
         else:
@@ -131,12 +151,6 @@ def block_tail(b: Any, path: str, s: dict[str, Any], out: int, last_norm: Any, a
             _norm(mods[1], f"{path}.downsample.{len(ds) - len(mods) + 1}")
     else:
         raise UnsupportedModel(f"{path}.downsample", ds, "expected a Sequential of [avg pool,] conv [, norm]")
-    s.update(_attention(b, path, out, attn))
-    s["_zero"] = isinstance(last_norm, nn.BatchNorm2d | nn.GroupNorm) and _zero(last_norm.weight)
-    dp: Any = getattr(b, "drop_path", None)
-    s["_drop_path"] = float(getattr(dp, "drop_prob", 0.0) or 0.0) if dp is not None else 0.0
-    db: Any = getattr(b, "drop_block", None)  # family senet (issue 18): timm's DropBlock2d (verify checks where)
-    s["_drop_block"] = float(getattr(db, "drop_prob", 0.0) or 0.0) if db is not None else 0.0
     return s
 
 
@@ -156,6 +170,9 @@ def _stage_blocks(model: nn.Module) -> list[list[dict[str, Any]]]:
                 blocks.append(family)
                 continue
             bottleneck = isinstance(getattr(b, "conv3", None), nn.Module)
+            if is_split_attention(getattr(b, "conv2", None)):  # family: split attention (issue 18)
+                blocks.append(resnest_settings(model, f"layer{i}.{j}", _shortcut_settings))
+                continue
             blocks.append(_settings(model, f"layer{i}.{j}", bottleneck))
         out.append(blocks)
         i += 1
@@ -179,7 +196,7 @@ def _stage_entry(blocks: list[dict[str, Any]], path: str) -> dict[str, Any]:
     if norms:
         entry["shortcut_norm"] = norms.pop()
     skip = {"width", "stride", "_use", "shortcut_norm", "_zero", "_drop_path", "_dilation", "_widths", "_conv_out"}
-    skip.add("_drop_block")
+    skip |= {"_drop_block", "_aa", "_avd"}
     for key, value in first.items():
         if key in skip:
             continue
@@ -245,6 +262,7 @@ def resnet_data(model: nn.Module) -> dict[str, Any]:
     stem, cin = _stem(model)
     per_stage = _stage_blocks(model)
     entries = [_stage_entry(blocks, f"layer{i + 1}") for i, blocks in enumerate(per_stage)]
+    _hidden_dilations(entries, per_stage)
     defaults, stages = _collect(entries)
     blocks = [b for st in per_stage for b in st]
     channels = blocks[-1]["width"] * blocks[-1]["expansion"]
@@ -259,9 +277,21 @@ def resnet_data(model: nn.Module) -> dict[str, Any]:
     rate = max((b.get("_drop_block", 0.0) for b in blocks), default=0.0)
     if rate:
         data["drop_block"] = rate
+    network_aa(data, blocks)  # family: anti-aliasing and split attention (issue 18)
+    network_avd(data, blocks)
     if all(b["_zero"] for b in blocks):
         data["init"] = {"zero_init_residual": True}
     return data
+
+
+def _hidden_dilations(entries: list[dict[str, Any]], per_stage: list[list[dict[str, Any]]]) -> None:
+    """A one-block stage of bottleneck-like blocks shows no conv of its own dilation (its only 3×3 keeps the
+    previous stage's): the next stage's first 3×3 does (issue 18: timm's dilated ResNeSt-14)."""
+    for i, entry in enumerate(entries[:-1]):
+        first = per_stage[i + 1][0]
+        hidden = len(per_stage[i]) == 1 and first["block"] in ("bottleneck", "resnest")
+        if hidden and first.get("_dilation", 1) > entry.get("dilation", 1):
+            entry["dilation"] = first["_dilation"]
 
 
 def _drop_path(data: dict[str, Any], blocks: list[dict[str, Any]]) -> None:

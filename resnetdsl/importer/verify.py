@@ -9,7 +9,9 @@ from torch import nn
 
 from resnetdsl import plan as P
 from resnetdsl.importer import sk
+from resnetdsl.importer.antialias import blur_of  # family: anti-aliasing (issue 18)
 from resnetdsl.importer.modules import _ACTS, UnsupportedModel, _sub
+from resnetdsl.importer.resnest import is_split_attention  # family: split attention (issue 18)
 from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS
 
 _HARMLESS = (
@@ -77,6 +79,26 @@ def _drop_block(op: P.DropBlock, m: Any, path: str) -> None:
         )
 
 
+# --- family: anti-aliasing and split attention (issue 18) ---
+
+
+def _blur(op: P.BlurPool, m: Any, path: str) -> None:
+    got = blur_of(m)
+    if got != (op.channels, op.stride, op.filter_size):
+        raise UnsupportedModel(path, m, f"expected a blur pool {(op.channels, op.stride, op.filter_size)}; got {got}")
+
+
+def _split(op: P.SplitAttention, m: Any, path: str) -> None:
+    if not is_split_attention(m):
+        raise UnsupportedModel(path, m, "expected a split-attention module (conv, fc1, fc2)")
+    conv, fc1 = m.conv, m.fc1
+    radix = conv.out_channels // fc1.in_channels
+    got = (conv.in_channels, fc1.in_channels, fc1.out_channels, radix, fc1.groups, conv.stride[0], conv.dilation[0])
+    want = (op.in_channels, op.out_channels, op.attn_channels, op.radix, op.groups, op.stride, op.dilation)
+    if got != want:
+        raise UnsupportedModel(path, m, f"differs from the spec's split attention: {got} != {want}")
+
+
 CHECKS: dict[type, Check | None] = {
     P.Conv: _conv,
     P.Norm: _present,
@@ -101,6 +123,9 @@ CHECKS: dict[type, Check | None] = {
     P.Cbam: _present,
     P.GlobalContext: _present,
     P.DropBlock: _drop_block,
+    # family: anti-aliasing and split attention (issue 18)
+    P.BlurPool: _blur,
+    P.SplitAttention: _split,
 }
 """Plan op type → how the model's module at its path is checked; ``None``: the model need not have one there
 (parameter-free modules a model may leave out or write inline). A type missing here is a KeyError."""

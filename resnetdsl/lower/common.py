@@ -42,6 +42,10 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "shortcut_kernel": None,  # 1
     "reduce_first": None,  # 1
     "conv_widths": None,  # the block rule's widths
+    # family: anti-aliasing and split attention (issue 18)
+    "aa": "none",
+    "radix": None,  # resnest: 2
+    "avd": None,  # resnest: last
 }
 RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered

@@ -129,7 +129,9 @@ def _torchvision_stem(net: Network) -> tuple[Op, ...]:
         k, s = (7, 2) if st.kind == "conv7" else (3, 1)
         ops.append(Conv("conv1", cin, w, k, stride=s, padding=k // 2, bias=bias, std_eps=std))
     ops += [*na.norm_op("bn1", w), na.act_op("act1")]
-    if net.stem.pool == "max":
+    if net.stem.aa != "none" and net.stem.pool != "none":
+        ops += _antialiased_stem_pool(net, w)
+    elif net.stem.pool == "max":
         ops.append(Pool("maxpool", "max", 3, 2, padding=1))
     elif net.stem.pool == "max_fixed":  # BiT's 'fixed' stem: zeros around the map, an unpadded max pool
         ops += [ConstantPad("pad", 1), Pool("maxpool", "max", 3, 2)]
@@ -172,6 +174,22 @@ def _senet_stem(net: Network) -> tuple[Op, ...]:
             na.act_op("pool0.2"),
         ]
     return tuple(ops)
+
+
+def _antialiased_stem_pool(net: Network, w: int) -> list[Op]:
+    """timm's stem pool with ``aa_layer`` (issue 18): a stride-1 max pool and a blur pool (``maxpool.0``, ``.1``),
+    a 2×2/2 average pool in the max pool's place, or the ``conv`` pool's conv at stride 1 with the pool after it."""
+    aa, na = net.stem.aa, net.stem.norm_act
+    if net.stem.pool == "conv":
+        return [
+            Conv("maxpool.0", w, w, 3, stride=1, padding=1, bias=net.spec.stem.conv_bias),
+            *B.aa_pool(aa, "maxpool.1", w, 2),
+            *na.norm_op("maxpool.2", w),
+            na.act_op("maxpool.3"),
+        ]
+    if aa == "avg":
+        return list(B.aa_pool(aa, "maxpool", w, 2))
+    return [Pool("maxpool.0", "max", 3, 1, padding=1), *B.aa_pool(aa, "maxpool.1", w, 2)]
 
 
 def _timm_stem(net: Network) -> tuple[Op, ...]:

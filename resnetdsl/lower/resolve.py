@@ -15,7 +15,7 @@ from resnetdsl import blocks as B
 from resnetdsl.errors import Path
 from resnetdsl.lower.common import BUILTIN_DEFAULTS, inherited
 from resnetdsl.spec import BlockOverride, BlockSettings, NormActSettings, Spec
-from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, DEFAULT_STD_EPS, SE_RATIO
+from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, DEFAULT_STD_EPS, SE_RATIO, SPLIT_RADIX
 
 _GROUP_SIZE = ("norm_groups", "norm_group_channels")
 
@@ -107,6 +107,10 @@ class ResolvedStem:
     """``max``, ``conv`` or ``none`` (its default made explicit)."""
     reduction: int
     """How much it downsamples."""
+    aa: str = "none"
+    """Its anti-aliasing pool (``blur``, ``avg``, ``none``): ``stem.aa``, else ``defaults.aa`` (issue 18)."""
+    aa_at: Path | None = None
+    """Where ``aa`` was set (``("stem", "aa")`` or ``("defaults", "aa")``); ``None``: the built-in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,10 @@ def block_config(spec: Spec, values: Mapping[str, Any]) -> B.BlockConfig:
         shortcut_kernel=values["shortcut_kernel"] or 1,
         reduce_first=values["reduce_first"] or 1,
         conv_widths=values["conv_widths"],
+        # family: anti-aliasing and split attention (issue 18)
+        aa=values["aa"] if kind in B.AA_KINDS else "none",
+        radix=values["radix"] or SPLIT_RADIX,
+        avd=values["avd"] or "last",
     )
 
 
@@ -278,7 +286,14 @@ class _Geometry:
 def resolve_network(spec: Spec) -> Network:
     """Every block of ``spec`` with its settings, their origins and its geometry."""
     stem_settings = layered([(spec.defaults, ("defaults",)), (spec.stem, ("stem",))], NormActSettings.model_fields)
-    stem = ResolvedStem(stem_settings, norm_act(stem_settings.values), _stem_pool(spec), stem_reduction(spec))
+    aa_at: Path | None = next(
+        ((where, "aa") for scope, where in ((spec.stem, "stem"), (spec.defaults, "defaults")) if scope.aa is not None),
+        None,
+    )
+    aa = spec.stem.aa or spec.defaults.aa or "none"
+    stem = ResolvedStem(
+        stem_settings, norm_act(stem_settings.values), _stem_pool(spec), stem_reduction(spec), aa, aa_at
+    )
     geometry = _Geometry(spec)
     total = sum(st.depth for st in spec.stages)
     stages: list[ResolvedStage] = []

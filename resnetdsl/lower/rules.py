@@ -22,6 +22,7 @@ from resnetdsl.lower import network_rules as NR
 from resnetdsl.lower import regnet_rules as RR
 from resnetdsl.lower import senet_rules as SR
 from resnetdsl.lower import sk_rules as SK
+from resnetdsl.lower.aa_resnest_rules import RULES as _AA_RESNEST_RULES  # family: issue 18
 from resnetdsl.lower.common import _Issues, scope_words
 from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings
 from resnetdsl.plan import Norm, NormAct, Op, Plan
@@ -381,6 +382,7 @@ RULES: tuple[Rule, ...] = (
     RR.regnet_layouts,
     # family senet (issue 18)
     *SR.RULES,
+    *_AA_RESNEST_RULES,  # family: anti-aliasing and split attention (issue 18)
 )
 """Every rule of lowering (issues are sorted by their place in the spec afterwards, so the order only matters
 for specs given as mappings, without marks)."""

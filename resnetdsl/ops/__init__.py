@@ -12,7 +12,19 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from resnetdsl.ops import act, attention, bit, conv, misc, norm, pool, shortcut, sk  # bit, sk: issue 18 families
+from resnetdsl.ops import (  # bit, sk: issue 18 families  # family: anti-aliasing and split attention (issue 18)
+    act,
+    antialias,
+    attention,
+    bit,
+    conv,
+    misc,
+    norm,
+    pool,
+    shortcut,
+    sk,
+    split,
+)
 from resnetdsl.ops import senet as _senet  # family senet (issue 18)
 from resnetdsl.ops.base import Description, Entry, OpType, Shape, Window, numel
 
@@ -29,7 +41,7 @@ def register(description: Description) -> None:
     DESCRIPTIONS[description.op] = description
 
 
-for _family in (conv, norm, act, pool, attention, shortcut, misc, sk, bit, _senet):
+for _family in (conv, norm, act, pool, attention, shortcut, misc, sk, bit, _senet, antialias, split):
     for _description in _family.DESCRIPTIONS:
         register(_description)
 

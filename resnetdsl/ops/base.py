@@ -55,6 +55,9 @@ class Tracker(Protocol):
     """The symbolic tensors of a training step (:mod:`resnetdsl.memory`): a memory rule makes and saves them."""
 
     batch: int
+    shape: tuple[int, int, int]
+    """The input shape (C, H, W) of the op whose rule runs (a rule whose saved tensors are not the input's size
+    nor the output's, such as a blur pool's padded input, reads it)."""
 
     def new(self, per_sample: int, elem: int | None = None, batched: bool = True) -> int:
         """A new tensor of ``per_sample`` elements per sample (``elem`` bytes each, else the activations' dtype);
