@@ -107,7 +107,7 @@ def test_the_rules_read_the_kinds_table(registered: B.BlockKind) -> None:
     with pytest.raises(SpecError) as info:
         resnetdsl.check(_with_kind("basic"))
     assert [i.format() for i in info.value.issues] == [
-        "<string>:4:20: defaults.groups: applies only to bottleneck, resnest or grouped_basic blocks "
+        "<string>:4:12: defaults.groups: applies only to bottleneck, resnest or grouped_basic blocks "
         "(every stage uses basic blocks)"
     ]
     assert B.EXPANSION["grouped_basic"] == 1 and "grouped_basic" not in B.PREACT
