@@ -32,7 +32,7 @@ CHECKING = set(
     spec plan analyze features receptive blocks vocab walk
     load load.compose load.document load.lines load.mapping load.messages load.presets load.source
     lower lower.common lower.make lower.network_rules lower.resolve lower.rules lower.sk_rules lower.regnet_rules
-    lower.senet_rules ops.senet
+    lower.senet_rules ops.senet lower.aa_resnest_rules ops.antialias ops.split
     regnet regnet_key blocks_regnet
     ops ops.act ops.attention ops.base ops.bit ops.conv ops.misc ops.norm ops.pool ops.shortcut ops.sk
     """.split()
