@@ -60,7 +60,7 @@ def _attention(cfg: BlockConfig, name: str, inner: int, cin: int) -> tuple[Op, .
 def regnet(cfg: BlockConfig, cin: int, width: int, stride: int) -> BlockOps:
     """1×1 → BN → ReLU → 3×3 (groups of ``group_width``, stride) → BN → ReLU → (SE on the inner width, reduced
     from the input width) → 1×1 → BN; ReLU after the add (RegNet X; Y with ``attention: se``)."""
-    n = _NAMES[cfg.layout]
+    n = _NAMES.get(cfg.layout, _NAMES["resnet"])  # a layout without RegNet names: refused by the rules
     cout = width * cfg.expansion
     inner = regnet_inner(cfg, width)
     groups = regnet_groups(cfg, inner)

@@ -205,16 +205,8 @@ def block_kind(block: P.Block) -> str:
     """``bottleneck /2, projection, SE, group norm``: the kind, stride and shortcut, and what the block adds
     beyond a plain batch-norm block (channel attention, a group norm)."""
     stride = f" /{block.stride}" if block.stride > 1 else ""
-    ops = list(block.ops())
-    extras = [
-        word
-        for word, present in (
-            ("SE", any(isinstance(op, P.SqueezeExcite) for op in ops)),
-            ("ECA", any(isinstance(op, P.EfficientChannelAttn) for op in ops)),
-            ("group norm", any(isinstance(op, P.Norm | P.NormAct) and op.kind == "group" for op in ops)),
-        )
-        if present
-    ]
+    marks = (describe(op).block_mark(op) for op in block.ops())
+    extras = list(dict.fromkeys(m for m in marks if m is not None))
     return f"{block.kind}{stride}{_SHORTCUT_WORDS[block.shortcut]}" + "".join(f", {w}" for w in extras)
 
 

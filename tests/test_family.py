@@ -500,21 +500,20 @@ INVALID: list[tuple[str, str, list[str]]] = [
         BASE + "defaults: {norm: none}\nstages: [{depth: 1, width: 16, stride: 2, shortcut_norm: true}]\n"
         "init: {zero_init_residual: true}\n",
         [
-            "<string>:4:58: stages[0].shortcut_norm: has no effect with norm 'none'",
-            "<string>:5:28: init.zero_init_residual: has no effect with norm 'none' "
-            "(no residual branch ends in a norm)",
+            "<string>:4:43: stages[0].shortcut_norm: has no effect with norm 'none'",
+            "<string>:5:8: init.zero_init_residual: has no effect with norm 'none' (no residual branch ends in a norm)",
         ],
     ),
     (
         "drop_path_without_residual",
         BASE + "defaults: {shortcut: none}\nstages: [{depth: 2, width: 16, drop_path: 0.1}]\n",
-        ["<string>:4:43: stages[0].drop_path: has no effect without a residual add (stages[0] uses shortcut 'none')"],
+        ["<string>:4:32: stages[0].drop_path: has no effect without a residual add (stages[0] uses shortcut 'none')"],
     ),
     (
         "drop_path_in_a_one_block_network",
         BASE + "defaults: {drop_path: 0.1}\n" + ONE,
         [
-            "<string>:3:23: defaults.drop_path: has no effect in a network of one block "
+            "<string>:3:12: defaults.drop_path: has no effect in a network of one block "
             "(the first block's rate is always 0)"
         ],
     ),

@@ -377,7 +377,7 @@ def test_norm_eval_needs_a_batch_norm() -> None:
     with pytest.raises(SpecError) as info:
         resnetdsl.plan_of(small("gn", more="norm_eval: true\n"))
     assert [i.format() for i in info.value.issues] == [
-        "<string>:7:12: norm_eval: has no effect: the network has no batch norm"
+        "<string>:7:1: norm_eval: has no effect: the network has no batch norm"
     ]
 
 

@@ -360,7 +360,10 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "layout_typo",
         BASE + "layout: resnet_v2\nstages: [{depth: 1, width: 16}]\n",
-        ["t.yaml:3:9: layout: must be one of 'resnet', 'resnetv2' (got 'resnet_v2') (did you mean 'resnetv2'?)"],
+        [
+            "t.yaml:3:9: layout: must be one of 'resnet', 'resnetv2', 'regnet', 'tv_regnet', 'senet' (got 'resnet_v2') "
+            "(did you mean 'resnetv2'?)"
+        ],
     ),
     (
         "bottleneck_setting_on_preact_basic",

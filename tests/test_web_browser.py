@@ -323,7 +323,15 @@ def test_live_editor_completes_keys_and_values_from_the_schema(editor: Any) -> N
     assert {"output_stride", "features", "init"} <= set(top) and "stages" not in top
 
 
-LAYER_LEVEL = ("ecaresnet50d", "resnetrs50", "resnetv2_18", "cifar_resnet20", "wrn28_10", "resnetv2_50x1_bit")
+LAYER_LEVEL = (
+    "ecaresnet50d",
+    "resnetrs50",
+    "resnetv2_18",
+    "cifar_resnet20",
+    "wrn28_10",
+    "resnetv2_50x1_bit",
+    "skresnet50",
+)
 """Presets drawn with everything open: between them every op type any preset uses (a test checks it)."""
 
 

@@ -138,7 +138,6 @@ def test_check_answers_the_checkers_problems_and_the_model(server: EditorServer)
     status, data = post_check(server, "name: x\nstages:\n  - {depth: 2, widht: 64}\n")
     assert status == 200 and data["model"] is None
     assert {(i["line"], i["col"], i["path"], i["message"]) for i in data["issues"]} == {
-        (3, 5, "stages[0].width", "is required"),
         (3, 16, "stages[0].widht", "unknown key 'widht' (did you mean 'width'?)"),
     }
 

@@ -11,6 +11,7 @@ EXPORTED_SETTINGS: dict[str, str] = {
     "frozen_stages": "carried: requires_grad False, and train() keeps the frozen parts in eval mode",
     "norm_eval": "carried: train() keeps every batch norm in eval mode",
     "checkpoint": "refused: activation checkpointing is a training-time setting of the built model",
+    "pretrained_cfg": "not part of the network: how pretrained weights expect their input stays in the spec",
 }
 """What the Python export does with each backbone setting a plan carries (tests walk it against the plan)."""
 

@@ -71,6 +71,12 @@ def regnet_layouts(net: Network, plan: Plan, issues: _Issues) -> None:
     if spec.stem.kind == "simple" and spec.stem.pool == "conv":
         issues.add(("stem", "pool"), "'conv' is not built after the simple stem; use max or none")
     if layout not in REGNET_LAYOUTS:
+        if layout in ("senet", "resnetv2"):
+            for b in net.blocks():
+                if b.kind == "regnet":
+                    at = b.settings.origin.get("block", ("layout",))
+                    issues.add(at, f"'regnet' blocks have no module names with layout '{layout}'; use layout: regnet")
+                    break
         return
     whose = _WHOSE[layout]
     reported: set[Path] = set()

@@ -308,10 +308,10 @@ def identity_pad_shrinks(net: Network, plan: Plan, issues: _Issues) -> None:
 def group_norm_divides(net: Network, plan: Plan, issues: _Issues) -> None:
     """Every group norm's groups must divide its channels; one issue per place the sizing was set."""
     if (
-        all(rb.settings.values["norm"] != "group" for rb in net.blocks())
-        and net.stem.settings.values["norm"] != "group"
+        all(rb.settings.values["norm"] not in GROUPED_NORMS for rb in net.blocks())
+        and net.stem.settings.values["norm"] not in GROUPED_NORMS
     ):
-        return  # no group norm anywhere (a norm's kind is its part's `norm`): no walk over every op of the plan
+        return  # no grouped norm (group, evonorm_s0): no walk over every op of the plan
     parts: Iterator[tuple[Settings, Any, Any]] = itertools.chain(
         [(net.stem.settings, None, plan.stem)],
         ((rb.settings, sb, sb[1].ops()) for rb, sb in zip(net.blocks(), plan.blocks(), strict=True)),

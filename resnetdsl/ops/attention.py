@@ -45,6 +45,9 @@ class SqueezeExciteType(_ChannelAttention[P.SqueezeExcite]):
     op = P.SqueezeExcite
     legend = "SE a→b: squeeze-and-excitation gate on the branch, before the add"
 
+    def block_mark(self, op: P.SqueezeExcite) -> str:
+        return "SE"
+
     def infer(self, op: P.SqueezeExcite, x: Shape) -> tuple[Shape, int, int]:
         # two 1×1 convs with bias on the pooled 1×1 map: C·r MACs each
         c, r = op.channels, op.reduced_channels
@@ -67,6 +70,9 @@ class SqueezeExciteType(_ChannelAttention[P.SqueezeExcite]):
 class EfficientChannelAttnType(_ChannelAttention[P.EfficientChannelAttn]):
     op = P.EfficientChannelAttn
     legend = "ECA k: efficient channel attention gate on the branch, before the add"
+
+    def block_mark(self, op: P.EfficientChannelAttn) -> str:
+        return "ECA"
 
     def infer(self, op: P.EfficientChannelAttn, x: Shape) -> tuple[Shape, int, int]:
         # one bias-free 1-D conv of k taps over the C pooled values (zero-padded): C outputs of k MACs each

@@ -175,6 +175,11 @@ class OpType(ABC, Generic[OpT]):
 
     # --- names -----------------------------------------------------------------------------------------------
 
+    def block_mark(self, op: OpT) -> str | None:
+        """The word a summary's block row adds for this op (``SE``, ``group norm``): what the block has beyond a
+        plain batch-norm block; ``None`` for most ops."""
+        return None
+
     @abstractmethod
     def torch_name(self, op: OpT) -> str:
         """How summaries name the op: its torch layer with kernel, stride and groups where it has them

@@ -40,6 +40,9 @@ class NormType(OpType[P.Norm]):
         # group norm normalises with its own input's statistics, not constants: it cannot fold
         return "keep" if op.kind == "group" else "norm"
 
+    def block_mark(self, op: P.Norm) -> str | None:
+        return "group norm" if op.kind == "group" else None
+
     def torch_name(self, op: P.Norm) -> str:
         return NORMS[op.kind] + (f" g{op.groups}" if op.kind == "group" else "")
 
@@ -94,6 +97,9 @@ class NormActType(OpType[P.NormAct]):
     def fold_role(self, op: P.NormAct) -> FoldRole:
         # only batch norm's eval-mode affine is constant; the others normalise with their input's own statistics
         return "norm" if op.kind == "batch" else "keep"
+
+    def block_mark(self, op: P.NormAct) -> str | None:
+        return "group norm" if op.kind == "group" else None
 
     def torch_name(self, op: P.NormAct) -> str:
         return NORM_ACTS[op.kind] + (f" g{op.groups}" if op.kind in GROUPED_NORMS else "")

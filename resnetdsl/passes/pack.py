@@ -50,7 +50,9 @@ from resnetdsl.build_torch import (
     ResNet,
     SqueezeExcite,
 )
+from resnetdsl.ops import describe
 from resnetdsl.passes.fuse import fuse_for_inference
+from resnetdsl.walk import part_ops
 
 _SHAPES_KEPT = 8
 """Input shapes whose packed weights a conv keeps (a new shape past these drops them all and starts again)."""
@@ -354,10 +356,10 @@ def _already_fused(model: ResNet) -> bool:
     """True when the first conv → batch-norm pair of the plan no longer has its norm (the model was fused)."""
     plan = model.plan
     paths: list[tuple[str, tuple[P.Op, ...]]] = [("", plan.stem)]
-    paths += [(f"{st.name}.{b.name}.", (*b.pre, *b.main)) for st, b in plan.blocks()]
+    paths += [(f"{st.name}.{b.name}.", (*part_ops(b, "pre"), *part_ops(b, "main"))) for st, b in plan.blocks()]
     for prefix, ops in paths:
         for op, nxt in itertools.pairwise(ops):
-            if isinstance(op, P.Conv) and isinstance(nxt, P.Norm | P.NormAct) and nxt.kind != "group":
+            if describe(op).fold_role(op) == "conv" and describe(nxt).fold_role(nxt) == "norm":
                 norm = model.get_submodule(prefix + nxt.name)
                 return not isinstance(norm, nn.BatchNorm2d | FrozenBatchNorm2d)
     return False
