@@ -331,6 +331,8 @@ LAYER_LEVEL = (
     "wrn28_10",
     "resnetv2_50x1_bit",
     "skresnet50",
+    "resnest50d",
+    "resnetblur50",
 )
 """Presets drawn with everything open: between them every op type any preset uses (a test checks it)."""
 
