@@ -20,15 +20,15 @@ MODULES = ("resnet", "resnetv2", "sknet", "resnest", "res2net", "senet")
 """timm's modules of the ResNet family."""
 
 NOT_MERGED: dict[str, str] = {
-    # names other family branches of issue 18 make importable; the coordinator deletes this dict once they are
-    # merged (each entry is a strict xfail: the test fails as soon as one imports here)
+    # names the language cannot say yet: Res2Net's hierarchical split (issue 18 item 4); each entry is a strict
+    # xfail, so the test fails as soon as one imports
     **dict.fromkeys(
         "res2net50_14w_8s res2net50_26w_4s res2net50_26w_6s res2net50_26w_8s res2net50_48w_2s res2net50d "
         "res2net101_26w_4s res2net101d res2next50".split(),
         "res2net",
     ),
 }
-"""Names owned by family branches not merged into this one: name → family."""
+"""Names that do not import yet: name → family."""
 
 
 def _names() -> list[tuple[str, str]]:
@@ -42,7 +42,7 @@ _IMPORTED: dict[str, Counter[str]] = {"imported": Counter(), "total": Counter()}
 def _case(module: str, name: str) -> object:
     marks = []
     if name in NOT_MERGED:
-        marks.append(pytest.mark.xfail(strict=True, reason="family branch not merged"))
+        marks.append(pytest.mark.xfail(strict=True, reason="Res2Net is not in the language yet (issue 18 item 4)"))
     return pytest.param(module, name, id=name, marks=marks)
 
 
