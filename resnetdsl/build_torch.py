@@ -271,28 +271,10 @@ class FeatureDict(nn.Module):
 
 
 def _conv(op: P.Conv) -> nn.Module:
-    if op.std_eps is not None:  # weight standardisation (issue 18, family c)
-        return StdConv2d(
-            op.in_channels,
-            op.out_channels,
-            op.kernel_size,
-            stride=op.stride,
-            padding=op.padding,
-            dilation=op.dilation,
-            groups=op.groups,
-            bias=op.bias,
-            eps=op.std_eps,
-        )
-    return nn.Conv2d(
-        op.in_channels,
-        op.out_channels,
-        op.kernel_size,
-        stride=op.stride,
-        padding=op.padding,
-        dilation=op.dilation,
-        groups=op.groups,
-        bias=op.bias,
-    )
+    args = (op.in_channels, op.out_channels, op.kernel_size, op.stride, op.padding, op.dilation, op.groups, op.bias)
+    if op.std_eps is not None:  # weight standardisation (issue 18, family c): StdConv2d takes Conv2d's arguments
+        return StdConv2d(*args, eps=op.std_eps)
+    return nn.Conv2d(*args)
 
 
 def _norm(op: P.Norm) -> nn.Module:
