@@ -25,7 +25,7 @@ from resnetdsl import plan as P
 from resnetdsl.errors import Issue, Path, SpecError
 from resnetdsl.ops import DESCRIPTIONS, counts
 from resnetdsl.ops.base import Description, Shape, Window
-from resnetdsl.walk import Part, Visitor, run_block, run_plan
+from resnetdsl.walk import Part, Visitor, run_block, run_plan, work_key
 
 if TYPE_CHECKING:
     from resnetdsl.load import SourceMap
@@ -269,6 +269,8 @@ class _Analyzer(Visitor[Shape]):
         self.stages: list[StageInfo] = []
         self.blocks: list[BlockInfo] = []
         self.stage_in: Shape = start
+        self.done: dict[tuple[object, ...], tuple[Shape, tuple[LayerInfo, ...], Totals]] = {}
+        """Per block already analysed (its work, input shape and context): its output, layers and totals."""
 
     def issue(self, where: Path, message: str, *, warning: bool = False) -> Issue:
         severity: Literal["error", "warning"] = "warning" if warning else "error"
@@ -310,12 +312,27 @@ class _Analyzer(Visitor[Shape]):
             self.stage_in = x
             self.where = ("stages", stage.index)
             self.frozen = self.plan.frozen(stage.index)
-        self.prefix = f"{stage.name}.{block.name}."
-        first = len(self.layers)
-        y = run_block(block, x, self)
-        layers = tuple(self.layers[first:])
-        self.blocks.append(BlockInfo(stage, block, self.prefix[:-1], x, y, layers, Totals.of(layers)))
+        self.prefix = prefix = f"{stage.name}.{block.name}."
+        # a stage's blocks after the first mostly repeat one another: the same ops on the same shape in the same
+        # stage give the same layers (but for their paths) and the same checks, which found nothing the first time
+        key = (work_key(block), x, self.where, self.frozen, self.flat)
+        seen = self.done.get(key)
+        if seen is not None:
+            y, before, totals = seen
+            layers = tuple(_moved(layer, prefix, op) for layer, op in zip(before, block.ops(), strict=True))
+            self.layers += layers
+        else:
+            first, marks = len(self.layers), self._marks()
+            y = run_block(block, x, self)
+            layers = tuple(self.layers[first:])
+            totals = Totals.of(layers)
+            if self._marks() == marks:  # a block that moved no mark of the input-size checks can be reused
+                self.done[key] = (y, layers, totals)
+        self.blocks.append(BlockInfo(stage, block, prefix[:-1], x, y, layers, totals))
         return y
+
+    def _marks(self) -> tuple[object, ...]:
+        return (self.small, self.one, len(self.warnings), len(self.wide), self.flat)
 
     def add(self, main: Shape, shortcut: Shape) -> Shape:
         if shortcut != main:
@@ -373,6 +390,23 @@ class _Analyzer(Visitor[Shape]):
                 f"the input has {got} channel{'s' if got != 1 else ''} but {path} takes {need}",
             )
         return self.issue(where, f"{path} takes {need} channels but receives {got}")
+
+
+def _moved(layer: LayerInfo, prefix: str, op: P.Op) -> LayerInfo:
+    """``layer`` as the equal ``op`` of another block, whose path starts with ``prefix``."""
+    return LayerInfo(
+        prefix + op.name,
+        op,
+        layer.in_shape,
+        layer.out_shape,
+        layer.params,
+        layer.buffers,
+        layer.macs,
+        layer.acts,
+        layer.role,
+        layer.flattened,
+        layer.frozen,
+    )
 
 
 def _dilation_warnings(plan: P.Plan, walk: _Analyzer) -> list[Issue]:

@@ -42,6 +42,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
+from resnetdsl.docstrings import describe_fields
+
 Quantize = Literal["pycls", "torchvision"]
 """How a stage's bottleneck width is made a multiple of its group width (see the module's docstring)."""
 QUANTIZE: tuple[Quantize, ...] = ("pycls", "torchvision")
@@ -64,7 +66,8 @@ Float = Annotated[float, Strict()]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # built on first use, its fields described from their docstrings once (see resnetdsl.docstrings)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class RegNetSpec(_Model):
@@ -124,6 +127,9 @@ class AnyNetSpec(_Model):
                     f"({n} depths, {len(getattr(self, name))} {name})"
                 )
         return self
+
+
+describe_fields(__name__)
 
 
 @dataclass(frozen=True, slots=True)

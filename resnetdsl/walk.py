@@ -89,6 +89,12 @@ def run_block(block: P.Block, x: T, visitor: Visitor[T]) -> T:
     return run_ops(block.post, out, visitor, "post")
 
 
+def work_key(block: P.Block) -> tuple[object, ...]:
+    """What ``block`` computes, without its name: two blocks with equal keys run the same ops in the same order
+    (a stage's blocks after the first usually do), so a backend may reuse what it made of one for the other."""
+    return (block.kind, block.shortcut, block.shortcut_from_pre, block.pre, block.main, block.shortcut_ops, block.post)
+
+
 def run_plan(plan: P.Plan, x: T, visitor: Visitor[T]) -> T:
     """Stem → every stage's blocks → final → head."""
     x = run_ops(plan.stem, x, visitor, "stem")
