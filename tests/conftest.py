@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -27,6 +28,15 @@ TORCHVISION = [
     "wide_resnet101_2",
 ]
 """The ten torchvision ResNets, each a preset of the same name."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Under pytest-xdist (the README's `-n 2`: one worker per core), each worker's torch takes one thread, so two
+    # workers share the two cores instead of four threads fighting for them; read when torch is first imported
+    # (here or in a test's subprocess). A test that wants more threads sets them itself.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, "1")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -313,7 +313,9 @@ def test_serve_binds_the_loopback_address_by_default_and_says_where() -> None:
                 socket.create_connection((other, port), timeout=1).close()
     finally:
         proc.send_signal(2)  # Ctrl-C
-        assert proc.wait(10) == 0
+        # a liveness bound, not a timing: in a fresh checkout without byte-code, on a loaded machine, the thread
+        # that built the page may still hold the interpreter for seconds before the main thread sees the signal
+        assert proc.wait(60) == 0
 
 
 def test_serve_refuses_what_it_cannot_serve(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
