@@ -411,6 +411,11 @@ class Plan:
     """The spec's ``pretrained_cfg`` (how the weights' data is prepared: mean, std, input sizes, crop, …) as
     (key, value) pairs; the built model offers it as ``model.pretrained_cfg``, a dict, as timm's do."""
 
+    def classifier_name(self) -> str:
+        """The module path of the classifier: the head's last Linear or 1×1 conv; ``""``: none."""
+        found = [op.name for op in self.head if isinstance(op, Linear | Conv)]
+        return found[-1] if found else ""
+
     def __repr__(self) -> str:
         depths = ", ".join(str(st.depth) for st in self.stages)
         kinds = "/".join(sorted({b.kind for st in self.stages for b in st.blocks}))

@@ -46,7 +46,7 @@ TABLES: dict[str, Mapping[type, Any]] = {
 }
 """Every table keyed by op type: the descriptions, and one per backend that imports torch or writes source."""
 
-CONSTRUCTORS_ASIDE = ("plan.py", "blocks.py", "lower/")
+CONSTRUCTORS_ASIDE = ("plan.py", "blocks", "lower/")  # blocks: blocks.py and its blocks_*.py
 """Where ops are defined or created from a spec: not where a backend knows them."""
 BLOCK_PARTS = frozenset({"pre", "main", "shortcut_ops", "post", "shortcut_from_pre"})
 
