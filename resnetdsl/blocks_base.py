@@ -231,10 +231,15 @@ def _act(cfg: BlockConfig, name: str) -> Act:
 
 @dataclass(frozen=True, slots=True)
 class BlockOps:
+    """What a block kind's builder makes: the block's widths and its ops, part by part."""
+
     mid_channels: int
+    """The inner width (a bottleneck's 3×3)."""
     out_channels: int
     main: tuple[Op, ...]
+    """The residual branch, up to the add."""
     post: tuple[Op, ...]
+    """After the add (a post-activation block's ReLU)."""
     pre: tuple[Op, ...] = ()
     """Pre-activation: ops on the block input before the main path (a projection shortcut reads their output)."""
     groups: int | None = None

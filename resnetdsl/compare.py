@@ -25,6 +25,7 @@ class KeyChange:
     """One key of the resolved specs whose value differs (``_MISSING`` where a side has none)."""
 
     path: str
+    """As messages write it (``stages[1].width``)."""
     a: Any
     b: Any
 
@@ -35,11 +36,14 @@ class PartRow:
 
     part: str
     a: Totals | None
+    """``None`` where A has no such part (a stage B has beyond A's)."""
     b: Totals | None
 
 
 @dataclass(frozen=True, slots=True)
 class Diff:
+    """What :func:`resnetdsl.diff` finds between two specs: the keys, the numbers part by part, the weights."""
+
     a_name: str
     b_name: str
     keys: tuple[KeyChange, ...]

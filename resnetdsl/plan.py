@@ -102,6 +102,8 @@ class GlobalPool:
 
 @dataclass(frozen=True, slots=True)
 class Flatten:
+    """The pooled map as a flat vector of its channels (``nn.Flatten(1)``)."""
+
     name: str
 
 
@@ -121,6 +123,8 @@ class Linear:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
+    """Hands its input on (the stride-1 pool of an avg-pool shortcut)."""
+
     name: str
 
 

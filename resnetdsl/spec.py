@@ -22,6 +22,7 @@ from pydantic import (
 
 from resnetdsl import vocab
 from resnetdsl.errors import Path
+from resnetdsl.field_docs import describe_fields
 from resnetdsl.regnet import RegNetSpec
 
 Int = Annotated[int, Strict()]
@@ -63,8 +64,8 @@ SCHEMA_ID = "https://resnetdsl.dev/schemas/resnet-spec.schema.json"
 
 class _Model(BaseModel):
     # defer_build: a model's validator is built on first use (the first spec checked), not at import; the
-    # fields' descriptions come from their docstrings (see _describe_fields, pydantic's use_attribute_docstrings
-    # at a fraction of its import-time cost)
+    # fields' descriptions come from their docstrings (field_docs.describe_fields: pydantic's
+    # use_attribute_docstrings at a fraction of its import-time cost)
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
@@ -437,51 +438,7 @@ class Spec(_Model):
     _via: Any = PrivateAttr(default=None)
 
 
-def _describe_fields(module_name: str) -> None:
-    """Set each field's description to the docstring under it, as pydantic's ``use_attribute_docstrings`` does,
-    from one parse of this module's source (pydantic walks the frames and parses each class twice, at import).
-
-    As there, a field a class annotates takes the docstring written under it there, and one it inherits keeps
-    its base's description; an explicit ``Field(description=...)`` wins. Without the source (a frozen
-    build), descriptions stay unset, as pydantic leaves them.
-    """
-    import ast
-    import inspect
-    import sys
-
-    module = sys.modules[module_name]
-    try:
-        tree = ast.parse(inspect.getsource(module))
-    except (OSError, TypeError, SyntaxError):  # pragma: no cover
-        return
-    docs: dict[str, dict[str, str]] = {}
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef):
-            found = docs[node.name] = {}
-            for stmt, after in zip(node.body, node.body[1:], strict=False):
-                if (
-                    isinstance(stmt, ast.AnnAssign)
-                    and isinstance(stmt.target, ast.Name)
-                    and isinstance(after, ast.Expr)
-                    and isinstance(after.value, ast.Constant)
-                    and isinstance(after.value.value, str)
-                ):
-                    found[stmt.target.id] = inspect.cleandoc(after.value.value)
-    models = [m for m in vars(module).values() if isinstance(m, type) and issubclass(m, _Model)]
-    for model in sorted(models, key=lambda m: len(m.__mro__)):  # bases before the classes that extend them
-        own_docs = docs.get(model.__name__, {})
-        annotated = inspect.get_annotations(model)
-        for name, info in model.model_fields.items():
-            if info.description is not None:
-                continue
-            if name in own_docs:
-                info.description = own_docs[name]
-            elif name not in annotated:
-                inherited = next(b for b in model.__mro__[1:] if issubclass(b, _Model) and name in b.model_fields)
-                info.description = inherited.model_fields[name].description
-
-
-_describe_fields(__name__)
+describe_fields(__name__, _Model)
 
 
 def model_at(path: Path) -> Any:

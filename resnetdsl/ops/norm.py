@@ -4,7 +4,7 @@ EvoNorm2dS0, FilterResponseNormTlu2d: a norm and its nonlinearity in one module)
 from __future__ import annotations
 
 from resnetdsl import plan as P
-from resnetdsl.ops.base import STAT_BYTES, Entry, FoldRole, OpType, Tracker, batch_norm_entries
+from resnetdsl.ops.base import STAT_BYTES, Entry, FoldRole, OpType, Tracker, batch_norm_entries, save_stats
 from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS, NORMS
 
 NORM_FILL = "#fbf1c7"
@@ -17,14 +17,12 @@ class NormType(OpType[P.Norm]):
     family = "norm"
     fill = NORM_FILL
     fresh = True
+    channels_field = "channels"
 
     def entries(self, op: P.Norm) -> tuple[Entry, ...]:
         if op.kind == "group":  # weight and bias; no statistics
             return (Entry("weight", (op.channels,), True), Entry("bias", (op.channels,), True))
         return batch_norm_entries(op.channels, trained=op.kind == "batch", tracked=op.kind == "batch")
-
-    def in_channels(self, op: P.Norm) -> int:
-        return op.channels
 
     def saves(self, op: P.Norm, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         if op.kind == "frozen_batch":  # the per-channel scale; the input not (the scale needs no grad)
@@ -32,9 +30,14 @@ class NormType(OpType[P.Norm]):
             return t.new(size_out)
         t.save(x)  # the input, and the mean and inverse std (per channel, or per sample and group)
         stats = op.channels if op.kind == "batch" else op.groups * t.batch
-        t.save(t.new(stats, STAT_BYTES, batched=False))
-        t.save(t.new(stats, STAT_BYTES, batched=False))
+        save_stats(t, stats)
         return t.new(size_out)
+
+    def norm_groups(self, op: P.Norm) -> int | None:
+        return op.groups if op.kind == "group" else None
+
+    def batch_stats(self, op: P.Norm) -> bool:
+        return op.kind == "batch"
 
     def fold_role(self, op: P.Norm) -> FoldRole:
         # group norm normalises with its own input's statistics, not constants: it cannot fold
@@ -57,6 +60,7 @@ class NormActType(OpType[P.NormAct]):
     op = P.NormAct
     family = "norm"
     fill = NORM_FILL
+    channels_field = "channels"
 
     def entries(self, op: P.NormAct) -> tuple[Entry, ...]:
         c = (op.channels,)
@@ -68,9 +72,6 @@ class NormActType(OpType[P.NormAct]):
         if op.kind == "frn":
             return (*affine, Entry("tau", c, True))
         return batch_norm_entries(op.channels)
-
-    def in_channels(self, op: P.NormAct) -> int:
-        return op.channels
 
     def saves(self, op: P.NormAct, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         # measured in float32 (tests/test_family_v2.py); the statistics are float32 in any dtype
@@ -88,11 +89,16 @@ class NormActType(OpType[P.NormAct]):
             return t.new(size_out)
         # batch / group norm's statistics, then the ReLU's output (in place: the norm's output)
         stats = op.groups * t.batch if op.kind == "group" else op.channels
-        t.save(t.new(stats, STAT_BYTES, batched=False))
-        t.save(t.new(stats, STAT_BYTES, batched=False))
+        save_stats(t, stats)
         out = t.new(size_out)
         t.save(out)
         return out
+
+    def norm_groups(self, op: P.NormAct) -> int | None:
+        return op.groups if op.kind in GROUPED_NORMS else None
+
+    def batch_stats(self, op: P.NormAct) -> bool:
+        return op.kind == "batch"
 
     def fold_role(self, op: P.NormAct) -> FoldRole:
         # only batch norm's eval-mode affine is constant; the others normalise with their input's own statistics

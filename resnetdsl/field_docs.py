@@ -1,0 +1,53 @@
+"""Field descriptions from the docstrings written under pydantic fields (the spec's documentation, read once).
+
+:mod:`resnetdsl.spec` calls :func:`describe_fields` on itself once its models are defined; the schema, the
+docs and the messages read the descriptions it sets.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+def describe_fields(module_name: str, base: type[BaseModel]) -> None:
+    """Set each field's description to the docstring under it, as pydantic's ``use_attribute_docstrings`` does,
+    from one parse of the module's source (pydantic walks the frames and parses each class twice, at import).
+
+    As there, a field a class annotates takes the docstring written under it there, and one it inherits keeps
+    its base's description; an explicit ``Field(description=...)`` wins. Without the source (a frozen
+    build), descriptions stay unset, as pydantic leaves them.
+    """
+    import ast
+    import inspect
+    import sys
+
+    module = sys.modules[module_name]
+    try:
+        tree = ast.parse(inspect.getsource(module))
+    except (OSError, TypeError, SyntaxError):  # pragma: no cover
+        return
+    docs: dict[str, dict[str, str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            found = docs[node.name] = {}
+            for stmt, after in zip(node.body, node.body[1:], strict=False):
+                if (
+                    isinstance(stmt, ast.AnnAssign)
+                    and isinstance(stmt.target, ast.Name)
+                    and isinstance(after, ast.Expr)
+                    and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)
+                ):
+                    found[stmt.target.id] = inspect.cleandoc(after.value.value)
+    models = [m for m in vars(module).values() if isinstance(m, type) and issubclass(m, base)]
+    for model in sorted(models, key=lambda m: len(m.__mro__)):  # bases before the classes that extend them
+        own_docs = docs.get(model.__name__, {})
+        annotated = inspect.get_annotations(model)
+        for name, info in model.model_fields.items():
+            if info.description is not None:
+                continue
+            if name in own_docs:
+                info.description = own_docs[name]
+            elif name not in annotated:
+                inherited = next(b for b in model.__mro__[1:] if issubclass(b, base) and name in b.model_fields)
+                info.description = inherited.model_fields[name].description
