@@ -34,6 +34,7 @@ from resnetdsl.passes import fuse
 from resnetdsl.render.graph import to_digraph
 from resnetdsl.summary import summary_of
 from tests.conftest import ROOT
+from tests.family_helpers import load_exported_module
 
 PACKAGE = ROOT / "resnetdsl"
 OP_TYPES: tuple[type, ...] = typing.get_args(P.Op)
@@ -297,13 +298,7 @@ def test_a_new_op_type_needs_only_the_documented_places(monkeypatch: pytest.Monk
 
     source = to_python(plan)
     assert re.search(r"self\.bn1 = nn\.InstanceNorm2d\(\w+, affine=True\)", source)
-    path = tmp_path / "exported.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("exported_instance_norm", path)
-    assert spec is not None and spec.loader is not None
-    exported_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(exported_module)
-    exported = exported_module.CifarResNet20().eval()
+    exported = load_exported_module(source, tmp_path, "instance_norm").CifarResNet20().eval()
     assert list(exported.state_dict()) == list(model.state_dict())
     exported.load_state_dict(model.state_dict(), strict=True)
     with torch.no_grad():

@@ -3,6 +3,8 @@ EvoNorm2dS0, FilterResponseNormTlu2d: a norm and its nonlinearity in one module)
 
 from __future__ import annotations
 
+from typing import ClassVar, TypeVar
+
 from resnetdsl import plan as P
 from resnetdsl.ops.base import STAT_BYTES, Entry, FoldRole, OpType, Tracker, batch_norm_entries, save_stats
 from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS, NORMS
@@ -12,12 +14,33 @@ NORM_FILL = "#fbf1c7"
 _LABELS = {"batch": "BN", "group": "GN", "frozen_batch": "frozen BN"}
 
 
-class NormType(OpType[P.Norm]):
-    op = P.Norm
+Normed = TypeVar("Normed", P.Norm, P.NormAct)
+
+
+class NormFamily(OpType[Normed]):
+    """A norm (alone, or with its nonlinearity in one module) of its ``channels``: its ``kind`` says whether
+    it groups them (:attr:`grouped`) and whether it keeps batch statistics."""
+
     family = "norm"
     fill = NORM_FILL
-    fresh = True
     channels_field = "channels"
+    grouped: ClassVar[frozenset[str]]
+    """The kinds that split the channels into ``groups``."""
+
+    def norm_groups(self, op: Normed) -> int | None:
+        return op.groups if op.kind in self.grouped else None
+
+    def batch_stats(self, op: Normed) -> bool:
+        return op.kind == "batch"
+
+    def block_mark(self, op: Normed) -> str | None:
+        return "group norm" if op.kind == "group" else None
+
+
+class NormType(NormFamily[P.Norm]):
+    op = P.Norm
+    fresh = True
+    grouped = frozenset({"group"})
 
     def entries(self, op: P.Norm) -> tuple[Entry, ...]:
         if op.kind == "group":  # weight and bias; no statistics
@@ -33,18 +56,9 @@ class NormType(OpType[P.Norm]):
         save_stats(t, stats)
         return t.new(size_out)
 
-    def norm_groups(self, op: P.Norm) -> int | None:
-        return op.groups if op.kind == "group" else None
-
-    def batch_stats(self, op: P.Norm) -> bool:
-        return op.kind == "batch"
-
     def fold_role(self, op: P.Norm) -> FoldRole:
         # group norm normalises with its own input's statistics, not constants: it cannot fold
         return "keep" if op.kind == "group" else "norm"
-
-    def block_mark(self, op: P.Norm) -> str | None:
-        return "group norm" if op.kind == "group" else None
 
     def torch_name(self, op: P.Norm) -> str:
         return NORMS[op.kind] + (f" g{op.groups}" if op.kind == "group" else "")
@@ -56,11 +70,9 @@ class NormType(OpType[P.Norm]):
         return " + ", self.label(op)  # a projection's norm: "1×1 conv /2 + BN"
 
 
-class NormActType(OpType[P.NormAct]):
+class NormActType(NormFamily[P.NormAct]):
     op = P.NormAct
-    family = "norm"
-    fill = NORM_FILL
-    channels_field = "channels"
+    grouped = frozenset(GROUPED_NORMS)
 
     def entries(self, op: P.NormAct) -> tuple[Entry, ...]:
         c = (op.channels,)
@@ -94,18 +106,9 @@ class NormActType(OpType[P.NormAct]):
         t.save(out)
         return out
 
-    def norm_groups(self, op: P.NormAct) -> int | None:
-        return op.groups if op.kind in GROUPED_NORMS else None
-
-    def batch_stats(self, op: P.NormAct) -> bool:
-        return op.kind == "batch"
-
     def fold_role(self, op: P.NormAct) -> FoldRole:
         # only batch norm's eval-mode affine is constant; the others normalise with their input's own statistics
         return "norm" if op.kind == "batch" else "keep"
-
-    def block_mark(self, op: P.NormAct) -> str | None:
-        return "group norm" if op.kind == "group" else None
 
     def torch_name(self, op: P.NormAct) -> str:
         return NORM_ACTS[op.kind] + (f" g{op.groups}" if op.kind in GROUPED_NORMS else "")
