@@ -17,8 +17,6 @@ from resnetdsl.errors import format_path
 from resnetdsl.show import resolved
 from resnetdsl.weights.fit import STATUSES, WeightReport, predict
 
-_MISSING = object()
-
 
 @dataclass(frozen=True, slots=True)
 class KeyChange:
@@ -38,6 +36,10 @@ class PartRow:
     a: Totals | None
     """``None`` where A has no such part (a stage B has beyond A's)."""
     b: Totals | None
+
+
+_MISSING = object()
+"""A key one side of a :class:`KeyChange` does not have."""
 
 
 @dataclass(frozen=True, slots=True)
