@@ -17,14 +17,13 @@ from resnetdsl.errors import format_path
 from resnetdsl.show import resolved
 from resnetdsl.weights.fit import STATUSES, WeightReport, predict
 
-_MISSING = object()
-
 
 @dataclass(frozen=True, slots=True)
 class KeyChange:
     """One key of the resolved specs whose value differs (``_MISSING`` where a side has none)."""
 
     path: str
+    """As messages write it (``stages[1].width``)."""
     a: Any
     b: Any
 
@@ -35,11 +34,18 @@ class PartRow:
 
     part: str
     a: Totals | None
+    """``None`` where A has no such part (a stage B has beyond A's)."""
     b: Totals | None
+
+
+_MISSING = object()
+"""A key one side of a :class:`KeyChange` does not have."""
 
 
 @dataclass(frozen=True, slots=True)
 class Diff:
+    """What :func:`resnetdsl.diff` finds between two specs: the keys, the numbers part by part, the weights."""
+
     a_name: str
     b_name: str
     keys: tuple[KeyChange, ...]

@@ -14,9 +14,10 @@ import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from resnetdsl import plan as P
+from resnetdsl.ops import describe
 from resnetdsl.receptive import Field, block_field
 
 _STEM_POOLS = ("maxpool", "stem.pool", "pad", "stem.pad", "pool0")  # pad: BiT's fixed stem; pool0: senet
@@ -57,7 +58,7 @@ def taps(plan: P.Plan) -> tuple[Tap, ...]:
     """Every tap of ``plan`` (the stem's and each stage's), whatever ``plan.out_indices`` selects."""
     before = [op for op in plan.stem if not _is_pool(op)]
     x = Field(1, 1).through_all(before)
-    channels = next(op.out_channels for op in reversed(before) if isinstance(op, P.Conv))
+    channels = next(cast(Any, op).out_channels for op in reversed(before) if describe(op).family == "conv")
     out = [Tap(0, _module(plan, before[-1].name), "stem", channels, x.jump, x.dilation, _rf(x))]
     x = x.through_all(op for op in plan.stem if _is_pool(op))
     for i, st in enumerate(plan.stages):

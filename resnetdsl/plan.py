@@ -102,6 +102,8 @@ class GlobalPool:
 
 @dataclass(frozen=True, slots=True)
 class Flatten:
+    """The pooled map as a flat vector of its channels (``nn.Flatten(1)``)."""
+
     name: str
 
 
@@ -121,6 +123,8 @@ class Linear:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
+    """Hands its input on (the stride-1 pool of an avg-pool shortcut)."""
+
     name: str
 
 
@@ -410,6 +414,11 @@ class Plan:
     pretrained_cfg: tuple[tuple[str, object], ...] = ()
     """The spec's ``pretrained_cfg`` (how the weights' data is prepared: mean, std, input sizes, crop, …) as
     (key, value) pairs; the built model offers it as ``model.pretrained_cfg``, a dict, as timm's do."""
+
+    def classifier_name(self) -> str:
+        """The module path of the classifier: the head's last Linear or 1×1 conv; ``""``: none."""
+        found = [op.name for op in self.head if isinstance(op, Linear | Conv)]
+        return found[-1] if found else ""
 
     def __repr__(self) -> str:
         depths = ", ".join(str(st.depth) for st in self.stages)

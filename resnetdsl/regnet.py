@@ -42,7 +42,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
-from resnetdsl.docstrings import describe_fields
+from resnetdsl.field_docs import describe_fields
 
 Quantize = Literal["pycls", "torchvision"]
 """How a stage's bottleneck width is made a multiple of its group width (see the module's docstring)."""
@@ -66,7 +66,7 @@ Float = Annotated[float, Strict()]
 
 
 class _Model(BaseModel):
-    # built on first use, its fields described from their docstrings once (see resnetdsl.docstrings)
+    # built on first use, its fields described from their docstrings once (see resnetdsl.field_docs)
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
@@ -129,7 +129,7 @@ class AnyNetSpec(_Model):
         return self
 
 
-describe_fields(__name__)
+describe_fields(__name__, _Model)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,8 @@ from pydantic import (
 )
 
 from resnetdsl import vocab
-from resnetdsl.docstrings import describe_fields
 from resnetdsl.errors import Path
+from resnetdsl.field_docs import describe_fields
 from resnetdsl.regnet import RegNetSpec
 
 Int = Annotated[int, Strict()]
@@ -64,8 +64,8 @@ SCHEMA_ID = "https://resnetdsl.dev/schemas/resnet-spec.schema.json"
 
 class _Model(BaseModel):
     # defer_build: a model's validator is built on first use (the first spec checked), not at import; the
-    # fields' descriptions come from their docstrings (see resnetdsl.docstrings, pydantic's use_attribute_docstrings
-    # at a fraction of its import-time cost)
+    # fields' descriptions come from their docstrings (field_docs.describe_fields: pydantic's
+    # use_attribute_docstrings at a fraction of its import-time cost)
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
@@ -438,7 +438,7 @@ class Spec(_Model):
     _via: Any = PrivateAttr(default=None)
 
 
-describe_fields(__name__)
+describe_fields(__name__, _Model)
 
 
 def model_at(path: Path) -> Any:

@@ -3,7 +3,6 @@ table alone is built, analysed, checked, drawn, summarised and exported like the
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from resnetdsl.analyze import analyze
 from resnetdsl.errors import SpecError
 from resnetdsl.export.python import to_python
 from resnetdsl.spec import Spec
+from tests.family_helpers import load_exported
 
 
 def grouped_basic(cfg: B.BlockConfig, cin: int, width: int, stride: int) -> B.BlockOps:
@@ -89,14 +89,7 @@ def test_a_registered_kind_goes_through_every_backend(registered: B.BlockKind, t
 
     source = to_python(plan)
     assert "class GroupedBasicBlock(nn.Module)" in source
-    path = tmp_path / "grouped.py"
-    path.write_text(source, encoding="utf-8")
-    found = importlib.util.spec_from_file_location("exported_grouped", path)
-    assert found is not None and found.loader is not None
-    module = importlib.util.module_from_spec(found)
-    found.loader.exec_module(module)
-    exported = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__][-1]
-    twin = exported().eval()
+    twin = load_exported(source, tmp_path, "grouped")().eval()
     twin.load_state_dict(model.state_dict(), strict=True)
     with torch.no_grad():
         torch.testing.assert_close(twin(x), out, rtol=0, atol=0)

@@ -33,7 +33,7 @@ CHECKING = set(
     load load.compose load.document load.lines load.mapping load.messages load.presets load.source
     lower lower.common lower.make lower.network_rules lower.resolve lower.rules lower.sk_rules lower.regnet_rules
     lower.senet_rules ops.senet lower.aa_resnest_rules ops.antialias ops.split
-    regnet regnet_key blocks_regnet
+    regnet regnet_key blocks_regnet blocks_base blocks_sk blocks_resnest field_docs
     ops ops.act ops.attention ops.base ops.bit ops.conv ops.misc ops.norm ops.pool ops.shortcut ops.sk
     """.split()
 )
@@ -57,7 +57,7 @@ RUNS: dict[str, tuple[list[str], set[str]]] = {
         {"commands.options", "commands.diff", "compare", "show", "state", "weights", "weights.fit", *CHECKING},
     ),
     "presets": (["presets"], {"commands.presets", "show", *CHECKING}),
-    "schema": (["schema"], {"commands.schema", "validate", "spec", "vocab", "regnet"}),
+    "schema": (["schema"], {"commands.schema", "validate", "spec", "field_docs", "vocab", "regnet"}),
 }
 
 _PROBE = """

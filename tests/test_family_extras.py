@@ -12,7 +12,6 @@ import pytest
 import timm
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 import resnetdsl
 from resnetdsl.analyze import analyze
@@ -23,6 +22,7 @@ from resnetdsl.memory import activation_report
 from resnetdsl.passes.fuse import fuse_for_inference
 from resnetdsl.receptive import feature_facts
 
+from .family_helpers import computes_like, randomised_norms
 from .memprobe import saved_bytes
 
 # name → how timm builds it: the pruned net by name, CBAM and GC on timm's ResNet through block_args
@@ -34,16 +34,7 @@ NUMERIC: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def _randomised(model: nn.Module) -> nn.Module:
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1, generator=g)
-                m.running_var.uniform_(0.5, 1.5, generator=g)
-            if isinstance(m, nn.BatchNorm2d | nn.LayerNorm):
-                m.weight.uniform_(0.5, 1.5, generator=g)
-                m.bias.uniform_(-0.2, 0.2, generator=g)
-    return model.eval()
+    return randomised_norms(model, layer_norms=True)  # global context's layer norm too
 
 
 @pytest.fixture(scope="module")
@@ -56,19 +47,7 @@ def references() -> dict[str, nn.Module]:
 @pytest.mark.parametrize("name", list(NUMERIC))
 def test_loads_strictly_and_computes_the_same(name: str, references: dict[str, nn.Module]) -> None:
     ref = references[name]
-    spec = spec_from_model(ref)
-    model = resnetdsl.build_model(spec).eval()
-    assert list(model.state_dict()) == list(ref.state_dict())
-    model.load_state_dict(ref.state_dict(), strict=True)
-    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), ref(x), rtol=1e-5, atol=1e-5)
-    summary = resnetdsl.summarize(spec, input_size=(64, 64))
-    assert summary.params == sum(p.numel() for p in model.parameters())
-    assert summary.buffers == sum(b.numel() for b in model.buffers())
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(x[:1])
-    assert summary.macs == counter.get_total_flops() // 2
+    computes_like(ref, spec_from_model(ref))
 
 
 def test_the_pruned_widths_are_written_per_block() -> None:

@@ -23,6 +23,7 @@ from tests.family_aa_resnest import (
     numeric_parity,
     timm_reference,
 )
+from tests.family_helpers import backbone_settings_hold, exported_equals, onnx_equals
 
 timm = pytest.importorskip("timm")
 
@@ -118,26 +119,7 @@ def test_output_stride_matches_timm(name: str, output_stride: int) -> None:
 @pytest.mark.parametrize("settings", [{}, {"radix": 4, "groups": 2, "avd": "first"}, {"radix": 1, "avd": "none"}])
 def test_grid_of_settings(settings: dict[str, Any]) -> None:
     x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
-    base = _tiny(**settings)
-    plain = resnetdsl.build_model(base, seed=0).eval()
-    with torch.no_grad():
-        want = plain(x)
-    analysis_is_exact(resnetdsl.build_model({**base, "output_stride": 8}, seed=0))
-    feats = resnetdsl.build_model({**base, "features": {"out_indices": [0, 1, 2, 3]}, "head": "none"}, seed=0).eval()
-    with torch.no_grad():
-        maps = feats(x)
-    assert [tuple(m.shape[1:3]) for m in maps] == [
-        (c, SIZE // r) for c, r in zip(feats.feature_info.channels(), feats.feature_info.reduction(), strict=True)
-    ]
-    frozen = resnetdsl.build_model({**base, "frozen_stages": 1}, seed=0)
-    assert not any(p.requires_grad for n, p in frozen.named_parameters() if n.startswith(("conv1", "bn1", "layer1")))
-    ck = resnetdsl.build_model({**base, "stages": [{**s, "checkpoint": True} for s in base["stages"]]}, seed=0)
-    ref = resnetdsl.build_model(base, seed=0)
-    for model in (ck, ref):
-        model.train()
-        model(x).square().mean().backward()
-    for (n, a), b in zip(ck.named_parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-6, msg=n)
+    plain, want = backbone_settings_hold(_tiny(**settings), x)
     # inference folding: the block's own norms fold; split attention keeps its bn0 and bn1 (a norm inside a
     # composite module stays, as after an add)
     fused = resnetdsl.fuse_for_inference(plain)
@@ -150,33 +132,18 @@ def test_grid_of_settings(settings: dict[str, Any]) -> None:
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 def test_python_export_equals_the_built_model(tmp_path: Path) -> None:
     from resnetdsl.export.python import to_python
-    from tests.test_export import _load
 
     model = resnetdsl.build_model(_tiny(radix=4, groups=2, avd="first"), seed=0).eval()
     source = to_python(model.plan)
     assert "class SplitAttn(nn.Module)" in source
-    exported = _load(source, tmp_path, "resnest")().eval()
-    exported.load_state_dict(model.state_dict(), strict=True)
     x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        torch.testing.assert_close(exported(x), model(x), rtol=0, atol=0)
-        torch.testing.assert_close(torch.jit.script(exported)(x), model(x), rtol=1e-5, atol=1e-5)
+    exported_equals(source, model, tmp_path, "resnest", x)
 
 
 @pytest.mark.slow
 def test_onnx_export_equals_the_built_model(tmp_path: Path) -> None:
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    from resnetdsl.export.onnx import to_onnx
-
     model = resnetdsl.build_model(_tiny(radix=4, groups=2), seed=0).eval()
-    to_onnx(model, tmp_path / "m.onnx")
-    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
-    for shape in [(1, 3, SIZE, SIZE), (2, 3, SIZE + 16, SIZE + 32)]:
-        x = torch.randn(*shape)
-        (out,) = session.run(None, {"input": x.numpy()})
-        with torch.no_grad():
-            torch.testing.assert_close(torch.from_numpy(out), model(x), rtol=1e-4, atol=1e-4)
+    onnx_equals(model, tmp_path / "m.onnx", [(1, 3, SIZE, SIZE), (2, 3, SIZE + 16, SIZE + 32)])
 
 
 # --- what the checker refuses ---------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ the meta device, the preset, the exporters and the checker's messages."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -13,28 +12,18 @@ import pytest
 import timm
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 import resnetdsl
 from resnetdsl import plan as P
 from resnetdsl.check import check_with_issues
 from resnetdsl.export.python import to_python
 from resnetdsl.importer import spec_from_model
+from tests.family_helpers import computes_like, exported_equals, onnx_equals, randomised_norms
 
 NUMERIC = ["legacy_seresnet18", "legacy_seresnext26_32x4d"]
 
 
-def _randomised(model: nn.Module) -> nn.Module:
-    """Statistics and affines that are not the identity, so a misplaced norm shows in the outputs."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1, generator=g)
-                m.running_var.uniform_(0.5, 1.5, generator=g)
-                m.weight.uniform_(0.5, 1.5, generator=g)
-                m.bias.uniform_(-0.2, 0.2, generator=g)
-    return model.eval()
+_randomised = randomised_norms
 
 
 @pytest.fixture(scope="module")
@@ -50,17 +39,7 @@ def test_legacy_senet_loads_strictly_and_computes_the_same(name: str, references
     spec = spec_from_model(ref)
     assert spec.layout == "senet" and spec.stem.pool == "max_ceil" and spec.head != "none"
     assert spec.head.dropout == 0.2  # the legacy nets' functional dropout before last_linear
-    model = resnetdsl.build_model(spec).eval()
-    assert list(model.state_dict()) == list(ref.state_dict())
-    model.load_state_dict(ref.state_dict(), strict=True)
-    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), ref(x), rtol=1e-5, atol=1e-5)
-    summary = resnetdsl.summarize(spec, input_size=(64, 64))
-    assert summary.params == sum(p.numel() for p in model.parameters())
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(x[:1])
-    assert summary.macs == counter.get_total_flops() // 2
+    computes_like(ref, spec)
 
 
 def test_the_legacy_layout_and_stride_placement() -> None:
@@ -102,18 +81,6 @@ def test_the_senet154_preset_is_timms() -> None:
     assert resnetdsl.summarize("senet154").params == sum(p.numel() for p in ref.parameters()) == 115_088_984
 
 
-def _exported(source: str, tmp_path: Path) -> type[nn.Module]:
-    path = tmp_path / "legacy.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("exported_legacy", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    classes = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__]
-    cls: type[nn.Module] = classes[-1]
-    return cls
-
-
 LEGACY_SMALL: dict[str, Any] = {
     "name": "legacy_small",
     "layout": "senet",
@@ -128,30 +95,14 @@ LEGACY_SMALL: dict[str, Any] = {
 def test_python_export_of_a_legacy_senet(tmp_path: Path) -> None:
     plan = resnetdsl.plan_of(LEGACY_SMALL)
     model = _randomised(resnetdsl.build_model(plan, seed=0))
-    exported = _exported(to_python(plan), tmp_path)().eval()
-    assert list(exported.state_dict()) == list(model.state_dict())
-    exported.load_state_dict(model.state_dict(), strict=True)
     x = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        torch.testing.assert_close(exported(x), model(x), rtol=0, atol=0)
-        torch.testing.assert_close(torch.jit.script(exported)(x), model(x), rtol=1e-5, atol=1e-5)
+    exported_equals(to_python(plan), model, tmp_path, "legacy", x)
 
 
 @pytest.mark.slow
 def test_onnx_export_of_a_legacy_senet(tmp_path: Path) -> None:
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    from resnetdsl.export.onnx import to_onnx
-
     model = _randomised(resnetdsl.build_model(LEGACY_SMALL, seed=0))
-    path = tmp_path / "legacy.onnx"
-    to_onnx(model, path, input_size=(48, 48))
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for shape in [(1, 3, 48, 48), (2, 3, 64, 80)]:
-        x = torch.randn(*shape)
-        (out,) = session.run(None, {"input": x.numpy()})
-        with torch.no_grad():
-            torch.testing.assert_close(torch.from_numpy(out), model(x), rtol=1e-4, atol=1e-4)
+    onnx_equals(model, tmp_path / "legacy.onnx", [(1, 3, 48, 48), (2, 3, 64, 80)], input_size=(48, 48))
 
 
 def _messages(text: str) -> list[tuple[str, str]]:

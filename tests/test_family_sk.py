@@ -17,6 +17,7 @@ from resnetdsl.analyze import analyze
 from resnetdsl.export.python import to_python
 from resnetdsl.importer import spec_from_model
 from resnetdsl.passes.fuse import fuse_for_inference
+from tests.family_helpers import onnx_equals
 
 timm = pytest.importorskip("timm")
 
@@ -146,18 +147,8 @@ def test_python_export_equals_the_built_model(spec: dict[str, Any], tmp_path: Pa
 
 @pytest.mark.slow
 def test_onnx_export_equals_torch(tmp_path: Path) -> None:
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    from resnetdsl.export.onnx import to_onnx
-
     model = resnetdsl.build_model(SMALL_BOTTLENECK, seed=0).eval()
-    path = tmp_path / "sk.onnx"
-    to_onnx(model, path)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for x in (_x(64, 1), _x(96, 3)):
-        (out,) = session.run(None, {"input": x.numpy()})
-        with torch.no_grad():
-            torch.testing.assert_close(torch.from_numpy(out), model(x), rtol=1e-4, atol=1e-4)
+    onnx_equals(model, tmp_path / "sk.onnx", [(1, 3, 64, 64), (3, 3, 96, 96)])
 
 
 # --- every new block with every backbone setting ---------------------------------------------------------------

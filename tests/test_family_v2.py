@@ -3,7 +3,6 @@ norm-act modules GroupNormAct, EvoNorm2dS0 and FilterResponseNormTlu2d, against 
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from resnetdsl.memory import activation_report
 from resnetdsl.passes.fuse import fuse_for_inference
 from resnetdsl.summary import format_summary
 
+from .family_helpers import exported_equals, onnx_equals
 from .memprobe import saved_bytes
 
 timm = pytest.importorskip("timm")
@@ -272,48 +272,20 @@ def test_fuse_for_inference_folds_standardisation_and_keeps_the_norms_that_canno
         )
 
 
-def _load(source: str, tmp_path: Path, name: str) -> type[nn.Module]:
-    path = tmp_path / f"{name}.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    classes = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__]
-    return classes[-1]
-
-
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 @pytest.mark.parametrize("kind", ["bit", *(pytest.param(k, marks=pytest.mark.slow) for k in ("evos", "frn"))])
 def test_python_export_equals_the_built_model(kind: str, tmp_path: Path) -> None:
     plan = resnetdsl.plan_of(small(kind))
     source = to_python(plan)
     model = _drawn(resnetdsl.build_model(plan, seed=0))
-    exported = _load(source, tmp_path, kind)().eval()
-    assert list(exported.state_dict()) == list(model.state_dict())
-    exported.load_state_dict(model.state_dict(), strict=True)
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(exported(x), model(x), rtol=0, atol=0)
-        torch.testing.assert_close(torch.jit.script(exported)(x), model(x), rtol=1e-5, atol=1e-5)
+    exported_equals(source, model, tmp_path, kind, torch.randn(2, 3, 64, 64))
 
 
 @pytest.mark.slow
 def test_onnx_export_equals_torch(tmp_path: Path) -> None:
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    from resnetdsl.export.onnx import to_onnx
-
     for kind in ("bit",):  # weight standardisation, group norm, the fixed stem: one export of ONNX's slow tracing
         model = _drawn(resnetdsl.build_model(small(kind), seed=0))
-        path = tmp_path / f"{kind}.onnx"
-        to_onnx(model, path)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        for shape in [(1, 3, 64, 64), (3, 3, 80, 96)]:
-            x = torch.randn(*shape)
-            (out,) = session.run(None, {"input": x.numpy()})
-            with torch.no_grad():
-                torch.testing.assert_close(torch.from_numpy(out), model(x), rtol=1e-4, atol=1e-4)
+        onnx_equals(model, tmp_path / f"{kind}.onnx", [(1, 3, 64, 64), (3, 3, 80, 96)])
 
 
 # --- the new settings with the backbone settings ----------------------------------------------------------

@@ -18,11 +18,11 @@ from __future__ import annotations
 import dataclasses
 import re
 import textwrap
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from resnetdsl import plan as P
 from resnetdsl.blocks import CLASS_NAMES
+from resnetdsl.export.layout import Call, Writer, camel, container_source, stage_expr
 from resnetdsl.export.ops import CONSTRUCTORS, Value, _lit, helper_sources
 from resnetdsl.export.settings import forward_source, frozen_source, refuse_unexported
 from resnetdsl.walk import Part, Visitor, add_in_place, part_ops, registration_order, run_block, shortcut_source
@@ -128,9 +128,9 @@ class _BlockClass:
                 return op.name.partition(".")[0]
         return "downsample"
 
-    def call(self, block: P.Block, downsample: _Call | str | None) -> _Call:
+    def call(self, block: P.Block, downsample: Call | str | None) -> Call:
         """The constructor call that creates ``block``."""
-        args: list[tuple[str, _Call | str]] = []
+        args: list[tuple[str, Call | str]] = []
         ops = _template_ops(block)
         values = {sym: str(getattr(block, sym)) for sym in _SYMBOLS}
         lifted = {arg: _lit(_fields(ops[i])[name]) for (i, name), arg in self.lifted.items()}
@@ -143,7 +143,7 @@ class _BlockClass:
         rate = _drop_path_rate(block)
         if rate > 0:
             args.append(("drop_path", repr(rate)))
-        return _Call(self.name, tuple(args))
+        return Call(self.name, tuple(args))
 
 
 def _drop_path_rate(block: P.Block) -> float:
@@ -176,123 +176,11 @@ def _block_classes(plan: P.Plan) -> list[_BlockClass]:
     seen: dict[str, int] = {}
     out = list(groups.values())
     for cls in out:
-        base = _BLOCK_CLASS.get(cls.kind, _camel(cls.kind) + "Block")
+        base = _BLOCK_CLASS.get(cls.kind, camel(cls.kind) + "Block")
         seen[base] = seen.get(base, 0) + 1
         cls.name = base if seen[base] == 1 else f"{base}{seen[base]}"
         cls.shortcut_reads_pre = any(shortcut_source(b) == "pre" for b in cls.blocks if part_ops(b, "shortcut"))
         cls.resolve()
-    return out
-
-
-_WORDS = {"resnet": "ResNet", "resnext": "ResNeXt", "preact": "PreAct", "resnetv": "ResNetV"}
-
-
-def _camel(name: str) -> str:
-    words = [w for w in re.split(r"[^0-9A-Za-z]+|(?<=[a-z])(?=[0-9])", name) if w]
-    text = ""
-    for w in words:  # digits after digits keep a separator: resnetv2_50 → ResNetV2_50
-        text += ("_" if text[-1:].isdigit() and w[:1].isdigit() else "") + _WORDS.get(w.lower(), w[:1].upper() + w[1:])
-    text = text or "Net"
-    return text if text[0].isalpha() else "Net" + text
-
-
-@dataclass(frozen=True)
-class _Call:
-    """A constructor call laid out as ruff lays it out: on one line if it fits in 120 columns (and is not
-    ``explode``), else one argument a line with a trailing comma (which keeps ruff from joining it back)."""
-
-    func: str
-    args: tuple[tuple[str, _Call | str], ...]
-    """(keyword or "", argument)."""
-    explode: bool = False
-
-    def flat(self) -> str:
-        return f"{self.func}({', '.join(_key(k) + _flat(a) for k, a in self.args)})"
-
-    def layout(self, indent: int, lead: int = 0, trail: int = 0) -> str:
-        flat = self.flat()
-        if not self.explode and indent + lead + len(flat) + trail <= 120:
-            return flat
-        pad = " " * (indent + 4)
-        lines = [f"{self.func}("]
-        for k, a in self.args:
-            key = _key(k)
-            text = a.layout(indent + 4, len(key), 1) if isinstance(a, _Call) else a
-            lines.append(f"{pad}{key}{text},")
-        return "\n".join(lines) + "\n" + " " * indent + ")"
-
-
-def _key(k: str) -> str:
-    """``k=`` before an argument; nothing for a positional one, or a name no keyword can spell (``block1-0``:
-    the containers take their children in order)."""
-    return k + "=" if k.isidentifier() else ""
-
-
-def _flat(a: _Call | str) -> str:
-    return a.flat() if isinstance(a, _Call) else a
-
-
-class _Writer:
-    """Gathers what the file needs besides the network: helper classes and container classes."""
-
-    def __init__(self, plan: P.Plan) -> None:
-        self.plan = plan
-        self.containers: dict[tuple[str, ...], str] = {}
-        self.container_names: set[str] = set()
-
-    def container(self, parent: str, names: tuple[str, ...]) -> str:
-        """The class of a container whose children have non-index names (``downsample.conv``, ``blocks``)."""
-        if names not in self.containers:
-            base = _camel(parent.rsplit(".", 1)[-1]) or "Container"
-            name, n = base, 1
-            while name in self.container_names or name in _BLOCK_CLASS.values():
-                n += 1
-                name = f"{base}{n}"
-            self.containers[names] = name
-            self.container_names.add(name)
-        return self.containers[names]
-
-    def group(self, items: Sequence[tuple[str, _Call | str]]) -> list[tuple[str, _Call | str]]:
-        """(dotted name, expression) → (top-level name, expression): dotted names gather in a container, an
-        ``nn.Sequential`` for index names, a container class for others."""
-        out: list[tuple[str, list[tuple[str, _Call | str]] | None, _Call | str]] = []
-        for name, expr in items:
-            head, dot, tail = name.partition(".")
-            if not dot:
-                out.append((head, None, expr))
-            elif out and out[-1][0] == head and out[-1][1] is not None:
-                out[-1][1].append((tail, expr))
-            else:
-                out.append((head, [(tail, expr)], ""))
-        result: list[tuple[str, _Call | str]] = []
-        for head, children, expr in out:
-            if children is None:
-                result.append((head, expr))
-                continue
-            inner = self.group(children)
-            tails = tuple(t for t, _ in inner)
-            if tails == tuple(str(k) for k in range(len(tails))):
-                body = _compress([e for _, e in inner])
-                result.append((head, _Call("nn.Sequential", tuple(("", e) for e in body), explode=True)))
-            else:
-                cls = self.container(head, tails)
-                result.append((head, _Call(cls, tuple(inner), explode=True)))
-        return result
-
-
-def _compress(exprs: list[_Call | str]) -> list[_Call | str]:
-    """Runs of three or more equal expressions become ``*(expr for _ in range(n))``."""
-    out: list[_Call | str] = []
-    i = 0
-    while i < len(exprs):
-        j = i
-        while j < len(exprs) and exprs[j] == exprs[i]:
-            j += 1
-        if j - i >= 3 and len(_flat(exprs[i])) <= 80:
-            out.append(f"*({_flat(exprs[i])} for _ in range({j - i}))")
-        else:
-            out.extend(exprs[i:j])
-        i = j
     return out
 
 
@@ -406,28 +294,6 @@ def _block_doc(cls: _BlockClass) -> str:
     return f"{b.kind} block: {' → '.join(parts)}{add}{post}."
 
 
-def _container_source(name: str, children: tuple[str, ...]) -> str:
-    args = [c if c.isidentifier() else f"m{i}" for i, c in enumerate(children)]  # block1-0: torchvision's RegNet
-    sig = ", ".join(["self", *(f"{a}: nn.Module" for a in args)])
-    sets = [
-        f"self.{c} = {a}" if c == a else f'self.add_module("{c}", {a})' for c, a in zip(children, args, strict=True)
-    ]
-    runs = [f"self.{c}(x)" if c == a else f'self.get_submodule("{c}")(x)' for c, a in zip(children, args, strict=True)]
-    lines = [
-        f"class {name}(nn.Module):",
-        f'    """Runs {", ".join(children)} in turn."""',
-        "",
-        f"    def __init__({sig}) -> None:",
-        "        super().__init__()",
-        *(f"        {line}" for line in sets),
-        "",
-        "    def forward(self, x: Tensor) -> Tensor:",
-        *(f"        x = {run}" for run in runs),
-        "        return x",
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def _docstring(plan: P.Plan) -> str:
     text = f"{plan.name}: {plan.description}" if plan.description else plan.name
     text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
@@ -443,34 +309,34 @@ def to_python(plan: P.Plan) -> str:
         KeyError: the plan holds an op type this backend has no emitter for.
     """
     refuse_unexported(plan)
-    writer = _Writer(plan)
+    writer = Writer(plan)
     classes = _block_classes(plan)
     class_of = {id(b): cls for cls in classes for b in cls.blocks}
-    top: list[tuple[str, _Call | str]] = [(op.name, _expr(op)) for op in plan.stem]
+    top: list[tuple[str, Call | str]] = [(op.name, _expr(op)) for op in plan.stem]
     for stage in plan.stages:
-        items: list[tuple[str, _Call | str]] = []
+        items: list[tuple[str, Call | str]] = []
         for block in stage.blocks:
             down = None
             if part_ops(block, "shortcut"):
                 grouped = writer.group([(op.name, _expr(op)) for op in part_ops(block, "shortcut")])
                 assert len(grouped) == 1 and grouped[0][0] == class_of[id(block)].shortcut_attr, grouped
                 down = grouped[0][1]
-                if isinstance(down, _Call):
+                if isinstance(down, Call):
                     down = dataclasses.replace(down, explode=False)
             items.append((block.name, class_of[id(block)].call(block, down)))
-        top.append((stage.name, _stage_expr(writer, items)))
+        top.append((stage.name, stage_expr(writer, items)))
     top += [(op.name, _expr(op)) for op in (*plan.final, *plan.head)]
     feature_ops = [*(op.name for op in plan.stem), *(s.name for s in plan.stages), *(op.name for op in plan.final)]
     features = {n.partition(".")[0] for n in feature_ops}
     grouped = writer.group(top)
 
-    net = _camel(plan.name)
+    net = camel(plan.name)
     if net in writer.container_names or net in {c.name for c in classes}:
         net += "Net"
     init = []
     for name, expr in grouped:
         lead = f"self.{name} = "
-        text = expr.layout(8, len(lead)) if isinstance(expr, _Call) else expr
+        text = expr.layout(8, len(lead)) if isinstance(expr, Call) else expr
         init.append(f"        {lead}{text}")
     feats = [n for n, _ in grouped if n in features]
     heads = [n for n, _ in grouped if n not in features]
@@ -495,7 +361,7 @@ def to_python(plan: P.Plan) -> str:
         "",
         *forward_source(plan, feats, heads),
     ]
-    code = [_container_source(n, c) for c, n in writer.containers.items()]
+    code = [container_source(n, c) for c, n in writer.containers.items()]
     code += [_block_class_source(cls, plan.layout) for cls in classes]
     code.append("\n".join(body))
     helpers = helper_sources("\n".join(code))
@@ -510,14 +376,6 @@ def to_python(plan: P.Plan) -> str:
         .replace('"""\n\n\nfrom', '"""\n\nfrom', 1)
         + "\n"
     )
-
-
-def _stage_expr(writer: _Writer, items: list[tuple[str, _Call | str]]) -> _Call:
-    grouped = writer.group(items)
-    names = tuple(n for n, _ in grouped)
-    if names == tuple(str(k) for k in range(len(names))):
-        return _Call("nn.Sequential", tuple(("", e) for e in _compress([e for _, e in grouped])), explode=True)
-    return _Call(writer.container("stage", names), tuple(grouped), explode=True)
 
 
 def _oneline(plan: P.Plan) -> str:

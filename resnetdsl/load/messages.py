@@ -38,22 +38,20 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),  # before int: a bool is an int
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "a list"),
+    (dict, "a mapping"),
+    (type(None), "null"),
+)
+
+
 def type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if value is None:
-        return "null"
-    return type(value).__name__
+    """How a message names a YAML value's type (``an integer``); a Python type's own name otherwise."""
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), type(value).__name__)
 
 
 def _got(value: Any) -> str:
@@ -118,6 +116,19 @@ def _literals(ann: Any, get_args: Any) -> set[Any]:
     return out
 
 
+_PLAIN_TYPES = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "a string",
+    "list_type": "a list",
+    "tuple_type": "a list",
+}
+"""Pydantic's type errors whose message is only the type a value must have."""
+
+
 def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]:
     """Turn a pydantic ``ValidationError`` into issues with our paths, words and marks."""
     from resnetdsl.load.foreign import foreign_hint
@@ -156,20 +167,14 @@ def issues_from_pydantic(exc: ValidationError, source: SourceMap) -> list[Issue]
             choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
             hint = did_you_mean(str(inp), choices) if isinstance(inp, str) else ""
             msg = f"must be one of {', '.join(repr(c) for c in choices)} (got {_show(inp)}){hint}"
-        elif etype in ("int_type", "int_parsing", "int_from_float"):
-            msg = f"must be an integer (got {_got(inp)})"
-        elif etype in ("float_type", "float_parsing"):
-            msg = f"must be a number (got {_got(inp)})"
+        elif etype in _PLAIN_TYPES:
+            msg = f"must be {_PLAIN_TYPES[etype]} (got {_got(inp)})"
         elif etype in ("bool_type", "bool_parsing"):
             word = _YAML11_BOOL.get(inp) if isinstance(inp, str) else None
             hint = f"; YAML 1.2 reads {inp} as a word: write {word}" if word else ""
             msg = f"must be true or false (got {_got(inp)}){hint}"
-        elif etype in ("string_type",):
-            msg = f"must be a string (got {_got(inp)})"
         elif etype in ("model_type", "model_attributes_type", "dict_type"):
             msg = f"must be a mapping (got {_got(inp)}){mapping_hint(path, inp)}"
-        elif etype in ("list_type", "tuple_type"):
-            msg = f"must be a list (got {_got(inp)})"
         elif etype in ("too_short", "too_long"):
             n = ctx.get("min_length") if etype == "too_short" else ctx.get("max_length")
             if etype == "too_short" and isinstance(inp, list) and len(inp) >= int(n or 0):

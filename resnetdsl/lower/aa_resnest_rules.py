@@ -8,7 +8,7 @@ from typing import Any
 
 from resnetdsl import blocks as B
 from resnetdsl.errors import Path
-from resnetdsl.lower.common import _Issues, scope_words
+from resnetdsl.lower.common import Once, _Issues, scope_words
 from resnetdsl.lower.resolve import Network, ResolvedBlock
 from resnetdsl.plan import Plan
 from resnetdsl.spec import Spec
@@ -58,15 +58,12 @@ def aa_kinds(net: Network, plan: Plan, issues: _Issues) -> None:
 
 def aa_stride_on(net: Network, plan: Plan, issues: _Issues) -> None:
     """timm's anti-aliasing pool follows the strided 3×3: a bottleneck striding on its 1×1 has no place for it."""
-    reported: set[Path] = set()
+    once = Once(issues, skip=net.inherited)
     for b in net.blocks():
         cfg = b.config
-        if cfg.aa == "none" or b.kind != "bottleneck" or cfg.stride_on != "1x1" or b.stride == 1:
-            continue
-        at = b.settings.origin.get("aa", ("defaults", "aa"))
-        if at not in reported and at not in net.inherited:
-            reported.add(at)
-            issues.add(at, "needs the stride on the 3×3 (the pool follows it, as timm's); set stride_on: 3x3")
+        if cfg.aa != "none" and b.kind == "bottleneck" and cfg.stride_on == "1x1" and b.stride != 1:
+            at = b.settings.origin.get("aa", ("defaults", "aa"))
+            once.add(at, "needs the stride on the 3×3 (the pool follows it, as timm's); set stride_on: 3x3")
 
 
 _RESNEST_REFUSES = {
@@ -81,13 +78,7 @@ def resnest_settings(net: Network, plan: Plan, issues: _Issues) -> None:
     """What a resnest block cannot have: channel attention, stochastic depth, a norm other than batch or none;
     and widths its grouped convs can split: the inner width per group divisible by ``radix``, the hidden width of
     the gate by ``groups``."""
-    reported: set[Path] = set()
-
-    def once(at: Path, message: str) -> None:
-        if at not in reported and at not in net.inherited:
-            reported.add(at)
-            issues.add(at, message)
-
+    once = Once(issues, skip=net.inherited).add
     for b in net.blocks():
         if b.kind != "resnest":
             continue

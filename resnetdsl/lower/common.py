@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 from resnetdsl.errors import Issue, Path, format_path
@@ -77,6 +78,22 @@ class _Issues:
         src = self.spec._source
         mark = src.mark_for(path, key=key) if src is not None else None
         self.items.append(Issue(path, message, mark))
+
+
+class Once:
+    """One rule's reporter that names each path once: a setting many blocks take from one place is one problem,
+    not one per block (the first block's message stands). Paths in ``skip`` (those a base spec wrote, say) are
+    never reported."""
+
+    def __init__(self, issues: _Issues, skip: Container[Path] = ()) -> None:
+        self._issues = issues
+        self._skip = skip
+        self._seen: set[Path] = set()
+
+    def add(self, path: Path, message: str) -> None:
+        if path not in self._seen and path not in self._skip:
+            self._seen.add(path)
+            self._issues.add(path, message)
 
 
 def scope_words(path: Path) -> str:

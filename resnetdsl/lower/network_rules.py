@@ -8,7 +8,8 @@ from resnetdsl.errors import Path
 from resnetdsl.lower.common import RESERVED_NAMES, _Issues, reserved_name_problem
 from resnetdsl.lower.make import deep_stem_widths
 from resnetdsl.lower.resolve import Network
-from resnetdsl.plan import Norm, NormAct, Plan
+from resnetdsl.ops import describe
+from resnetdsl.plan import Plan
 
 
 def family(net: Network, plan: Plan, issues: _Issues) -> None:
@@ -170,7 +171,7 @@ def backbone(net: Network, plan: Plan, issues: _Issues) -> None:
             ("frozen_stages",),
             f"the network has {n} stage{'s' if n != 1 else ''}; freeze at most {n} (got {spec.frozen_stages})",
         )
-    batch = any(isinstance(op, Norm | NormAct) and op.kind == "batch" for _, op in plan.named_ops())
+    batch = any(describe(op).batch_stats(op) for _, op in plan.named_ops())
     if spec.norm_eval and not batch:
         issues.add(("norm_eval",), "has no effect: the network has no batch norm", key=True)
 

@@ -23,9 +23,10 @@ from resnetdsl.lower import regnet_rules as RR
 from resnetdsl.lower import senet_rules as SR
 from resnetdsl.lower import sk_rules as SK
 from resnetdsl.lower.aa_resnest_rules import RULES as _AA_RESNEST_RULES  # family: issue 18
-from resnetdsl.lower.common import _Issues, scope_words
+from resnetdsl.lower.common import Once, _Issues, scope_words
 from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings
-from resnetdsl.plan import Norm, NormAct, Op, Plan
+from resnetdsl.ops import describe
+from resnetdsl.plan import Op, Plan
 from resnetdsl.spec import NormActSettings, Spec
 from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS, NormActOnlyKind
 
@@ -265,13 +266,12 @@ def norm_act_only(net: Network, plan: Plan, issues: _Issues) -> None:
                 "activation, so only layout 'resnetv2' (pre-activation blocks) has a place for it; "
                 "use layout: resnetv2",
             )
-    reported: set[Path] = set()
+    once = Once(issues)
     for b in net.blocks():
         norm = b.config.norm_act.norm
         at = b.settings.origin.get("shortcut_norm")
-        if norm in NORM_ACT_ONLY and b.config.shortcut_norm and at is not None and at not in reported:
-            reported.add(at)
-            issues.add(
+        if norm in NORM_ACT_ONLY and b.config.shortcut_norm and at is not None:
+            once.add(
                 at,
                 f"a projection shortcut's norm has no activation, and norm '{norm}' has its nonlinearity built "
                 "in; set shortcut_norm: false",
@@ -280,14 +280,11 @@ def norm_act_only(net: Network, plan: Plan, issues: _Issues) -> None:
 
 def inner_width(net: Network, plan: Plan, issues: _Issues) -> None:
     """A bottleneck's inner width int(width × width_per_group / 64) × groups must be at least 1."""
-    reported: set[Path] = set()
+    once = Once(issues)
     for b in net.blocks():
         cfg = b.config
-        if "width_per_group" not in B.BLOCK_KINDS[b.kind].uses or B.bottleneck_mid(cfg, b.width) >= 1:
-            continue
-        if b.width_at not in reported:
-            reported.add(b.width_at)
-            issues.add(
+        if "width_per_group" in B.BLOCK_KINDS[b.kind].uses and B.bottleneck_mid(cfg, b.width) < 1:
+            once.add(
                 b.width_at,
                 f"inner width int({b.width} × {cfg.width_per_group} / 64) × {cfg.groups} is 0; "
                 "raise width or width_per_group",
@@ -319,10 +316,10 @@ def group_norm_divides(net: Network, plan: Plan, issues: _Issues) -> None:
     reported: set[Path] = set()
     for settings, where_in_plan, ops in parts:
         gc = settings.values["norm_group_channels"]
-        op = next((op for op in ops if _group_norm_fails(op, gc)), None)
-        if op is None:
+        found = next(((op, *fail) for op in ops if (fail := _group_norm_fails(op, gc)) is not None), None)
+        if found is None:
             continue
-        assert isinstance(op, Norm | NormAct)
+        op, c, groups = found
         if where_in_plan is None:
             part, path = "the stem", op.name
         else:
@@ -335,24 +332,25 @@ def group_norm_divides(net: Network, plan: Plan, issues: _Issues) -> None:
             continue
         reported.add(where)
         place = f"{path} ({part})" if where[0] != "stages" else path
-        c = op.channels
         if gc is not None:
             msg = f"{gc} channels per group do not divide the {c} channels of {place}; choose a divisor of {c}"
         else:
             default = "" if "norm_groups" in origin else "the default "
             msg = (
-                f"{default}{op.groups} groups do not divide the {c} channels of {place}; "
+                f"{default}{groups} groups do not divide the {c} channels of {place}; "
                 f"set norm_groups to a divisor of {c}, or norm_group_channels"
             )
         issues.add(where, msg)
 
 
-def _group_norm_fails(op: Op, group_channels: int | None) -> bool:
-    grouped = (isinstance(op, Norm) and op.kind == "group") or (isinstance(op, NormAct) and op.kind in GROUPED_NORMS)
-    if not grouped:
-        return False
-    assert isinstance(op, Norm | NormAct)
-    return op.channels % (group_channels if group_channels is not None else op.groups) != 0
+def _group_norm_fails(op: Op, group_channels: int | None) -> tuple[int, int] | None:
+    """A grouped norm whose groups (or ``group_channels``) do not divide its channels: (channels, groups)."""
+    description = describe(op)
+    groups = description.norm_groups(op)
+    channels = description.in_channels(op)
+    if groups is None or channels is None:
+        return None
+    return (channels, groups) if channels % (group_channels if group_channels is not None else groups) else None
 
 
 RULES: tuple[Rule, ...] = (

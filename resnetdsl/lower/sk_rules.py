@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from resnetdsl.plan import Plan, SelectiveKernel
+from resnetdsl.walk import part_ops
 
 if TYPE_CHECKING:
     from resnetdsl.lower.common import _Issues
@@ -27,7 +28,7 @@ def sk_channels(net: Network, plan: Plan, issues: _Issues) -> None:
     output; a group norm's groups divide a branch's channels. One issue per place the setting was set."""
     reported: set[tuple[object, ...]] = set()
     for rb, (st, b) in zip(net.blocks(), plan.blocks(), strict=True):
-        for op in b.main:
+        for op in part_ops(b, "main"):
             if not isinstance(op, SelectiveKernel):
                 continue
             where = f"{st.name}.{b.name}.{op.name}"

@@ -9,8 +9,8 @@ keeps its input (reflect padding's backward reads it), the padded input (the con
 from __future__ import annotations
 
 from resnetdsl import plan as P
-from resnetdsl.ops.base import OpType, Shape, Tracker, Window, kernel_text, out_len, stride_text
-from resnetdsl.ops.pool import POOL_FILL
+from resnetdsl.ops.base import Shape, Tracker, out_len
+from resnetdsl.ops.pool import WindowPool
 
 
 def blur_padding(op: P.BlurPool) -> int:
@@ -22,12 +22,11 @@ def padding_of(stride: int, filter_size: int) -> int:
     return ((stride - 1) + (filter_size - 1)) // 2
 
 
-class BlurPoolType(OpType[P.BlurPool]):
+class BlurPoolType(WindowPool[P.BlurPool]):
     op = P.BlurPool
-    family = "pool"
-    fill = POOL_FILL
-    line = "start"
     fresh = True
+    channels_field = "channels"
+    kernel_field = "filter_size"
     legend = "k×k blur pool /s: anti-aliasing (a fixed binomial k×k filter after reflect padding), then the stride"
 
     def infer(self, op: P.BlurPool, x: Shape) -> tuple[Shape, int, int]:
@@ -39,15 +38,6 @@ class BlurPoolType(OpType[P.BlurPool]):
         n = out[0] * out[1] * out[2]
         return out, n * k * k, n
 
-    def in_channels(self, op: P.BlurPool) -> int:
-        return op.channels
-
-    def stride(self, op: P.BlurPool) -> int:
-        return op.stride
-
-    def reach(self, op: P.BlurPool) -> Window:
-        return Window(op.filter_size, op.stride)
-
     def saves(self, op: P.BlurPool, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         c, h, w = t.shape
         p = blur_padding(op)
@@ -56,15 +46,8 @@ class BlurPoolType(OpType[P.BlurPool]):
         t.save(t.new(op.filter_size**2, batched=False))  # the filter (expanded over channels: a view)
         return t.new(size_out)
 
-    def torch_name(self, op: P.BlurPool) -> str:
-        return f"BlurPool2d {kernel_text(op.filter_size, op.stride)}"
-
-    def label(self, op: P.BlurPool) -> str:
-        k = op.filter_size
-        return f"{k}×{k} blur pool{stride_text(op.stride)}"
-
-    def shortcut_words(self, op: P.BlurPool) -> tuple[str, str]:
-        return " → ", f"blur{stride_text(op.stride)}"
+    def words(self, op: P.BlurPool) -> tuple[str, str, str]:
+        return "Blur", "blur pool", "blur"
 
 
 DESCRIPTIONS = (BlurPoolType(),)

@@ -11,7 +11,7 @@ tensor. Nothing here imports torch.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Generic, Literal, NamedTuple, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, Protocol, TypeVar, cast
 
 Shape = tuple[int, int, int]
 """C, H, W (a flat vector of C features is C×1×1)."""
@@ -75,6 +75,18 @@ INDEX_BYTES = 8
 """Max pooling saves int64 indices."""
 
 
+def save_new(t: Tracker, *per_sample: int) -> None:
+    """Save a new tensor of each of these sizes (elements per sample) for backward."""
+    for n in per_sample:
+        t.save(t.new(n))
+
+
+def save_stats(t: Tracker, count: int) -> None:
+    """Save a norm's mean and inverse std for backward: ``count`` float32 values each, for the whole batch."""
+    t.save(t.new(count, STAT_BYTES, batched=False))
+    t.save(t.new(count, STAT_BYTES, batched=False))
+
+
 def conv_entries(out_channels: int, in_per_group: int, kernel: tuple[int, ...], bias: bool) -> tuple[Entry, ...]:
     """A convolution's weight (and bias): the building block of composite ops (SE's ``fc1``, ``fc2``)."""
     weight = Entry("weight", (out_channels, in_per_group, *kernel), True)
@@ -131,6 +143,16 @@ class OpType(ABC, Generic[OpT]):
     hands its input on in eval mode (drop path, dropout), so the op before it decides."""
     flattens: ClassVar[bool] = False
     """The output is a flat feature vector (``Flatten``)."""
+    channels_field: ClassVar[str | None] = None
+    """The op's field that holds the channel count it requires of its input (``channels``, ``in_channels``):
+    what :meth:`in_channels` returns; ``None``: any."""
+    strided: ClassVar[bool] = False
+    """The op's ``stride`` field is how much it downsamples (:meth:`stride`); otherwise it keeps the size."""
+    mark: ClassVar[str | None] = None
+    """What :meth:`block_mark` says by default."""
+    whole_map: ClassVar[bool] = False
+    """Every output position sees the whole input (channel attention's mean, a global pool): :meth:`reach` is
+    ``global``; otherwise ``neutral``."""
 
     # --- shape and cost --------------------------------------------------------------------------------------
 
@@ -144,17 +166,29 @@ class OpType(ABC, Generic[OpT]):
         return ()
 
     def in_channels(self, op: OpT) -> int | None:
-        """The channel count the op requires of its input (``None``: any)."""
-        return None
+        """The channel count the op requires of its input (``None``: any); by default its
+        :attr:`channels_field`."""
+        field = self.channels_field
+        return None if field is None else int(getattr(op, field))
 
     def stride(self, op: OpT) -> int:
-        """How much the op downsamples (1: not at all)."""
-        return 1
+        """How much the op downsamples (1: not at all); by default its ``stride`` where :attr:`strided`."""
+        return int(cast(Any, op).stride) if self.strided else 1
 
     def reach(self, op: OpT) -> Reach:
         """Receptive field: a sliding window, ``neutral`` (keeps the geometry) or ``global`` (every output
-        position sees the whole input: channel attention's mean, a global pool)."""
-        return "neutral"
+        position sees the whole input: channel attention's mean, a global pool); by default from
+        :attr:`whole_map`."""
+        return "global" if self.whole_map else "neutral"
+
+    def norm_groups(self, op: OpT) -> int | None:
+        """A grouped norm (group norm, EvoNorm-S0): the groups it splits its channels into, which must divide
+        them; ``None`` for every other op."""
+        return None
+
+    def batch_stats(self, op: OpT) -> bool:
+        """The op keeps batch statistics that ``norm_eval`` can hold fixed (a batch norm)."""
+        return False
 
     # --- training memory -------------------------------------------------------------------------------------
 
@@ -177,8 +211,8 @@ class OpType(ABC, Generic[OpT]):
 
     def block_mark(self, op: OpT) -> str | None:
         """The word a summary's block row adds for this op (``SE``, ``group norm``): what the block has beyond a
-        plain batch-norm block; ``None`` for most ops."""
-        return None
+        plain batch-norm block; ``None`` for most ops. By default its :attr:`mark`."""
+        return self.mark
 
     @abstractmethod
     def torch_name(self, op: OpT) -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from resnetdsl import plan as P
-from resnetdsl.ops.base import OpType, Shape, Tracker
-from resnetdsl.ops.pool import POOL_FILL
+from resnetdsl.ops.base import Shape, Tracker
+from resnetdsl.ops.pool import PoolFamily
 
 
-class ConstantPadType(OpType[P.ConstantPad]):
+class ConstantPadType(PoolFamily[P.ConstantPad]):
     op = P.ConstantPad
-    family = "pool"
-    fill = POOL_FILL
     fresh = True
 
     def infer(self, op: P.ConstantPad, x: Shape) -> tuple[Shape, int, int]:

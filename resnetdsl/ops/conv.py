@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from resnetdsl import plan as P
 from resnetdsl.ops.base import (
-    STAT_BYTES,
     Entry,
     FoldRole,
+    OpT,
     OpType,
     Shape,
     Tracker,
@@ -14,6 +14,7 @@ from resnetdsl.ops.base import (
     conv_entries,
     kernel_text,
     out_len,
+    save_stats,
     stride_text,
 )
 from resnetdsl.ops.pool import POOL_FILL
@@ -24,12 +25,25 @@ def is_conv_pool(op: P.Conv) -> bool:
     return op.name.startswith("maxpool.")
 
 
-class ConvType(OpType[P.Conv]):
-    op = P.Conv
+CONV_FILL = "#d6e6f7"
+
+
+class ConvFamily(OpType[OpT]):
+    """A convolution (plain, or with its norm and act in one module): a fresh output, starting a diagram line."""
+
     family = "conv"
-    fill = "#d6e6f7"
+    fill = CONV_FILL
     line = "start"
     fresh = True
+
+
+class ConvType(ConvFamily[P.Conv]):
+    """``nn.Conv2d`` or timm's ``StdConv2d`` (weight standardisation, ``std_eps``): square kernels, symmetric
+    padding."""
+
+    op = P.Conv
+    channels_field = "in_channels"
+    strided = True
 
     def infer(self, op: P.Conv, x: Shape) -> tuple[Shape, int, int]:
         _, h, w = x
@@ -42,20 +56,13 @@ class ConvType(OpType[P.Conv]):
         k = op.kernel_size
         return conv_entries(op.out_channels, op.in_channels // op.groups, (k, k), op.bias)
 
-    def in_channels(self, op: P.Conv) -> int:
-        return op.in_channels
-
-    def stride(self, op: P.Conv) -> int:
-        return op.stride
-
     def reach(self, op: P.Conv) -> Window:
         return Window(op.kernel_size, op.stride, op.dilation)
 
     def saves(self, op: P.Conv, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         t.save(x)  # the weight's gradient needs the input
         if op.std_eps is not None:  # weight standardisation: its mean and inverse std, and the standardised weight
-            t.save(t.new(op.out_channels, STAT_BYTES, batched=False))
-            t.save(t.new(op.out_channels, STAT_BYTES, batched=False))
+            save_stats(t, op.out_channels)
             t.save(t.new(op.out_channels * (op.in_channels // op.groups) * op.kernel_size**2, batched=False))
         return t.new(size_out)
 

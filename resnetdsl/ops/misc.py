@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from resnetdsl import plan as P
-from resnetdsl.ops.base import Entry, FoldRole, OpType, Reach, Shape, Tracker
+from resnetdsl.ops.base import Entry, FoldRole, OpType, Shape, Tracker
 
 PLAIN_FILL = "#eeeeee"
 
@@ -15,6 +15,8 @@ class LinearType(OpType[P.Linear]):
     family = "linear"
     fill = "#f6d8cf"
     line = "start"
+    channels_field = "in_features"
+    whole_map = True
 
     def infer(self, op: P.Linear, x: Shape) -> tuple[Shape, int, int]:
         return (op.out_features, 1, 1), op.in_features * op.out_features, 0
@@ -22,12 +24,6 @@ class LinearType(OpType[P.Linear]):
     def entries(self, op: P.Linear) -> tuple[Entry, ...]:
         weight = Entry("weight", (op.out_features, op.in_features), True)
         return (weight, Entry("bias", (op.out_features,), True)) if op.bias else (weight,)
-
-    def in_channels(self, op: P.Linear) -> int:
-        return op.in_features
-
-    def reach(self, op: P.Linear) -> Reach:
-        return "global"
 
     def saves(self, op: P.Linear, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         t.save(x)  # the weight's gradient needs the input

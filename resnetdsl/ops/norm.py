@@ -3,8 +3,10 @@ EvoNorm2dS0, FilterResponseNormTlu2d: a norm and its nonlinearity in one module)
 
 from __future__ import annotations
 
+from typing import ClassVar, TypeVar
+
 from resnetdsl import plan as P
-from resnetdsl.ops.base import STAT_BYTES, Entry, FoldRole, OpType, Tracker, batch_norm_entries
+from resnetdsl.ops.base import STAT_BYTES, Entry, FoldRole, OpType, Tracker, batch_norm_entries, save_stats
 from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS, NORMS
 
 NORM_FILL = "#fbf1c7"
@@ -12,19 +14,38 @@ NORM_FILL = "#fbf1c7"
 _LABELS = {"batch": "BN", "group": "GN", "frozen_batch": "frozen BN"}
 
 
-class NormType(OpType[P.Norm]):
-    op = P.Norm
+Normed = TypeVar("Normed", P.Norm, P.NormAct)
+
+
+class NormFamily(OpType[Normed]):
+    """A norm (alone, or with its nonlinearity in one module) of its ``channels``: its ``kind`` says whether
+    it groups them (:attr:`grouped`) and whether it keeps batch statistics."""
+
     family = "norm"
     fill = NORM_FILL
+    channels_field = "channels"
+    grouped: ClassVar[frozenset[str]]
+    """The kinds that split the channels into ``groups``."""
+
+    def norm_groups(self, op: Normed) -> int | None:
+        return op.groups if op.kind in self.grouped else None
+
+    def batch_stats(self, op: Normed) -> bool:
+        return op.kind == "batch"
+
+    def block_mark(self, op: Normed) -> str | None:
+        return "group norm" if op.kind == "group" else None
+
+
+class NormType(NormFamily[P.Norm]):
+    op = P.Norm
     fresh = True
+    grouped = frozenset({"group"})
 
     def entries(self, op: P.Norm) -> tuple[Entry, ...]:
         if op.kind == "group":  # weight and bias; no statistics
             return (Entry("weight", (op.channels,), True), Entry("bias", (op.channels,), True))
         return batch_norm_entries(op.channels, trained=op.kind == "batch", tracked=op.kind == "batch")
-
-    def in_channels(self, op: P.Norm) -> int:
-        return op.channels
 
     def saves(self, op: P.Norm, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         if op.kind == "frozen_batch":  # the per-channel scale; the input not (the scale needs no grad)
@@ -32,16 +53,12 @@ class NormType(OpType[P.Norm]):
             return t.new(size_out)
         t.save(x)  # the input, and the mean and inverse std (per channel, or per sample and group)
         stats = op.channels if op.kind == "batch" else op.groups * t.batch
-        t.save(t.new(stats, STAT_BYTES, batched=False))
-        t.save(t.new(stats, STAT_BYTES, batched=False))
+        save_stats(t, stats)
         return t.new(size_out)
 
     def fold_role(self, op: P.Norm) -> FoldRole:
         # group norm normalises with its own input's statistics, not constants: it cannot fold
         return "keep" if op.kind == "group" else "norm"
-
-    def block_mark(self, op: P.Norm) -> str | None:
-        return "group norm" if op.kind == "group" else None
 
     def torch_name(self, op: P.Norm) -> str:
         return NORMS[op.kind] + (f" g{op.groups}" if op.kind == "group" else "")
@@ -53,10 +70,9 @@ class NormType(OpType[P.Norm]):
         return " + ", self.label(op)  # a projection's norm: "1×1 conv /2 + BN"
 
 
-class NormActType(OpType[P.NormAct]):
+class NormActType(NormFamily[P.NormAct]):
     op = P.NormAct
-    family = "norm"
-    fill = NORM_FILL
+    grouped = frozenset(GROUPED_NORMS)
 
     def entries(self, op: P.NormAct) -> tuple[Entry, ...]:
         c = (op.channels,)
@@ -68,9 +84,6 @@ class NormActType(OpType[P.NormAct]):
         if op.kind == "frn":
             return (*affine, Entry("tau", c, True))
         return batch_norm_entries(op.channels)
-
-    def in_channels(self, op: P.NormAct) -> int:
-        return op.channels
 
     def saves(self, op: P.NormAct, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         # measured in float32 (tests/test_family_v2.py); the statistics are float32 in any dtype
@@ -88,8 +101,7 @@ class NormActType(OpType[P.NormAct]):
             return t.new(size_out)
         # batch / group norm's statistics, then the ReLU's output (in place: the norm's output)
         stats = op.groups * t.batch if op.kind == "group" else op.channels
-        t.save(t.new(stats, STAT_BYTES, batched=False))
-        t.save(t.new(stats, STAT_BYTES, batched=False))
+        save_stats(t, stats)
         out = t.new(size_out)
         t.save(out)
         return out
@@ -97,9 +109,6 @@ class NormActType(OpType[P.NormAct]):
     def fold_role(self, op: P.NormAct) -> FoldRole:
         # only batch norm's eval-mode affine is constant; the others normalise with their input's own statistics
         return "norm" if op.kind == "batch" else "keep"
-
-    def block_mark(self, op: P.NormAct) -> str | None:
-        return "group norm" if op.kind == "group" else None
 
     def torch_name(self, op: P.NormAct) -> str:
         return NORM_ACTS[op.kind] + (f" g{op.groups}" if op.kind in GROUPED_NORMS else "")

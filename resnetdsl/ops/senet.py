@@ -11,28 +11,28 @@ multiply-accumulates of a conv. Both gates read the whole map, so their receptiv
 from __future__ import annotations
 
 from resnetdsl import plan as P
-from resnetdsl.ops.attention import ATTENTION_FILL
+from resnetdsl.ops.attention import ReducingAttention
 from resnetdsl.ops.base import (
     STAT_BYTES,
     Entry,
     FoldRole,
     OpType,
-    Reach,
     Shape,
     Tracker,
     batch_norm_entries,
     conv_entries,
     nested,
+    save_new,
+    save_stats,
 )
-from resnetdsl.vocab import ATTENTION
 
 
-class CbamType(OpType[P.Cbam]):
+class CbamType(ReducingAttention[P.Cbam]):
+    """timm's ``CbamModule``: a channel gate (mean and max through one MLP), then a spatial gate (a k×k conv
+    over the channels' mean and max)."""
+
     op = P.Cbam
-    family = "attention"
-    fill = ATTENTION_FILL
-    line = "own"
-    fresh = True
+    attention_kind = "cbam"
     legend = "CBAM a→b: channel gate (mean and max through one MLP) then spatial gate, before the add"
 
     def infer(self, op: P.Cbam, x: Shape) -> tuple[Shape, int, int]:
@@ -47,39 +47,23 @@ class CbamType(OpType[P.Cbam]):
         spatial = nested("spatial.conv.conv", conv_entries(1, 2, (k, k), False))
         return fc + spatial + nested("spatial.conv.bn", batch_norm_entries(1))
 
-    def in_channels(self, op: P.Cbam) -> int:
-        return op.channels
-
-    def reach(self, op: P.Cbam) -> Reach:
-        return "global"  # the channel gate reads the mean and max of the whole map
-
     def saves(self, op: P.Cbam, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         c, r = op.channels, op.reduced_channels
         hw = max(size_in // c, 1)
         t.save(x)
-        for per_sample in (c, c, r, r, c):  # the pooled maps, the hidden widths, the channel gate
-            t.save(t.new(per_sample))
-        t.save(t.new(size_in))  # the channel-gated map the spatial gate scales
-        for per_sample in (hw, 2 * hw, hw):  # the max over channels, the conv's input (mean, max), its output
-            t.save(t.new(per_sample))
-        t.save(t.new(1, STAT_BYTES, batched=False))  # the one-channel batch norm's mean and inverse std
-        t.save(t.new(1, STAT_BYTES, batched=False))
-        t.save(t.new(hw))  # the spatial gate
+        save_new(t, c, c, r, r, c)  # the pooled maps, the hidden widths, the channel gate
+        save_new(t, size_in)  # the channel-gated map the spatial gate scales
+        save_new(t, hw, 2 * hw, hw)  # the max over channels, the conv's input (mean, max), its output
+        save_stats(t, 1)  # the one-channel batch norm's mean and inverse std
+        save_new(t, hw)  # the spatial gate
         return t.new(size_out)
 
-    def torch_name(self, op: P.Cbam) -> str:
-        return f"{ATTENTION['cbam']} {op.channels}→{op.reduced_channels}"
 
-    def label(self, op: P.Cbam) -> str:
-        return f"CBAM {op.channels}→{op.reduced_channels}"
+class GlobalContextType(ReducingAttention[P.GlobalContext]):
+    """timm's ``GlobalContext``: the map pooled by its own attention, through a layer-normed MLP, scales it."""
 
-
-class GlobalContextType(OpType[P.GlobalContext]):
     op = P.GlobalContext
-    family = "attention"
-    fill = ATTENTION_FILL
-    line = "own"
-    fresh = True
+    attention_kind = "gc"
     legend = "GC a→b: global context (attention-pooled map through an MLP) gate on the branch, before the add"
 
     def infer(self, op: P.GlobalContext, x: Shape) -> tuple[Shape, int, int]:
@@ -94,27 +78,14 @@ class GlobalContextType(OpType[P.GlobalContext]):
         out += (Entry("mlp_scale.norm.weight", (r,), True), Entry("mlp_scale.norm.bias", (r,), True))
         return out + nested("mlp_scale.fc2", conv_entries(c, r, (1, 1), True))
 
-    def in_channels(self, op: P.GlobalContext) -> int:
-        return op.channels
-
-    def reach(self, op: P.GlobalContext) -> Reach:
-        return "global"  # the context pools the whole map
-
     def saves(self, op: P.GlobalContext, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         c, r = op.channels, op.reduced_channels
         hw = max(size_in // c, 1)
         t.save(x)
-        for per_sample in (hw, c, r, r, c):  # the softmax map, the context, the MLP's hidden widths, the gate
-            t.save(t.new(per_sample))
+        save_new(t, hw, c, r, r, c)  # the softmax map, the context, the MLP's hidden widths, the gate
         t.save(t.new(1, STAT_BYTES))  # the layer norm's mean and inverse std (one per sample at 1×1)
         t.save(t.new(1, STAT_BYTES))
         return t.new(size_out)
-
-    def torch_name(self, op: P.GlobalContext) -> str:
-        return f"{ATTENTION['gc']} {op.channels}→{op.reduced_channels}"
-
-    def label(self, op: P.GlobalContext) -> str:
-        return f"GC {op.channels}→{op.reduced_channels}"
 
 
 class DropBlockType(OpType[P.DropBlock]):

@@ -9,17 +9,13 @@ from resnetdsl.ops.base import OpType, Shape, Tracker, Window, stride_text
 class PadShortcutType(OpType[P.PadShortcut]):
     op = P.PadShortcut
     family = "shortcut"
+    channels_field = "in_channels"
+    strided = True
 
     def infer(self, op: P.PadShortcut, x: Shape) -> tuple[Shape, int, int]:
         _, h, w = x
         s = op.stride
         return (op.out_channels, -(-h // s), -(-w // s)), 0, 0
-
-    def in_channels(self, op: P.PadShortcut) -> int:
-        return op.in_channels
-
-    def stride(self, op: P.PadShortcut) -> int:
-        return op.stride
 
     def reach(self, op: P.PadShortcut) -> Window:
         return Window(1, op.stride)

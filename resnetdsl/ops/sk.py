@@ -10,22 +10,20 @@ attention reads the mean of the whole map, so its receptive field is ``global``.
 from __future__ import annotations
 
 from resnetdsl import plan as P
-from resnetdsl.ops.attention import ATTENTION_FILL
+from resnetdsl.ops.attention import GatedConvType
 from resnetdsl.ops.base import (
-    STAT_BYTES,
     Entry,
     FoldRole,
-    OpType,
-    Reach,
     Shape,
     Tracker,
     Window,
     batch_norm_entries,
     conv_entries,
     nested,
+    save_stats,
     stride_text,
 )
-from resnetdsl.ops.conv import ConvType
+from resnetdsl.ops.conv import ConvFamily, ConvType
 from resnetdsl.ops.norm import NormType
 
 _CONV, _NORM = ConvType(), NormType()
@@ -79,12 +77,8 @@ def _folds(prefix: str, op: P.ConvNormAct) -> tuple[tuple[str, str], ...]:
     return ((f"{prefix}conv", f"{prefix}bn"),)
 
 
-class ConvNormActType(OpType[P.ConvNormAct]):
+class ConvNormActType(ConvFamily[P.ConvNormAct]):
     op = P.ConvNormAct
-    family = "conv"
-    fill = "#d6e6f7"
-    line = "start"
-    fresh = True
 
     def infer(self, op: P.ConvNormAct, x: Shape) -> tuple[Shape, int, int]:
         return _cna_infer(op, x)
@@ -122,16 +116,16 @@ class ConvNormActType(OpType[P.ConvNormAct]):
         return ", ".join(describe(sub).label(sub) for _, sub in parts(op))
 
 
-class SelectiveKernelType(OpType[P.SelectiveKernel]):
+class SelectiveKernelType(GatedConvType[P.SelectiveKernel]):
+    """A conv by its family, so that the analyzer's small-map checks apply to it; drawn on a line of its own in
+    the attention colour, as the other gates."""
+
     op = P.SelectiveKernel
-    family = "conv"
-    fill = ATTENTION_FILL
-    line = "own"
     legend = (
         "SK: selective kernel, 3×3 branches of growing dilation (each on a share of the input channels when "
         "split), summed, pooled, squeezed to r channels; a softmax over the branches weighs each channel"
     )
-    fresh = True
+    family = "conv"
 
     def infer(self, op: P.SelectiveKernel, x: Shape) -> tuple[Shape, int, int]:
         share = (x[0] // len(op.paths) if op.split_input else x[0], x[1], x[2])
@@ -154,15 +148,6 @@ class SelectiveKernelType(OpType[P.SelectiveKernel]):
         attn += nested("fc_select", conv_entries(fc_select.out_channels, fc_select.in_channels, (1, 1), False))
         return out + nested("attn", attn)
 
-    def in_channels(self, op: P.SelectiveKernel) -> int:
-        return op.in_channels
-
-    def stride(self, op: P.SelectiveKernel) -> int:
-        return op.stride
-
-    def reach(self, op: P.SelectiveKernel) -> Reach:
-        return "global"  # the attention reads the mean of the whole map
-
     def saves(self, op: P.SelectiveKernel, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         """Each branch as its conv + norm + act saves (a split reads views of the input: one tensor), the
         stacked branches, the attention's small tensors (the pooled sum, its 1×1 conv, norm and ReLU, the
@@ -175,8 +160,7 @@ class SelectiveKernelType(OpType[P.SelectiveKernel]):
         pooled = t.new(c)
         t.save(pooled)  # fc_reduce's input
         t.save(t.new(r))  # the norm's input
-        t.save(t.new(r, STAT_BYTES, batched=False))
-        t.save(t.new(r, STAT_BYTES, batched=False))
+        save_stats(t, r)
         relu = t.new(r)
         t.save(relu)  # the ReLU's output (in place), fc_select's input
         weights = t.new(c * n)

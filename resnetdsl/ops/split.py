@@ -11,18 +11,16 @@ pooled map, ``fc1``'s output, the softmax or sigmoid output, and the splits the 
 from __future__ import annotations
 
 from resnetdsl import plan as P
-from resnetdsl.ops.attention import ATTENTION_FILL
+from resnetdsl.ops.attention import GatedConvType
 from resnetdsl.ops.base import (
-    STAT_BYTES,
     Entry,
-    OpType,
-    Reach,
     Shape,
     Tracker,
     batch_norm_entries,
     conv_entries,
     nested,
     out_len,
+    save_stats,
     stride_text,
 )
 from resnetdsl.vocab import ACTIVATIONS
@@ -39,12 +37,11 @@ def split_convs(op: P.SplitAttention) -> tuple[tuple[str, int, int, int, int], .
     )
 
 
-class SplitAttentionType(OpType[P.SplitAttention]):
+class SplitAttentionType(GatedConvType[P.SplitAttention]):
+    """timm's ``SplitAttn``: its 3×3 conv starts a diagram line, as a conv's does."""
+
     op = P.SplitAttention
-    family = "attention"
-    fill = ATTENTION_FILL
     line = "start"
-    fresh = True
     legend = (
         "split-attn r×g: 3×3 conv into r splits per group of g (radix r, cardinality g), weighted by a softmax "
         "over the splits from their pooled sum (timm's SplitAttn)"
@@ -68,21 +65,11 @@ class SplitAttentionType(OpType[P.SplitAttention]):
                 out += nested(norms[name], batch_norm_entries(cout))
         return out
 
-    def in_channels(self, op: P.SplitAttention) -> int:
-        return op.in_channels
-
-    def stride(self, op: P.SplitAttention) -> int:
-        return op.stride
-
-    def reach(self, op: P.SplitAttention) -> Reach:
-        return "global"  # the gate reads the mean of the whole map
-
     def _norm_act(self, op: P.SplitAttention, x: int, t: Tracker, size: int, channels: int) -> int:
         """bn → act on a tensor of ``size`` elements per sample: the norm's input and statistics, the act's rule."""
         if op.norm == "batch":
             t.save(x)
-            t.save(t.new(channels, STAT_BYTES, batched=False))
-            t.save(t.new(channels, STAT_BYTES, batched=False))
+            save_stats(t, channels)
             x = t.new(size)
         if ACTIVATIONS[op.act].backward_reads == "output":  # in place: its output is the input's storage
             t.save(x)

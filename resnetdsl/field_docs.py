@@ -1,8 +1,7 @@
-"""Field descriptions from the docstrings written under the fields, without pydantic's import-time cost.
+"""Field descriptions from the docstrings written under pydantic fields (the spec's documentation, read once).
 
-pydantic's ``use_attribute_docstrings`` walks the frames and parses each class's source at class creation (twice,
-and before a deferred build); one parse of the module after its classes are made gives the same descriptions.
-The JSON schema (``resnetdsl schema``, the editor's hovers) reads them.
+:mod:`resnetdsl.spec` and :mod:`resnetdsl.regnet` call :func:`describe_fields` on themselves once their models
+are defined; the schema, the docs and the messages read the descriptions it sets.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 
-def describe_fields(module_name: str) -> None:
+def describe_fields(module_name: str, base: type[BaseModel]) -> None:
     """Set each field's description to the docstring under it, as pydantic's ``use_attribute_docstrings`` does,
     from one parse of the module's source (pydantic walks the frames and parses each class twice, at import).
 
@@ -40,11 +39,7 @@ def describe_fields(module_name: str) -> None:
                     and isinstance(after.value.value, str)
                 ):
                     found[stmt.target.id] = inspect.cleandoc(after.value.value)
-    models = [
-        m
-        for m in vars(module).values()
-        if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == module_name
-    ]
+    models = [m for m in vars(module).values() if isinstance(m, type) and issubclass(m, base)]
     for model in sorted(models, key=lambda m: len(m.__mro__)):  # bases before the classes that extend them
         own_docs = docs.get(model.__name__, {})
         annotated = inspect.get_annotations(model)
@@ -54,5 +49,5 @@ def describe_fields(module_name: str) -> None:
             if name in own_docs:
                 info.description = own_docs[name]
             elif name not in annotated:
-                inherited = next(b for b in model.__mro__[1:] if issubclass(b, BaseModel) and name in b.model_fields)
+                inherited = next(b for b in model.__mro__[1:] if issubclass(b, base) and name in b.model_fields)
                 info.description = inherited.model_fields[name].description
