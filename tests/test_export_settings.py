@@ -211,8 +211,9 @@ def _changes(op: Any, field_name: str) -> tuple[bool, bool] | None:
 
 
 def test_each_claim_holds_on_the_emitted_source_and_the_built_module() -> None:
-    """A carried field changes both the exported constructor and the module the builder makes (which ONNX traces)
-    for some sample; an implied one changes neither; training-only ones are carried in the source too."""
+    """On every sample, another value of a field changes the exported constructor exactly when it changes the module
+    the builder makes (which ONNX traces); a carried field changes both for some sample, an implied one neither;
+    training-only ones are carried in the source too."""
     assert {type(op) for op in SAMPLES} == set(OP_TYPES)
     for kind, fields in OP_FIELDS.items():
         for field_name, (verdict, _) in fields.items():
@@ -221,6 +222,8 @@ def test_each_claim_holds_on_the_emitted_source_and_the_built_module() -> None:
             seen = [_changes(op, field_name) for op in SAMPLES if type(op) is kind]
             seen = [s for s in seen if s is not None]
             assert seen, f"{kind.__name__}.{field_name}: no sample builds with another value"
+            # on every sample, the source changes exactly when the module the builder makes does
+            assert all(src == built for src, built in seen), f"{kind.__name__}.{field_name}: {seen}"
             if verdict in (CARRIED, TRAINING):
                 assert (True, True) in seen, f"{kind.__name__}.{field_name}: {verdict}, yet {seen}"
             else:
@@ -239,18 +242,20 @@ def test_zero_init_is_carried_into_the_exported_init(tmp_path: Path) -> None:
         assert torch.equal(exported.state_dict()[key], value), key
 
 
+ONE = {"stages": {i: {"depth": 1} for i in range(4)}}
+"""One block a stage: the attributes under test sit in every block, and the nets stay small."""
 ATTRIBUTES = {
-    "same-pool": ({"extends": "resnet50d", "output_stride": 16}, 64),  # timm's 'SAME' pool, count_include_pad
-    "std_eps": ({"extends": "resnetv2_50x1_bit", "defaults": {"std_eps": 0.25}, "stem": {"std_eps": 0.5}}, 64),
-    "aa-avg": ({"extends": "resnetaa50d"}, 64),
-    "aa-blur": ({"extends": "resnetblur50"}, 64),
-    "ceil_mode": ({"extends": "resnet18", "stem": {"pool": "max_ceil"}}, 67),
+    "same-pool": ({"extends": "resnet50d", "output_stride": 16} | ONE, 64),  # timm's 'SAME' pool, count_include_pad
+    "std_eps": ({"extends": "resnetv2_50x1_bit", "defaults": {"std_eps": 0.25}, "stem": {"std_eps": 0.5}} | ONE, 64),
+    "aa-avg": ({"extends": "resnetaa50d"} | ONE, 64),
+    "aa-blur": ({"extends": "resnetblur50"} | ONE, 64),
+    "ceil_mode": ({"extends": "resnet18", "stem": {"pool": "max_ceil"}} | ONE, 67),
     "leaky-group": (
-        {"extends": "resnet18", "defaults": {"act": "leaky_relu", "act_negative_slope": 0.3, "norm": "group"}},
+        {"extends": "resnet18", "defaults": {"act": "leaky_relu", "act_negative_slope": 0.3, "norm": "group"}} | ONE,
         64,
     ),
     "drop-rates": (
-        {"extends": "resnet50", "defaults": {"drop_path": 0.3}, "drop_block": 0.2, "head": {"dropout": 0.4}},
+        {"extends": "resnet50", "defaults": {"drop_path": 0.3}, "drop_block": 0.2, "head": {"dropout": 0.4}} | ONE,
         64,
     ),
 }
