@@ -29,94 +29,74 @@ INIT = "init"
 STRUCTURE = "structure"
 """Sub-ops of a composite op, each written by its own type's entry."""
 
+
+def _carried(*names: str) -> dict[str, tuple[str, str]]:
+    return {n: (CARRIED, "") for n in names}
+
+
+_BN_MOMENTUM = (TRAINING, "batch norm only: how running statistics update")
+_EVAL_IDENTITY = (TRAINING, "the identity in eval mode")
+
 OP_FIELDS: dict[type, dict[str, tuple[str, str]]] = {
     P.Conv: {
-        "in_channels": (CARRIED, ""),
-        "out_channels": (CARRIED, ""),
-        "kernel_size": (CARRIED, ""),
-        "stride": (CARRIED, ""),
-        "padding": (CARRIED, ""),
-        "dilation": (CARRIED, ""),
-        "groups": (CARRIED, ""),
-        "bias": (CARRIED, ""),
+        **_carried("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"),
         "zero_init": (INIT, "the weight starts at zero"),
         "std_eps": (CARRIED, "StdConv2d's eps (weight standardisation)"),
     },
     P.Norm: {
-        "channels": (CARRIED, ""),
+        **_carried("channels", "eps"),
         "kind": (CARRIED, "BatchNorm2d, GroupNorm or FrozenBatchNorm2d"),
-        "eps": (CARRIED, ""),
-        "momentum": (TRAINING, "batch norm only: how running statistics update"),
+        "momentum": _BN_MOMENTUM,
         "zero_init": (INIT, "γ starts at zero"),
         "groups": (CARRIED, "group norm only"),
     },
     P.NormAct: {
-        "channels": (CARRIED, ""),
+        **_carried("channels", "eps"),
         "kind": (CARRIED, "BatchNormAct2d, GroupNormAct, EvoNorm2dS0 or FilterResponseNormTlu2d"),
         "act": (IMPLIED, "ReLU, the one activation the language gives a norm-act module"),
-        "eps": (CARRIED, ""),
-        "momentum": (TRAINING, "batch norm only: how running statistics update"),
+        "momentum": _BN_MOMENTUM,
         "groups": (CARRIED, "group norm and EvoNorm only"),
     },
-    P.Act: {
-        "kind": (CARRIED, ""),
-        "inplace": (CARRIED, "no effect on values"),
-        "negative_slope": (CARRIED, "leaky ReLU only"),
-    },
+    P.Act: {**_carried("kind", "inplace"), "negative_slope": (CARRIED, "leaky ReLU only")},
     P.Pool: {
-        "kind": (CARRIED, ""),
-        "kernel_size": (CARRIED, ""),
-        "stride": (CARRIED, ""),
-        "padding": (CARRIED, ""),
-        "ceil_mode": (CARRIED, ""),
+        **_carried("kind", "kernel_size", "stride", "padding", "ceil_mode"),
         "count_include_pad": (CARRIED, "average pools only"),
         "same": (CARRIED, "timm's 'SAME' average pool (AvgPool2dSame)"),
     },
-    P.GlobalPool: {"kind": (CARRIED, "")},
+    P.GlobalPool: _carried("kind"),
     P.Flatten: {},
-    P.Dropout: {"p": (TRAINING, "dropout is the identity in eval mode")},
-    P.Linear: {"in_features": (CARRIED, ""), "out_features": (CARRIED, ""), "bias": (CARRIED, "")},
+    P.Dropout: {"p": _EVAL_IDENTITY},
+    P.Linear: _carried("in_features", "out_features", "bias"),
     P.Identity: {},
-    P.PadShortcut: {"in_channels": (CARRIED, ""), "out_channels": (CARRIED, ""), "stride": (CARRIED, "")},
-    P.SqueezeExcite: {"channels": (CARRIED, ""), "reduced_channels": (CARRIED, "")},
+    P.PadShortcut: _carried("in_channels", "out_channels", "stride"),
+    P.SqueezeExcite: _carried("channels", "reduced_channels"),
     P.EfficientChannelAttn: {
         "channels": (IMPLIED, "the 1-D conv runs along the channels of any input; channels chose its kernel"),
         "kernel_size": (CARRIED, ""),
     },
-    P.DropPath: {"p": (TRAINING, "drop path is the identity in eval mode")},
+    P.DropPath: {"p": _EVAL_IDENTITY},
     P.ConvNormAct: {
         "conv": (STRUCTURE, "a Conv"),
         "norm": (STRUCTURE, "a Norm or none"),
         "act": (STRUCTURE, "an Act or none"),
     },
     P.SelectiveKernel: {
+        **_carried("out_channels", "split_input", "attn_channels"),
         "in_channels": (IMPLIED, "the paths' convs take it"),
-        "out_channels": (CARRIED, ""),
         "stride": (IMPLIED, "the paths' convs take it"),
         "paths": (STRUCTURE, "ConvNormAct ops"),
-        "split_input": (CARRIED, ""),
-        "attn_channels": (CARRIED, ""),
     },
-    P.ConstantPad: {"padding": (CARRIED, ""), "value": (CARRIED, "")},
-    P.Cbam: {"channels": (CARRIED, ""), "reduced_channels": (CARRIED, ""), "spatial_kernel": (CARRIED, "")},
-    P.GlobalContext: {"channels": (CARRIED, ""), "reduced_channels": (CARRIED, "")},
+    P.ConstantPad: _carried("padding", "value"),
+    P.Cbam: _carried("channels", "reduced_channels", "spatial_kernel"),
+    P.GlobalContext: _carried("channels", "reduced_channels"),
     P.DropBlock: {
         "channels": (IMPLIED, "the mask covers any input"),
-        "p": (TRAINING, "DropBlock is the identity in eval mode"),
-        "block_size": (TRAINING, "DropBlock is the identity in eval mode"),
-        "gamma_scale": (TRAINING, "DropBlock is the identity in eval mode"),
+        **dict.fromkeys(("p", "block_size", "gamma_scale"), _EVAL_IDENTITY),
     },
-    P.BlurPool: {"channels": (CARRIED, ""), "stride": (CARRIED, ""), "filter_size": (CARRIED, "")},
+    P.BlurPool: _carried("channels", "stride", "filter_size"),
     P.SplitAttention: {
-        "in_channels": (CARRIED, ""),
-        "out_channels": (CARRIED, ""),
-        "attn_channels": (CARRIED, ""),
-        "radix": (CARRIED, ""),
-        "groups": (CARRIED, ""),
-        "stride": (CARRIED, ""),
-        "dilation": (CARRIED, ""),
+        **_carried("in_channels", "out_channels", "attn_channels", "radix", "groups", "stride", "dilation", "act"),
         "norm": (CARRIED, "batch norms or identities"),
-        "act": (CARRIED, ""),
         "negative_slope": (CARRIED, "leaky ReLU only"),
     },
 }
