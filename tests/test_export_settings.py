@@ -284,3 +284,23 @@ def test_attributes_reach_the_exported_file_bit_for_bit(case: str, tmp_path: Pat
         model.eval()
         with torch.no_grad():
             assert not torch.equal(model(x), want)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(ATTRIBUTES))
+def test_attributes_reach_the_onnx_file(case: str, tmp_path: Path) -> None:
+    """The same attributes through ONNX: onnxruntime gives the eval model's outputs, also at another batch and
+    sides than traced (32 more pixels: anti-aliased downsampling needs even maps)."""
+    ort = pytest.importorskip("onnxruntime")
+    from resnetdsl.export.onnx import to_onnx
+
+    spec, size = ATTRIBUTES[case]
+    model = resnetdsl.build_model(spec, seed=0)
+    path = tmp_path / f"{case}.onnx"
+    to_onnx(model, path, input_size=(size, size))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for shape in [(2, 3, size, size), (3, 3, size + 32, size + 64)]:
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+        (got,) = session.run(None, {"input": x.numpy()})
+        with torch.no_grad():
+            torch.testing.assert_close(torch.from_numpy(got), model(x), rtol=1e-4, atol=1e-4)
