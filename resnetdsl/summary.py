@@ -249,56 +249,28 @@ def batch_norms(op: P.Op) -> int:
     return sum(1 for e in describe(op).entries(op) if e.name.rpartition(".")[2] == "num_batches_tracked")
 
 
+Dims = tuple[int, ...]
+Layers = Sequence[LayerInfo]
+
+
 class _Rows:
     """Rows of an analysis; ``norm_eval`` decides which batch norms of the parts that train stay in eval."""
 
     def __init__(self, norm_eval: bool) -> None:
         self.norm_eval = norm_eval
 
-    def eval_norms(self, layers: Sequence[LayerInfo]) -> int:
+    def eval_norms(self, layers: Layers) -> int:
         return sum(batch_norms(la.op) for la in layers if la.frozen or self.norm_eval)
 
-    def group(
-        self,
-        name: str,
-        kind: str,
-        depth: Depth,
-        level: int,
-        shape: tuple[int, ...],
-        layers: Sequence[LayerInfo],
-        t: Totals,
-    ) -> Row:
+    def group(self, name: str, kind: str, depth: Depth, level: int, shape: Dims, layers: Layers, t: Totals) -> Row:
+        counts = (t.params, t.buffers, t.macs, t.acts, t.trainable_params)
         frozen = bool(layers) and all(la.frozen for la in layers)
-        return Row(
-            name,
-            kind,
-            depth,
-            level,
-            shape,
-            t.params,
-            t.buffers,
-            t.macs,
-            t.acts,
-            t.trainable_params,
-            frozen,
-            self.eval_norms(layers),
-        )
+        return Row(name, kind, depth, level, shape, *counts, frozen, self.eval_norms(layers))
 
     def layer(self, la: LayerInfo, level: int) -> Row:
-        return Row(
-            la.path,
-            op_kind(la.op),
-            "layer",
-            level,
-            la.output_dims,
-            la.params,
-            la.buffers,
-            la.macs,
-            la.acts,
-            la.trainable_params,
-            la.frozen,
-            self.eval_norms((la,)),
-        )
+        counts = (la.params, la.buffers, la.macs, la.acts, la.trainable_params)
+        kind = op_kind(la.op)
+        return Row(la.path, kind, "layer", level, la.output_dims, *counts, la.frozen, self.eval_norms((la,)))
 
     def of(self, a: Analysis) -> Iterator[Row]:
         if a.stem:
@@ -378,8 +350,7 @@ _INT_LIST = re.compile(r"\[\n\s*(-?\d+(?:,\n\s*-?\d+)*)\n\s*\]")
 
 _COLUMNS = ("Name", "Kind", "Output shape", "Params", "MACs")
 _TRAINING_COLUMNS = ("Name", "Kind", "Output shape", "Params", "Trainable", "MACs", "Training")
-"""The columns of a network with ``frozen_stages`` or ``norm_eval``: what trains, and what ``train()`` keeps in
-eval mode, per row."""
+"""With ``frozen_stages`` or ``norm_eval``: what trains, and what ``train()`` keeps in eval mode, per row."""
 
 
 def _trains_apart(s: Summary) -> bool:
@@ -392,8 +363,7 @@ def _columns(s: Summary) -> tuple[str, ...]:
 
 
 def training_cell(r: Row) -> str:
-    """``frozen``, ``3 batch norms in eval`` (a layer: ``in eval``), or empty: how ``model.train()`` leaves the
-    row's part."""
+    """How ``model.train()`` leaves the row: ``frozen``, ``3 batch norms in eval`` (a layer: ``in eval``), or ``""``."""
     if r.frozen:
         return "frozen"
     if not r.eval_norms:
@@ -497,8 +467,7 @@ def _markdown(s: Summary, depth: Depth) -> str:
     return "\n".join(out) + "\n"
 
 
-_CSV_TRAINING = ("trainable_params", "frozen", "eval_norms")
-"""The columns every CSV ends with (after the earlier ones, which keep their places)."""
+_CSV_TRAINING = ("trainable_params", "frozen", "eval_norms")  # last: the earlier columns keep their places
 
 
 def _csv(s: Summary, depth: Depth) -> str:
