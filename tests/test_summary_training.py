@@ -127,3 +127,27 @@ def test_a_network_that_trains_whole_keeps_the_plain_columns() -> None:
     text = format_summary(s)
     assert "Trainable  " not in text and "Training" not in text and "Frozen:" not in text
     assert all(r.trainable_params == r.params and not r.frozen and r.eval_norms == 0 for r in s.rows)
+
+
+def test_what_the_other_docs_say_of_frozen_stages_in_summaries() -> None:
+    """docs/spec.md and docs/summary.md, against the output."""
+    from tests.conftest import ROOT
+
+    spec_md = (ROOT / "docs" / "spec.md").read_text(encoding="utf-8")
+    assert "summaries count their parameters as non-trainable" in spec_md
+    s = summarize({"extends": "resnet18", "frozen_stages": 1}, 64)
+    frozen = sum(r.params for r in s.rows_at("stage") if r.name in ("stem", "layer1"))
+    assert s.non_trainable_params == frozen and f"Non-trainable params: {frozen:,}" in format_summary(s)
+
+    summary_md = " ".join((ROOT / "docs" / "summary.md").read_text(encoding="utf-8").split())
+    said = ["`frozen`", "`5 batch norms in eval`", "a layer row says `in eval`", "`Frozen:`", "`Batch norms in eval:`"]
+    assert all(words in summary_md for words in said), [w for w in said if w not in summary_md]
+    text = format_summary(
+        summarize({"extends": "resnet18", "norm_eval": True, "frozen_stages": 0}, 64), "table", "layer"
+    )
+    lines = text.splitlines()
+    rows = {line.split()[0]: line for line in lines[4 : lines.index(lines[1], 2)]}
+    assert rows["stem"].endswith("  frozen") and rows["layer2"].endswith("  5 batch norms in eval")
+    assert rows["layer2.0.bn1"].endswith("  in eval")
+    assert "Frozen:               stem (frozen_stages: 0)" in lines
+    assert "Batch norms in eval:  20 in model.train() (norm_eval: every one)" in lines
