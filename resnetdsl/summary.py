@@ -249,8 +249,8 @@ def batch_norms(op: P.Op) -> int:
     return sum(1 for e in describe(op).entries(op) if e.name.rpartition(".")[2] == "num_batches_tracked")
 
 
-Dims = tuple[int, ...]
-Layers = Sequence[LayerInfo]
+_Dims = tuple[int, ...]
+_Layers = Sequence[LayerInfo]
 
 
 class _Rows:
@@ -259,10 +259,10 @@ class _Rows:
     def __init__(self, norm_eval: bool) -> None:
         self.norm_eval = norm_eval
 
-    def eval_norms(self, layers: Layers) -> int:
+    def eval_norms(self, layers: _Layers) -> int:
         return sum(batch_norms(la.op) for la in layers if la.frozen or self.norm_eval)
 
-    def group(self, name: str, kind: str, depth: Depth, level: int, shape: Dims, layers: Layers, t: Totals) -> Row:
+    def group(self, name: str, kind: str, depth: Depth, level: int, shape: _Dims, layers: _Layers, t: Totals) -> Row:
         counts = (t.params, t.buffers, t.macs, t.acts, t.trainable_params)
         frozen = bool(layers) and all(la.frozen for la in layers)
         return Row(name, kind, depth, level, shape, *counts, frozen, self.eval_norms(layers))
