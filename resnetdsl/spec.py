@@ -59,7 +59,9 @@ MAX_BLOCKS = 2000
 """Most blocks in a whole network (ResNet-1202 has 600, pre-activation ResNet-1001 333): every spec the
 language admits validates, summarises and draws in about a second."""
 EMPTY_VALUE = "is empty; give it a value, or leave the key out to take the default"
-SCHEMA_ID = "https://resnetdsl.dev/schemas/resnet-spec.schema.json"
+SCHEMA_ID = "urn:resnetdsl:schema:resnet-spec"
+"""The schema's ``$id``: a name, not an address (no site serves it); editors find the file by the path a spec's
+``# yaml-language-server: $schema=../schemas/resnet-spec.schema.json`` line gives."""
 
 
 class _Model(BaseModel):

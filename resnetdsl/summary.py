@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -51,6 +51,13 @@ class Row:
     buffers: int
     macs: int
     acts: int
+    trainable_params: int
+    """Parameters that require gradients: ``params`` unless the row is ``frozen``."""
+    frozen: bool
+    """Part of the stem or of the first ``frozen_stages`` stages: no gradients, eval mode in ``model.train()``."""
+    eval_norms: int
+    """Batch norms (those with running statistics) that ``model.train()`` keeps in eval mode: every one of a
+    frozen row, and with ``norm_eval`` every one at all."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +69,9 @@ class Row:
             "buffers": self.buffers,
             "macs": self.macs,
             "acts": self.acts,
+            "trainable_params": self.trainable_params,
+            "frozen": self.frozen,
+            "eval_norms": self.eval_norms,
         }
 
 
@@ -71,7 +81,9 @@ class Summary:
 
     Every parameter is trainable except those of the stem and stages that ``frozen_stages`` freezes
     (``non_trainable_params``, exactly what ``requires_grad`` says of the built model); buffers (BatchNorm
-    statistics, frozen norms' affine) are counted apart.
+    statistics, frozen norms' affine) are counted apart. Each row says the same of its part
+    (:attr:`Row.trainable_params`, :attr:`Row.frozen`) and how many batch norms ``model.train()`` keeps in eval
+    mode there (:attr:`Row.eval_norms`: a frozen part's, and with ``norm_eval`` all).
     """
 
     name: str
@@ -97,12 +109,26 @@ class Summary:
     theoretical receptive field (:mod:`resnetdsl.receptive`; ``None`` after channel attention)."""
     feature_outputs: tuple[Tap, ...] = ()
     """The maps a multi-scale backbone (``features``) returns, with the same facts; empty otherwise."""
+    frozen_stages: int | None = None
+    """The spec's ``frozen_stages`` (the stem and this many stages frozen); ``None``: nothing is frozen."""
+    norm_eval: bool = False
+    """The spec's ``norm_eval``: ``model.train()`` keeps every batch norm in eval mode."""
     analysis: Analysis | None = field(default=None, repr=False, compare=False)
     """The full analysis the summary was made from."""
 
     @property
     def gmacs(self) -> float:
         return self.macs / 1e9
+
+    @property
+    def frozen(self) -> tuple[str, ...]:
+        """Names of the frozen parts (``stem``, ``layer1``, …), in order; empty when nothing is frozen."""
+        return tuple(r.name for r in self.rows_at("stage") if r.frozen)
+
+    @property
+    def eval_norms(self) -> int:
+        """Batch norms that ``model.train()`` keeps in eval mode (those of frozen parts; with ``norm_eval`` all)."""
+        return sum(r.eval_norms for r in self.rows_at("stage"))
 
     def rows_at(self, depth: Depth = "layer") -> tuple[Row, ...]:
         """The rows shown at ``depth`` (``stage``, ``block`` or ``layer``).
@@ -157,6 +183,12 @@ class Summary:
                 "macs": self.macs,
                 "acts": self.acts,
             },
+            "training": {
+                "frozen_stages": self.frozen_stages,
+                "norm_eval": self.norm_eval,
+                "frozen": list(self.frozen),
+                "eval_norms": self.eval_norms,
+            },
             "backbone": [_facts_dict(f) for f in self.stage_facts],
             "feature_outputs": [t.to_dict() for t in self.feature_outputs],
             "warnings": [w.to_dict() for w in self.warnings],
@@ -210,46 +242,58 @@ def block_kind(block: P.Block) -> str:
     return f"{block.kind}{stride}{_SHORTCUT_WORDS[block.shortcut]}" + "".join(f", {w}" for w in extras)
 
 
-def _row(name: str, kind: str, depth: Depth, level: int, shape: tuple[int, ...], t: Totals) -> Row:
-    return Row(name, kind, depth, level, shape, t.params, t.buffers, t.macs, t.acts)
+def batch_norms(op: P.Op) -> int:
+    """Batch norms with running statistics in ``op``'s module (the modules ``model.train()`` and ``model.eval()``
+    switch): one per batch counter (``num_batches_tracked``) among its state entries; a frozen batch norm has
+    none."""
+    return sum(1 for e in describe(op).entries(op) if e.name.rpartition(".")[2] == "num_batches_tracked")
 
 
-def _layer_row(layer: LayerInfo, level: int) -> Row:
-    return Row(
-        layer.path,
-        op_kind(layer.op),
-        "layer",
-        level,
-        layer.output_dims,
-        layer.params,
-        layer.buffers,
-        layer.macs,
-        layer.acts,
-    )
+_Dims = tuple[int, ...]
+_Layers = Sequence[LayerInfo]
 
 
-def _rows(a: Analysis) -> Iterator[Row]:
-    if a.stem:
-        s = stem_stride(a.plan)
-        yield _row("stem", "stem" + (f" /{s}" if s > 1 else ""), "stage", 0, a.stem[-1].output_dims, a.stem_totals)
-        for layer in a.stem:
-            yield _layer_row(layer, 1)
-    for st in a.stages:
-        stride = f" /{st.stage.stride}" if st.stage.stride > 1 else ""
-        kind = f"{st.stage.depth} × {st.stage.block_kind}{stride}" + (" (checkpoint)" if st.stage.checkpoint else "")
-        yield _row(st.path, kind, "stage", 0, st.out_shape, st.totals)
-        for b in st.blocks:
-            yield _row(b.path, block_kind(b.block), "block", 1, b.out_shape, b.totals)
-            for layer in b.layers:
-                yield _layer_row(layer, 2)
-    if a.final:
-        yield _row("final", "norm + act", "stage", 0, a.final[-1].output_dims, a.final_totals)
-        for layer in a.final:
-            yield _layer_row(layer, 1)
-    if a.head:
-        yield _row("head", "head", "stage", 0, a.output_shape, a.head_totals)
-        for layer in a.head:
-            yield _layer_row(layer, 1)
+class _Rows:
+    """Rows of an analysis; ``norm_eval`` decides which batch norms of the parts that train stay in eval."""
+
+    def __init__(self, norm_eval: bool) -> None:
+        self.norm_eval = norm_eval
+
+    def eval_norms(self, layers: _Layers) -> int:
+        return sum(batch_norms(la.op) for la in layers if la.frozen or self.norm_eval)
+
+    def group(self, name: str, kind: str, depth: Depth, level: int, shape: _Dims, layers: _Layers, t: Totals) -> Row:
+        counts = (t.params, t.buffers, t.macs, t.acts, t.trainable_params)
+        frozen = bool(layers) and all(la.frozen for la in layers)
+        return Row(name, kind, depth, level, shape, *counts, frozen, self.eval_norms(layers))
+
+    def layer(self, la: LayerInfo, level: int) -> Row:
+        counts = (la.params, la.buffers, la.macs, la.acts, la.trainable_params)
+        kind = op_kind(la.op)
+        return Row(la.path, kind, "layer", level, la.output_dims, *counts, la.frozen, self.eval_norms((la,)))
+
+    def of(self, a: Analysis) -> Iterator[Row]:
+        if a.stem:
+            s = stem_stride(a.plan)
+            kind = "stem" + (f" /{s}" if s > 1 else "")
+            yield self.group("stem", kind, "stage", 0, a.stem[-1].output_dims, a.stem, a.stem_totals)
+            yield from (self.layer(la, 1) for la in a.stem)
+        for st in a.stages:
+            stride = f" /{st.stage.stride}" if st.stage.stride > 1 else ""
+            kind = f"{st.stage.depth} × {st.stage.block_kind}{stride}" + (
+                " (checkpoint)" if st.stage.checkpoint else ""
+            )
+            layers = [la for b in st.blocks for la in b.layers]
+            yield self.group(st.path, kind, "stage", 0, st.out_shape, layers, st.totals)
+            for b in st.blocks:
+                yield self.group(b.path, block_kind(b.block), "block", 1, b.out_shape, b.layers, b.totals)
+                yield from (self.layer(la, 2) for la in b.layers)
+        if a.final:
+            yield self.group("final", "norm + act", "stage", 0, a.final[-1].output_dims, a.final, a.final_totals)
+            yield from (self.layer(la, 1) for la in a.final)
+        if a.head:
+            yield self.group("head", "head", "stage", 0, a.output_shape, a.head, a.head_totals)
+            yield from (self.layer(la, 1) for la in a.head)
 
 
 def summary_of(a: Analysis) -> Summary:
@@ -259,7 +303,7 @@ def summary_of(a: Analysis) -> Summary:
         name=a.plan.name,
         input_shape=a.input_shape,
         output_shape=a.output_shape,
-        rows=tuple(_rows(a)),
+        rows=tuple(_Rows(a.plan.norm_eval).of(a)),
         params=t.params,
         trainable_params=t.trainable_params,
         non_trainable_params=t.non_trainable_params,
@@ -269,6 +313,8 @@ def summary_of(a: Analysis) -> Summary:
         warnings=a.warnings,
         stage_facts=feature_facts(a.plan),
         feature_outputs=selected(a.plan) if a.plan.out_indices else (),
+        frozen_stages=a.plan.frozen_stages,
+        norm_eval=a.plan.norm_eval,
         analysis=a,
     )
 
@@ -303,18 +349,51 @@ def summarize(source: Any, input_size: InputSize | None = None) -> Summary:
 _INT_LIST = re.compile(r"\[\n\s*(-?\d+(?:,\n\s*-?\d+)*)\n\s*\]")
 
 _COLUMNS = ("Name", "Kind", "Output shape", "Params", "MACs")
+_TRAINING_COLUMNS = ("Name", "Kind", "Output shape", "Params", "Trainable", "MACs", "Training")
+"""With ``frozen_stages`` or ``norm_eval``: what trains, and what ``train()`` keeps in eval mode, per row."""
 
 
-def _cells(r: Row, indent: bool) -> tuple[str, str, str, str, str]:
+def _trains_apart(s: Summary) -> bool:
+    """Some part does not train as the rest does (``frozen_stages`` or ``norm_eval`` is set)."""
+    return s.frozen_stages is not None or s.norm_eval
+
+
+def _columns(s: Summary) -> tuple[str, ...]:
+    return _TRAINING_COLUMNS if _trains_apart(s) else _COLUMNS
+
+
+def training_cell(r: Row) -> str:
+    """How ``model.train()`` leaves the row: ``frozen``, ``3 batch norms in eval`` (a layer: ``in eval``), or ``""``."""
+    if r.frozen:
+        return "frozen"
+    if not r.eval_norms:
+        return ""
+    if r.depth == "layer":
+        return "in eval"
+    return f"{r.eval_norms} batch norm{'s' if r.eval_norms > 1 else ''} in eval"
+
+
+def _cells(s: Summary, r: Row, indent: bool) -> tuple[str, ...]:
     name = "  " * r.level + r.name if indent else r.name
-    return (name, r.kind, format_shape(r.output_shape), f"{r.params:,}", f"{r.macs:,}")
+    if not _trains_apart(s):
+        return (name, r.kind, format_shape(r.output_shape), f"{r.params:,}", f"{r.macs:,}")
+    trainable = f"{r.trainable_params:,}"
+    return (name, r.kind, format_shape(r.output_shape), f"{r.params:,}", trainable, f"{r.macs:,}", training_cell(r))
 
 
 def _totals_lines(s: Summary) -> list[tuple[str, str]]:
-    return [
+    lines = [
         ("Total params", f"{s.params:,} ({s.params / 1e6:.2f} M)"),
         ("Trainable params", f"{s.trainable_params:,}"),
         ("Non-trainable params", f"{s.non_trainable_params:,}"),
+    ]
+    if s.frozen_stages is not None:
+        lines.append(("Frozen", f"{', '.join(s.frozen)} (frozen_stages: {s.frozen_stages})"))
+    if _trains_apart(s):
+        why = "norm_eval: every one" if s.norm_eval else "those of the frozen parts"
+        lines.append(("Batch norms in eval", f"{s.eval_norms:,} in model.train() ({why})"))
+    return [
+        *lines,
         ("Buffers", f"{s.buffers:,}"),
         ("MACs", f"{s.macs:,} ({s.gmacs:.3f} GMACs)"),
         ("Conv activations", f"{s.acts:,}"),
@@ -351,16 +430,17 @@ def _title(s: Summary) -> str:
 
 
 def _table(s: Summary, depth: Depth) -> str:
-    rows = [_cells(r, indent=True) for r in s.rows_at(depth)]
-    widths = [max(len(c[i]) for c in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
-    right = (False, False, False, True, True)
+    columns = _columns(s)
+    rows = [_cells(s, r, indent=True) for r in s.rows_at(depth)]
+    widths = [max(len(c[i]) for c in [columns, *rows]) for i in range(len(columns))]
+    right = [c in ("Params", "Trainable", "MACs") for c in columns]
 
     def line(cells: tuple[str, ...]) -> str:
         parts = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)]
         return "  ".join(parts).rstrip()
 
     rule_len = sum(widths) + 2 * (len(widths) - 1)
-    out = [_title(s), "=" * rule_len, line(_COLUMNS), "-" * rule_len]
+    out = [_title(s), "=" * rule_len, line(columns), "-" * rule_len]
     out += [line(c) for c in rows]
     out.append("=" * rule_len)
     label_w = max(len(k) for k, _ in _totals_lines(s)) + 1
@@ -371,10 +451,13 @@ def _table(s: Summary, depth: Depth) -> str:
 
 def _markdown(s: Summary, depth: Depth) -> str:
     out = [f"### {s.name}", "", f"Input {format_shape(s.input_shape)} → output {format_shape(s.output_shape)}.", ""]
-    out.append("| " + " | ".join(_COLUMNS) + " |")
-    out.append("|:--|:--|:--|--:|--:|")
-    out += ["| " + " | ".join(_cells(r, indent=False)) + " |" for r in s.rows_at(depth)]
-    out.append(f"| **Total** | | {format_shape(s.output_shape)} | **{s.params:,}** | **{s.macs:,}** |")
+    columns = _columns(s)
+    out.append("| " + " | ".join(columns) + " |")
+    out.append("|" + "".join("--:|" if c in ("Params", "Trainable", "MACs") else ":--|" for c in columns))
+    out += ["| " + " | ".join(_cells(s, r, indent=False)) + " |" for r in s.rows_at(depth)]
+    total = [f"**{s.params:,}**", *([f"**{s.trainable_params:,}**"] if _trains_apart(s) else []), f"**{s.macs:,}**"]
+    tail = " |" if _trains_apart(s) else ""
+    out.append(f"| **Total** | | {format_shape(s.output_shape)} | " + " | ".join(total) + f" |{tail}")
     out.append("")
     out += [f"- {k}: {v}" for k, v in _totals_lines(s)]
     cells = _backbone_cells(s)
@@ -384,13 +467,19 @@ def _markdown(s: Summary, depth: Depth) -> str:
     return "\n".join(out) + "\n"
 
 
+_CSV_TRAINING = ("trainable_params", "frozen", "eval_norms")  # last: the earlier columns keep their places
+
+
 def _csv(s: Summary, depth: Depth) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["name", "kind", "level", "output_shape", "params", "buffers", "macs", "acts"])
+    w.writerow(["name", "kind", "level", "output_shape", "params", "buffers", "macs", "acts", *_CSV_TRAINING])
     for r in s.rows_at(depth):
-        w.writerow([r.name, r.kind, r.level, format_shape(r.output_shape, "x"), r.params, r.buffers, r.macs, r.acts])
-    w.writerow(["total", "", "", format_shape(s.output_shape, "x"), s.params, s.buffers, s.macs, s.acts])
+        shape = format_shape(r.output_shape, "x")
+        training = [r.trainable_params, "true" if r.frozen else "false", r.eval_norms]
+        w.writerow([r.name, r.kind, r.level, shape, r.params, r.buffers, r.macs, r.acts, *training])
+    training = [s.trainable_params, "", s.eval_norms]
+    w.writerow(["total", "", "", format_shape(s.output_shape, "x"), s.params, s.buffers, s.macs, s.acts, *training])
     return buf.getvalue()
 
 

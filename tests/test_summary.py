@@ -163,15 +163,20 @@ def test_json_is_plain_data(r50: Summary) -> None:
         "buffers": 129,
         "macs": 118_013_952,
         "acts": 802_816,
+        "trainable_params": 9536,
+        "frozen": False,
+        "eval_norms": 0,
     }
+    assert data["training"] == {"frozen_stages": None, "norm_eval": False, "frozen": [], "eval_norms": 0}
     assert data["convention"] == CONVENTION and data["warnings"] == []
 
 
 def test_csv_has_plain_integers(r50: Summary) -> None:
     rows = list(csv.reader(io.StringIO(format_summary(r50, "csv", "stage"))))
-    assert rows[0] == ["name", "kind", "level", "output_shape", "params", "buffers", "macs", "acts"]
-    assert rows[1] == ["stem", "stem /4", "0", "64x56x56", "9536", "129", "118013952", "802816"]
-    assert rows[-1] == ["total", "", "", "1000", "25557032", "53173", "4089184256", "11113984"]
+    plain = ["name", "kind", "level", "output_shape", "params", "buffers", "macs", "acts"]
+    assert rows[0] == [*plain, "trainable_params", "frozen", "eval_norms"]
+    assert rows[1] == ["stem", "stem /4", "0", "64x56x56", "9536", "129", "118013952", "802816", "9536", "false", "0"]
+    assert rows[-1] == ["total", "", "", "1000", "25557032", "53173", "4089184256", "11113984", "25557032", "", "0"]
     assert len(rows) == 1 + len(r50.rows_at("stage")) + 1
     assert sum(int(r[4]) for r in rows[1:-1]) == int(rows[-1][4])
 
@@ -217,7 +222,7 @@ def test_cli_formats_and_depths() -> None:
     assert res.returncode == 0, res.stderr
     rows = list(csv.reader(io.StringIO(res.stdout)))
     assert rows[-1][:4] == ["total", "", "", "10"]
-    assert ["layer3.2.act2", "ReLU", "2", "64x16x12", "0", "0", "0", "0"] in rows
+    assert ["layer3.2.act2", "ReLU", "2", "64x16x12", "0", "0", "0", "0", "0", "false", "0"] in rows
 
 
 def test_cli_32x32_through_the_imagenet_stem_is_an_error() -> None:

@@ -24,7 +24,7 @@ from resnetdsl import plan as P
 from resnetdsl.blocks import CLASS_NAMES
 from resnetdsl.export.layout import Call, Writer, camel, container_source, stage_expr
 from resnetdsl.export.ops import CONSTRUCTORS, Value, _lit, helper_sources
-from resnetdsl.export.settings import forward_source, frozen_source, refuse_unexported
+from resnetdsl.export.settings import forward_source, frozen_source, refuse_unexported, zero_init_source
 from resnetdsl.walk import Part, Visitor, add_in_place, part_ops, registration_order, run_block, shortcut_source
 
 _BLOCK_CLASS = CLASS_NAMES  # each block kind's class name, from the block-kind table (resnetdsl.blocks)
@@ -353,6 +353,7 @@ def to_python(plan: P.Plan) -> str:
         "            elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm):",
         "                nn.init.ones_(m.weight)",
         "                nn.init.zeros_(m.bias)",
+        *zero_init_source(plan),
         "",
         *frozen_source(plan),
         "    def forward_features(self, x: Tensor) -> Tensor:",
