@@ -11,6 +11,7 @@ pooled map, ``fc1``'s output, the softmax or sigmoid output, and the splits the 
 from __future__ import annotations
 
 from resnetdsl import plan as P
+from resnetdsl.ops.act import ActType
 from resnetdsl.ops.attention import ATTENTION_FILL
 from resnetdsl.ops.base import (
     STAT_BYTES,
@@ -25,6 +26,9 @@ from resnetdsl.ops.base import (
     out_len,
     stride_text,
 )
+from resnetdsl.ops.branches import IN, Branches, Edge, Node, chain
+from resnetdsl.ops.conv import ConvType
+from resnetdsl.ops.pool import POOL_FILL
 from resnetdsl.vocab import ACTIVATIONS
 
 
@@ -107,6 +111,43 @@ class SplitAttentionType(OpType[P.SplitAttention]):
 
     def torch_name(self, op: P.SplitAttention) -> str:
         return f"SplitAttn 3×3{'/' + str(op.stride) if op.stride > 1 else ''} r{op.radix} g{op.groups}"
+
+    def branches(self, op: P.SplitAttention, x: Shape) -> Branches:
+        """As the paper draws a cardinal group: one grouped 3×3 conv makes the ``radix`` splits, their sum is
+        pooled and squeezed by ``fc1``, ``fc2`` gives a weight per split and channel (a softmax over the splits;
+        a sigmoid for radix 1), and the weighted splits are summed."""
+        (c, ho, wo), _, _ = self.infer(op, x)
+        r, g, a, mid = op.radix, op.groups, op.attn_channels, op.mid_channels
+        act = ActType().label(P.Act("act", op.act, negative_slope=op.negative_slope))
+        bn = ", BN" if op.norm == "batch" else ""
+        dil = f", dil {op.dilation}" if op.dilation != 1 else ""
+        conv = f"3×3 conv, {mid}{stride_text(op.stride)}{dil}, g{g * r}{bn}, {act}"
+        gate = f"softmax over the {r} splits" if r > 1 else "sigmoid"
+        if r > 1 and g > 1:
+            gate += f" of each of the {g} groups"
+        nodes = [Node("conv", conv, (mid, ho, wo), "conv", ConvType.fill)]
+        edges = [Edge(IN, "conv")]
+        for k in range(r):
+            nodes.append(Node(f"s{k}", f"split {k + 1}", (c, ho, wo), kind="split"))
+            edges += [Edge("conv", f"s{k}"), Edge(f"s{k}", "sum")]
+        nodes += [
+            Node("sum", "+", (c, ho, wo), kind="merge"),
+            Node("pool", "global avgpool", (c, 1, 1), fill=POOL_FILL),
+            Node("fc1", f"1×1 conv, {a}{f', g{g}' if g > 1 else ''}{bn}, {act}", (a, 1, 1), "fc1", ATTENTION_FILL),
+            Node("fc2", f"1×1 conv, {mid}{f', g{g}' if g > 1 else ''}", (mid, 1, 1), "fc2", ATTENTION_FILL),
+            Node("gate", gate, (mid, 1, 1), fill=ATTENTION_FILL),
+            Node("select", "× weights, +" if r > 1 else "× gate", (c, ho, wo), kind="merge"),
+        ]
+        edges += chain("sum", "pool", "fc1", "fc2", "gate")
+        edges += [Edge(f"s{k}", "select") for k in range(r)]
+        edges.append(Edge("gate", "select", "gate"))
+        return Branches(
+            tuple(nodes),
+            tuple(edges),
+            tuple((f"split {k + 1}: {c} ch", "#ffffff") for k in range(r)),
+            f"split-attn: {conv}",
+            f"+ → pooled, squeezed to {a} ch → {gate} → weighted sum",
+        )
 
     def label(self, op: P.SplitAttention) -> str:
         dil = f", dil {op.dilation}" if op.dilation != 1 else ""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, format_shape
 from resnetdsl.ops import DESCRIPTIONS, Description, describe
+from resnetdsl.render import branches
 from resnetdsl.render.engine import safe_filename
 from resnetdsl.render.labels import (
     LEGEND_TEXT,
@@ -39,6 +40,8 @@ from resnetdsl.render.style import (
     PRE_ACTIVATION_NOTE,
     PROJECTIONS,
     SHAPE_INK,
+    SHORTCUT_LABEL_PAD,
+    SHORTCUT_PORTS,
     SHORTCUT_STYLE,
     STAGE_FILLS,
     block_groups,
@@ -55,6 +58,8 @@ Detail = Literal["stage", "block", "layer"]
 RankDir = Literal["TB", "LR"]
 
 DETAILS: tuple[Detail, ...] = ("stage", "block", "layer")
+
+_BLOCK_ROLES = ("pre", "main", "shortcut", "post")
 
 __all__ = [
     "COLLAPSE_OVER",
@@ -87,14 +92,19 @@ class _Builder:
         self.detail = detail
         self.collapse = collapse
         self.rankdir = rankdir
-        # Shortcuts leave and enter their nodes on the side, so they never run along the main path.
+        # Shortcuts leave and enter their nodes on the side, so they never run along the main path: they leave
+        # low on the side and enter high, so that where a block's shortcut arrives at its add and the next one
+        # leaves it, the arrowhead and the next edge's start lie apart (SHORTCUT_PORTS).
         self.side = "e" if rankdir == "TB" else "s"
+        self.shortcut_tail, self.shortcut_head = SHORTCUT_PORTS[rankdir]
         self.fwd = ("s", "n") if rankdir == "TB" else ("e", "w")
         self.shortcuts_used: set[str] = set()
         self.block_kinds: set[str] = set()
         """``pre`` and/or ``post``: whether pre-activation blocks were drawn (the legend says how to read them)."""
         self.legends: set[Description] = set()
         """The descriptions of the ops drawn that have a legend note."""
+        self.notes: set[str] = set()
+        """Other notes the drawing needs in the legend (gate edges, frozen stages)."""
         from resnetdsl.render.diagram import Diagram
 
         self.g = Diagram(name="resnet", filename=f"{safe_filename(self.plan.name)}.gv", engine="dot", format="svg")
@@ -152,11 +162,14 @@ class _Builder:
         style = SHORTCUT_STYLE[use]
         text = (shortcut_text(block) + (", each block" if each else "")) if first else ""
         label = f"{esc(text)}<br/>{esc(format_shape(out))}" if text else esc(format_shape(out))
+        # A margin around the words keeps the curve (which passes beside the label) off them.
+        pad = f'border="0" cellborder="0" cellspacing="0" cellpadding="{SHORTCUT_LABEL_PAD}"'
+        label = f"<table {pad}><tr><td>{label}</td></tr></table>"
         ports: dict[str, str] = {}
         if first:
-            ports["tailport"] = self.side
+            ports["tailport"] = self.shortcut_tail
         if last:
-            ports["headport"] = self.side
+            ports["headport"] = self.shortcut_head
         self.g.edge(tail.node, head, label=_html(label), weight="1", **ports, **style)
 
     def _input(self) -> _Cursor:
@@ -187,15 +200,29 @@ class _Builder:
     def _op_nodes(self, cur: _Cursor, prefix: str, layers: Sequence[LayerInfo], g: Any) -> _Cursor:
         """One node per op along the main path."""
         for k, li in enumerate(layers):
-            name = f"{prefix}{k}"
+            cur = self._layer(g, f"{prefix}{k}", li, cur)
+        return cur
+
+    def _layer(self, g: Any, name: str, li: LayerInfo, cur: _Cursor) -> _Cursor:
+        """One op on the main path at layer level: a node, or the cluster of a multi-branch op's branches."""
+        d = describe(li.op)
+        inside = d.branches(li.op, li.in_shape)
+        if inside is None:
             self._node(g, name, self._op_label(li), fillcolor=_fill(li.op))
             self._edge(cur, name)
-            cur = _Cursor(name, li.output_dims)
-        return cur
+            return _Cursor(name, li.output_dims)
+        if any(e.kind == "gate" for e in inside.edges):
+            self.notes.add(branches.GATE_NOTE)
+        title = branches.title(li.op.name if li.role in _BLOCK_ROLES else li.path, d.torch_name(li.op))
+
+        def edge(tail: str, shape: tuple[int, ...], head: str) -> None:
+            self._edge(_Cursor(tail, shape), head)
+
+        return _Cursor(*branches.draw(g, self.g, name, title, inside, cur.node, cur.shape, edge))
 
     def _op_label(self, li: LayerInfo) -> str:
         # Block ops by their name in the block (``conv1``, ``downsample.0``); stem and head ops by their path.
-        name = li.op.name if li.role in ("pre", "main", "shortcut", "post") else li.path
+        name = li.op.name if li.role in _BLOCK_ROLES else li.path
         return f"{esc(op_text(li.op))}  {small(esc(name), size=8)}"
 
     # -- levels --
@@ -346,13 +373,13 @@ class _Builder:
     def _block_node(self, cur: _Cursor, base: str, title: str, group: tuple[BlockInfo, ...], g: Any) -> _Cursor:
         b = group[0]
         blk = b.block
-        ops = [li.op for li in b.layers if li.role in ("pre", "main")]
+        layers = [li for li in b.layers if li.role in ("pre", "main") or (li.role == "post" and not blk.has_add)]
+        ops = [li.op for li in layers]
         post = [li.op for li in b.layers if li.role == "post"]
-        if not blk.has_add:
-            ops += post
         lines = [f"{bold(title)}  {small(esc(self._block_name(group)))}"]
         pre = is_pre_activated(blk)
-        lines += [esc(line) for line in main_lines(ops, pre_activation=pre)]
+        main, tables = self._main_rows(layers, pre)
+        lines += main
         self.block_kinds.add("pre" if pre else "post")
         self._note(ops)
         params = b.totals.params
@@ -360,7 +387,7 @@ class _Builder:
         attrs: dict[str, str] = {"fillcolor": "white"}
         if len(group) > 1:
             attrs["peripheries"] = "2"
-        self._node(g, base, "<br/>".join(lines), **attrs)
+        self._node(g, base, branches.rows_label(lines) if tables else "<br/>".join(lines), **attrs)
         self._edge(cur, base)
         out = _Cursor(base, b.out_shape)
         if blk.has_add:
@@ -375,6 +402,23 @@ class _Builder:
             out = _Cursor(add, b.out_shape)
         return out
 
+    def _main_rows(self, layers: Sequence[LayerInfo], pre: bool) -> tuple[list[str], bool]:
+        """A block node's main path as rows of label markup (:func:`main_lines`), a multi-branch op's as the table
+        of its branches; whether there is such a table."""
+        rows: list[str] = []
+        run: list[P.Op] = []
+        tables = False
+        for li in layers:
+            inside = describe(li.op).branches(li.op, li.in_shape)
+            if inside is None:
+                run.append(li.op)
+                continue
+            rows += [esc(line) for line in main_lines(run, pre_activation=pre)]
+            rows.append(branches.table(inside))
+            run, tables = [], True
+        rows += [esc(line) for line in main_lines(run, pre_activation=pre)]
+        return rows, tables
+
     def _legend(self) -> None:
         """A single node: a table whose cell borders are line samples (no edges, so it never skews edge counts)."""
         if not self.shortcuts_used:
@@ -384,6 +428,7 @@ class _Builder:
         if "pre" in self.block_kinds:
             notes.append(PRE_ACTIVATION_NOTE)
         notes += [d.legend for d in DESCRIPTIONS.values() if d in self.legends and d.legend]
+        notes += sorted(self.notes)
         for use in SHORTCUT_STYLE:
             if use not in self.shortcuts_used:
                 continue
@@ -424,10 +469,7 @@ class _LayerNodes(Visitor[_Cursor]):
             self.c.node(name, label=_html(self.b._op_label(li)), fillcolor=_fill(op), group=self.base)
             self.b._shortcut_edge(x, name, self.blk, x.shape, first=k == 0, last=False, each=self.each)
             return _Cursor(name, li.out_shape)
-        name = f"{self.base}_{self._PREFIX[part]}{k}"
-        self.b._node(self.c, name, self.b._op_label(li), fillcolor=_fill(op))
-        self.b._edge(x, name)
-        return _Cursor(name, li.output_dims)
+        return self.b._layer(self.c, f"{self.base}_{self._PREFIX[part]}{k}", li, x)
 
     def branch_end(self, x: _Cursor) -> _Cursor:
         if self.blk.has_add:
