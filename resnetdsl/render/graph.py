@@ -17,7 +17,6 @@ from resnetdsl.ops import DESCRIPTIONS, Description, describe
 from resnetdsl.render import branches
 from resnetdsl.render.engine import safe_filename
 from resnetdsl.render.labels import (
-    LEGEND_TEXT,
     block_title,
     blocks_title,
     bold,
@@ -33,6 +32,7 @@ from resnetdsl.render.labels import (
     text_lines,
 )
 from resnetdsl.render.labels import html_label as _html
+from resnetdsl.render.legend import cluster_attrs, frozen_notes, legend_node
 from resnetdsl.render.style import (
     COLLAPSE_OVER,
     FONT,
@@ -231,18 +231,16 @@ class _Builder:
         cur = self._input()
         ends: list[_Cursor] = []  # where each tap leaves: the stem's, then each stage's output
         with self.g.subgraph(name="cluster_stem") as g:
-            self._cluster_attrs(g, "stem", "#f7f7f7")
-            if self.detail == "layer":
-                cur = self._op_nodes(cur, "stem_", self.a.stem, g)
-                k = self._stem_tap_index()
-                ends.append(_Cursor(f"stem_{k}", self.a.stem[k].output_dims))
-            else:
-                cur = self._ops_node(cur, "stem", "stem", self.a.stem, g)
-                ends.append(_Cursor("stem", self.a.stem[self._stem_tap_index()].output_dims))
+            self._cluster_attrs(g, "stem", "#f7f7f7", frozen=self.plan.frozen(None))
+            k = self._stem_tap_index()
+            cur = self._part(cur, "stem", self.a.stem, g)
+            ends.append(_Cursor(f"stem_{k}" if self.detail == "layer" else "stem", self.a.stem[k].output_dims))
         for i, st in enumerate(self.a.stages):
             with self.g.subgraph(name=f"cluster_s{i}") as g:
                 title = bold(esc(st.stage.name)) if self.detail == "stage" else self._stage_title(st)
-                self._cluster_attrs(g, title, STAGE_FILLS[i % len(STAGE_FILLS)])
+                self._cluster_attrs(
+                    g, title, STAGE_FILLS[i % len(STAGE_FILLS)], frozen=self.plan.frozen(st.stage.index)
+                )
                 if self.detail == "stage":
                     cur = self._stage_node(cur, i, st, g)
                 else:
@@ -251,28 +249,25 @@ class _Builder:
                         cur = self._block(cur, i, j, group, g)
                         j += len(group)
             ends.append(cur)
-        if self.a.final:  # a pre-activation network's final norm + act
-            with self.g.subgraph(name="cluster_final") as g:
-                self._cluster_attrs(g, "final", "#f7f7f7")
-                if self.detail == "layer":
-                    cur = self._op_nodes(cur, "final_", self.a.final, g)
-                else:
-                    cur = self._ops_node(cur, "final", "final", self.a.final, g)
-            ends[-1] = cur
-        if self.a.head:
-            with self.g.subgraph(name="cluster_head") as g:
-                self._cluster_attrs(g, "head", "#f7f7f7")
-                if self.detail == "layer":
-                    cur = self._op_nodes(cur, "head_", self.a.head, g)
-                else:
-                    cur = self._ops_node(cur, "head", "head", self.a.head, g)
+        for name, layers in (("final", self.a.final), ("head", self.a.head)):  # final: a pre-activation network's
+            if layers:
+                with self.g.subgraph(name=f"cluster_{name}") as g:
+                    self._cluster_attrs(g, name, "#f7f7f7")
+                    cur = self._part(cur, name, layers, g)
+                if name == "final":
+                    ends[-1] = cur
         if self.plan.out_indices:
             self._taps(ends)
         else:
             self._output(cur)
-        if self.detail != "stage":
-            self._legend()
+        self._legend()
         return self.g
+
+    def _part(self, cur: _Cursor, name: str, layers: Sequence[LayerInfo], g: Any) -> _Cursor:
+        """The stem, the final norm + act or the head: one node per op at layer level, else one node."""
+        if self.detail == "layer":
+            return self._op_nodes(cur, f"{name}_", layers, g)
+        return self._ops_node(cur, name, name, layers, g)
 
     def _stem_tap_index(self) -> int:
         """Position in the stem of the op whose output is feature map 0 (the last before the pool)."""
@@ -304,17 +299,8 @@ class _Builder:
                 weight="1",
             )
 
-    def _cluster_attrs(self, g: Any, label: str, fill: str) -> None:
-        g.attr(
-            label=_html(label),
-            style="rounded,filled",
-            fillcolor=fill,
-            color="#bbbbbb",
-            fontname=FONT,
-            fontsize="11",
-            labeljust="l",
-            margin="10",
-        )
+    def _cluster_attrs(self, g: Any, label: str, fill: str, *, frozen: bool = False) -> None:
+        g.attr(**cluster_attrs(label, fill, frozen=frozen), fontname=FONT, fontsize="11", labeljust="l", margin="10")
 
     def _stage_title(self, st: StageInfo) -> str:
         s = st.stage
@@ -420,33 +406,10 @@ class _Builder:
         return rows, tables
 
     def _legend(self) -> None:
-        """A single node: a table whose cell borders are line samples (no edges, so it never skews edge counts)."""
-        if not self.shortcuts_used:
-            return
-        rows = ['<tr><td colspan="2" align="left"><b>shortcuts</b></td></tr>']
-        notes = []
-        if "pre" in self.block_kinds:
-            notes.append(PRE_ACTIVATION_NOTE)
+        notes = [PRE_ACTIVATION_NOTE] if "pre" in self.block_kinds else []
         notes += [d.legend for d in DESCRIPTIONS.values() if d in self.legends and d.legend]
         notes += sorted(self.notes)
-        for use in SHORTCUT_STYLE:
-            if use not in self.shortcuts_used:
-                continue
-            style = SHORTCUT_STYLE[use]
-            color = style["color"]
-            rows.append(
-                f'<tr><td width="36" height="6" sides="b" border="2" color="{color}" style="{style["style"]}"></td>'
-                f'<td align="left"><font color="{color}">{esc(LEGEND_TEXT[use])}</font></td></tr>'
-            )
-        if notes:
-            rows.append('<tr><td colspan="2" align="left"><b>blocks</b></td></tr>')
-            rows += [f'<tr><td colspan="2" align="left">{esc(note)}</td></tr>' for note in notes]
-        table = (
-            '<table border="1" style="rounded" color="#bbbbbb" cellborder="0" cellspacing="3" cellpadding="1">'
-            + "".join(rows)
-            + "</table>"
-        )
-        self.g.node("legend", label=_html(table), shape="plaintext", style="", fontsize="9")
+        legend_node(self.g, self.shortcuts_used, notes, frozen_notes(self.plan))
 
 
 class _LayerNodes(Visitor[_Cursor]):
