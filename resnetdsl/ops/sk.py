@@ -9,6 +9,8 @@ attention reads the mean of the whole map, so its receptive field is ``global``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from resnetdsl import plan as P
 from resnetdsl.ops.attention import ATTENTION_FILL
 from resnetdsl.ops.base import (
@@ -25,10 +27,12 @@ from resnetdsl.ops.base import (
     nested,
     stride_text,
 )
-from resnetdsl.ops.branches import IN, Branches, Edge, Node, chain
 from resnetdsl.ops.conv import ConvType
 from resnetdsl.ops.norm import NormType
 from resnetdsl.ops.pool import POOL_FILL
+
+if TYPE_CHECKING:
+    from resnetdsl.ops.branches import Branches
 
 _CONV, _NORM = ConvType(), NormType()
 
@@ -206,6 +210,8 @@ class SelectiveKernelType(OpType[P.SelectiveKernel]):
         """As the paper draws it (split, fuse, select): the branches side by side (after a split of the input's
         channels when ``split_input``), their sum pooled and squeezed by the attention's 1×1 convs, a softmax over
         the branches whose weights scale each branch before the final sum."""
+        from resnetdsl.ops.branches import IN, Branches, Edge, Node, chain  # only diagrams read it
+
         n, c, r = len(op.paths), op.out_channels, op.attn_channels
         share: Shape = (x[0] // n if op.split_input else x[0], x[1], x[2])
         nodes: list[Node] = []

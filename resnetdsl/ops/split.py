@@ -10,6 +10,8 @@ pooled map, ``fc1``'s output, the softmax or sigmoid output, and the splits the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from resnetdsl import plan as P
 from resnetdsl.ops.act import ActType
 from resnetdsl.ops.attention import ATTENTION_FILL
@@ -26,10 +28,12 @@ from resnetdsl.ops.base import (
     out_len,
     stride_text,
 )
-from resnetdsl.ops.branches import IN, Branches, Edge, Node, chain
 from resnetdsl.ops.conv import ConvType
 from resnetdsl.ops.pool import POOL_FILL
 from resnetdsl.vocab import ACTIVATIONS
+
+if TYPE_CHECKING:
+    from resnetdsl.ops.branches import Branches
 
 
 def split_convs(op: P.SplitAttention) -> tuple[tuple[str, int, int, int, int], ...]:
@@ -116,6 +120,8 @@ class SplitAttentionType(OpType[P.SplitAttention]):
         """As the paper draws a cardinal group: one grouped 3×3 conv makes the ``radix`` splits, their sum is
         pooled and squeezed by ``fc1``, ``fc2`` gives a weight per split and channel (a softmax over the splits;
         a sigmoid for radix 1), and the weighted splits are summed."""
+        from resnetdsl.ops.branches import IN, Branches, Edge, Node, chain  # only diagrams read it
+
         (c, ho, wo), _, _ = self.infer(op, x)
         r, g, a, mid = op.radix, op.groups, op.attn_channels, op.mid_channels
         act = ActType().label(P.Act("act", op.act, negative_slope=op.negative_slope))

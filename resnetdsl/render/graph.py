@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, format_shape
@@ -59,6 +59,16 @@ RankDir = Literal["TB", "LR"]
 
 DETAILS: tuple[Detail, ...] = ("stage", "block", "layer")
 
+
+class View(NamedTuple):
+    """How a network is drawn: what is open (``detail``), which runs of identical blocks are one ``×N`` node
+    (``collapse``; ``None``: in stages deeper than :data:`COLLAPSE_OVER`) and the direction (``rankdir``)."""
+
+    detail: Detail = "block"
+    collapse: bool | None = None
+    rankdir: RankDir = "TB"
+
+
 _BLOCK_ROLES = ("pre", "main", "shortcut", "post")
 
 __all__ = [
@@ -68,6 +78,7 @@ __all__ = [
     "SHORTCUT_STYLE",
     "Detail",
     "RankDir",
+    "View",
     "analysis_for",
     "block_groups",
     "digraph_of",
@@ -473,7 +484,7 @@ def digraph_of(
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
     g = _Builder(analysis, detail, collapse, rankdir).build()
-    g.interactive = (analysis, detail, collapse, rankdir)  # what Diagram.html() draws
+    g.interactive = (analysis, View(detail, collapse, rankdir))  # what Diagram.html() draws
     return g
 
 
