@@ -394,3 +394,37 @@ def test_the_notebook_frame_draws(page: Any) -> None:
     frame.click("#s1")
     frame.wait_for_selector("#s1b0")
     assert page.console.errors() == []
+
+
+def test_frozen_stages_are_marked_in_the_page(page: Any, tmp_path: Path) -> None:
+    """``frozen_stages: 2`` (issue 22, item 3): the stem, layer1 and layer2 are grey, dashed and tagged "frozen"
+    in the drawing, as the static diagram draws them, and both legends say what is frozen; without it, nothing."""
+    path = tmp_path / "frozen.html"
+    page_of("resnet18", detail="stage", overrides={"frozen_stages": 2, "input.size": [64, 64]}).save(path)
+    _open(page, path)
+    tagged = page.evaluate(
+        """() => Object.fromEntries(["c_stem", "c_s0", "c_s1", "c_s2", "c_s3"].map((id) => {
+            const g = document.getElementById(id);
+            const texts = [...g.querySelectorAll(':scope > text')].map((t) => t.textContent);
+            const dashed = g.querySelector(':scope > path').getAttribute('stroke-dasharray') !== null;
+            return [id, [texts.includes('frozen'), dashed]];
+        }))"""
+    )
+    assert tagged == {
+        "c_stem": [True, True],
+        "c_s0": [True, True],
+        "c_s1": [True, True],
+        "c_s2": [False, False],
+        "c_s3": [False, False],
+    }
+    note = "frozen (frozen_stages: 2): stem, layer1, layer2; no gradients, norms in eval mode"
+    assert note in page.inner_text(".rd-legend")
+    assert note in page.inner_text(".rd-canvas")  # the drawing's own legend
+    page.click("#s1")  # an opened stage keeps its mark
+    page.wait_for_selector("#s1b0")
+    assert "frozen" in page.evaluate("() => document.getElementById('c_s1').textContent")
+    assert page.console.errors() == []
+    plain = tmp_path / "plain.html"
+    page_of("resnet18", detail="stage", overrides={"input.size": [64, 64]}).save(plain)
+    _open(page, plain)
+    assert "frozen" not in page.inner_text(".rd-canvas") and "training" not in page.inner_text(".rd-legend")

@@ -132,12 +132,16 @@ export class NetWriter {
     this.used.add(sc.style);
     const style = this.m.legend.shortcuts[sc.style];
     const text = first ? sc.text + (each ? ", each block" : "") : "";
-    const label = text ? `${dotText(text)}<br/>${dotText(fmtShape(out))}` : dotText(fmtShape(out));
+    let label = text ? `${dotText(text)}<br/>${dotText(fmtShape(out))}` : dotText(fmtShape(out));
+    // as resnetdsl/render/graph.py: leave low on the side, enter on the side, the words padded off the curve
+    const [tailport, headport] = this.m.look.shortcutPorts || [this.side, this.side];
+    const pad = this.m.look.shortcutPad;
+    if (pad) label = `<table border="0" cellborder="0" cellspacing="0" cellpadding="${pad}"><tr><td>${label}</td></tr></table>`;
     const id = this.edgeId({ from: tail.node, to: head, shape: out, shortcut: sc, block: block.id });
     const cls = ["rd-edge", "shortcut", sc.style];
     const a = { label, weight: "1", id };
-    if (first) a.tailport = this.side;
-    if (last) a.headport = this.side;
+    if (first) a.tailport = tailport;
+    if (last) a.headport = headport;
     Object.assign(a, { color: style.color, fontcolor: style.fontcolor, penwidth: style.penwidth, style: style.style });
     const ann = this.ann ? this.ann.edge(block) : null;
     if (ann) {
@@ -167,7 +171,7 @@ export class NetWriter {
     return out;
   }
 
-  partCluster(id, label, fill, ref, body) {
+  partCluster(id, label, fill, ref, body, frozen = false) {
     const a = {
       label,
       style: "rounded,filled",
@@ -178,6 +182,17 @@ export class NetWriter {
       labeljust: "l",
       margin: "10",
     };
+    const look = this.m.legend.frozenLook;
+    if (frozen && look) {
+      // as resnetdsl/render/legend.py draws a frozen part (frozen_stages): grey, dashed, tagged
+      Object.assign(a, {
+        label: `${label}  <font point-size="10" color="#444444"><b>${dotText(look.tag)}</b></font>`,
+        style: "rounded,filled,dashed",
+        fillcolor: look.fill,
+        color: look.line,
+        penwidth: "1.5",
+      });
+    }
     return this.cluster(id, a, ref, body);
   }
 
@@ -240,7 +255,7 @@ export class NetWriter {
         cur = new Cursor(name, part.out);
       }
       return cur;
-    });
+    }, part.frozen);
   }
 
   stemTap() {
@@ -260,7 +275,7 @@ export class NetWriter {
         this.anchors.set(st.path, name);
         for (const blk of st.blocks) this.kinds.add(blk.pre ? "pre" : "post");
         return new Cursor(name, st.out);
-      });
+      }, st.frozen);
     }
     const label = `${bold(dotText(st.title))}  ${dotText(st.head)}`;
     return this.partCluster(st.id, label, st.fill, ref, () => {
@@ -282,7 +297,7 @@ export class NetWriter {
         }
       }
       return cur;
-    });
+    }, st.frozen);
   }
 
   groupName(blocks) {
@@ -411,7 +426,7 @@ export class NetWriter {
   }
 
   legendRows(used) {
-    const rows = ['<tr><td colspan="2" align="left"><b>shortcuts</b></td></tr>'];
+    const rows = used.size ? ['<tr><td colspan="2" align="left"><b>shortcuts</b></td></tr>'] : [];
     for (const [use, style] of Object.entries(this.m.legend.shortcuts)) {
       if (!used.has(use)) continue;
       rows.push(
@@ -425,6 +440,17 @@ export class NetWriter {
     if (notes.length) {
       rows.push('<tr><td colspan="2" align="left"><b>blocks</b></td></tr>');
       for (const note of notes) rows.push(`<tr><td colspan="2" align="left">${dotText(note)}</td></tr>`);
+    }
+    const frozen = this.m.legend.frozen || [];
+    const look = this.m.legend.frozenLook;
+    if (frozen.length && look) {
+      rows.push('<tr><td colspan="2" align="left"><b>training</b></td></tr>');
+      frozen.forEach((note, k) => {
+        const sample = k
+          ? "<td></td>"
+          : `<td width="36" height="10" bgcolor="${look.fill}" border="1" color="${look.line}" style="dashed"></td>`;
+        rows.push(`<tr>${sample}<td align="left">${dotText(note)}</td></tr>`);
+      });
     }
     return rows;
   }
@@ -460,7 +486,7 @@ export function titleLabel(model, extra = "") {
 }
 
 export function legendNode(writer, used, name = "legend") {
-  if (!used.size) return "";
+  if (!used.size && !(writer.m.legend.frozen || []).length) return "";
   const rows = writer.legendRows(used);
   const table =
     '<table border="1" style="rounded" color="#bbbbbb" cellborder="0" cellspacing="3" cellpadding="1">' +

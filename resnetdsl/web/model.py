@@ -18,6 +18,8 @@ from typing import Any
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, Totals, format_shape, stride_of
 from resnetdsl.receptive import Field, FieldVisitor
+from resnetdsl.render.legend import FROZEN_FILL, FROZEN_LINE, FROZEN_TAG, frozen_notes
+from resnetdsl.render.style import SHORTCUT_LABEL_PAD, SHORTCUT_PORTS
 from resnetdsl.state import state_entries
 from resnetdsl.walk import Part, is_pre_activated, run_block, shortcut_source
 from resnetdsl.web import facts as F
@@ -129,6 +131,7 @@ class _Builder:
             "title": title,
             "lines": F.main_lines(li.op for li in layers),
             "fill": fill,
+            "frozen": ident == "stem" and self.plan.frozen(None),
             "kind": title,
             "in": list(layers[0].in_shape),
             "out": list(last.output_dims),
@@ -208,6 +211,7 @@ class _Builder:
             "head": head,
             "lines": lines,
             "fill": F.STAGE_FILLS[i % len(F.STAGE_FILLS)],
+            "frozen": self.plan.frozen(s.index),
             "kind": F.shown(f"{s.depth} × {s.block_kind}{F.stride_words(s.stride)}"),
             "blockKind": s.block_kind,
             "depth": s.depth,
@@ -277,8 +281,13 @@ class _Builder:
             "legend": {
                 "shortcuts": {use: {"text": F.LEGEND_TEXT[use], **style} for use, style in F.SHORTCUT_STYLE.items()},
                 "notes": F.legend_notes(),
+                "frozen": frozen_notes(p),
+                "frozenLook": {"fill": FROZEN_FILL, "line": FROZEN_LINE, "tag": FROZEN_TAG},
             },
-            "look": {"font": F.FONT, "ink": F.INK, "shapeInk": F.SHAPE_INK},
+            "look": {
+                **{"font": F.FONT, "ink": F.INK, "shapeInk": F.SHAPE_INK},
+                **{"shortcutPorts": SHORTCUT_PORTS[rankdir], "shortcutPad": SHORTCUT_LABEL_PAD},
+            },
             "layout": p.layout,
         }
 
