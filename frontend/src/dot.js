@@ -224,12 +224,70 @@ export class NetWriter {
 
   opNodes(cur, layers, group = "main") {
     for (const l of layers) {
+      if (l.branches) {
+        cur = this.branchCluster(cur, l);
+        continue;
+      }
       const name = this.name(l.id);
       this.node(name, this.opLabel(l), { fillcolor: l.fill, group }, { id: l.id, type: "layer" });
       this.edge(cur, name);
       cur = new Cursor(name, l.out);
     }
     return cur;
+  }
+
+  /** A multi-branch op at layer level, as resnetdsl/render/branches.py draws it: a cluster of its branches, C×H×W
+   * on every edge, gate edges dotted. Its output node carries the layer's own name (search, deep links). */
+  branchCluster(cur, l) {
+    const br = l.branches;
+    const ref = { id: l.id, type: "layer" };
+    const base = this.name(l.id);
+    const out = br.nodes[br.nodes.length - 1].key;
+    const ids = { in: cur.node };
+    const shapes = { in: cur.shape };
+    for (const n of br.nodes) {
+      ids[n.key] = n.key === out ? base : `${base}_${n.key}`;
+      shapes[n.key] = n.shape;
+    }
+    const label = `${bold(dotText(l.name))}  ${small(dotText(l.kind), 8)}`;
+    const a = { label, style: "rounded,dashed", color: "#aaaaaa", fontsize: "9", margin: "6" };
+    this.cluster(`${l.id}_branches`, a, ref, () => {
+      br.nodes.forEach((n, k) => {
+        const text = dotText(n.label) + (n.name ? `  ${small(dotText(n.name), 8)}` : "");
+        const na = { fillcolor: n.fill };
+        if (n.kind === "merge") {
+          Object.assign(na, { shape: n.label === "+" ? "circle" : "ellipse", margin: "0.04,0.02", fillcolor: "white" });
+          if (n.label === "+") Object.assign(na, { width: "0.3", fixedsize: "true" });
+        } else if (n.kind === "split") {
+          Object.assign(na, { fillcolor: "#f7f7f7", fontsize: "9", margin: "0.06,0.02" });
+        }
+        if (k === 0 || n.key === out) na.group = "main";
+        this.node(ids[n.key], text, na, ref);
+      });
+    });
+    for (const [tail, head, kind] of br.edges) {
+      if (kind === "gate") {
+        const id = this.edgeId({ from: ids[tail], to: ids[head], shape: shapes[tail] });
+        const ink = this.m.legend.gate.ink;
+        const g = { label: dotText(fmtShape(shapes[tail])), style: "dotted", color: ink, fontcolor: ink };
+        Object.assign(g, { penwidth: "1.4", weight: "1", id, class: "rd-edge gate" });
+        this.emit(`${dotString(ids[tail])} -> ${dotString(ids[head])} [${attrs(g)}]`);
+      } else {
+        this.edge(new Cursor(ids[tail], shapes[tail]), ids[head]);
+      }
+    }
+    if (br.edges.some(([, , kind]) => kind === "gate")) this.gates = true;
+    return new Cursor(base, l.out);
+  }
+
+  /** A multi-branch op in a block's node: a row before, the branches side by side, a row after. */
+  branchTable(br) {
+    const n = br.columns.length;
+    const rows = br.before ? [`<tr><td colspan="${n}">${dotText(br.before)}</td></tr>`] : [];
+    const cells = br.columns.map(([w, fill]) => `<td bgcolor="${fill}" border="1" color="#999999" style="rounded">${dotText(w)}</td>`);
+    rows.push(`<tr>${cells.join("")}</tr>`);
+    if (br.after) rows.push(`<tr><td colspan="${n}">${dotText(br.after)}</td></tr>`);
+    return `<table border="0" cellborder="0" cellspacing="3" cellpadding="2">${rows.join("")}</table>`;
   }
 
   opsPart(cur, part, ends) {
@@ -318,11 +376,16 @@ export class NetWriter {
     const b = blocks[0];
     const n = blocks.length;
     const base = this.name(ref.id);
-    const lines = [`${bold(title)}  ${small(dotText(this.groupName(blocks)))}`, ...b.lines.map(dotText)];
+    const main = b.rows ? b.rows.map((r) => (r.branches ? this.branchTable(r.branches) : dotText(r.text))) : b.lines.map(dotText);
+    const lines = [`${bold(title)}  ${small(dotText(this.groupName(blocks)))}`, ...main];
     lines.push(small(dotText(`${fmtInt(b.params)} params` + (n > 1 ? " each" : ""))));
     const a = { fillcolor: "white", group: "main" };
     if (n > 1) a.peripheries = "2";
-    this.node(base, lines.join("<br/>"), a, ref);
+    // a label holding a table must be a table itself (as resnetdsl/render/branches.py's rows_label)
+    const label = b.rows
+      ? `<table border="0" cellborder="0" cellspacing="0" cellpadding="1">${lines.map((x) => `<tr><td>${x}</td></tr>`).join("")}</table>`
+      : lines.join("<br/>");
+    this.node(base, label, a, ref);
     this.edge(cur, base);
     this.anchors.set(b.path, base);
     let out = new Cursor(base, b.out);
@@ -437,6 +500,7 @@ export class NetWriter {
     const notes = [];
     if (this.kinds.has("pre")) notes.push(this.m.legend.notes.pre);
     for (const key of [...this.attention].sort()) if (this.m.legend.notes[key]) notes.push(this.m.legend.notes[key]);
+    if (this.gates) notes.push(this.m.legend.gate.note);
     if (notes.length) {
       rows.push('<tr><td colspan="2" align="left"><b>blocks</b></td></tr>');
       for (const note of notes) rows.push(`<tr><td colspan="2" align="left">${dotText(note)}</td></tr>`);

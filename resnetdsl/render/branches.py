@@ -8,18 +8,47 @@ the branches side by side in their fills, and how they merge. Nothing here knows
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from resnetdsl.analyze import format_shape
+from resnetdsl import plan as P
+from resnetdsl.analyze import LayerInfo, format_shape
+from resnetdsl.ops import describe
 from resnetdsl.ops.branches import GATE_COLOR, IN, Branches, Node
-from resnetdsl.render.labels import bold, esc, html_label, small
+from resnetdsl.render.labels import bold, esc, html_label, main_lines, small
 
 GATE_NOTE = "dotted: attention weights that scale the branches before their sum"
 """The legend's note when a layer-level diagram draws gate edges."""
 
 Edge = Callable[[str, tuple[int, ...], str], None]
 """Draws a data edge: tail node, the tail's shape (the edge's label), head node."""
+
+
+def main_parts(layers: Sequence[LayerInfo], *, pre_activation: bool = False) -> list[str | Branches]:
+    """A block node's main path: the lines of :func:`~resnetdsl.render.labels.main_lines` (raw text), a
+    multi-branch op as its :class:`Branches` in their place."""
+    out: list[str | Branches] = []
+    run: list[P.Op] = []
+    for li in layers:
+        inside = describe(li.op).branches(li.op, li.in_shape)
+        if inside is None:
+            run.append(li.op)
+            continue
+        out += main_lines(run, pre_activation=pre_activation)
+        out.append(inside)
+        run = []
+    return out + main_lines(run, pre_activation=pre_activation)
+
+
+def as_data(b: Branches) -> dict[str, Any]:
+    """``b`` as plain data (the HTML page's model): nodes, edges ``[tail, head, kind]``, columns, before, after."""
+    return {
+        "nodes": [n._asdict() for n in b.nodes],
+        "edges": [list(e) for e in b.edges],
+        "columns": [list(c) for c in b.columns],
+        "before": b.before,
+        "after": b.after,
+    }
 
 
 def table(b: Branches) -> str:

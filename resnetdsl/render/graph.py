@@ -400,21 +400,11 @@ class _Builder:
         return out
 
     def _main_rows(self, layers: Sequence[LayerInfo], pre: bool) -> tuple[list[str], bool]:
-        """A block node's main path as rows of label markup (:func:`main_lines`), a multi-branch op's as the table
-        of its branches; whether there is such a table."""
-        rows: list[str] = []
-        run: list[P.Op] = []
-        tables = False
-        for li in layers:
-            inside = describe(li.op).branches(li.op, li.in_shape)
-            if inside is None:
-                run.append(li.op)
-                continue
-            rows += [esc(line) for line in main_lines(run, pre_activation=pre)]
-            rows.append(branches.table(inside))
-            run, tables = [], True
-        rows += [esc(line) for line in main_lines(run, pre_activation=pre)]
-        return rows, tables
+        """A block node's main path as rows of label markup, a multi-branch op's as the table of its branches;
+        whether there is such a table."""
+        parts = branches.main_parts(layers, pre_activation=pre)
+        rows = [esc(p) if isinstance(p, str) else branches.table(p) for p in parts]
+        return rows, any(not isinstance(p, str) for p in parts)
 
     def _legend(self) -> None:
         notes = [PRE_ACTIVATION_NOTE] if "pre" in self.block_kinds else []
