@@ -78,6 +78,28 @@ def chain(*keys: str) -> tuple[Edge, ...]:
     return tuple(Edge(t, h) for t, h in pairwise(keys))
 
 
+def weighted_sum(
+    branches: tuple[str, ...], out: Shape, squeeze: Node, expand: Node, gate: Node, select: str = "× weights, +"
+) -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
+    """The fuse-and-select tail of attention over branches (SKNet's fuse and select, ResNeSt's split attention):
+    the ``branches``' sum ``+``, its global average, the ``squeeze`` and ``expand`` 1×1 convs, the ``gate`` (a
+    softmax over the branches), and the ``select`` merge that every branch feeds and the gate weighs (a gate
+    edge). Keys: ``sum``, ``pool``, the three nodes' own, ``select``."""
+    from resnetdsl.ops.pool import POOL_FILL
+
+    nodes = (
+        Node("sum", "+", out, kind="merge"),
+        Node("pool", "global avgpool", (out[0], 1, 1), fill=POOL_FILL),
+        squeeze,
+        expand,
+        gate,
+        Node("select", select, out, kind="merge"),
+    )
+    edges = tuple(Edge(k, "sum") for k in branches) + chain("sum", "pool", squeeze.key, expand.key, gate.key)
+    edges += (*(Edge(k, "select") for k in branches), Edge(gate.key, "select", "gate"))
+    return nodes, edges
+
+
 def problems(b: Branches) -> list[str]:
     """What is wrong with ``b`` as a drawing (no problem: an empty list): keys, edge ends, a node no edge
     reaches or that leads nowhere."""

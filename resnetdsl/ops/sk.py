@@ -29,7 +29,6 @@ from resnetdsl.ops.base import (
 )
 from resnetdsl.ops.conv import ConvType
 from resnetdsl.ops.norm import NormType
-from resnetdsl.ops.pool import POOL_FILL
 
 if TYPE_CHECKING:
     from resnetdsl.ops.branches import Branches
@@ -210,7 +209,7 @@ class SelectiveKernelType(OpType[P.SelectiveKernel]):
         """As the paper draws it (split, fuse, select): the branches side by side (after a split of the input's
         channels when ``split_input``), their sum pooled and squeezed by the attention's 1×1 convs, a softmax over
         the branches whose weights scale each branch before the final sum."""
-        from resnetdsl.ops.branches import IN, Branches, Edge, Node, chain  # only diagrams read it
+        from resnetdsl.ops.branches import IN, Branches, Edge, Node, weighted_sum  # only diagrams read it
 
         n, c, r = len(op.paths), op.out_channels, op.attn_channels
         share: Shape = (x[0] // n if op.split_input else x[0], x[1], x[2])
@@ -226,21 +225,17 @@ class SelectiveKernelType(OpType[P.SelectiveKernel]):
         for i, path in enumerate(op.paths):
             out = _cna_infer(path, share)[0]
             nodes.append(Node(f"p{i}", label(path), out, f"paths.{i}", ConvNormActType.fill))
-            edges += [Edge(source, f"p{i}"), Edge(f"p{i}", "sum")]
-        nodes += [
-            Node("sum", "+", out, kind="merge"),
-            Node("pool", "global avgpool", (c, 1, 1), fill=POOL_FILL),
+            edges.append(Edge(source, f"p{i}"))
+        tail = weighted_sum(
+            tuple(f"p{i}" for i in range(n)),
+            out,
             Node("reduce", f"1×1 conv, {r}, BN, ReLU", (r, 1, 1), "attn.fc_reduce", ATTENTION_FILL),
             Node("expand", f"1×1 conv, {c}×{n}", (c * n, 1, 1), "attn.fc_select", ATTENTION_FILL),
             Node("softmax", f"softmax over the {n} branches", (c * n, 1, 1), fill=ATTENTION_FILL),
-            Node("select", "× weights, +", out, kind="merge"),
-        ]
-        edges += chain("sum", "pool", "reduce", "expand", "softmax")
-        edges += [Edge(f"p{i}", "select") for i in range(n)]
-        edges.append(Edge("softmax", "select", "gate"))
+        )
         return Branches(
-            tuple(nodes),
-            tuple(edges),
+            (*nodes, *tail[0]),
+            (*edges, *tail[1]),
             tuple((label(path), ConvNormActType.fill) for path in op.paths),
             f"SK conv, {c}{stride_text(op.stride)}" + (f": input split {n} × {share[0]} ch" if op.split_input else ""),
             f"+ → pooled, squeezed to {r} ch → softmax over the {n} branches → weighted sum",

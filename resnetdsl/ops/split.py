@@ -29,7 +29,6 @@ from resnetdsl.ops.base import (
     stride_text,
 )
 from resnetdsl.ops.conv import ConvType
-from resnetdsl.ops.pool import POOL_FILL
 from resnetdsl.vocab import ACTIVATIONS
 
 if TYPE_CHECKING:
@@ -120,7 +119,7 @@ class SplitAttentionType(OpType[P.SplitAttention]):
         """As the paper draws a cardinal group: one grouped 3×3 conv makes the ``radix`` splits, their sum is
         pooled and squeezed by ``fc1``, ``fc2`` gives a weight per split and channel (a softmax over the splits;
         a sigmoid for radix 1), and the weighted splits are summed."""
-        from resnetdsl.ops.branches import IN, Branches, Edge, Node, chain  # only diagrams read it
+        from resnetdsl.ops.branches import IN, Branches, Edge, Node, weighted_sum  # only diagrams read it
 
         (c, ho, wo), _, _ = self.infer(op, x)
         r, g, a, mid = op.radix, op.groups, op.attn_channels, op.mid_channels
@@ -135,21 +134,19 @@ class SplitAttentionType(OpType[P.SplitAttention]):
         edges = [Edge(IN, "conv")]
         for k in range(r):
             nodes.append(Node(f"s{k}", f"split {k + 1}", (c, ho, wo), kind="split"))
-            edges += [Edge("conv", f"s{k}"), Edge(f"s{k}", "sum")]
-        nodes += [
-            Node("sum", "+", (c, ho, wo), kind="merge"),
-            Node("pool", "global avgpool", (c, 1, 1), fill=POOL_FILL),
-            Node("fc1", f"1×1 conv, {a}{f', g{g}' if g > 1 else ''}{bn}, {act}", (a, 1, 1), "fc1", ATTENTION_FILL),
-            Node("fc2", f"1×1 conv, {mid}{f', g{g}' if g > 1 else ''}", (mid, 1, 1), "fc2", ATTENTION_FILL),
+            edges.append(Edge("conv", f"s{k}"))
+        grouped = f", g{g}" if g > 1 else ""
+        tail = weighted_sum(
+            tuple(f"s{k}" for k in range(r)),
+            (c, ho, wo),
+            Node("fc1", f"1×1 conv, {a}{grouped}{bn}, {act}", (a, 1, 1), "fc1", ATTENTION_FILL),
+            Node("fc2", f"1×1 conv, {mid}{grouped}", (mid, 1, 1), "fc2", ATTENTION_FILL),
             Node("gate", gate, (mid, 1, 1), fill=ATTENTION_FILL),
-            Node("select", "× weights, +" if r > 1 else "× gate", (c, ho, wo), kind="merge"),
-        ]
-        edges += chain("sum", "pool", "fc1", "fc2", "gate")
-        edges += [Edge(f"s{k}", "select") for k in range(r)]
-        edges.append(Edge("gate", "select", "gate"))
+            "× weights, +" if r > 1 else "× gate",
+        )
         return Branches(
-            tuple(nodes),
-            tuple(edges),
+            (*nodes, *tail[0]),
+            (*edges, *tail[1]),
             tuple((f"split {k + 1}: {c} ch", "#ffffff") for k in range(r)),
             f"split-attn: {conv}",
             f"+ → pooled, squeezed to {a} ch → {gate} → weighted sum",
