@@ -262,7 +262,8 @@ export class NetWriter {
           Object.assign(na, { fillcolor: "#f7f7f7", fontsize: "9", margin: "0.06,0.02" });
         }
         if (k === 0 || n.key === out) na.group = "main";
-        this.node(ids[n.key], text, na, ref);
+        // the output node stands for the layer (search, selection, a diff's marks); the others are its parts
+        this.node(ids[n.key], text, na, n.key === out ? ref : { ...ref, part: "branch" });
       });
     });
     for (const [tail, head, kind] of br.edges) {
