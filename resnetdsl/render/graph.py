@@ -103,9 +103,9 @@ class _Builder:
         self.detail = detail
         self.collapse = collapse
         self.rankdir = rankdir
-        # Shortcuts leave and enter their nodes on the side, so they never run along the main path: they leave
-        # low on the side and enter high, so that where a block's shortcut arrives at its add and the next one
-        # leaves it, the arrowhead and the next edge's start lie apart (SHORTCUT_PORTS).
+        # Shortcuts leave and enter their nodes on the side, so they never run along the main path: they leave by
+        # the side's lower corner and enter at its middle, so that where a block's shortcut arrives at its add and
+        # the next one leaves it, the arrowhead and the next edge's start lie apart (SHORTCUT_PORTS).
         self.side = "e" if rankdir == "TB" else "s"
         self.shortcut_tail, self.shortcut_head = SHORTCUT_PORTS[rankdir]
         self.fwd = ("s", "n") if rankdir == "TB" else ("e", "w")

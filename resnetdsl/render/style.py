@@ -34,8 +34,8 @@ SHORTCUT_STYLE: dict[str, dict[str, str]] = {
 
 SHORTCUT_PORTS: dict[str, tuple[str, str]] = {"TB": ("se", "e"), "LR": ("se", "s")}
 """Per ``rankdir``, the compass ports a shortcut edge leaves its first node by and enters its add by: on the side,
-leaving low and entering high, so that at an add where one block's shortcut arrives and the next block's leaves,
-the arrowhead and the next edge's start (and its label) do not meet."""
+leaving by its lower corner (``se``) and entering at its middle, so that at an add where one block's shortcut
+arrives and the next block's leaves, the arrowhead and the next edge's start do not meet."""
 
 SHORTCUT_LABEL_PAD = 4
 """Points of margin around a shortcut edge's words, which the curve passes beside."""
