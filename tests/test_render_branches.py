@@ -212,3 +212,31 @@ def test_shortcuts_leave_low_and_enter_on_the_side(rankdir: str, tail: str, head
         assert f"tailport={tail} " in attrs and f"headport={head} " in attrs
         assert attrs.startswith('label=<<table border="0" cellborder="0" cellspacing="0" cellpadding="4">')
     assert G.SHORTCUT_PORTS[rankdir] == (tail, head)
+
+
+def _point(text: str) -> tuple[float, float]:
+    x, y = text.split(",")
+    return float(x), float(y)
+
+
+@pytest.mark.parametrize("rankdir", ["TB", "LR"])
+def test_no_shortcut_arrowhead_sits_where_the_next_shortcut_starts(rankdir: str) -> None:
+    """Laid out, at every add where a shortcut arrives and the next block's leaves, the arrowhead's tip and the
+    next edge's first point are apart (before: both at the add's east point, the arrowhead over the next edge)."""
+    svg = ET.fromstring(R.layout(resnetdsl.render("resnet18", rankdir=rankdir).source, "svg"))
+    tips: dict[str, list[tuple[float, float]]] = {}
+    starts: dict[str, tuple[float, float]] = {}
+    for e in (g for g in svg.iter(f"{SVG}g") if g.get("class") == "edge"):
+        title = e.find(f"{SVG}title")
+        path, head = e.find(f"{SVG}path"), e.find(f"{SVG}polygon")
+        assert title is not None and path is not None and head is not None
+        tail, _, to = (title.text or "").replace("->", "→").partition("→")
+        if path.get("stroke") == "#222222":  # the main path
+            continue
+        tips[to.split(":")[0]] = [_point(p) for p in (head.get("points") or "").split()]
+        starts[tail.split(":")[0]] = _point((path.get("d") or "")[1:].split("C")[0])
+    shared = sorted(set(tips) & set(starts))
+    assert len(shared) == 7  # every add but the last
+    for add in shared:
+        x1, y1 = starts[add]
+        assert min(((x0 - x1) ** 2 + (y0 - y1) ** 2) ** 0.5 for x0, y0 in tips[add]) >= 8, add
