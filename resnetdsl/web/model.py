@@ -294,8 +294,11 @@ class _Builder:
                 "frozenLook": {"fill": FROZEN_FILL, "line": FROZEN_LINE, "tag": FROZEN_TAG},
             },
             "look": {
-                **{"font": F.FONT, "ink": F.INK, "shapeInk": F.SHAPE_INK},
-                **{"shortcutPorts": SHORTCUT_PORTS[rankdir], "shortcutPad": SHORTCUT_LABEL_PAD},
+                "font": F.FONT,
+                "ink": F.INK,
+                "shapeInk": F.SHAPE_INK,
+                "shortcutPorts": SHORTCUT_PORTS[rankdir],
+                "shortcutPad": SHORTCUT_LABEL_PAD,
             },
             "layout": p.layout,
         }
