@@ -39,8 +39,11 @@ CHECKING = set(
 )
 """What checking a spec adds: the schema, the loader, lowering to a plan and the analysis (what explains a
 YAML error, ``load.syntax``, only when there is one)."""
-RENDER = {"render.diagram", "render.engine", "render.graph", "render.labels", "render.style"}
-"""The drawing modules: the ``render`` command only."""
+RENDER = {
+    *("render.branches", "render.diagram", "render.engine", "render.graph", "render.labels"),
+    *("render.legend", "render.style", "ops.branches"),
+}
+"""The drawing modules (and what multi-branch ops say about their branches): the ``render`` command only."""
 
 RUNS: dict[str, tuple[list[str], set[str]]] = {
     # command: (its arguments, what it imports beyond CLI)

@@ -64,7 +64,6 @@ def test_every_key_of_the_table_is_reported_by_summary_and_drawn_by_render() -> 
             assert drawn in _dot(spec) and drawn not in plain_dot, key
 
 
-@pytest.mark.xfail(strict=True, reason="render2 merge: the diagram's frozen mark and its legend")
 def test_render_marks_the_frozen_stages_and_its_legend_says_so() -> None:
     assert "marks the frozen stem and stages\nin the diagram, and its legend says what the mark means" in TEXT
     dot = _dot({"extends": "resnet18", "frozen_stages": 1})

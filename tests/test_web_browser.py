@@ -394,3 +394,69 @@ def test_the_notebook_frame_draws(page: Any) -> None:
     frame.click("#s1")
     frame.wait_for_selector("#s1b0")
     assert page.console.errors() == []
+
+
+def test_frozen_stages_are_marked_in_the_page(page: Any, tmp_path: Path) -> None:
+    """``frozen_stages: 2`` (issue 22, item 3): the stem, layer1 and layer2 are grey, dashed and tagged "frozen"
+    in the drawing, as the static diagram draws them, and both legends say what is frozen; without it, nothing."""
+    path = tmp_path / "frozen.html"
+    page_of("resnet18", detail="stage", overrides={"frozen_stages": 2, "input.size": [64, 64]}).save(path)
+    _open(page, path)
+    tagged = page.evaluate(
+        """() => Object.fromEntries(["c_stem", "c_s0", "c_s1", "c_s2", "c_s3"].map((id) => {
+            const g = document.getElementById(id);
+            const texts = [...g.querySelectorAll(':scope > text')].map((t) => t.textContent);
+            const dashed = g.querySelector(':scope > path').getAttribute('stroke-dasharray') !== null;
+            return [id, [texts.includes('frozen'), dashed]];
+        }))"""
+    )
+    assert tagged == {
+        "c_stem": [True, True],
+        "c_s0": [True, True],
+        "c_s1": [True, True],
+        "c_s2": [False, False],
+        "c_s3": [False, False],
+    }
+    note = "frozen (frozen_stages: 2): stem, layer1, layer2; no gradients, norms in eval mode"
+    assert note in page.inner_text(".rd-legend")
+    assert note in page.inner_text(".rd-canvas")  # the drawing's own legend
+    page.click("#s1")  # an opened stage keeps its mark
+    page.wait_for_selector("#s1b0")
+    assert "frozen" in page.evaluate("() => document.getElementById('c_s1').textContent")
+    assert page.console.errors() == []
+    plain = tmp_path / "plain.html"
+    page_of("resnet18", detail="stage", overrides={"input.size": [64, 64]}).save(plain)
+    _open(page, plain)
+    assert "frozen" not in page.inner_text(".rd-canvas") and "training" not in page.inner_text(".rd-legend")
+
+
+def test_multi_branch_ops_are_drawn_in_the_page(page: Any, tmp_path: Path) -> None:
+    """A selective kernel opened at layer level draws its branches as the static diagram does (issue 18): the
+    split, both dilated branches, the attention, the dotted gate edge; its output node carries the layer's id,
+    so search and deep links still centre ``layer1.0.conv2``; closed, the block's node shows the branches side by
+    side."""
+    spec = {
+        "extends": "skresnet50",
+        "input": {"channels": 3, "size": [64, 64]},
+        "stages": [{"depth": 1, "width": 64}, {"depth": 1, "width": 128, "stride": 2}],
+    }
+    path = tmp_path / "sk.html"
+    page_of(spec, detail="layer").save(path)
+    _open(page, path, "#layer1.0.conv2")
+    page.wait_for_selector(".rd-selected")
+    texts = page.evaluate(
+        """() => [...document.querySelectorAll('g.node')].map((g) => [g.id, g.textContent.replace(/\\s+/g, ' ')])"""
+    )
+    words = [t for _, t in texts]
+    assert any("split 2 × 32 ch" in t for t in words)
+    assert any("3×3 conv, 64, dil 2, BN, ReLU" in t and "paths.1" in t for t in words)
+    assert any("softmax over the 2 branches" in t for t in words)
+    selected = page.evaluate("() => document.querySelector('g.node.rd-selected').textContent")
+    assert "× weights, +" in selected  # the op's output node stands for the layer
+    assert page.evaluate("() => document.querySelectorAll('.rd-canvas g.edge.gate').length") == 2
+    assert page.console.errors() == []
+    page_of(spec, detail="block").save(path)
+    _open(page, path)
+    cells = page.evaluate("() => document.getElementById('s0b0').textContent")
+    assert "3×3 conv, 64, BN, ReLU" in cells and "3×3 conv, 64, dil 2, BN, ReLU" in cells
+    assert page.console.errors() == []

@@ -186,3 +186,27 @@ def test_the_package_and_the_other_commands_do_not_load_the_pages() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_model_says_what_is_frozen_and_how_shortcuts_meet_their_nodes() -> None:
+    """What the page's drawing reads, as the static diagram has it: the frozen parts and the legend's words
+    (issue 22, item 3), the shortcut ports and label margin (item 11)."""
+    from resnetdsl.render.legend import frozen_notes
+    from resnetdsl.render.style import SHORTCUT_LABEL_PAD, SHORTCUT_PORTS
+
+    checked = check("resnet18", overrides={"frozen_stages": 1, "norm_eval": True})
+    model = network_model(checked.analysis, rankdir="LR")
+    assert {p["id"]: p["frozen"] for p in model["parts"]} == {
+        "stem": True,
+        "s0": True,
+        "s1": False,
+        "s2": False,
+        "s3": False,
+        "head": False,
+    }
+    assert model["legend"]["frozen"] == frozen_notes(checked.plan)
+    assert model["legend"]["frozen"][0] == "frozen (frozen_stages: 1): stem, layer1; no gradients, norms in eval mode"
+    assert model["legend"]["frozen"][1].startswith("norm_eval: ")
+    assert model["look"]["shortcutPorts"] == SHORTCUT_PORTS["LR"] and model["look"]["shortcutPad"] == SHORTCUT_LABEL_PAD
+    plain = network_model(check("resnet18").analysis)
+    assert not any(p["frozen"] for p in plain["parts"]) and plain["legend"]["frozen"] == []

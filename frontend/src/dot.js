@@ -132,12 +132,16 @@ export class NetWriter {
     this.used.add(sc.style);
     const style = this.m.legend.shortcuts[sc.style];
     const text = first ? sc.text + (each ? ", each block" : "") : "";
-    const label = text ? `${dotText(text)}<br/>${dotText(fmtShape(out))}` : dotText(fmtShape(out));
+    let label = text ? `${dotText(text)}<br/>${dotText(fmtShape(out))}` : dotText(fmtShape(out));
+    // as resnetdsl/render/graph.py: leave low on the side, enter on the side, the words padded off the curve
+    const [tailport, headport] = this.m.look.shortcutPorts || [this.side, this.side];
+    const pad = this.m.look.shortcutPad;
+    if (pad) label = `<table border="0" cellborder="0" cellspacing="0" cellpadding="${pad}"><tr><td>${label}</td></tr></table>`;
     const id = this.edgeId({ from: tail.node, to: head, shape: out, shortcut: sc, block: block.id });
     const cls = ["rd-edge", "shortcut", sc.style];
     const a = { label, weight: "1", id };
-    if (first) a.tailport = this.side;
-    if (last) a.headport = this.side;
+    if (first) a.tailport = tailport;
+    if (last) a.headport = headport;
     Object.assign(a, { color: style.color, fontcolor: style.fontcolor, penwidth: style.penwidth, style: style.style });
     const ann = this.ann ? this.ann.edge(block) : null;
     if (ann) {
@@ -167,7 +171,7 @@ export class NetWriter {
     return out;
   }
 
-  partCluster(id, label, fill, ref, body) {
+  partCluster(id, label, fill, ref, body, frozen = false) {
     const a = {
       label,
       style: "rounded,filled",
@@ -178,6 +182,17 @@ export class NetWriter {
       labeljust: "l",
       margin: "10",
     };
+    const look = this.m.legend.frozenLook;
+    if (frozen && look) {
+      // as resnetdsl/render/legend.py draws a frozen part (frozen_stages): grey, dashed, tagged
+      Object.assign(a, {
+        label: `${label}  <font point-size="10" color="#444444"><b>${dotText(look.tag)}</b></font>`,
+        style: "rounded,filled,dashed",
+        fillcolor: look.fill,
+        color: look.line,
+        penwidth: "1.5",
+      });
+    }
     return this.cluster(id, a, ref, body);
   }
 
@@ -209,12 +224,71 @@ export class NetWriter {
 
   opNodes(cur, layers, group = "main") {
     for (const l of layers) {
+      if (l.branches) {
+        cur = this.branchCluster(cur, l);
+        continue;
+      }
       const name = this.name(l.id);
       this.node(name, this.opLabel(l), { fillcolor: l.fill, group }, { id: l.id, type: "layer" });
       this.edge(cur, name);
       cur = new Cursor(name, l.out);
     }
     return cur;
+  }
+
+  /** A multi-branch op at layer level, as resnetdsl/render/branches.py draws it: a cluster of its branches, C×H×W
+   * on every edge, gate edges dotted. Its output node carries the layer's own name (search, deep links). */
+  branchCluster(cur, l) {
+    const br = l.branches;
+    const ref = { id: l.id, type: "layer" };
+    const base = this.name(l.id);
+    const out = br.nodes[br.nodes.length - 1].key;
+    const ids = { in: cur.node };
+    const shapes = { in: cur.shape };
+    for (const n of br.nodes) {
+      ids[n.key] = n.key === out ? base : `${base}_${n.key}`;
+      shapes[n.key] = n.shape;
+    }
+    const label = `${bold(dotText(l.name))}  ${small(dotText(l.kind), 8)}`;
+    const a = { label, style: "rounded,dashed", color: "#aaaaaa", fontsize: "9", margin: "6" };
+    this.cluster(`${l.id}_branches`, a, ref, () => {
+      br.nodes.forEach((n, k) => {
+        const text = dotText(n.label) + (n.name ? `  ${small(dotText(n.name), 8)}` : "");
+        const na = { fillcolor: n.fill };
+        if (n.kind === "merge") {
+          Object.assign(na, { shape: n.label === "+" ? "circle" : "ellipse", margin: "0.04,0.02", fillcolor: "white" });
+          if (n.label === "+") Object.assign(na, { width: "0.3", fixedsize: "true" });
+        } else if (n.kind === "split") {
+          Object.assign(na, { fillcolor: "#f7f7f7", fontsize: "9", margin: "0.06,0.02" });
+        }
+        if (k === 0 || n.key === out) na.group = "main";
+        // the output node stands for the layer (search, selection, a diff's marks); the others are its parts
+        this.node(ids[n.key], text, na, n.key === out ? ref : { ...ref, part: "branch" });
+      });
+    });
+    for (const [tail, head, kind] of br.edges) {
+      if (kind === "gate") {
+        const id = this.edgeId({ from: ids[tail], to: ids[head], shape: shapes[tail] });
+        const ink = this.m.legend.gate.ink;
+        const g = { label: dotText(fmtShape(shapes[tail])), style: "dotted", color: ink, fontcolor: ink };
+        Object.assign(g, { penwidth: "1.4", weight: "1", id, class: "rd-edge gate" });
+        this.emit(`${dotString(ids[tail])} -> ${dotString(ids[head])} [${attrs(g)}]`);
+      } else {
+        this.edge(new Cursor(ids[tail], shapes[tail]), ids[head]);
+      }
+    }
+    if (br.edges.some(([, , kind]) => kind === "gate")) this.gates = true;
+    return new Cursor(base, l.out);
+  }
+
+  /** A multi-branch op in a block's node: a row before, the branches side by side, a row after. */
+  branchTable(br) {
+    const n = br.columns.length;
+    const rows = br.before ? [`<tr><td colspan="${n}">${dotText(br.before)}</td></tr>`] : [];
+    const cells = br.columns.map(([w, fill]) => `<td bgcolor="${fill}" border="1" color="#999999" style="rounded">${dotText(w)}</td>`);
+    rows.push(`<tr>${cells.join("")}</tr>`);
+    if (br.after) rows.push(`<tr><td colspan="${n}">${dotText(br.after)}</td></tr>`);
+    return `<table border="0" cellborder="0" cellspacing="3" cellpadding="2">${rows.join("")}</table>`;
   }
 
   opsPart(cur, part, ends) {
@@ -240,7 +314,7 @@ export class NetWriter {
         cur = new Cursor(name, part.out);
       }
       return cur;
-    });
+    }, part.frozen);
   }
 
   stemTap() {
@@ -260,7 +334,7 @@ export class NetWriter {
         this.anchors.set(st.path, name);
         for (const blk of st.blocks) this.kinds.add(blk.pre ? "pre" : "post");
         return new Cursor(name, st.out);
-      });
+      }, st.frozen);
     }
     const label = `${bold(dotText(st.title))}  ${dotText(st.head)}`;
     return this.partCluster(st.id, label, st.fill, ref, () => {
@@ -282,7 +356,7 @@ export class NetWriter {
         }
       }
       return cur;
-    });
+    }, st.frozen);
   }
 
   groupName(blocks) {
@@ -303,11 +377,16 @@ export class NetWriter {
     const b = blocks[0];
     const n = blocks.length;
     const base = this.name(ref.id);
-    const lines = [`${bold(title)}  ${small(dotText(this.groupName(blocks)))}`, ...b.lines.map(dotText)];
+    const main = b.rows ? b.rows.map((r) => (r.branches ? this.branchTable(r.branches) : dotText(r.text))) : b.lines.map(dotText);
+    const lines = [`${bold(title)}  ${small(dotText(this.groupName(blocks)))}`, ...main];
     lines.push(small(dotText(`${fmtInt(b.params)} params` + (n > 1 ? " each" : ""))));
     const a = { fillcolor: "white", group: "main" };
     if (n > 1) a.peripheries = "2";
-    this.node(base, lines.join("<br/>"), a, ref);
+    // a label holding a table must be a table itself (as resnetdsl/render/branches.py's rows_label)
+    const label = b.rows
+      ? `<table border="0" cellborder="0" cellspacing="0" cellpadding="1">${lines.map((x) => `<tr><td>${x}</td></tr>`).join("")}</table>`
+      : lines.join("<br/>");
+    this.node(base, label, a, ref);
     this.edge(cur, base);
     this.anchors.set(b.path, base);
     let out = new Cursor(base, b.out);
@@ -411,7 +490,7 @@ export class NetWriter {
   }
 
   legendRows(used) {
-    const rows = ['<tr><td colspan="2" align="left"><b>shortcuts</b></td></tr>'];
+    const rows = used.size ? ['<tr><td colspan="2" align="left"><b>shortcuts</b></td></tr>'] : [];
     for (const [use, style] of Object.entries(this.m.legend.shortcuts)) {
       if (!used.has(use)) continue;
       rows.push(
@@ -422,9 +501,21 @@ export class NetWriter {
     const notes = [];
     if (this.kinds.has("pre")) notes.push(this.m.legend.notes.pre);
     for (const key of [...this.attention].sort()) if (this.m.legend.notes[key]) notes.push(this.m.legend.notes[key]);
+    if (this.gates) notes.push(this.m.legend.gate.note);
     if (notes.length) {
       rows.push('<tr><td colspan="2" align="left"><b>blocks</b></td></tr>');
       for (const note of notes) rows.push(`<tr><td colspan="2" align="left">${dotText(note)}</td></tr>`);
+    }
+    const frozen = this.m.legend.frozen || [];
+    const look = this.m.legend.frozenLook;
+    if (frozen.length && look) {
+      rows.push('<tr><td colspan="2" align="left"><b>training</b></td></tr>');
+      frozen.forEach((note, k) => {
+        const sample = k
+          ? "<td></td>"
+          : `<td width="36" height="10" bgcolor="${look.fill}" border="1" color="${look.line}" style="dashed"></td>`;
+        rows.push(`<tr>${sample}<td align="left">${dotText(note)}</td></tr>`);
+      });
     }
     return rows;
   }
@@ -460,7 +551,7 @@ export function titleLabel(model, extra = "") {
 }
 
 export function legendNode(writer, used, name = "legend") {
-  if (!used.size) return "";
+  if (!used.size && !(writer.m.legend.frozen || []).length) return "";
   const rows = writer.legendRows(used);
   const table =
     '<table border="1" style="rounded" color="#bbbbbb" cellborder="0" cellspacing="3" cellpadding="1">' +

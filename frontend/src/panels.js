@@ -75,6 +75,15 @@ export function renderLegend(v, used) {
     );
   }
   if (rows.length) v.legend.append(h("h3", {}, "shortcuts"), h("ul", { class: "rd-legend-list" }, rows));
+  const frozen = model.legend.frozen || [];
+  const look = model.legend.frozenLook;
+  if (frozen.length && look) {
+    const swatch = { background: look.fill, border: `1px dashed ${look.line}`, height: "8px" };
+    const items = frozen.map((note, k) =>
+      h("li", { class: "rd-frozen" }, h("span", { class: "rd-swatch", style: k ? {} : swatch }), h("span", {}, note)),
+    );
+    v.legend.append(h("h3", {}, "training"), h("ul", { class: "rd-legend-list" }, items));
+  }
   if (v.source.statusLegend) v.legend.append(v.source.statusLegend());
 }
 

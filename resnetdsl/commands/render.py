@@ -80,15 +80,14 @@ def _html(args: argparse.Namespace) -> int:
     from resnetdsl.check import check
     from resnetdsl.errors import print_issues
     from resnetdsl.render import safe_filename
+    from resnetdsl.render.graph import View
     from resnetdsl.show import resolved, to_yaml
     from resnetdsl.web.page import diagram_page
 
     checked = check(args.spec, input_size=args.input, input_name="--input")
     print_issues(checked.warnings)
     spec_text = to_yaml(resolved(args.spec)) if checked.spec is not None else None
-    page = diagram_page(
-        checked.analysis, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir, spec_text=spec_text
-    )
+    page = diagram_page(checked.analysis, View(args.detail, args.collapse, args.rankdir), spec_text=spec_text)
     path = args.output or f"{safe_filename(checked.plan.name)}.html"
     page.save(path)
     print(f"wrote {path}")

@@ -28,11 +28,17 @@ class ActType(OpType[P.Act]):
         return t.new(size_out)
 
     def torch_name(self, op: P.Act) -> str:
-        kind = ACTIVATIONS[op.kind]
-        return kind.torch + (f" {op.negative_slope:g}" if kind.slope else "")
+        return act_words(op.kind, op.negative_slope)
 
     def label(self, op: P.Act) -> str:
         return self.torch_name(op)
+
+
+def act_words(kind: str, negative_slope: float) -> str:
+    """An activation's torch name, with its slope where it has one (``LeakyReLU 0.1``): the words of an act op,
+    and of the act inside a composite op."""
+    act = ACTIVATIONS[kind]
+    return act.torch + (f" {negative_slope:g}" if act.slope else "")
 
 
 DESCRIPTIONS = (ActType(),)

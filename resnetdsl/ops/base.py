@@ -11,7 +11,10 @@ tensor. Nothing here imports torch.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Generic, Literal, NamedTuple, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, Protocol, TypeVar, cast
+
+if TYPE_CHECKING:
+    from resnetdsl.ops.branches import Branches
 
 Shape = tuple[int, int, int]
 """C, H, W (a flat vector of C features is C×1×1)."""
@@ -229,6 +232,11 @@ class OpType(ABC, Generic[OpT]):
 
     def fill_of(self, op: OpT) -> str:
         return self.fill
+
+    def branches(self, op: OpT, x: Shape) -> Branches | None:
+        """A multi-branch op's branches and how they merge, for an input of shape ``x``, as the diagrams draw
+        them (:class:`~resnetdsl.ops.branches.Branches`); ``None`` (most ops): drawn as one node."""
+        return None
 
 
 Description = OpType[Any]

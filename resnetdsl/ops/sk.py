@@ -9,8 +9,10 @@ attention reads the mean of the whole map, so its receptive field is ``global``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from resnetdsl import plan as P
-from resnetdsl.ops.attention import GatedConvType
+from resnetdsl.ops.attention import ATTENTION_FILL, GatedConvType
 from resnetdsl.ops.base import (
     Entry,
     FoldRole,
@@ -25,6 +27,9 @@ from resnetdsl.ops.base import (
 )
 from resnetdsl.ops.conv import ConvFamily, ConvType
 from resnetdsl.ops.norm import NormType
+
+if TYPE_CHECKING:
+    from resnetdsl.ops.branches import Branches
 
 _CONV, _NORM = ConvType(), NormType()
 
@@ -183,6 +188,42 @@ class SelectiveKernelType(GatedConvType[P.SelectiveKernel]):
         split = " split" if op.split_input else ""
         stride = f"/{op.stride}" if op.stride > 1 else ""
         return f"SelectiveKernel {ks}{stride} d{dil}{f' g{g}' if g > 1 else ''}{split}"
+
+    def branches(self, op: P.SelectiveKernel, x: Shape) -> Branches:
+        """As the paper draws it (split, fuse, select): the branches side by side (after a split of the input's
+        channels when ``split_input``), their sum pooled and squeezed by the attention's 1×1 convs, a softmax over
+        the branches whose weights scale each branch before the final sum."""
+        from resnetdsl.ops.branches import IN, Branches, Edge, Node, weighted_sum  # only diagrams read it
+
+        n, c, r = len(op.paths), op.out_channels, op.attn_channels
+        share: Shape = (x[0] // n if op.split_input else x[0], x[1], x[2])
+        nodes: list[Node] = []
+        edges: list[Edge] = []
+        source = IN
+        if op.split_input:
+            nodes.append(Node("split", f"split {n} × {share[0]} ch", share, kind="split"))
+            edges.append(Edge(IN, "split"))
+            source = "split"
+        out = share
+        label = ConvNormActType().label
+        for i, path in enumerate(op.paths):
+            out = _cna_infer(path, share)[0]
+            nodes.append(Node(f"p{i}", label(path), out, f"paths.{i}", ConvNormActType.fill))
+            edges.append(Edge(source, f"p{i}"))
+        tail = weighted_sum(
+            tuple(f"p{i}" for i in range(n)),
+            out,
+            Node("reduce", f"1×1 conv, {r}, BN, ReLU", (r, 1, 1), "attn.fc_reduce", ATTENTION_FILL),
+            Node("expand", f"1×1 conv, {c}×{n}", (c * n, 1, 1), "attn.fc_select", ATTENTION_FILL),
+            Node("softmax", f"softmax over the {n} branches", (c * n, 1, 1), fill=ATTENTION_FILL),
+        )
+        return Branches(
+            (*nodes, *tail[0]),
+            (*edges, *tail[1]),
+            tuple((label(path), ConvNormActType.fill) for path in op.paths),
+            f"SK conv, {c}{stride_text(op.stride)}" + (f": input split {n} × {share[0]} ch" if op.split_input else ""),
+            f"+ → pooled, squeezed to {r} ch → softmax over the {n} branches → weighted sum",
+        )
 
     def label(self, op: P.SelectiveKernel) -> str:
         branches = " | ".join(

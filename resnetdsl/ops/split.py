@@ -10,8 +10,11 @@ pooled map, ``fc1``'s output, the softmax or sigmoid output, and the splits the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from resnetdsl import plan as P
-from resnetdsl.ops.attention import GatedConvType
+from resnetdsl.ops.act import act_words
+from resnetdsl.ops.attention import ATTENTION_FILL, GatedConvType
 from resnetdsl.ops.base import (
     Entry,
     Shape,
@@ -23,7 +26,11 @@ from resnetdsl.ops.base import (
     save_stats,
     stride_text,
 )
+from resnetdsl.ops.conv import ConvType
 from resnetdsl.vocab import ACTIVATIONS
+
+if TYPE_CHECKING:
+    from resnetdsl.ops.branches import Branches
 
 
 def split_convs(op: P.SplitAttention) -> tuple[tuple[str, int, int, int, int], ...]:
@@ -94,6 +101,43 @@ class SplitAttentionType(GatedConvType[P.SplitAttention]):
 
     def torch_name(self, op: P.SplitAttention) -> str:
         return f"SplitAttn 3×3{'/' + str(op.stride) if op.stride > 1 else ''} r{op.radix} g{op.groups}"
+
+    def branches(self, op: P.SplitAttention, x: Shape) -> Branches:
+        """As the paper draws a cardinal group: one grouped 3×3 conv makes the ``radix`` splits, their sum is
+        pooled and squeezed by ``fc1``, ``fc2`` gives a weight per split and channel (a softmax over the splits;
+        a sigmoid for radix 1), and the weighted splits are summed."""
+        from resnetdsl.ops.branches import IN, Branches, Edge, Node, weighted_sum  # only diagrams read it
+
+        (c, ho, wo), _, _ = self.infer(op, x)
+        r, g, a, mid = op.radix, op.groups, op.attn_channels, op.mid_channels
+        act = act_words(op.act, op.negative_slope)
+        bn = ", BN" if op.norm == "batch" else ""
+        dil = f", dil {op.dilation}" if op.dilation != 1 else ""
+        conv = f"3×3 conv, {mid}{stride_text(op.stride)}{dil}, g{g * r}{bn}, {act}"
+        gate = f"softmax over the {r} splits" if r > 1 else "sigmoid"
+        if r > 1 and g > 1:
+            gate += f" of each of the {g} groups"
+        nodes = [Node("conv", conv, (mid, ho, wo), "conv", ConvType.fill)]
+        edges = [Edge(IN, "conv")]
+        for k in range(r):
+            nodes.append(Node(f"s{k}", f"split {k + 1}", (c, ho, wo), kind="split"))
+            edges.append(Edge("conv", f"s{k}"))
+        grouped = f", g{g}" if g > 1 else ""
+        tail = weighted_sum(
+            tuple(f"s{k}" for k in range(r)),
+            (c, ho, wo),
+            Node("fc1", f"1×1 conv, {a}{grouped}{bn}, {act}", (a, 1, 1), "fc1", ATTENTION_FILL),
+            Node("fc2", f"1×1 conv, {mid}{grouped}", (mid, 1, 1), "fc2", ATTENTION_FILL),
+            Node("gate", gate, (mid, 1, 1), fill=ATTENTION_FILL),
+            "× weights, +" if r > 1 else "× gate",
+        )
+        return Branches(
+            (*nodes, *tail[0]),
+            (*edges, *tail[1]),
+            tuple((f"split {k + 1}: {c} ch", "#ffffff") for k in range(r)),
+            f"split-attn: {conv}",
+            f"+ → pooled, squeezed to {a} ch → {gate} → weighted sum",
+        )
 
     def label(self, op: P.SplitAttention) -> str:
         dil = f", dil {op.dilation}" if op.dilation != 1 else ""

@@ -41,7 +41,7 @@ class Diagram(graphviz.Digraph):  # type: ignore[misc]
     size rule of :func:`resnetdsl.render.engine.bitmap_scale`. Default format: ``svg``.
     """
 
-    interactive: tuple[Any, str, bool | None, str]
+    interactive: tuple[Any, Any]
     """The analysis and options it was drawn from (what :meth:`html` draws)."""
 
     def pipe(
@@ -125,8 +125,8 @@ class Diagram(graphviz.Digraph):  # type: ignore[misc]
         shown in Jupyter in a frame of its own, written by ``.save("net.html")``."""
         from resnetdsl.web.page import diagram_page
 
-        analysis, detail, collapse, rankdir = self.interactive
-        return diagram_page(analysis, detail=detail, collapse=collapse, rankdir=rankdir)
+        analysis, view = self.interactive
+        return diagram_page(analysis, view)
 
     def _repr_svg_(self) -> str:
         """SVG for displays that ask for it by this name (IPython's older protocol)."""

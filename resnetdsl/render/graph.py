@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, format_shape
 from resnetdsl.ops import DESCRIPTIONS, Description, describe
+from resnetdsl.render import branches
 from resnetdsl.render.engine import safe_filename
 from resnetdsl.render.labels import (
-    LEGEND_TEXT,
     block_title,
     blocks_title,
     bold,
@@ -32,6 +32,7 @@ from resnetdsl.render.labels import (
     text_lines,
 )
 from resnetdsl.render.labels import html_label as _html
+from resnetdsl.render.legend import cluster_attrs, frozen_notes, legend_node
 from resnetdsl.render.style import (
     COLLAPSE_OVER,
     FONT,
@@ -39,6 +40,8 @@ from resnetdsl.render.style import (
     PRE_ACTIVATION_NOTE,
     PROJECTIONS,
     SHAPE_INK,
+    SHORTCUT_LABEL_PAD,
+    SHORTCUT_PORTS,
     SHORTCUT_STYLE,
     STAGE_FILLS,
     block_groups,
@@ -56,6 +59,18 @@ RankDir = Literal["TB", "LR"]
 
 DETAILS: tuple[Detail, ...] = ("stage", "block", "layer")
 
+
+class View(NamedTuple):
+    """How a network is drawn: what is open (``detail``), which runs of identical blocks are one ``×N`` node
+    (``collapse``; ``None``: in stages deeper than :data:`COLLAPSE_OVER`) and the direction (``rankdir``)."""
+
+    detail: Detail = "block"
+    collapse: bool | None = None
+    rankdir: RankDir = "TB"
+
+
+_BLOCK_ROLES = ("pre", "main", "shortcut", "post")
+
 __all__ = [
     "COLLAPSE_OVER",
     "DETAILS",
@@ -63,6 +78,7 @@ __all__ = [
     "SHORTCUT_STYLE",
     "Detail",
     "RankDir",
+    "View",
     "analysis_for",
     "block_groups",
     "digraph_of",
@@ -87,14 +103,19 @@ class _Builder:
         self.detail = detail
         self.collapse = collapse
         self.rankdir = rankdir
-        # Shortcuts leave and enter their nodes on the side, so they never run along the main path.
+        # Shortcuts leave and enter their nodes on the side, so they never run along the main path: they leave by
+        # the side's lower corner and enter at its middle, so that where a block's shortcut arrives at its add and
+        # the next one leaves it, the arrowhead and the next edge's start lie apart (SHORTCUT_PORTS).
         self.side = "e" if rankdir == "TB" else "s"
+        self.shortcut_tail, self.shortcut_head = SHORTCUT_PORTS[rankdir]
         self.fwd = ("s", "n") if rankdir == "TB" else ("e", "w")
         self.shortcuts_used: set[str] = set()
         self.block_kinds: set[str] = set()
         """``pre`` and/or ``post``: whether pre-activation blocks were drawn (the legend says how to read them)."""
         self.legends: set[Description] = set()
         """The descriptions of the ops drawn that have a legend note."""
+        self.notes: set[str] = set()
+        """Other notes the drawing needs in the legend (gate edges, frozen stages)."""
         from resnetdsl.render.diagram import Diagram
 
         self.g = Diagram(name="resnet", filename=f"{safe_filename(self.plan.name)}.gv", engine="dot", format="svg")
@@ -152,11 +173,14 @@ class _Builder:
         style = SHORTCUT_STYLE[use]
         text = (shortcut_text(block) + (", each block" if each else "")) if first else ""
         label = f"{esc(text)}<br/>{esc(format_shape(out))}" if text else esc(format_shape(out))
+        # A margin around the words keeps the curve (which passes beside the label) off them.
+        pad = f'border="0" cellborder="0" cellspacing="0" cellpadding="{SHORTCUT_LABEL_PAD}"'
+        label = f"<table {pad}><tr><td>{label}</td></tr></table>"
         ports: dict[str, str] = {}
         if first:
-            ports["tailport"] = self.side
+            ports["tailport"] = self.shortcut_tail
         if last:
-            ports["headport"] = self.side
+            ports["headport"] = self.shortcut_head
         self.g.edge(tail.node, head, label=_html(label), weight="1", **ports, **style)
 
     def _input(self) -> _Cursor:
@@ -187,15 +211,29 @@ class _Builder:
     def _op_nodes(self, cur: _Cursor, prefix: str, layers: Sequence[LayerInfo], g: Any) -> _Cursor:
         """One node per op along the main path."""
         for k, li in enumerate(layers):
-            name = f"{prefix}{k}"
+            cur = self._layer(g, f"{prefix}{k}", li, cur)
+        return cur
+
+    def _layer(self, g: Any, name: str, li: LayerInfo, cur: _Cursor) -> _Cursor:
+        """One op on the main path at layer level: a node, or the cluster of a multi-branch op's branches."""
+        d = describe(li.op)
+        inside = d.branches(li.op, li.in_shape)
+        if inside is None:
             self._node(g, name, self._op_label(li), fillcolor=_fill(li.op))
             self._edge(cur, name)
-            cur = _Cursor(name, li.output_dims)
-        return cur
+            return _Cursor(name, li.output_dims)
+        if any(e.kind == "gate" for e in inside.edges):
+            self.notes.add(branches.GATE_NOTE)
+        title = branches.title(li.op.name if li.role in _BLOCK_ROLES else li.path, d.torch_name(li.op))
+
+        def edge(tail: str, shape: tuple[int, ...], head: str) -> None:
+            self._edge(_Cursor(tail, shape), head)
+
+        return _Cursor(*branches.draw(g, self.g, name, title, inside, cur.node, cur.shape, edge))
 
     def _op_label(self, li: LayerInfo) -> str:
         # Block ops by their name in the block (``conv1``, ``downsample.0``); stem and head ops by their path.
-        name = li.op.name if li.role in ("pre", "main", "shortcut", "post") else li.path
+        name = li.op.name if li.role in _BLOCK_ROLES else li.path
         return f"{esc(op_text(li.op))}  {small(esc(name), size=8)}"
 
     # -- levels --
@@ -204,18 +242,16 @@ class _Builder:
         cur = self._input()
         ends: list[_Cursor] = []  # where each tap leaves: the stem's, then each stage's output
         with self.g.subgraph(name="cluster_stem") as g:
-            self._cluster_attrs(g, "stem", "#f7f7f7")
-            if self.detail == "layer":
-                cur = self._op_nodes(cur, "stem_", self.a.stem, g)
-                k = self._stem_tap_index()
-                ends.append(_Cursor(f"stem_{k}", self.a.stem[k].output_dims))
-            else:
-                cur = self._ops_node(cur, "stem", "stem", self.a.stem, g)
-                ends.append(_Cursor("stem", self.a.stem[self._stem_tap_index()].output_dims))
+            self._cluster_attrs(g, "stem", "#f7f7f7", frozen=self.plan.frozen(None))
+            k = self._stem_tap_index()
+            cur = self._part(cur, "stem", self.a.stem, g)
+            ends.append(_Cursor(f"stem_{k}" if self.detail == "layer" else "stem", self.a.stem[k].output_dims))
         for i, st in enumerate(self.a.stages):
             with self.g.subgraph(name=f"cluster_s{i}") as g:
                 title = bold(esc(st.stage.name)) if self.detail == "stage" else self._stage_title(st)
-                self._cluster_attrs(g, title, STAGE_FILLS[i % len(STAGE_FILLS)])
+                self._cluster_attrs(
+                    g, title, STAGE_FILLS[i % len(STAGE_FILLS)], frozen=self.plan.frozen(st.stage.index)
+                )
                 if self.detail == "stage":
                     cur = self._stage_node(cur, i, st, g)
                 else:
@@ -224,28 +260,25 @@ class _Builder:
                         cur = self._block(cur, i, j, group, g)
                         j += len(group)
             ends.append(cur)
-        if self.a.final:  # a pre-activation network's final norm + act
-            with self.g.subgraph(name="cluster_final") as g:
-                self._cluster_attrs(g, "final", "#f7f7f7")
-                if self.detail == "layer":
-                    cur = self._op_nodes(cur, "final_", self.a.final, g)
-                else:
-                    cur = self._ops_node(cur, "final", "final", self.a.final, g)
-            ends[-1] = cur
-        if self.a.head:
-            with self.g.subgraph(name="cluster_head") as g:
-                self._cluster_attrs(g, "head", "#f7f7f7")
-                if self.detail == "layer":
-                    cur = self._op_nodes(cur, "head_", self.a.head, g)
-                else:
-                    cur = self._ops_node(cur, "head", "head", self.a.head, g)
+        for name, layers in (("final", self.a.final), ("head", self.a.head)):  # final: a pre-activation network's
+            if layers:
+                with self.g.subgraph(name=f"cluster_{name}") as g:
+                    self._cluster_attrs(g, name, "#f7f7f7")
+                    cur = self._part(cur, name, layers, g)
+                if name == "final":
+                    ends[-1] = cur
         if self.plan.out_indices:
             self._taps(ends)
         else:
             self._output(cur)
-        if self.detail != "stage":
-            self._legend()
+        self._legend()
         return self.g
+
+    def _part(self, cur: _Cursor, name: str, layers: Sequence[LayerInfo], g: Any) -> _Cursor:
+        """The stem, the final norm + act or the head: one node per op at layer level, else one node."""
+        if self.detail == "layer":
+            return self._op_nodes(cur, f"{name}_", layers, g)
+        return self._ops_node(cur, name, name, layers, g)
 
     def _stem_tap_index(self) -> int:
         """Position in the stem of the op whose output is feature map 0 (the last before the pool)."""
@@ -277,17 +310,8 @@ class _Builder:
                 weight="1",
             )
 
-    def _cluster_attrs(self, g: Any, label: str, fill: str) -> None:
-        g.attr(
-            label=_html(label),
-            style="rounded,filled",
-            fillcolor=fill,
-            color="#bbbbbb",
-            fontname=FONT,
-            fontsize="11",
-            labeljust="l",
-            margin="10",
-        )
+    def _cluster_attrs(self, g: Any, label: str, fill: str, *, frozen: bool = False) -> None:
+        g.attr(**cluster_attrs(label, fill, frozen=frozen), fontname=FONT, fontsize="11", labeljust="l", margin="10")
 
     def _stage_title(self, st: StageInfo) -> str:
         s = st.stage
@@ -346,13 +370,13 @@ class _Builder:
     def _block_node(self, cur: _Cursor, base: str, title: str, group: tuple[BlockInfo, ...], g: Any) -> _Cursor:
         b = group[0]
         blk = b.block
-        ops = [li.op for li in b.layers if li.role in ("pre", "main")]
+        layers = [li for li in b.layers if li.role in ("pre", "main") or (li.role == "post" and not blk.has_add)]
+        ops = [li.op for li in layers]
         post = [li.op for li in b.layers if li.role == "post"]
-        if not blk.has_add:
-            ops += post
         lines = [f"{bold(title)}  {small(esc(self._block_name(group)))}"]
         pre = is_pre_activated(blk)
-        lines += [esc(line) for line in main_lines(ops, pre_activation=pre)]
+        main, tables = self._main_rows(layers, pre)
+        lines += main
         self.block_kinds.add("pre" if pre else "post")
         self._note(ops)
         params = b.totals.params
@@ -360,7 +384,7 @@ class _Builder:
         attrs: dict[str, str] = {"fillcolor": "white"}
         if len(group) > 1:
             attrs["peripheries"] = "2"
-        self._node(g, base, "<br/>".join(lines), **attrs)
+        self._node(g, base, branches.rows_label(lines) if tables else "<br/>".join(lines), **attrs)
         self._edge(cur, base)
         out = _Cursor(base, b.out_shape)
         if blk.has_add:
@@ -375,33 +399,18 @@ class _Builder:
             out = _Cursor(add, b.out_shape)
         return out
 
+    def _main_rows(self, layers: Sequence[LayerInfo], pre: bool) -> tuple[list[str], bool]:
+        """A block node's main path as rows of label markup, a multi-branch op's as the table of its branches;
+        whether there is such a table."""
+        parts = branches.main_parts(layers, pre_activation=pre)
+        rows = [esc(p) if isinstance(p, str) else branches.table(p) for p in parts]
+        return rows, any(not isinstance(p, str) for p in parts)
+
     def _legend(self) -> None:
-        """A single node: a table whose cell borders are line samples (no edges, so it never skews edge counts)."""
-        if not self.shortcuts_used:
-            return
-        rows = ['<tr><td colspan="2" align="left"><b>shortcuts</b></td></tr>']
-        notes = []
-        if "pre" in self.block_kinds:
-            notes.append(PRE_ACTIVATION_NOTE)
+        notes = [PRE_ACTIVATION_NOTE] if "pre" in self.block_kinds else []
         notes += [d.legend for d in DESCRIPTIONS.values() if d in self.legends and d.legend]
-        for use in SHORTCUT_STYLE:
-            if use not in self.shortcuts_used:
-                continue
-            style = SHORTCUT_STYLE[use]
-            color = style["color"]
-            rows.append(
-                f'<tr><td width="36" height="6" sides="b" border="2" color="{color}" style="{style["style"]}"></td>'
-                f'<td align="left"><font color="{color}">{esc(LEGEND_TEXT[use])}</font></td></tr>'
-            )
-        if notes:
-            rows.append('<tr><td colspan="2" align="left"><b>blocks</b></td></tr>')
-            rows += [f'<tr><td colspan="2" align="left">{esc(note)}</td></tr>' for note in notes]
-        table = (
-            '<table border="1" style="rounded" color="#bbbbbb" cellborder="0" cellspacing="3" cellpadding="1">'
-            + "".join(rows)
-            + "</table>"
-        )
-        self.g.node("legend", label=_html(table), shape="plaintext", style="", fontsize="9")
+        notes += sorted(self.notes)
+        legend_node(self.g, self.shortcuts_used, notes, frozen_notes(self.plan))
 
 
 class _LayerNodes(Visitor[_Cursor]):
@@ -424,10 +433,7 @@ class _LayerNodes(Visitor[_Cursor]):
             self.c.node(name, label=_html(self.b._op_label(li)), fillcolor=_fill(op), group=self.base)
             self.b._shortcut_edge(x, name, self.blk, x.shape, first=k == 0, last=False, each=self.each)
             return _Cursor(name, li.out_shape)
-        name = f"{self.base}_{self._PREFIX[part]}{k}"
-        self.b._node(self.c, name, self.b._op_label(li), fillcolor=_fill(op))
-        self.b._edge(x, name)
-        return _Cursor(name, li.output_dims)
+        return self.b._layer(self.c, f"{self.base}_{self._PREFIX[part]}{k}", li, x)
 
     def branch_end(self, x: _Cursor) -> _Cursor:
         if self.blk.has_add:
@@ -468,7 +474,7 @@ def digraph_of(
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
     g = _Builder(analysis, detail, collapse, rankdir).build()
-    g.interactive = (analysis, detail, collapse, rankdir)  # what Diagram.html() draws
+    g.interactive = (analysis, View(detail, collapse, rankdir))  # what Diagram.html() draws
     return g
 
 

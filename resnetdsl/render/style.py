@@ -32,6 +32,14 @@ SHORTCUT_STYLE: dict[str, dict[str, str]] = {
 """Edge style per :func:`~resnetdsl.render.labels.shortcut_style`: solid when nothing is learned, dashed for a
 1×1 projection."""
 
+SHORTCUT_PORTS: dict[str, tuple[str, str]] = {"TB": ("se", "e"), "LR": ("se", "s")}
+"""Per ``rankdir``, the compass ports a shortcut edge leaves its first node by and enters its add by: on the side,
+leaving by its lower corner (``se``) and entering at its middle, so that at an add where one block's shortcut
+arrives and the next block's leaves, the arrowhead and the next edge's start do not meet."""
+
+SHORTCUT_LABEL_PAD = 4
+"""Points of margin around a shortcut edge's words, which the curve passes beside."""
+
 PRE_ACTIVATION_NOTE = "pre-activation: norm → act → conv; nothing after the add"
 """The legend's note when pre-activation blocks are drawn (op types bring their own notes: ``OpType.legend``)."""
 

@@ -17,7 +17,12 @@ from typing import Any
 
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, Totals, format_shape, stride_of
+from resnetdsl.ops import describe
+from resnetdsl.ops.branches import GATE_COLOR
 from resnetdsl.receptive import Field, FieldVisitor
+from resnetdsl.render import branches as B
+from resnetdsl.render.legend import FROZEN_FILL, FROZEN_LINE, FROZEN_TAG, frozen_notes
+from resnetdsl.render.style import SHORTCUT_LABEL_PAD, SHORTCUT_PORTS
 from resnetdsl.state import state_entries
 from resnetdsl.walk import Part, is_pre_activated, run_block, shortcut_source
 from resnetdsl.web import facts as F
@@ -116,6 +121,7 @@ class _Builder:
             "jump": x.jump if x is not None else None,
             "frozen": li.frozen,
             "state": self.state.get(li.path, []),
+            "branches": B.as_data(inside) if (inside := describe(op).branches(op, li.in_shape)) else None,
         }
 
     def _ops_part(self, ident: str, title: str, layers: Sequence[LayerInfo], fill: str) -> dict[str, Any]:
@@ -129,6 +135,7 @@ class _Builder:
             "title": title,
             "lines": F.main_lines(li.op for li in layers),
             "fill": fill,
+            "frozen": ident == "stem" and self.plan.frozen(None),
             "kind": title,
             "in": list(layers[0].in_shape),
             "out": list(last.output_dims),
@@ -142,10 +149,10 @@ class _Builder:
 
     def _block(self, i: int, j: int, b: BlockInfo) -> dict[str, Any]:
         blk = b.block
-        ops = [li.op for li in b.layers if li.role in ("pre", "main")]
+        main = [li for li in b.layers if li.role in ("pre", "main") or (li.role == "post" and not blk.has_add)]
+        ops = [li.op for li in main]
         post = [li.op for li in b.layers if li.role == "post"]
-        if not blk.has_add:
-            ops += post
+        parts = B.main_parts(main, pre_activation=is_pre_activated(blk))
         x = self.fields.at.get(b.path)
         attention = sorted({key for op in blk.ops() if (key := F.legend_key(op)) is not None})
         ident = f"s{i}b{j}"
@@ -156,6 +163,10 @@ class _Builder:
             "title": F.block_title(blk.kind),
             "kind": F.block_kind(blk),
             "lines": F.main_lines(ops, pre_activation=is_pre_activated(blk)),
+            # with a multi-branch op: the node's rows, a line's text or the op's branches (drawn as a table)
+            "rows": [{"text": p} if isinstance(p, str) else {"branches": B.as_data(p)} for p in parts]
+            if any(not isinstance(p, str) for p in parts)
+            else None,
             "pre": is_pre_activated(blk),
             "add": blk.has_add,
             "post": " → ".join(F.op_words(op) for op in post) if blk.has_add else "",
@@ -208,6 +219,7 @@ class _Builder:
             "head": head,
             "lines": lines,
             "fill": F.STAGE_FILLS[i % len(F.STAGE_FILLS)],
+            "frozen": self.plan.frozen(s.index),
             "kind": F.shown(f"{s.depth} × {s.block_kind}{F.stride_words(s.stride)}"),
             "blockKind": s.block_kind,
             "depth": s.depth,
@@ -277,8 +289,17 @@ class _Builder:
             "legend": {
                 "shortcuts": {use: {"text": F.LEGEND_TEXT[use], **style} for use, style in F.SHORTCUT_STYLE.items()},
                 "notes": F.legend_notes(),
+                "frozen": frozen_notes(p),
+                "gate": {"note": B.GATE_NOTE, "ink": GATE_COLOR},
+                "frozenLook": {"fill": FROZEN_FILL, "line": FROZEN_LINE, "tag": FROZEN_TAG},
             },
-            "look": {"font": F.FONT, "ink": F.INK, "shapeInk": F.SHAPE_INK},
+            "look": {
+                "font": F.FONT,
+                "ink": F.INK,
+                "shapeInk": F.SHAPE_INK,
+                "shortcutPorts": SHORTCUT_PORTS[rankdir],
+                "shortcutPad": SHORTCUT_LABEL_PAD,
+            },
             "layout": p.layout,
         }
 

@@ -24,6 +24,7 @@ from resnetdsl.io import atomic_write_text
 
 if TYPE_CHECKING:
     from resnetdsl.analyze import Analysis
+    from resnetdsl.render.graph import View
 
 ASSET_NAMES = ("viewer.js", "editor.js", "style.css", "LICENSES.txt", "manifest.json")
 """Every file of the bundle (what the live editor may serve)."""
@@ -117,22 +118,18 @@ class Page:
         )
 
 
-def diagram_page(
-    analysis: Analysis,
-    *,
-    detail: str = "block",
-    collapse: bool | None = None,
-    rankdir: str = "TB",
-    spec_text: str | None = None,
-) -> Page:
-    """The interactive diagram of an analysed plan (see :func:`resnetdsl.web.model.network_model`).
+def diagram_page(analysis: Analysis, view: View | None = None, *, spec_text: str | None = None) -> Page:
+    """The interactive diagram of an analysed plan, opened as ``view`` says (see
+    :func:`resnetdsl.web.model.network_model`; default: block level, collapsed in deep stages, top to bottom).
 
     Args:
         spec_text: the resolved spec, offered for download; ``None``: no spec button.
     """
+    from resnetdsl.render.graph import View
     from resnetdsl.web.facts import shown
     from resnetdsl.web.model import network_model
 
+    detail, collapse, rankdir = view or View()
     model = network_model(analysis, detail=detail, collapse=collapse, rankdir=rankdir)
     blocks: dict[str, Any] = {"rd-model": model}
     if spec_text is not None:
@@ -160,6 +157,7 @@ def page_of(
         ValueError: an unknown ``detail`` or ``rankdir``.
     """
     from resnetdsl.check import check
+    from resnetdsl.render.graph import View
 
     checked = check(source, input_size=input_size, overrides=overrides)
     spec_text = None
@@ -167,4 +165,5 @@ def page_of(
         from resnetdsl.show import resolved, to_yaml
 
         spec_text = to_yaml(resolved(checked.spec))
-    return diagram_page(checked.analysis, detail=detail, collapse=collapse, rankdir=rankdir, spec_text=spec_text)
+    view = View(detail, collapse, rankdir)  # type: ignore[arg-type]  # network_model checks the words
+    return diagram_page(checked.analysis, view, spec_text=spec_text)
