@@ -39,6 +39,7 @@ from resnetdsl.layers import (  # family: anti-aliasing and split attention (iss
     SqueezeExcite,
     StdConv2d,
 )
+from resnetdsl.layers_res2net import Res2Split  # family: Res2Net (issue 18)
 from resnetdsl.lower import reserved_name_problem
 from resnetdsl.vocab import ACTIVATIONS
 from resnetdsl.walk import BlockPart, add_in_place, block_ops, ops_in_forward_order, registration_order, shortcut_source
@@ -83,7 +84,11 @@ class ResidualBlock(nn.Module):
         super().__init__()
         for part in order:
             for name, module in parts.get(part, ()):
-                self.add_module(name, module)
+                attach = getattr(module, "attach", None)  # a module whose parts sit beside it (Res2Net's bns, pool)
+                if callable(attach):
+                    attach(self, name)
+                else:
+                    self.add_module(name, module)
         # Names, not module objects, so that `block.conv2 = ...` replaces what forward runs.
         self._pre = tuple(n for n, _ in parts.get("pre", ()))
         self._main = tuple(n for n, _ in parts.get("main", ()))
@@ -555,3 +560,15 @@ def _split_attention(op: P.SplitAttention) -> nn.Module:
 
 FACTORIES[P.BlurPool] = lambda op: BlurPool2d(op.channels, op.stride, op.filter_size)
 FACTORIES[P.SplitAttention] = _split_attention
+
+
+# --- family: Res2Net (issue 18) ---------------------------------------------------------------------------------
+
+
+def _res2_split(op: P.Res2Split) -> nn.Module:
+    pool = make_module(op.pool) if op.pool is not None else None
+    convs, norms = [make_module(c) for c in op.convs], [make_module(n) for n in op.norms]
+    return Res2Split(convs, norms, make_module(op.act), pool, op.width, op.cumulative)
+
+
+FACTORIES[P.Res2Split] = _res2_split
