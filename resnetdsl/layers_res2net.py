@@ -30,7 +30,7 @@ class Res2Split(nn.Module):
         self.__dict__["bns"] = nn.ModuleList(norms)  # the block's children, not this module's
         self.__dict__["pool"] = pool
 
-    def attach(self, block: nn.Module, name: str) -> Res2Split:
+    def attach(self, block: nn.Module, name: str) -> nn.Module:
         """Register this module as ``name`` on ``block``, then the norms (``bns``) and the pool (``pool``)."""
         block.add_module(name, self)
         block.add_module("bns", self.__dict__["bns"])

@@ -60,8 +60,8 @@ class Res2SplitType(OpType[P.Res2Split]):
 
     def reach(self, op: P.Res2Split) -> Reach:
         conv = op.convs[0]
-        depth = len(op.convs) if op.cumulative else 1
-        return Window(3, conv.stride, conv.dilation * depth) if depth > 1 else Window(3, conv.stride, conv.dilation)
+        depth = len(op.convs) if op.cumulative else 1  # a stack of `depth` 3×3s is one (2·depth + 1)-wide window
+        return Window(2 * depth + 1, conv.stride, conv.dilation)
 
     def saves(self, op: P.Res2Split, x: int, t: Tracker, size_in: int, size_out: int) -> int:
         split_in, split_out = size_in // op.scale, size_out // op.scale
