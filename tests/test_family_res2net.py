@@ -256,8 +256,12 @@ def test_res2net_blocks_live_in_timms_resnet_layout() -> None:
 
 def test_shortcut_kernel_applies_only_to_projection_shortcuts() -> None:
     """issue 18 item 11's companion: a shortcut_kernel no projection shortcut takes is refused at the key."""
-    spec = {"name": "t", "defaults": {"shortcut": "avgpool_projection", "shortcut_kernel": 3},
-            "stages": [{"depth": 1, "width": 8}, {"depth": 1, "width": 16, "stride": 2, "shortcut_kernel": 3}]}  # fmt: skip
+    stages = [{"depth": 1, "width": 8}, {"depth": 1, "width": 16, "stride": 2, "shortcut_kernel": 3}]
+    spec: dict[str, Any] = {
+        "name": "t",
+        "defaults": {"shortcut": "avgpool_projection", "shortcut_kernel": 3},
+        "stages": stages,
+    }
     with pytest.raises(SpecError) as info:
         resnetdsl.check(spec)
     assert [i.format() for i in info.value.issues] == [
