@@ -96,7 +96,8 @@ class Res2SplitType(OpType[P.Res2Split]):
         extra = (f", g{conv.groups}" if conv.groups != 1 else "") + (
             f", dil {conv.dilation}" if conv.dilation != 1 else ""
         )
-        return f"res2 {op.scale}×{op.width} 3×3{extra}, {op.channels}{stride_text(conv.stride)}"
+        how = ", pool last" if op.pool is not None else ", summed" if op.cumulative else ""
+        return f"res2 {op.scale}×{op.width} 3×3{extra}, {op.channels}{stride_text(conv.stride)}{how}"
 
 
 DESCRIPTIONS = (Res2SplitType(),)
