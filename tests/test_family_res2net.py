@@ -273,3 +273,69 @@ def test_shortcut_kernel_applies_only_to_projection_shortcuts() -> None:
     ]
     spec["defaults"]["shortcut"] = "projection"
     resnetdsl.check(spec)  # SENet-154's 3×3 projections
+
+
+# --- issue 18 item 11: DropBlock and output_stride on every new block kind ------------------------------------
+
+_KIND_SETTINGS: dict[str, dict[str, Any]] = {
+    "sk_basic": {},
+    "sk_bottleneck": {},
+    "resnest": {"shortcut": "avgpool_projection"},
+    "res2net": {"width_per_group": 26},
+    "basic": {"aa": "blur"},
+    "bottleneck": {"aa": "avg"},
+}
+"""Every block kind issue 18 added (the anti-aliased ones as basic and bottleneck blocks with ``aa``)."""
+
+
+def _four_stages(kind: str, **extra: Any) -> dict[str, Any]:
+    stages = [{"depth": 1, "width": 8}, *({"depth": 1, "width": 16, "stride": 2} for _ in range(3))]
+    defaults = {"block": kind, **_KIND_SETTINGS[kind]}
+    return {"name": "grid", "input": {"size": [64, 64]}, "defaults": defaults, "stages": stages, **extra}
+
+
+@pytest.mark.parametrize("kind", sorted(_KIND_SETTINGS))
+def test_drop_block_on_every_new_kind_works_or_is_refused(kind: str) -> None:
+    """basic/bottleneck (blur, avg) and res2net: timm's DropBlock module where timm puts it, dropping in training;
+    selective kernels and split attention (timm's sits inside their convs) are refused with a message."""
+    spec = _four_stages(kind, drop_block=0.2)
+    if kind in ("sk_basic", "sk_bottleneck", "resnest"):
+        with pytest.raises(SpecError) as info:
+            resnetdsl.check(spec)
+        assert [i.format() for i in info.value.issues] == [
+            f"drop_block: {kind} blocks have no place for timm's DropBlock (timm puts it inside selective-kernel and "
+            "split-attention convs, which the language cannot say); remove drop_block, or use basic, bottleneck or "
+            "res2net blocks in the third and fourth stages"
+        ]
+        return
+    model = resnetdsl.build_model(spec, seed=0)
+    assert [n for n, m in model.named_modules() if type(m).__name__ == "DropBlock"] == [
+        "layer3.0.drop_block",
+        "layer4.0.drop_block",
+    ]
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert not torch.equal(model.train()(x), model.train()(x))  # it drops, at random
+        torch.testing.assert_close(model.eval()(x), model(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"), [("skresnet18", {"drop_block_rate": 0.1}), ("resnest14d", {"drop_block_rate": 0.1})]
+)
+def test_timms_drop_block_inside_a_conv_is_refused_on_import(name: str, kwargs: dict[str, Any]) -> None:
+    from resnetdsl.importer import UnsupportedModel
+
+    with torch.device("meta"):
+        ref = timm.create_model(name, pretrained=False, **kwargs)
+    with pytest.raises(UnsupportedModel) as info:
+        resnetdsl.spec_from_model(ref)
+    assert (
+        info.value.path == {"skresnet18": "layer3.0.conv1.paths.0.bn.drop", "resnest14d": "layer3.0.conv2.drop"}[name]
+    )
+
+
+@pytest.mark.parity
+def test_selective_kernels_under_output_stride_equal_timms() -> None:
+    """timm's ``skresnet18(output_stride=16)``: the last stage's SK conv dilated, imported exactly."""
+    ours = numeric_parity(timm_reference("skresnet18", output_stride=16), "skresnet18")
+    assert ours.plan.stages[-1].blocks[0].stride == 1

@@ -90,5 +90,25 @@ def _written_shortcut_kernels(net: Network) -> Iterator[tuple[Path, tuple[Resolv
             yield path, blocks
 
 
-RULES = (res2net_settings, shortcut_kernel)
+DROP_BLOCK_KINDS = frozenset({"basic", "bottleneck", "res2net"})
+"""The block kinds whose branch takes timm's DropBlock module (``drop_block``) where timm's schedule puts one."""
+
+
+def drop_block_kinds(net: Network, plan: Plan, issues: _Issues) -> None:
+    """timm puts DropBlock inside a selective-kernel or split-attention conv (its norm's ``drop``), where no module
+    of the language sits: such blocks in the stages timm's schedule reaches are refused, not left without it."""
+    if not net.spec.drop_block or ("drop_block",) in net.inherited:
+        return
+    kinds = sorted({b.kind for b in net.blocks() if b.config.drop_block is not None} - DROP_BLOCK_KINDS - {""})
+    post = [k for k in kinds if not k.startswith("preact_")]  # pre-activation: drop_block's own rule says so
+    if post:
+        issues.add(
+            ("drop_block",),
+            f"{'/'.join(post)} blocks have no place for timm's DropBlock (timm puts it inside selective-kernel and "
+            "split-attention convs, which the language cannot say); remove drop_block, or use basic, bottleneck or "
+            "res2net blocks in the third and fourth stages",
+        )
+
+
+RULES = (res2net_settings, shortcut_kernel, drop_block_kinds)
 """This family's rules, in the order :data:`resnetdsl.lower.rules.RULES` lists them."""
