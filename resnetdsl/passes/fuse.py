@@ -21,6 +21,8 @@ What folds, and why the rest does not:
 - **a weight-standardised conv** (``conv: std``, BiT's StdConv2d) standardises a fixed weight: in eval mode
   that is a constant, so it becomes a plain Conv2d with the standardised weight (and then takes a following
   batch norm like any conv).
+- **a composite op's own pairs** (fold role ``inner``): a selective kernel's branch conv and norm, Res2Net's split
+  convs and their norms (``convs.i`` → ``bns.i``, beside the split on the block); split attention's stay.
 - **Dropout** and **DropPath** are the identity in eval mode and are removed.
 
 Every plan op type is handled through its fold role (keep, drop, norm, conv: its description in
