@@ -146,6 +146,7 @@ KIND_SETTINGS = (
     )
     | frozenset({"group_width", "bottleneck_ratio"})  # issue 19: RegNet
     | frozenset({"radix", "avd"})  # family: split attention (issue 18)
+    | frozenset({"scale"})  # family: Res2Net (issue 18)
 )
 """Block settings that only some block kinds use; each kind lists those it uses (:attr:`BlockKind.uses`), and
 lowering reports one that no block it reaches uses. Every other block setting applies to every kind."""
@@ -283,6 +284,7 @@ def norm_act_op(name: str, channels: int) -> Op:
 
 # RegNet (issue 19): its block kind lives in its own module and registers itself here
 from resnetdsl import blocks_regnet as blocks_regnet  # noqa: E402
+from resnetdsl import blocks_res2net as blocks_res2net  # noqa: E402  # family: Res2Net (issue 18)
 
 LAYOUT_STAGE_NAMES: dict[str, Callable[[int], str]] = {
     "resnetv2": lambda i: f"stages.{i}",

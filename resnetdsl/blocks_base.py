@@ -157,6 +157,9 @@ class BlockConfig:
     """Output channels of the branch's convs but the last (a pruned network's); ``None``: the block's rule."""
     drop_block: tuple[float, int, float] | None = None
     """DropBlock after the branch's first norm (basic) or second (bottleneck): (rate, block size, γ scale)."""
+    # family: Res2Net (issue 18)
+    scale: int = 4
+    """``res2net``: splits of the hierarchical 3×3 (timm's ``scale``)."""
 
     @property
     def first_dil(self) -> int:

@@ -40,6 +40,7 @@ from resnetdsl.layers import (  # family: anti-aliasing and split attention (iss
     SqueezeExcite,
     StdConv2d,
 )
+from resnetdsl.layers_res2net import Res2Split  # family: Res2Net (issue 18)
 from resnetdsl.lower import reserved_name_problem
 from resnetdsl.torch_model import CheckpointSequential as CheckpointSequential
 from resnetdsl.torch_model import FeatureDict as FeatureDict
@@ -319,3 +320,15 @@ def _split_attention(op: P.SplitAttention) -> nn.Module:
 
 FACTORIES[P.BlurPool] = lambda op: BlurPool2d(op.channels, op.stride, op.filter_size)
 FACTORIES[P.SplitAttention] = _split_attention
+
+
+# --- family: Res2Net (issue 18) ---------------------------------------------------------------------------------
+
+
+def _res2_split(op: P.Res2Split) -> nn.Module:
+    pool = make_module(op.pool) if op.pool is not None else None
+    convs, norms = [make_module(c) for c in op.convs], [make_module(n) for n in op.norms]
+    return Res2Split(convs, norms, make_module(op.act), pool, op.width, op.cumulative)
+
+
+FACTORIES[P.Res2Split] = _res2_split

@@ -294,6 +294,37 @@ class SplitAttention:
         return self.out_channels * self.radix
 
 
+@dataclass(frozen=True, slots=True)
+class Res2Split:
+    """Res2Net's hierarchical split (Gao et al. 2019; timm's ``Bottle2neck``): the input, ``width × scale``
+    channels, is cut into ``scale`` splits of ``width``; split i < scale − 1 runs a 3×3 conv → norm → act (with
+    ``cumulative``, first adding the previous split's output: ``sp = sp + x_i``), and the last split passes
+    through, or through ``pool`` (a 3×3/s average pool) where the block starts its stage; the outputs are
+    concatenated. Its modules sit beside it on the block under timm's names: the convs in the op's own module
+    (``convs.0`` …), the norms in ``bns``, the pool as ``pool`` (``convs``, ``norms``, ``pool`` hold those ops,
+    named relative to the block)."""
+
+    name: str
+    """``convs``: the module of the split convs."""
+    width: int
+    convs: tuple[Conv, ...]
+    norms: tuple[Norm, ...]
+    """One per conv, or none (``norm: none``)."""
+    act: Act
+    pool: Pool | None
+    cumulative: bool
+    """Each split but the first adds the previous split's output before its conv (timm: not ``is_first``)."""
+
+    @property
+    def scale(self) -> int:
+        return len(self.convs) + 1
+
+    @property
+    def channels(self) -> int:
+        """Input and output channels: ``width × scale``."""
+        return self.width * self.scale
+
+
 Op = (
     Conv
     | Norm
@@ -320,6 +351,8 @@ Op = (
     # family: anti-aliasing and split attention (issue 18)
     | BlurPool
     | SplitAttention
+    # family: Res2Net (issue 18)
+    | Res2Split
 )
 
 

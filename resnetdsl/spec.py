@@ -41,6 +41,7 @@ BlockKind = Literal[
     "regnet",
     # issue 18: split attention
     "resnest",
+    "res2net",  # family: Res2Net (issue 18)
 ]
 ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_projection", "none"]
 StrideOn = Literal["1x1", "3x3"]
@@ -171,7 +172,11 @@ class BlockSettings(NormActSettings):
     expansion 1).
     `resnest`: ResNeSt's bottleneck (Zhang et al. 2020, timm's ResNestBottleneck): 1×1, a split-attention
     3×3 (`radix` splits per group, see `groups`, `width_per_group`), 1×1, expansion 4, and an average pool
-    where it downsamples (`avd`). Default: basic."""
+    where it downsamples (`avd`).
+    `res2net`: Res2Net's bottleneck (Gao et al. 2019, timm's Bottle2neck): 1×1 to the inner width × `scale`, the
+    hierarchical split (`scale` splits; each but the last runs a 3×3 conv + BN + ReLU after adding the previous
+    split's output, none added in a stage's first block, whose last split goes through a 3×3 average pool), 1×1,
+    expansion 4. Default: basic."""
     shortcut: ShortcutKind | None = None
     """Shortcut policy (He et al. 2015, Bag of Tricks): `identity_pad` (A: parameter-free, stride by subsampling,
     extra channels zero-padded), `projection` (B: 1×1 conv only where the shape changes), `projection_all`
@@ -181,11 +186,11 @@ class BlockSettings(NormActSettings):
     """Bottleneck only: which conv carries the stride, `1x1` (original Caffe model) or `3x3` (v1.5,
     torchvision). Default: 3x3."""
     groups: Int | None = Field(None, ge=1, le=4096)
-    """Bottleneck and resnest only: groups of the 3×3 conv (ResNeXt cardinality; resnest's splits are per group).
-    Default: 1."""
+    """Bottleneck, resnest and res2net only: groups of the 3×3 conv (ResNeXt cardinality; resnest's splits are per
+    group; each of res2net's split convs). Default: 1."""
     width_per_group: Int | None = Field(None, ge=1, le=65536)
-    """Bottleneck and resnest only: channels per group; inner width = int(width × width_per_group / 64) × groups.
-    Default: 64."""
+    """Bottleneck, resnest and res2net only: channels per group; inner width = int(width × width_per_group / 64) ×
+    groups (res2net: the width of each split, timm's `base_width`). Default: 64."""
     expansion: Int | None = Field(None, ge=1, le=64)
     """Output channels = stage width × expansion. Default: 1 for basic, 4 for bottleneck."""
     conv_bias: Bool | None = None
@@ -267,6 +272,10 @@ class BlockSettings(NormActSettings):
     avd: AvdKind | None = None
     """Resnest only: where a downsampling block strides (timm's ``avd``, ``avd_first``): a 3×3/s average pool
     `first` (before the split-attention conv) or `last` (after it), or `none` (the conv strides). Default: last."""
+    # family: Res2Net (issue 18)
+    scale: Int | None = Field(None, ge=2, le=64)
+    """Res2net only: splits of the block's hierarchical 3×3 (timm's `scale`): the first 1×1 outputs the inner
+    width × this, and `scale − 1` 3×3 convs run on all splits but the last. Default: 4."""
 
 
 class BlockOverride(BlockSettings):

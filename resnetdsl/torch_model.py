@@ -37,7 +37,11 @@ class ResidualBlock(nn.Module):
         super().__init__()
         for part in order:
             for name, module in parts.get(part, ()):
-                self.add_module(name, module)
+                attach = getattr(module, "attach", None)  # a module whose parts sit beside it (Res2Net's bns, pool)
+                if callable(attach):
+                    attach(self, name)
+                else:
+                    self.add_module(name, module)
         # Names, not module objects, so that `block.conv2 = ...` replaces what forward runs.
         self._pre = tuple(n for n, _ in parts.get("pre", ()))
         self._main = tuple(n for n, _ in parts.get("main", ()))

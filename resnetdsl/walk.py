@@ -155,7 +155,9 @@ def ops_in_registration_order(plan: P.Plan) -> Iterator[tuple[str, P.Op]]:
             prefix = f"{stage.name}.{block.name}."
             for part in order:
                 for op in part_ops(block, part):
-                    yield prefix + op.name, op
+                    # a composite whose modules sit beside it on the block (Res2Net, issue 18): its parts
+                    for sub in DESCRIPTIONS[type(op)].beside(op) or (op,):
+                        yield prefix + sub.name, sub
     for op in (*plan.final, *plan.head):
         yield op.name, op
 

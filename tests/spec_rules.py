@@ -6,8 +6,9 @@ for each written setting the blocks (and the stem) that take their value from it
 reaches something and nothing it reaches uses it, by the docs' rules:
 
 - ``stride_on``: bottleneck blocks (post- or pre-activation); ``groups``, ``width_per_group``: those,
-  ``sk_bottleneck`` and resnest blocks; ``sk_*``: ``sk_basic`` and ``sk_bottleneck``; ``radix``, ``avd``: resnest
-  blocks; ``aa`` (but ``none``): basic and bottleneck blocks (issue 18);
+  ``sk_bottleneck``, resnest and res2net blocks; ``sk_*``: ``sk_basic`` and ``sk_bottleneck``; ``radix``, ``avd``:
+  resnest blocks; ``scale``: res2net blocks; ``aa`` (but ``none``): basic and bottleneck blocks (issue 18);
+- ``shortcut_kernel``: the shortcut policies ``projection`` and ``projection_all``;
 - ``dropout``: ``preact_basic`` blocks; ``group_width``, ``bottleneck_ratio``: ``regnet`` blocks;
 - ``norm_groups``, ``norm_group_channels``: norm ``group`` or ``evonorm_s0``; ``act_negative_slope``: act
   ``leaky_relu``; ``std_eps``: conv ``std``;
@@ -54,6 +55,9 @@ CHECKED = (
     "radix",
     "avd",
     "aa",
+    # family: Res2Net (issue 18); shortcut_kernel: projection shortcuts only
+    "scale",
+    "shortcut_kernel",
 )
 """The settings some blocks cannot use (every other block setting applies to every block)."""
 PROJECTIONS = ("projection", "projection_all", "avgpool_projection")
@@ -120,11 +124,15 @@ def uses(part: Part, key: str, blocks: int) -> bool:
     if key == "stride_on":
         return kind in ("bottleneck", "preact_bottleneck")
     if key in ("groups", "width_per_group"):
-        return kind in ("bottleneck", "preact_bottleneck", "sk_bottleneck", "resnest")
+        return kind in ("bottleneck", "preact_bottleneck", "sk_bottleneck", "resnest", "res2net")
     if key.startswith("sk_"):
         return kind in ("sk_basic", "sk_bottleneck")
     if key in ("radix", "avd"):
         return kind == "resnest"
+    if key == "scale":
+        return kind == "res2net"
+    if key == "shortcut_kernel":
+        return v["shortcut"] in ("projection", "projection_all")
     if key == "aa":
         return v["aa"] == "none" or kind in ("basic", "bottleneck")
     if key == "dropout":

@@ -100,7 +100,7 @@ def test_the_rules_read_the_kinds_table(registered: B.BlockKind) -> None:
     with pytest.raises(SpecError) as info:
         resnetdsl.check(_with_kind("basic"))
     assert [i.format() for i in info.value.issues] == [
-        "<string>:4:12: defaults.groups: applies only to bottleneck, resnest or grouped_basic blocks "
+        "<string>:4:12: defaults.groups: applies only to bottleneck, resnest, res2net or grouped_basic blocks "
         "(every stage uses basic blocks)"
     ]
     assert B.EXPANSION["grouped_basic"] == 1 and "grouped_basic" not in B.PREACT
@@ -115,4 +115,4 @@ def test_the_table_refuses_a_taken_name_and_unknown_settings() -> None:
     assert "odd" not in B.BLOCK_KINDS
     with pytest.raises(SpecError) as info:
         resnetdsl.check(TEXT)  # the registered kind is gone again: groups on basic blocks
-    assert "applies only to bottleneck or resnest blocks (every stage uses basic blocks)" in str(info.value)
+    assert "applies only to bottleneck, resnest or res2net blocks (every stage uses basic blocks)" in str(info.value)

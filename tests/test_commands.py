@@ -34,6 +34,7 @@ CHECKING = set(
     lower lower.common lower.make lower.network_rules lower.resolve lower.rules lower.sk_rules lower.regnet_rules
     lower.senet_rules ops.senet lower.aa_resnest_rules ops.antialias ops.split
     regnet regnet_key blocks_regnet blocks_base blocks_sk blocks_resnest field_docs
+    blocks_res2net lower.res2net_rules ops.res2net
     ops ops.act ops.attention ops.base ops.bit ops.conv ops.misc ops.norm ops.pool ops.shortcut ops.sk
     """.split()
 )

@@ -44,8 +44,8 @@ def test_overrides_from_python() -> None:
         (
             ["stages.0.groups=4"],
             [
-                "--set stages.0.groups=4: error: stages[0].groups: applies only to bottleneck or resnest blocks "
-                "(stages[0] uses basic blocks)"
+                "--set stages.0.groups=4: error: stages[0].groups: applies only to bottleneck, resnest or res2net "
+                "blocks (stages[0] uses basic blocks)"
             ],
         ),
     ],
@@ -64,7 +64,7 @@ def test_override_problem_stays_on_the_set_through_extends() -> None:
     with pytest.raises(resnetdsl.SpecError) as exc:
         resnetdsl.check(text, overrides={"stages.0.groups": 4})
     assert [i.format() for i in exc.value.issues] == [
-        "overrides['stages.0.groups']: stages[0].groups: applies only to bottleneck or resnest blocks "
+        "overrides['stages.0.groups']: stages[0].groups: applies only to bottleneck, resnest or res2net blocks "
         "(stages[0] uses basic blocks)"
     ]
 

@@ -99,7 +99,8 @@ def test_a_child_is_not_blamed_for_settings_it_inherits(tmp_path: Path) -> None:
     with pytest.raises(resnetdsl.SpecError) as info:
         resnetdsl.plan_of(spec)
     assert [i.format() for i in info.value.issues] == [
-        f"{spec}:3:26: defaults.groups: applies only to bottleneck or resnest blocks (every stage uses basic blocks)"
+        f"{spec}:3:26: defaults.groups: applies only to bottleneck, resnest or res2net blocks "
+        "(every stage uses basic blocks)"
     ]
 
 

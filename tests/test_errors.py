@@ -27,7 +27,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         BASE + "defaults: {block: bottlenek}\nstages: [{depth: 1, width: 16}]\n",
         [
             "t.yaml:3:19: defaults.block: must be one of 'basic', 'bottleneck', 'preact_basic', 'preact_bottleneck', "
-            "'sk_basic', 'sk_bottleneck', 'regnet', 'resnest' (got 'bottlenek') "
+            "'sk_basic', 'sk_bottleneck', 'regnet', 'resnest', 'res2net' (got 'bottlenek') "
             "(did you mean 'bottleneck'?)"
         ],
     ),
@@ -79,7 +79,10 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "groups_on_basic_defaults",
         BASE + "defaults: {groups: 32}\nstages: [{depth: 1, width: 16}]\n",
-        ["t.yaml:3:12: defaults.groups: applies only to bottleneck or resnest blocks (every stage uses basic blocks)"],
+        [
+            "t.yaml:3:12: defaults.groups: applies only to bottleneck, resnest or res2net blocks "
+            "(every stage uses basic blocks)"
+        ],
     ),
     (
         "identity_pad_cannot_shrink",

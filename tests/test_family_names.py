@@ -19,15 +19,7 @@ from resnetdsl.importer import spec_from_model
 MODULES = ("resnet", "resnetv2", "sknet", "resnest", "res2net", "senet")
 """timm's modules of the ResNet family."""
 
-NOT_MERGED: dict[str, str] = {
-    # names the language cannot say yet: Res2Net's hierarchical split (issue 18 item 4); each entry is a strict
-    # xfail, so the test fails as soon as one imports
-    **dict.fromkeys(
-        "res2net50_14w_8s res2net50_26w_4s res2net50_26w_6s res2net50_26w_8s res2net50_48w_2s res2net50d "
-        "res2net101_26w_4s res2net101d res2next50".split(),
-        "res2net",
-    ),
-}
+NOT_MERGED: dict[str, str] = {}
 """Names that do not import yet: name → family."""
 
 
@@ -42,7 +34,7 @@ _IMPORTED: dict[str, Counter[str]] = {"imported": Counter(), "total": Counter()}
 def _case(module: str, name: str) -> object:
     marks = []
     if name in NOT_MERGED:
-        marks.append(pytest.mark.xfail(strict=True, reason="Res2Net is not in the language yet (issue 18 item 4)"))
+        marks.append(pytest.mark.xfail(strict=True, reason=f"{NOT_MERGED[name]} is not in the language yet"))
     return pytest.param(module, name, id=name, marks=marks)
 
 

@@ -241,6 +241,9 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         _bottleneck_keys(draw, defaults)
     if defaults["block"] == "regnet":
         _regnet_keys(draw, defaults)
+    if defaults["block"] == "res2net" and draw(st.booleans()):  # family: Res2Net (issue 18)
+        defaults["scale"] = draw(st.sampled_from([2, 3]))
+        defaults["width_per_group"] = draw(st.sampled_from([26, 64]))
     if draw(st.integers(0, 3)) == 0:
         _senet_keys(draw, defaults)
     if shortcut in PROJECTIONS and draw(st.booleans()):
@@ -499,6 +502,9 @@ SPRINKLE: dict[str, list[Any]] = {
     "radix": [2],
     "avd": ["first"],
     "aa": ["blur"],
+    # family: Res2Net (issue 18); shortcut_kernel applies to projection shortcuts only
+    "scale": [2],
+    "shortcut_kernel": [3],
 }
 """Settings that only some blocks use, and values for them."""
 

@@ -194,7 +194,6 @@ def test_odd_children_are_unsupported_not_raw_errors(change, message: str) -> No
     [
         ("nf_resnet50", "stem.conv (ScaledStdConv2d): expected a plain torch.nn.Conv2d"),
         ("resnet50_clip_gap", "stem.conv1 (ConvNormAct): expected a plain torch.nn.Conv2d"),
-        ("res2net50_26w_4s", "layer1.0 (Bottle2neck): not a structure the importer can read"),
     ],
 )
 def test_timm_models_outside_the_language_name_their_module(name: str, message: str) -> None:

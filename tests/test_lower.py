@@ -174,7 +174,7 @@ ENTRY_PROBLEMS: list[tuple[str, str, list[str]]] = [
         BASE + "defaults: {groups: 2}\n"
         "stages: [{depth: 1, width: 16}, {depth: 1, width: 16, block: bottleneck, groups: 4}]\n",
         [
-            "<string>:3:12: defaults.groups: applies only to bottleneck or resnest blocks "
+            "<string>:3:12: defaults.groups: applies only to bottleneck, resnest or res2net blocks "
             "(the blocks that take it from defaults are basic blocks)"
         ],
     ),

@@ -68,7 +68,7 @@ def test_a_changed_block_is_drawn_apart() -> None:
         ),
         (
             "{depth: 2, width: 8, blocks: [{at: 1, groups: 2}]}",
-            "stages[0].blocks[0].groups: applies only to bottleneck or resnest blocks "
+            "stages[0].blocks[0].groups: applies only to bottleneck, resnest or res2net blocks "
             "(stages[0].blocks[0] uses basic blocks)",
         ),
         (

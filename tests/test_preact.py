@@ -369,7 +369,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         "bottleneck_setting_on_preact_basic",
         BASE + "defaults: {block: preact_basic}\nstages: [{depth: 1, width: 16, groups: 2}]\n",
         [
-            "t.yaml:4:32: stages[0].groups: applies only to bottleneck or resnest blocks "
+            "t.yaml:4:32: stages[0].groups: applies only to bottleneck, resnest or res2net blocks "
             "(stages[0] uses preact_basic blocks)"
         ],
     ),
@@ -377,7 +377,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         "bottleneck_setting_in_defaults_every_stage_preact_basic",
         BASE + "defaults: {block: preact_basic, width_per_group: 32}\nstages: [{depth: 1, width: 16}]\n",
         [
-            "t.yaml:3:33: defaults.width_per_group: applies only to bottleneck or resnest blocks "
+            "t.yaml:3:33: defaults.width_per_group: applies only to bottleneck, resnest or res2net blocks "
             "(every stage uses preact_basic blocks)"
         ],
     ),

@@ -89,6 +89,7 @@ def test_enums_for_completion() -> None:
         "sk_bottleneck",
         "regnet",
         "resnest",
+        "res2net",
     ]
     assert enum(defs["Stage"]["properties"]["shortcut"]) == [
         "identity_pad",

@@ -333,6 +333,7 @@ LAYER_LEVEL = (
     "skresnet50",
     "resnest50d",
     "resnetblur50",
+    "res2net50_26w_4s",
 )
 """Presets drawn with everything open: between them every op type any preset uses (a test checks it)."""
 

@@ -132,12 +132,15 @@ has none; the file then defines that class, see :func:`helper_sources`)."""
 
 def _layer_classes() -> dict[str, str]:
     """The classes of :mod:`resnetdsl.layers` as source text, cut from the file (read as text: torch-free)."""
-    text = (Path(__file__).resolve().parent.parent / "layers.py").read_text(encoding="utf-8")
-    return {
-        node.name: ast.get_source_segment(text, node) or ""
-        for node in ast.parse(text).body
-        if isinstance(node, ast.ClassDef)
-    }
+    out: dict[str, str] = {}
+    for module in ("layers.py", "layers_res2net.py"):  # layers_res2net: family Res2Net (issue 18)
+        text = (Path(__file__).resolve().parent.parent / module).read_text(encoding="utf-8")
+        out.update(
+            (node.name, ast.get_source_segment(text, node) or "")
+            for node in ast.parse(text).body
+            if isinstance(node, ast.ClassDef)
+        )
+    return out
 
 
 HELPERS: dict[str, str] = _layer_classes()
@@ -169,3 +172,18 @@ def _split_attention(op: P.SplitAttention, v: Value) -> str:
 
 CONSTRUCTORS[P.BlurPool] = _blur_pool
 CONSTRUCTORS[P.SplitAttention] = _split_attention
+
+
+# --- family: Res2Net (issue 18) ---------------------------------------------------------------------------------
+
+
+def _res2_split(op: P.Res2Split, v: Value) -> str:
+    n = len(op.convs)
+    convs = f"[{_sub(op.convs[0])} for _ in range({n})]"  # the split convs are alike, so are their norms
+    norms = f"[{_sub(op.norms[0])} for _ in range({n})]" if op.norms else "[]"
+    pool = _sub(op.pool) if op.pool is not None else "None"
+    args = f"{convs}, {norms}, {_sub(op.act)}, {pool}, {v('width')}, {v('cumulative')}"
+    return f"Res2Split({args}).attach(self, {op.name!r})"
+
+
+CONSTRUCTORS[P.Res2Split] = _res2_split

@@ -30,6 +30,9 @@ def _split(m: Any, path: str) -> dict[str, Any]:
         raise UnsupportedModel(path, m, "a bias-free conv and an fc2 giving every split its weight are expected")
     if fc1.out_channels != B.split_attn_channels(conv.in_channels, radix):
         raise UnsupportedModel(f"{path}.fc1", fc1, f"hidden width {fc1.out_channels} is not timm's rounding")
+    drop = getattr(m, "drop", None)  # timm's DropBlock inside split attention (after bn0): no spec says it
+    if drop is not None and not isinstance(drop, nn.Identity):
+        raise UnsupportedModel(f"{path}.drop", drop, "a DropBlock inside split attention has no spec")
     s: dict[str, Any] = {"radix": radix, "groups": groups, "_mid": out, "_stride": conv.stride[0]}
     s["_dilation"] = conv.dilation[0]
     norms = [_norm(getattr(m, n, nn.Identity()), f"{path}.{n}") for n in ("bn0", "bn1")]

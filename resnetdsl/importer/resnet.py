@@ -14,9 +14,9 @@ from resnetdsl.importer.resnest import is_split_attention, network_avd, resnest_
 
 def family_block(model: nn.Module, path: str) -> dict[str, Any] | None:
     """The settings of a block of issue 18's families (selective kernel, …), or ``None`` for another block."""
-    from resnetdsl.importer import sk
+    from resnetdsl.importer import res2net, sk
 
-    for reader in (sk.sk_block,):
+    for reader in (sk.sk_block, res2net.res2net_block):  # res2net: family Res2Net (issue 18)
         found = reader(model, path)
         if found is not None:
             return found
@@ -289,7 +289,7 @@ def _hidden_dilations(entries: list[dict[str, Any]], per_stage: list[list[dict[s
     previous stage's): the next stage's first 3×3 does (issue 18: timm's dilated ResNeSt-14)."""
     for i, entry in enumerate(entries[:-1]):
         first = per_stage[i + 1][0]
-        hidden = len(per_stage[i]) == 1 and first["block"] in ("bottleneck", "resnest")
+        hidden = len(per_stage[i]) == 1 and first["block"] in ("bottleneck", "resnest", "res2net")
         if hidden and first.get("_dilation", 1) > entry.get("dilation", 1):
             entry["dilation"] = first["_dilation"]
 

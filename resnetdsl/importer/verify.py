@@ -126,6 +126,8 @@ CHECKS: dict[type, Check | None] = {
     # family: anti-aliasing and split attention (issue 18)
     P.BlurPool: _blur,
     P.SplitAttention: _split,
+    # family: Res2Net (issue 18): its parts are checked where they sit (convs.i, bns.i, pool), not the op
+    P.Res2Split: None,
 }
 """Plan op type → how the model's module at its path is checked; ``None``: the model need not have one there
 (parameter-free modules a model may leave out or write inline). A type missing here is a KeyError."""

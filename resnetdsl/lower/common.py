@@ -47,6 +47,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "aa": "none",
     "radix": None,  # resnest: 2
     "avd": None,  # resnest: last
+    "scale": None,  # res2net: 4 (family: Res2Net, issue 18)
 }
 RESERVED_NAMES = frozenset(
     # public attributes of torch.nn.Module and of the built model: a stage of that name could not be registered

@@ -214,6 +214,7 @@ def block_config(spec: Spec, values: Mapping[str, Any]) -> B.BlockConfig:
         aa=values["aa"] if kind in B.AA_KINDS else "none",
         radix=values["radix"] or SPLIT_RADIX,
         avd=values["avd"] or "last",
+        scale=values["scale"] or 4,  # family: Res2Net (issue 18)
     )
 
 

@@ -24,6 +24,7 @@ from resnetdsl.lower import senet_rules as SR
 from resnetdsl.lower import sk_rules as SK
 from resnetdsl.lower.aa_resnest_rules import RULES as _AA_RESNEST_RULES  # family: issue 18
 from resnetdsl.lower.common import Once, _Issues, scope_words
+from resnetdsl.lower.res2net_rules import RULES as _RES2NET_RULES  # family: Res2Net (issue 18)
 from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings
 from resnetdsl.ops import describe
 from resnetdsl.plan import Op, Plan
@@ -381,6 +382,7 @@ RULES: tuple[Rule, ...] = (
     # family senet (issue 18)
     *SR.RULES,
     *_AA_RESNEST_RULES,  # family: anti-aliasing and split attention (issue 18)
+    *_RES2NET_RULES,  # family: Res2Net (issue 18), and shortcut_kernel's place
 )
 """Every rule of lowering (issues are sorted by their place in the spec afterwards, so the order only matters
 for specs given as mappings, without marks)."""

@@ -25,6 +25,7 @@ from resnetdsl.ops import (  # bit, sk: issue 18 families  # family: anti-aliasi
     sk,
     split,
 )
+from resnetdsl.ops import res2net as _res2net  # family: Res2Net (issue 18)
 from resnetdsl.ops import senet as _senet  # family senet (issue 18)
 from resnetdsl.ops.base import Description, Entry, OpType, Shape, Window, numel
 
@@ -41,7 +42,7 @@ def register(description: Description) -> None:
     DESCRIPTIONS[description.op] = description
 
 
-for _family in (conv, norm, act, pool, attention, shortcut, misc, sk, bit, _senet, antialias, split):
+for _family in (conv, norm, act, pool, attention, shortcut, misc, sk, bit, _senet, antialias, split, _res2net):
     for _description in _family.DESCRIPTIONS:
         register(_description)
 

@@ -210,6 +210,13 @@ class OpType(ABC, Generic[OpT]):
         by path relative to its module."""
         return ()
 
+    def beside(self, op: OpT) -> tuple[Any, ...]:
+        """A composite op whose modules sit beside it on the block under their own names (Res2Net's ``convs.0``,
+        ``bns.0``, ``pool``): those sub-ops, named relative to the block, in registration order; the state_dict
+        listing and the importer's check read them instead of the op, and :meth:`inner_folds` paths start at the
+        block. ``()`` for most ops."""
+        return ()
+
     # --- names -----------------------------------------------------------------------------------------------
 
     def block_mark(self, op: OpT) -> str | None:

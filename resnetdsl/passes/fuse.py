@@ -21,6 +21,8 @@ What folds, and why the rest does not:
 - **a weight-standardised conv** (``conv: std``, BiT's StdConv2d) standardises a fixed weight: in eval mode
   that is a constant, so it becomes a plain Conv2d with the standardised weight (and then takes a following
   batch norm like any conv).
+- **a composite op's own pairs** (fold role ``inner``): a selective kernel's branch conv and norm, Res2Net's split
+  convs and their norms (``convs.i`` → ``bns.i``, beside the split on the block); split attention's stay.
 - **Dropout** and **DropPath** are the identity in eval mode and are removed.
 
 Every plan op type is handled through its fold role (keep, drop, norm, conv: its description in
@@ -102,6 +104,7 @@ class _Fuser(Visitor[_Conv | None]):
         self.model = model
         self.scope: nn.Module = model
         self._pairs: tuple[tuple[str, str], ...] = ()
+        self._beside = False
 
     def block(self, stage: P.Stage, block: P.Block, x: _Conv | None) -> _Conv | None:
         self.scope = self.model.get_submodule(f"{stage.name}.{block.name}")
@@ -115,6 +118,7 @@ class _Fuser(Visitor[_Conv | None]):
         role = description.fold_role(op)
         if role == "inner":
             self._pairs = description.inner_folds(op)
+            self._beside = bool(description.beside(op))  # its paths start at the block (Res2Net, issue 18)
         return _HANDLERS[role](self, op.name, x)
 
     def fork(self, x: _Conv | None) -> tuple[_Conv | None, _Conv | None]:
@@ -141,7 +145,7 @@ class _Fuser(Visitor[_Conv | None]):
 
     def inner(self, name: str, x: _Conv | None) -> _Conv | None:
         """A composite op (a selective kernel, a conv + norm + act): its own convs take their norms; it stays."""
-        module = self.scope.get_submodule(name)
+        module = self.scope if self._beside else self.scope.get_submodule(name)
         for conv_name, norm_name in self._pairs:
             norm = module.get_submodule(norm_name)
             _fold(module.get_submodule(conv_name), norm)  # type: ignore[arg-type]
