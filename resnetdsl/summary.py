@@ -197,13 +197,7 @@ class Summary:
 
 
 def _facts_dict(f: FeatureFacts) -> dict[str, Any]:
-    return {
-        "name": f.name,
-        "channels": f.channels,
-        "reduction": f.reduction,
-        "dilation": f.dilation,
-        "receptive_field": f.receptive_field,
-    }
+    return {k: getattr(f, k) for k in ("name", "channels", "reduction", "dilation", "receptive_field")}
 
 
 def _check_depth(depth: Any) -> None:

@@ -1,7 +1,7 @@
 """What each plan op becomes in the exported source: its constructor expression (:data:`CONSTRUCTORS`, the one
 table of this backend, one emitter per op type; a missing type raises :class:`KeyError`), and the source of the
 helper modules the standalone file defines itself (:data:`HELPERS`: the builder's own classes, copied from
-:mod:`resnetdsl.layers`)."""
+:mod:`resnetdsl.layers`), and what the Python and ONNX exports do with each op field (:data:`OP_FIELDS`)."""
 
 from __future__ import annotations
 
@@ -187,3 +187,104 @@ def _res2_split(op: P.Res2Split, v: Value) -> str:
 
 
 CONSTRUCTORS[P.Res2Split] = _res2_split
+
+
+# --- what the exports do with each op field ------------------------------------------------------------------
+
+CARRIED = "carried"
+"""An argument of the op's module: the Python source writes it, and ONNX traces the module built with it."""
+TRAINING = "training"
+"""Carried in the Python source as an argument; ONNX holds the eval-mode graph, where it does nothing."""
+IMPLIED = "implied"
+"""No argument of the module, in the built model as in the source: the value follows from the others (a tensor's
+size), so there is nothing to carry."""
+INIT = "init"
+"""The starting weights: the source's ``__init__`` sets them as ``build_model`` does; ONNX holds the weights."""
+STRUCTURE = "structure"
+"""Sub-ops of a composite op, each written by its own type's entry."""
+
+
+def _carried(*names: str) -> dict[str, tuple[str, str]]:
+    return {n: (CARRIED, "") for n in names}
+
+
+_BN_MOMENTUM = (TRAINING, "batch norm only: how running statistics update")
+_EVAL_IDENTITY = (TRAINING, "the identity in eval mode")
+
+OP_FIELDS: dict[type, dict[str, tuple[str, str]]] = {
+    P.Conv: {
+        **_carried("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"),
+        "zero_init": (INIT, "the weight starts at zero"),
+        "std_eps": (CARRIED, "StdConv2d's eps (weight standardisation)"),
+    },
+    P.Norm: {
+        **_carried("channels", "eps"),
+        "kind": (CARRIED, "BatchNorm2d, GroupNorm or FrozenBatchNorm2d"),
+        "momentum": _BN_MOMENTUM,
+        "zero_init": (INIT, "γ starts at zero"),
+        "groups": (CARRIED, "group norm only"),
+    },
+    P.NormAct: {
+        **_carried("channels", "eps"),
+        "kind": (CARRIED, "BatchNormAct2d, GroupNormAct, EvoNorm2dS0 or FilterResponseNormTlu2d"),
+        "act": (IMPLIED, "ReLU, the one activation the language gives a norm-act module"),
+        "momentum": _BN_MOMENTUM,
+        "groups": (CARRIED, "group norm and EvoNorm only"),
+    },
+    P.Act: {**_carried("kind", "inplace"), "negative_slope": (CARRIED, "leaky ReLU only")},
+    P.Pool: {
+        **_carried("kind", "kernel_size", "stride", "padding", "ceil_mode"),
+        "count_include_pad": (CARRIED, "average pools only"),
+        "same": (CARRIED, "timm's 'SAME' average pool (AvgPool2dSame)"),
+    },
+    P.GlobalPool: _carried("kind"),
+    P.Flatten: {},
+    P.Dropout: {"p": _EVAL_IDENTITY},
+    P.Linear: _carried("in_features", "out_features", "bias"),
+    P.Identity: {},
+    P.PadShortcut: _carried("in_channels", "out_channels", "stride"),
+    P.SqueezeExcite: _carried("channels", "reduced_channels"),
+    P.EfficientChannelAttn: {
+        "channels": (IMPLIED, "the 1-D conv runs along the channels of any input; channels chose its kernel"),
+        "kernel_size": (CARRIED, ""),
+    },
+    P.DropPath: {"p": _EVAL_IDENTITY},
+    P.ConvNormAct: {
+        "conv": (STRUCTURE, "a Conv"),
+        "norm": (STRUCTURE, "a Norm or none"),
+        "act": (STRUCTURE, "an Act or none"),
+    },
+    P.SelectiveKernel: {
+        **_carried("out_channels", "split_input", "attn_channels"),
+        "in_channels": (IMPLIED, "the paths' convs take it"),
+        "stride": (IMPLIED, "the paths' convs take it"),
+        "paths": (STRUCTURE, "ConvNormAct ops"),
+    },
+    P.ConstantPad: _carried("padding", "value"),
+    P.Cbam: _carried("channels", "reduced_channels", "spatial_kernel"),
+    P.GlobalContext: _carried("channels", "reduced_channels"),
+    P.DropBlock: {
+        "channels": (IMPLIED, "the mask covers any input"),
+        **dict.fromkeys(("p", "block_size", "gamma_scale"), _EVAL_IDENTITY),
+    },
+    P.BlurPool: _carried("channels", "stride", "filter_size"),
+    P.SplitAttention: {
+        **_carried("in_channels", "out_channels", "attn_channels", "radix", "groups", "stride", "dilation", "act"),
+        "norm": (CARRIED, "batch norms or identities"),
+        "negative_slope": (CARRIED, "leaky ReLU only"),
+    },
+    # family: Res2Net (issue 18)
+    P.Res2Split: {
+        "width": (CARRIED, "the split width"),
+        "convs": (STRUCTURE, "the split convs (convs.i)"),
+        "norms": (STRUCTURE, "their norms (bns.i), beside the op on the block"),
+        "act": (STRUCTURE, "the act after each norm"),
+        "pool": (STRUCTURE, "the last split's pool where the block starts its stage"),
+        "cumulative": (CARRIED, "each split adds the previous one's output"),
+    },
+}
+"""Every field of every plan op type (but ``name``, the module's path, which both exporters keep) → what the
+exporters do with it, and a note: :data:`CARRIED`, :data:`TRAINING`, :data:`IMPLIED`, :data:`INIT` or
+:data:`STRUCTURE`. Nothing an op holds is refused today (a value no exporter can write, such as a 'SAME' pool
+with padding, is refused by the builder too); tests walk this table against the plan's op types and check each
+claim on the emitted source and the built module."""

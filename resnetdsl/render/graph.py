@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, format_shape
@@ -35,6 +35,7 @@ from resnetdsl.render.labels import html_label as _html
 from resnetdsl.render.legend import cluster_attrs, frozen_notes, legend_node
 from resnetdsl.render.style import (
     COLLAPSE_OVER,
+    DETAILS,
     FONT,
     INK,
     PRE_ACTIVATION_NOTE,
@@ -44,6 +45,9 @@ from resnetdsl.render.style import (
     SHORTCUT_PORTS,
     SHORTCUT_STYLE,
     STAGE_FILLS,
+    Detail,
+    RankDir,
+    View,
     block_groups,
 )
 from resnetdsl.render.style import op_fill as _fill
@@ -53,21 +57,6 @@ if TYPE_CHECKING:
     import graphviz
 
     from resnetdsl.check import InputSize
-
-Detail = Literal["stage", "block", "layer"]
-RankDir = Literal["TB", "LR"]
-
-DETAILS: tuple[Detail, ...] = ("stage", "block", "layer")
-
-
-class View(NamedTuple):
-    """How a network is drawn: what is open (``detail``), which runs of identical blocks are one ``×N`` node
-    (``collapse``; ``None``: in stages deeper than :data:`COLLAPSE_OVER`) and the direction (``rankdir``)."""
-
-    detail: Detail = "block"
-    collapse: bool | None = None
-    rankdir: RankDir = "TB"
-
 
 _BLOCK_ROLES = ("pre", "main", "shortcut", "post")
 

@@ -3,7 +3,7 @@ identical blocks collapse into one ``×N`` node)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from resnetdsl import plan as P
 from resnetdsl.analyze import BlockInfo, StageInfo
@@ -73,3 +73,20 @@ def block_groups(stage: StageInfo, collapse: bool | None) -> list[tuple[BlockInf
 def op_fill(op: P.Op) -> str:
     """An op's node fill: its description's colour."""
     return describe(op).fill_of(op)  # KeyError: an op type without a description
+
+
+# --- what is drawn -----------------------------------------------------------------------------------------
+
+Detail = Literal["stage", "block", "layer"]
+RankDir = Literal["TB", "LR"]
+
+DETAILS: tuple[Detail, ...] = ("stage", "block", "layer")
+
+
+class View(NamedTuple):
+    """How a network is drawn: what is open (``detail``), which runs of identical blocks are one ``×N`` node
+    (``collapse``; ``None``: in stages deeper than :data:`COLLAPSE_OVER`) and the direction (``rankdir``)."""
+
+    detail: Detail = "block"
+    collapse: bool | None = None
+    rankdir: RankDir = "TB"
