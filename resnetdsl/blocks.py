@@ -81,7 +81,7 @@ class NormActConfig:
         """A norm + activation in one module (timm's ResNetV2 norm layers)."""
         kind = self.norm if self.norm in NORM_ACTS else "batch"  # other kinds: refused by lowering's rules
         groups = self.norm_groups(channels) if kind in GROUPED_NORMS else 1
-        return NormAct(name, channels, kind=kind, groups=groups)  # type: ignore[arg-type]
+        return NormAct(name, channels, kind=kind, groups=groups, act=self.act)  # type: ignore[arg-type]
 
     def norm_groups(self, channels: int) -> int:
         """Groups of a group norm over ``channels`` (need not divide them: lowering checks that)."""
@@ -160,6 +160,8 @@ class BlockConfig:
     """``regnet``: channels per group of the 3×3 conv (``None``: one group)."""
     bottleneck_ratio: float = 1.0
     """``regnet``: inner width over the output width."""
+    linear_out: bool = False
+    """No activation after the add (timm's RegNet Z, issue 19)."""
     # family senet (issue 18)
     shortcut_kernel: int = 1
     """Kernel of a projection shortcut's conv where the block strides or dilates (timm's ``down_kernel_size``)."""
@@ -251,6 +253,9 @@ class BlockOps:
     """Pre-activation: ops on the block input before the main path (a projection shortcut reads their output)."""
     groups: int | None = None
     """Groups of the 3×3 conv where the kind computes them (``regnet``); ``None``: the ``groups`` setting."""
+    shortcut_from_pre: bool | None = None
+    """The shortcut reads ``pre``'s output whatever it is, the identity too (``preact_regnet``); ``None``: a
+    projection does, the identity does not (:func:`shortcut_reads_pre`)."""
 
 
 def _conv(
@@ -668,6 +673,8 @@ def make_block(cfg: BlockConfig, name: str, cin: int, width: int, stride: int, d
     """The plan's block: ``cfg.block``'s ops, the shortcut its policy gives, stochastic depth of rate
     ``drop_path`` where there is an add, module names for ``cfg.layout``."""
     ops = BLOCKS[cfg.block](cfg, cin, width, stride)
+    if cfg.linear_out:  # RegNet Z (issue 19): nothing after the add
+        ops = replace(ops, post=())
     use, sc_ops = shortcut(cfg, cin, ops.out_channels, stride)
     sc_ops = layout_shortcut(cfg, use, sc_ops)
     if use != "none":
@@ -685,7 +692,7 @@ def make_block(cfg: BlockConfig, name: str, cin: int, width: int, stride: int, d
         shortcut_ops=sc_ops,
         post=ops.post,
         pre=ops.pre,
-        shortcut_from_pre=bool(ops.pre) and shortcut_reads_pre(use),
+        shortcut_from_pre=bool(ops.pre) and (shortcut_reads_pre(use) if ops.shortcut_from_pre is None else True),
     )
 
 
@@ -717,6 +724,8 @@ def layout_shortcut(cfg: BlockConfig, use: ShortcutUse, ops: tuple[Op, ...]) -> 
     """Shortcut ops renamed for the layout: timm's ResNetV2 names ``downsample.pool/conv/norm``, timm's RegNet
     ``downsample.conv/bn``, torchvision's RegNet ``proj.0/1``."""
     table = _LAYOUT_SHORTCUT_NAMES.get(cfg.layout)
+    if cfg.layout == "regnet" and not cfg.shortcut_norm:  # timm's RegNet V: a bare conv (after a pool)
+        table = {"projection": {"downsample.0": "downsample"}}
     names = table.get(use) if table is not None else None
     if names is None:
         return ops
@@ -727,7 +736,7 @@ def shortcut(cfg: BlockConfig, cin: int, cout: int, stride: int) -> tuple[Shortc
     """The shortcut a block gets under its stage's policy."""
     changes = stride != 1 or cin != cout
     policy = cfg.shortcut
-    if policy == "none":
+    if policy == "none" or (policy == "identity" and changes):  # identity: timm's RegNet downsample=None
         return "none", ()
     if policy == "projection_all" or (policy == "projection" and changes):
         # timm's downsample_conv: its kernel where the block strides or dilates, 1×1 elsewhere

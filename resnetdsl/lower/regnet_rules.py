@@ -4,7 +4,8 @@ pool, and what the ``regnet`` (timm) and ``tv_regnet`` (torchvision) layouts hav
 
 from __future__ import annotations
 
-from resnetdsl.blocks_regnet import regnet_inner, regnet_se_width
+from resnetdsl import blocks as B
+from resnetdsl.blocks_regnet import REGNET_KINDS, regnet_inner, regnet_se_width
 from resnetdsl.errors import Path
 from resnetdsl.lower.common import _Issues
 from resnetdsl.lower.resolve import Network
@@ -20,7 +21,7 @@ def regnet_widths(net: Network, plan: Plan, issues: _Issues) -> None:
     reported: set[Path] = set()
     for b in net.blocks():
         cfg = b.config
-        if b.kind != "regnet":
+        if b.kind not in REGNET_KINDS:
             continue
         inner = regnet_inner(cfg, b.width)
         origin = b.settings.origin
@@ -73,7 +74,7 @@ def regnet_layouts(net: Network, plan: Plan, issues: _Issues) -> None:
     if layout not in REGNET_LAYOUTS:
         if layout in ("senet", "resnetv2"):
             for b in net.blocks():
-                if b.kind == "regnet":
+                if b.kind in REGNET_KINDS:
                     at = b.settings.origin.get("block", ("layout",))
                     issues.add(at, f"'regnet' blocks have no module names with layout '{layout}'; use layout: regnet")
                     break
@@ -81,7 +82,8 @@ def regnet_layouts(net: Network, plan: Plan, issues: _Issues) -> None:
     whose = _WHOSE[layout]
     reported: set[Path] = set()
     for b in net.blocks():
-        if b.kind != "regnet":
+        tv_preact = layout == "tv_regnet" and b.kind == "preact_regnet"
+        if b.kind not in REGNET_KINDS or tv_preact:
             at = b.settings.origin.get("block", ("layout",))
             if at not in reported:
                 reported.add(at)
@@ -96,16 +98,51 @@ def regnet_layouts(net: Network, plan: Plan, issues: _Issues) -> None:
             )
     if layout != "regnet":
         return
-    for key, plain in (("norm", "batch"), ("act", "relu")):
-        scopes = [("defaults", spec.defaults), ("stem", spec.stem)] + [
-            (("stages", i), st) for i, st in enumerate(spec.stages)
-        ]
-        for where, scope in scopes:
-            value = getattr(scope, key, None)
-            if value is not None and value != plain:
-                path: Path = (*((where,) if isinstance(where, str) else where), key)
-                issues.add(
-                    path,
-                    f"must be '{plain}' with layout 'regnet' (timm's BatchNormAct2d names batch norm + ReLU only; "
-                    f"got '{value}'); use layout: resnet",
-                )
+    scopes = [("defaults", spec.defaults), ("stem", spec.stem)] + [
+        (("stages", i), st) for i, st in enumerate(spec.stages)
+    ]
+    for where, scope in scopes:
+        value = getattr(scope, "norm", None)
+        if value is not None and value not in _TIMM_NORMS:
+            path: Path = (*((where,) if isinstance(where, str) else where), "norm")
+            issues.add(
+                path,
+                f"must be 'batch' or 'group' with layout 'regnet' (timm's BatchNormAct2d and GroupNormAct; got "
+                f"'{value}'); use layout: resnet",
+            )
+
+
+_TIMM_NORMS = ("batch", "group")
+"""The norms timm's RegNet builds as norm-act modules (``regnety_040_sgn``: GroupNormAct)."""
+
+
+def regnet_settings(net: Network, plan: Plan, issues: _Issues) -> None:
+    """What a ``regnet`` block has no place for: ``se_divisor`` (its SE width is a ratio of the input width),
+    ``linear_out`` on pre-activation blocks (nothing follows their add), head.conv_width without a head."""
+    reported: set[Path] = set()
+    for b in net.blocks():
+        origin = b.settings.origin
+        se = b.config.attention == "se"
+        if b.kind in REGNET_KINDS and se and "se_divisor" in origin and origin["se_divisor"] not in reported:
+            at = origin["se_divisor"]
+            reported.add(at)
+            issues.add(
+                at,
+                f"has no effect on {b.kind} blocks (stages[{b.stage}]), whose squeeze-and-excitation width is "
+                "int(round(se_ratio × input width)); remove it",
+                key=True,
+            )
+        if (
+            b.kind in B.PREACT
+            and b.config.linear_out
+            and "linear_out" in origin
+            and origin["linear_out"] not in reported
+        ):
+            at = origin["linear_out"]
+            reported.add(at)
+            issues.add(
+                at,
+                f"has no effect on {b.kind} blocks (stages[{b.stage}]), which have no activation after the add; "
+                "remove it",
+                key=True,
+            )
