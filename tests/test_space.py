@@ -194,8 +194,8 @@ def test_sampling_is_seeded_and_the_same_in_workers(monkeypatch: pytest.MonkeyPa
 
 
 def test_regnet_candidates_are_the_regnet(tmp_path: Path) -> None:
-    """Output stride and receptive field of a RegNet candidate: the stand-in's, corrected for its stem, equal
-    the recurrence over RegNet's own layers (3×3/2 stem; per block 1×1, 3×3 with the stride, 1×1)."""
+    """Output stride and receptive field of a RegNet candidate (a spec with the regnet: key, RegNet's own blocks)
+    equal the recurrence over RegNet's layers (3×3/2 stem; per block 1×1, 3×3 with the stride, 1×1)."""
     from resnetdsl.regnet import RegNetSpec, regnet_widths
 
     space = load_space(REGNET + "budget: [output_stride == 32, rf > 0]\n")

@@ -8,7 +8,7 @@ from resnetdsl import blocks as B
 from resnetdsl.blocks_regnet import REGNET_KINDS, regnet_inner, regnet_se_width
 from resnetdsl.errors import Path
 from resnetdsl.lower.common import _Issues
-from resnetdsl.lower.resolve import Network
+from resnetdsl.lower.resolve import Network, ResolvedBlock
 from resnetdsl.plan import Plan
 
 REGNET_LAYOUTS = ("regnet", "tv_regnet")
@@ -117,32 +117,27 @@ _TIMM_NORMS = ("batch", "group")
 
 
 def regnet_settings(net: Network, plan: Plan, issues: _Issues) -> None:
-    """What a ``regnet`` block has no place for: ``se_divisor`` (its SE width is a ratio of the input width),
-    ``linear_out`` on pre-activation blocks (nothing follows their add), head.conv_width without a head."""
-    reported: set[Path] = set()
-    for b in net.blocks():
-        origin = b.settings.origin
-        se = b.config.attention == "se"
-        if b.kind in REGNET_KINDS and se and "se_divisor" in origin and origin["se_divisor"] not in reported:
-            at = origin["se_divisor"]
-            reported.add(at)
+    """What RegNet's blocks have no place for: ``se_divisor`` (their SE width is a ratio of the input width) and
+    ``linear_out: true`` on pre-activation blocks (nothing follows their add); each an error only where no block
+    it reaches uses it (the other attention kinds are the ``se_divisor`` rule's of :mod:`.rules`)."""
+    from resnetdsl.lower.rules import unused
+
+    def divides(b: ResolvedBlock) -> bool:
+        return b.config.attention == "se" and b.kind not in REGNET_KINDS
+
+    for path, blocks, _ in unused(net, "se_divisor", divides):
+        se = [b for b in blocks if b.config.attention == "se"]
+        if se:
             issues.add(
-                at,
-                f"has no effect on {b.kind} blocks (stages[{b.stage}]), whose squeeze-and-excitation width is "
-                "int(round(se_ratio × input width)); remove it",
+                path,
+                f"has no effect on {se[0].kind} blocks (stages[{se[0].stage}]), whose squeeze-and-excitation width "
+                "is int(round(se_ratio × input width)); remove it",
                 key=True,
             )
-        if (
-            b.kind in B.PREACT
-            and b.config.linear_out
-            and "linear_out" in origin
-            and origin["linear_out"] not in reported
-        ):
-            at = origin["linear_out"]
-            reported.add(at)
-            issues.add(
-                at,
-                f"has no effect on {b.kind} blocks (stages[{b.stage}]), which have no activation after the add; "
-                "remove it",
-                key=True,
-            )
+    for path, blocks, _ in unused(net, "linear_out", lambda b: b.kind not in B.PREACT or not b.config.linear_out):
+        issues.add(
+            path,
+            f"has no effect on {blocks[0].kind} blocks (stages[{blocks[0].stage}]), which have no activation after "
+            "the add; remove it",
+            key=True,
+        )
