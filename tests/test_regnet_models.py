@@ -377,13 +377,15 @@ def _exported(plan: Any) -> Any:
 
 
 def _pre_norms(plan: Any) -> int:
-    """Plain norms that follow no conv (a pre-activation block's first norm, its norm after the SE: outside
-    layout regnet, whose norm-act modules the count leaves out)."""
+    """Plain norms that follow no conv (a pre-activation block's first norm but the first block's, its norm after
+    the SE: outside layout regnet, whose norm-act modules the count leaves out)."""
     import itertools
 
     from resnetdsl.plan import Conv, Norm
 
-    pairs = [p for _, block in plan.blocks() for p in itertools.pairwise((None, *block.pre, *block.main))]
+    blocks = [block for _, block in plan.blocks()]
+    starts = [plan.stem[-1]] + [None] * (len(blocks) - 1)  # the first block's input is the stem conv's output
+    pairs = [p for start, b in zip(starts, blocks, strict=True) for p in itertools.pairwise((start, *b.pre, *b.main))]
     return sum(isinstance(b, Norm) and not isinstance(a, Conv) for a, b in pairs)
 
 
