@@ -309,7 +309,7 @@ def spec_data(
     return out
 
 
-# --- a document with a generator key (what phase 2's loader does before lowering) --------------------------
+# --- a design space's document with a generator key --------------------------------------------------------
 
 GENERATORS: dict[str, type[RegNetSpec] | type[AnyNetSpec]] = {"regnet": RegNetSpec, "anynet": AnyNetSpec}
 """Top-level keys that generate the stages."""

@@ -168,19 +168,20 @@ NUMERIC = [
     ("timm", "regnety_002"),
     ("torchvision", "regnet_y_400mf"),
     ("timm", "regnetz_005"),  # linear output, no shortcut where the shape changes, the final 1×1 conv
-    ("timm", "regnetv_064"),  # pre-activation, SiLU, average-pool shortcuts without a norm
-    ("timm", "sgn_small"),  # regnety_040_sgn's blocks (GroupNormAct + SiLU) on a small ramp
+    ("timm", "regnetv_064/small"),  # pre-activation, SiLU, average-pool shortcuts without a norm
+    ("timm", "regnety_040_sgn/small"),  # GroupNormAct + SiLU
 ]
-_SMALL_SGN = {"w0": 32, "wa": 30.0, "wm": 2.0, "depth": 6, "group_size": 16}
+_SMALL = {"w0": 32, "wa": 30.0, "wm": 2.0, "depth": 6, "group_size": 16}
+"""A short ramp of four stages: ``NAME/small`` is timm's config ``NAME`` with these numbers (its blocks, fewer)."""
 
 
 def _reference(lib: str, name: str) -> Any:
     if lib == "torchvision":
         return getattr(torchvision.models, name)()
-    if name == "sgn_small":
+    if name.endswith("/small"):
         from dataclasses import replace
 
-        return timm_regnet.RegNet(replace(timm_regnet.model_cfgs["regnety_040_sgn"], **_SMALL_SGN))
+        return timm_regnet.RegNet(replace(timm_regnet.model_cfgs[name.removesuffix("/small")], **_SMALL))
     return timm.create_model(name)
 
 
@@ -203,7 +204,7 @@ def references() -> dict[str, Any]:
 
 def _specs(name: str, ref: Any) -> list[Any]:
     """The spec of the preset (or of the regnet: key with timm's settings) and the imported one."""
-    if name == "sgn_small":
+    if name.endswith("/small"):
         return [spec_from_model(ref)]
     return [load_spec(timm_data(name) if name in VARIANTS else name), spec_from_model(ref)]
 
