@@ -223,16 +223,20 @@ def test_outputs_equal_at_64px(lib: str, name: str, references: dict[str, Any]) 
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("name", ["regnety_002", "regnetz_005", "regnetv_040"])
+@pytest.mark.parametrize("name", ["regnety_002", "regnetz_005", "regnetv_040", "regnety_040_sgn/small"])
 def test_summary_macs_are_the_flop_counters(name: str) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
-    data: Any = timm_data(name) if name in VARIANTS else name
-    spec = load_spec(data, overrides={"input.size": [64, 64]})
+    if name.endswith("/small"):  # the spec read from timm's model (on the meta device), at 224 px
+        with torch.device("meta"):
+            spec, side = spec_from_model(_reference("timm", name)), 224
+    else:
+        data: Any = timm_data(name) if name in VARIANTS else name
+        spec, side = load_spec(data, overrides={"input.size": [64, 64]}), 64
     model = build_model(spec).eval()
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
-        model(torch.zeros(1, 3, 64, 64))
+        model(torch.zeros(1, 3, side, side))
     s = summarize(spec)
     assert s.macs == counter.get_total_flops() // 2
     assert s.params == sum(p.numel() for p in model.parameters())
