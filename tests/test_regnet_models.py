@@ -109,33 +109,29 @@ def test_torchvision_keys_and_shapes(name: str) -> None:
     _same_keys(ref, load_spec(_data(torchvision_spec(name), "tv_regnet", name)), build=False)
 
 
+IMPORTED = {
+    "regnetv_040": ("preact_regnet", None, "silu", None, None, None, None),
+    "regnetv_064": ("preact_regnet", None, "silu", "avgpool_projection", None, None, None),
+    "regnety_040_sgn": ("regnet", "group", "silu", None, None, None, None),
+    "regnetz_005": ("regnet", None, "silu", "identity", True, 4.0, 1024),
+    "regnetz_040": ("regnet", None, "silu", "identity", True, 4.0, None),
+    "regnetz_040_h": ("regnet", None, "silu", "identity", True, 4.0, 1536),
+}
+"""What ``resnetdsl import`` reads from each of timm's variants: block, norm, act, shortcut, linear_out,
+bottleneck_ratio (the defaults) and head.conv_width."""
+
+
 @pytest.mark.parametrize("name", TIMM)
 def test_timm_keys_and_shapes(name: str) -> None:
     ref = _meta_model("timm", name)
-    _same_keys(ref, spec_from_model(ref), build=True)
+    imported = spec_from_model(ref)
+    _same_keys(ref, imported, build=True)
     _same_keys(ref, load_spec(timm_data(name)), build=False)
-
-
-def test_the_variants_import_with_their_settings() -> None:
-    """What ``resnetdsl import`` reads from each of timm's variants (the defaults and the head's conv)."""
-    got = {}
-    for name in VARIANTS:
-        spec = spec_from_model(_meta_model("timm", name))
-        d = spec.defaults
-        head = spec.head
+    if name in VARIANTS:
+        d, head = imported.defaults, imported.head
         assert head != "none"
-        got[name] = (d.block, d.norm, d.act, d.shortcut, d.linear_out, d.bottleneck_ratio, head.conv_width)
-    assert got == {
-        "regnetv_040": ("preact_regnet", None, "silu", None, None, None, None),
-        "regnetv_064": ("preact_regnet", None, "silu", "avgpool_projection", None, None, None),
-        "regnety_040_sgn": ("regnet", "group", "silu", None, None, None, None),
-        "regnetz_005": ("regnet", None, "silu", "identity", True, 4.0, 1024),
-        "regnetz_040": ("regnet", None, "silu", "identity", True, 4.0, None),
-        "regnetz_040_h": ("regnet", None, "silu", "identity", True, 4.0, 1536),
-    }
-    res = run_cli("import", "timm:regnetz_005")
-    assert res.returncode == 0, res.stderr
-    assert "linear_out: true" in res.stdout and "conv_width: 1024" in res.stdout and "shortcut: identity" in res.stdout
+        got = (d.block, d.norm, d.act, d.shortcut, d.linear_out, d.bottleneck_ratio, head.conv_width)
+        assert got == IMPORTED[name]
 
 
 def test_a_model_the_importer_cannot_read_is_refused() -> None:
@@ -223,7 +219,7 @@ def test_outputs_equal_at_64px(lib: str, name: str, references: dict[str, Any]) 
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("name", ["regnety_002", "regnetz_005", "regnetv_040", "regnety_040_sgn/small"])
+@pytest.mark.parametrize("name", ["regnety_002", "regnetz_005", "regnetv_040/small", "regnety_040_sgn/small"])
 def test_summary_macs_are_the_flop_counters(name: str) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -358,6 +354,9 @@ def test_import_reads_both_libraries() -> None:
     res = run_cli("import", "tv:regnet_y_400mf")
     assert res.returncode == 0, res.stderr
     assert "layout: tv_regnet" in res.stdout and "block: regnet" in res.stdout and "se_ratio: 0.25" in res.stdout
+    res = run_cli("import", "timm:regnetz_005")  # timm's variants too
+    assert res.returncode == 0, res.stderr
+    assert "linear_out: true" in res.stdout and "conv_width: 1024" in res.stdout and "shortcut: identity" in res.stdout
     spec = spec_from_model(model_from_ref("timm:regnetx_002"))
     assert (spec.layout, spec.defaults.block, [s.width for s in spec.stages]) == (
         "regnet",
