@@ -3,7 +3,9 @@
 1×1 (w_in → w_b) → BN → ReLU → 3×3 (w_b / group_width groups, the stride) → BN → ReLU → [SE] → 1×1 (→ w) → BN;
 ReLU after the add. The inner width is ``int(round(w · bottleneck_ratio))``; Y's squeeze-and-excitation acts on
 the inner width and reduces it to ``int(round(se_ratio · w_in))``, ``w_in`` the block's *input* width (pycls's
-``w_se``, torchvision's ``width_se_out``, timm's ``se_channels``: not a ratio of the channels it acts on).
+``w_se``, torchvision's ``width_se_out``, timm's ``se_channels``: not a ratio of the channels it acts on), its
+activation the block's own (timm's RegNet V, Z and SGN: SiLU). timm's pre-activation block (RegNet V) is
+:func:`preact_regnet`.
 Registered in :data:`resnetdsl.blocks.BLOCK_KINDS` when :mod:`resnetdsl.blocks` is imported.
 """
 

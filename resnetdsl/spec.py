@@ -213,7 +213,8 @@ class BlockSettings(NormActSettings):
     se_ratio: Annotated[float, Strict()] | None = Field(None, gt=0.0, le=1.0)
     """`se` only: reduced width = the block's output channels × this, rounded to a multiple of `se_divisor`
     (timm's make_divisible: nearest multiple, at least one divisor); in a `regnet` block the block's input
-    channels × this, rounded (RegNet Y: 0.25; `se_divisor` does not apply). Default: 0.0625 (1/16)."""
+    channels × this, rounded (RegNet Y: 0.25; `se_divisor` does not apply), its activation the block's `act`
+    (timm's and torchvision's RegNets). Default: 0.0625 (1/16)."""
     se_divisor: Int | None = Field(None, ge=1, le=4096)
     """`se` only: the reduced width is a multiple of this. Default: 8."""
     eca_kernel: Int | None = Field(None, ge=1, le=255)
