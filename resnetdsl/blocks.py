@@ -305,6 +305,8 @@ def make_block(cfg: BlockConfig, name: str, cin: int, width: int, stride: int, d
     """The plan's block: ``cfg.block``'s ops, the shortcut its policy gives, stochastic depth of rate
     ``drop_path`` where there is an add, module names for ``cfg.layout``."""
     ops = BLOCKS[cfg.block](cfg, cin, width, stride)
+    if cfg.linear_out:  # RegNet Z (issue 19): nothing after the add
+        ops = replace(ops, post=())
     use, sc_ops = shortcut(cfg, cin, ops.out_channels, stride)
     sc_ops = layout_shortcut(cfg, use, sc_ops)
     if use != "none":
@@ -322,7 +324,7 @@ def make_block(cfg: BlockConfig, name: str, cin: int, width: int, stride: int, d
         shortcut_ops=sc_ops,
         post=ops.post,
         pre=ops.pre,
-        shortcut_from_pre=bool(ops.pre) and shortcut_reads_pre(use),
+        shortcut_from_pre=bool(ops.pre) and (shortcut_reads_pre(use) if ops.shortcut_from_pre is None else True),
     )
 
 
@@ -354,6 +356,8 @@ def layout_shortcut(cfg: BlockConfig, use: ShortcutUse, ops: tuple[Op, ...]) -> 
     """Shortcut ops renamed for the layout: timm's ResNetV2 names ``downsample.pool/conv/norm``, timm's RegNet
     ``downsample.conv/bn``, torchvision's RegNet ``proj.0/1``."""
     table = _LAYOUT_SHORTCUT_NAMES.get(cfg.layout)
+    if cfg.layout == "regnet" and not cfg.shortcut_norm:  # timm's RegNet V: a bare conv (after a pool)
+        table = {"projection": {"downsample.0": "downsample"}}
     names = table.get(use) if table is not None else None
     if names is None:
         return ops
@@ -364,7 +368,7 @@ def shortcut(cfg: BlockConfig, cin: int, cout: int, stride: int) -> tuple[Shortc
     """The shortcut a block gets under its stage's policy."""
     changes = stride != 1 or cin != cout
     policy = cfg.shortcut
-    if policy == "none":
+    if policy == "none" or (policy == "identity" and changes):  # identity: timm's RegNet downsample=None
         return "none", ()
     if policy == "projection_all" or (policy == "projection" and changes):
         # timm's downsample_conv: its kernel where the block strides or dilates, 1×1 elsewhere

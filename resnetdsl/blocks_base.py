@@ -69,7 +69,7 @@ class NormActConfig:
         """A norm + activation in one module (timm's ResNetV2 norm layers)."""
         kind = self.norm if self.norm in NORM_ACTS else "batch"  # other kinds: refused by lowering's rules
         groups = self.norm_groups(channels) if kind in GROUPED_NORMS else 1
-        return NormAct(name, channels, kind=kind, groups=groups)  # type: ignore[arg-type]
+        return NormAct(name, channels, kind=kind, groups=groups, act=self.act)  # type: ignore[arg-type]
 
     def norm_groups(self, channels: int) -> int:
         """Groups of a group norm over ``channels`` (need not divide them: lowering checks that)."""
@@ -148,6 +148,8 @@ class BlockConfig:
     """``regnet``: channels per group of the 3×3 conv (``None``: one group)."""
     bottleneck_ratio: float = 1.0
     """``regnet``: inner width over the output width."""
+    linear_out: bool = False
+    """No activation after the add (timm's RegNet Z, issue 19)."""
     # family senet (issue 18)
     shortcut_kernel: int = 1
     """Kernel of a projection shortcut's conv where the block strides or dilates (timm's ``down_kernel_size``)."""
@@ -247,6 +249,9 @@ class BlockOps:
     """Pre-activation: ops on the block input before the main path (a projection shortcut reads their output)."""
     groups: int | None = None
     """Groups of the 3×3 conv where the kind computes them (``regnet``); ``None``: the ``groups`` setting."""
+    shortcut_from_pre: bool | None = None
+    """The shortcut reads ``pre``'s output whatever it is, the identity too (``preact_regnet``); ``None``: a
+    projection does, the identity does not (:func:`shortcut_reads_pre`)."""
 
 
 def _conv(

@@ -87,13 +87,14 @@ def _norm(op: P.Norm) -> nn.Module:
 
 
 def _norm_act(op: P.NormAct) -> nn.Module:
+    act = ACTIVATIONS[op.act].torch
     if op.kind == "group":
-        return GroupNormAct(op.channels, op.groups, eps=op.eps)
+        return GroupNormAct(op.channels, op.groups, eps=op.eps, act=act)
     if op.kind == "evonorm_s0":
         return EvoNorm2dS0(op.channels, op.groups, eps=op.eps)
     if op.kind == "frn":
         return FilterResponseNormTlu2d(op.channels, eps=op.eps)
-    return BatchNormAct2d(op.channels, eps=op.eps, momentum=op.momentum)
+    return BatchNormAct2d(op.channels, eps=op.eps, momentum=op.momentum, act=act)
 
 
 def _act(op: P.Act) -> nn.Module:
@@ -133,7 +134,7 @@ FACTORIES: dict[type, Callable[[Any], nn.Module]] = {
     P.Linear: lambda op: nn.Linear(op.in_features, op.out_features, bias=op.bias),
     P.Identity: lambda op: nn.Identity(),
     P.PadShortcut: lambda op: PadShortcut(op.in_channels, op.out_channels, op.stride),
-    P.SqueezeExcite: lambda op: SqueezeExcite(op.channels, op.reduced_channels),
+    P.SqueezeExcite: lambda op: SqueezeExcite(op.channels, op.reduced_channels, ACTIVATIONS[op.act].torch),
     P.EfficientChannelAttn: lambda op: EfficientChannelAttn(op.kernel_size),
     P.DropPath: lambda op: DropPath(op.p),
     # selective kernels (issue 18, SK family)

@@ -61,9 +61,9 @@ class BatchNormAct2d(nn.BatchNorm2d):
     """BatchNorm then its activation in one module (timm's ``BatchNormAct2d``: the norm's state sits under the
     module's own name, ``norm1.weight``; the activation is the parameter-free child ``act``)."""
 
-    def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1) -> None:
+    def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1, act: str = "ReLU") -> None:
         super().__init__(num_features, eps=eps, momentum=momentum)
-        self.act = nn.ReLU(inplace=True)
+        self.act: nn.Module = nn.GELU() if act == "GELU" else getattr(nn, act)(inplace=True)  # a torch class name
 
     def forward(self, x: Tensor) -> Tensor:
         # BatchNorm2d's forward for running statistics and a fixed momentum, written out: TorchScript cannot
@@ -114,12 +114,12 @@ class AvgPool2dSame(nn.AvgPool2d):
 
 class SqueezeExcite(nn.Module):
     """Squeeze-and-excitation with timm's module names (``fc1``, ``act``, ``fc2``, ``gate``):
-    ``x * sigmoid(fc2(relu(fc1(mean(x)))))``."""
+    ``x * sigmoid(fc2(relu(fc1(mean(x)))))``; ``act`` names another activation's torch class."""
 
-    def __init__(self, channels: int, reduced_channels: int) -> None:
+    def __init__(self, channels: int, reduced_channels: int, act: str = "ReLU") -> None:
         super().__init__()
         self.fc1 = nn.Conv2d(channels, reduced_channels, 1, bias=True)
-        self.act = nn.ReLU(inplace=True)
+        self.act: nn.Module = nn.GELU() if act == "GELU" else getattr(nn, act)(inplace=True)  # a torch class name
         self.fc2 = nn.Conv2d(reduced_channels, channels, 1, bias=True)
         self.gate = nn.Sigmoid()
 
@@ -254,13 +254,13 @@ class StdConv2d(nn.Conv2d):
 
 
 class GroupNormAct(nn.GroupNorm):
-    """Group norm then ReLU in one module (timm's ``GroupNormAct``: weight and bias under the module's own name,
-    the parameter-free children ``drop`` and ``act``)."""
+    """Group norm then ReLU (or ``act``, a torch class name) in one module (timm's ``GroupNormAct``: weight and
+    bias under the module's own name, the parameter-free children ``drop`` and ``act``)."""
 
-    def __init__(self, num_channels: int, num_groups: int = 32, *, eps: float = 1e-5) -> None:
+    def __init__(self, num_channels: int, num_groups: int = 32, *, eps: float = 1e-5, act: str = "ReLU") -> None:
         super().__init__(num_groups, num_channels, eps=eps)
         self.drop = nn.Identity()
-        self.act = nn.ReLU(inplace=True)
+        self.act: nn.Module = nn.GELU() if act == "GELU" else getattr(nn, act)(inplace=True)  # a torch class name
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)

@@ -61,7 +61,9 @@ class NormAct:
     """``batch``: timm's BatchNormAct2d; ``group``: GroupNormAct (group norm, then ReLU); ``evonorm_s0``:
     EvoNorm2dS0 (``x·σ(v·x) / group_std(x) · γ + β``); ``frn``: FilterResponseNormTlu2d (``max(x /
     rms_hw(x) · γ + β, τ)``). The last two have their nonlinearity built in."""
-    act: Literal["relu"] = "relu"
+    act: ActKind = "relu"
+    """``batch`` and ``group``: the activation after the norm (timm's ``act_layer``; RegNet's variants use
+    ``silu``)."""
     eps: float = 1e-5
     momentum: float = 0.1
     """``batch`` only."""
@@ -146,6 +148,8 @@ class SqueezeExcite:
     name: str
     channels: int
     reduced_channels: int
+    act: ActKind = "relu"
+    """The activation between ``fc1`` and ``fc2`` (timm's ``act_layer``: a RegNet block's own)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,17 +19,16 @@ pycls's own code uses numpy float64, which differs on exact ties: w0 = 200, wm =
 For ``bottleneck_ratio`` ≠ 1 the ``pycls`` rule is the one timm computes (pycls's later code rounds to the
 least common multiple of g and b instead); RegNetX/Y use 1.
 
-The blocks (what phase 2 adds to the language; see :data:`PHASE_2`): RegNet X: 1×1 (w_in → w_b) → 3×3
-grouped (w_b / g groups, the stride) → 1×1 (→ w), BN + ReLU after the first two, BN after the last, ReLU after
-the add; a 1×1/s conv + BN projection where the shape changes. Y adds squeeze-and-excitation after the 3×3's
-ReLU, on w_b channels, reduced to ``int(round(se_ratio · w_in))`` (torchvision and timm alike), w_in the
-block's *input* width. Stem: one 3×3/2 conv of 32 + BN + ReLU, no pool; head: average pool + linear.
+The blocks: RegNet X: 1×1 (w_in → w_b) → 3×3 grouped (w_b / g groups, the stride) → 1×1 (→ w), BN + ReLU
+after the first two, BN after the last, ReLU after the add; a 1×1/s conv + BN projection where the shape
+changes. Y adds squeeze-and-excitation after the 3×3's ReLU, on w_b channels, reduced to
+``int(round(se_ratio · w_in))`` (torchvision and timm alike), w_in the block's *input* width. Stem: one 3×3/2
+conv of 32 + BN + ReLU, no pool; head: average pool + linear.
 
 In a spec, the ``regnet:`` key (a :class:`RegNetSpec`) is expanded by the loader into a ``simple`` stem and
-stages of RegNet's own ``regnet`` block kind (:mod:`resnetdsl.regnet_key`), so that every command works on it and
-``show`` prints the generated stages. The design-space search still expresses the stages with the bottleneck
-block (:func:`stand_in_stages`): the same tensors, parameters, MACs and activations (checked against
-torchvision's and timm's models and pycls's published table), other module names.
+stages of RegNet's own ``regnet`` block kind (:mod:`resnetdsl.regnet_key`, :func:`generated`), so that every
+command works on it and ``show`` prints the generated stages; the design-space search samples such specs
+(:func:`expand`, :func:`spec_data`) and checks each through the one checking path.
 """
 
 from __future__ import annotations
@@ -51,15 +50,6 @@ WIDTH_QUANTUM = 8
 """Block widths are multiples of this (pycls's ``q``, torchvision's ``QUANT``)."""
 STAGE_STRIDE = 2
 STEM_WIDTH = 32
-
-PHASE_2 = (
-    "timm's variants: pre-activation regnetv_* (PreBottleneck, final act), regnety_040_sgn (GroupNormAct, SiLU), "
-    "regnetz_* (linear_out, no shortcut projection, bottleneck_ratio 4, a final 1×1 conv of num_features); the "
-    "importer refuses them",
-    "design spaces sample the stand-in (stand_in_spec), not the regnet: key with RegNet's own block kind",
-)
-"""What is left of RegNet after phase 2 (the ``regnet:`` key, :mod:`resnetdsl.regnet_key`; the ``regnet`` block
-kind, :mod:`resnetdsl.blocks_regnet`; the ``simple`` stem; the ``regnet`` and ``tv_regnet`` layouts)."""
 
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]
@@ -279,89 +269,29 @@ def se_width(se_ratio: float, width_in: int) -> int:
     return round(se_ratio * width_in)
 
 
-def regnet_stages(r: RegNetSpec | AnyNetSpec) -> list[dict[str, Any]]:
-    """Ordinary ``stages`` entries of a RegNet (or AnyNet): depth, width, stride 2 and the block settings, in
-    today's language (:func:`stand_in_stages`; phase 2 gives them RegNet's own block kind).
-
-    Raises:
-        ValueError: a stage the rule makes empty, or one today's bottleneck cannot express (the message says
-            why).
-    """
-    stages = regnet_widths(r).stages if isinstance(r, RegNetSpec) else anynet_stages(r)
-    return stand_in_stages(stages, r.stem_width, r.se_ratio)
-
-
-# --- today's bottleneck block as RegNet's (phase 1) --------------------------------------------------------
-
-
-def bottleneck_settings(width: int, inner: int, groups: int) -> dict[str, int]:
-    """Settings of today's bottleneck block whose 3×3 has ``inner`` channels in ``groups`` groups and whose
-    output has ``width`` channels: ``{width, expansion, groups, width_per_group}`` with the base width a divisor
-    of ``width`` (itself where possible: expansion 1), int(base × width_per_group / 64) × groups = inner.
-
-    Raises:
-        ValueError: no such settings (``inner`` not a multiple of ``groups``, or no expansion up to 64 fits).
-    """
-    if groups < 1 or inner % groups:
-        raise ValueError(f"{groups} groups do not divide the bottleneck width {inner}")
-    per_group = inner // groups
-    for expansion in range(1, 65):
-        if width % expansion:
-            continue
-        base = width // expansion
-        wpg = -(-64 * per_group // base)
-        if wpg <= 65536 and int(base * (wpg / 64.0)) == per_group:  # blocks.bottleneck_mid's arithmetic
-            return {"width": base, "expansion": expansion, "groups": groups, "width_per_group": wpg}
-    raise ValueError(
-        f"today's bottleneck block cannot make {inner} inner channels in {groups} groups with {width} outputs "
-        "(RegNet's own block kind comes with the regnet: key)"
-    )
+def generated(
+    stages: Sequence[RegNetStage], stem_width: int, se_ratio: float, shared_ratio: float | None
+) -> dict[str, Any]:
+    """The ``stem``, ``defaults`` and ``stages`` (plain data) that build ``stages`` of RegNet's own block kind:
+    the ``simple`` stem, ``block: regnet`` (with ``attention: se`` and ``se_ratio`` for RegNet Y) and one entry
+    per stage, ``{depth, width, stride, group_width}``, with its ``bottleneck_ratio`` unless ``shared_ratio``
+    (written once in the defaults where it is not 1) holds for all of them."""
+    defaults: dict[str, Any] = {"block": "regnet"}
+    if shared_ratio is not None and shared_ratio != 1:
+        defaults["bottleneck_ratio"] = shared_ratio
+    if se_ratio > 0:
+        defaults.update(attention="se", se_ratio=se_ratio)
+    entries = []
+    for st in stages:
+        entry: dict[str, Any] = {"depth": st.depth, "width": st.width, "stride": st.stride}
+        entry["group_width"] = st.group_width
+        if shared_ratio is None and st.bottleneck_ratio != 1:
+            entry["bottleneck_ratio"] = st.bottleneck_ratio
+        entries.append(entry)
+    return {"stem": {"kind": "simple", "width": stem_width}, "defaults": defaults, "stages": entries}
 
 
-def stand_in_stages(stages: Sequence[RegNetStage], stem_width: int, se_ratio: float) -> list[dict[str, Any]]:
-    """``stages`` entries that build RegNet's blocks from today's bottleneck: the same convs, norms and
-    parameters (the SE module sits after the last norm instead of after the 3×3, on as many channels when the
-    bottleneck ratio is 1), other module names. Each sets its own block settings.
-
-    Raises:
-        ValueError: a stage today's block cannot express (see :func:`bottleneck_settings`), or SE with a
-            bottleneck ratio other than 1.
-    """
-    out: list[dict[str, Any]] = []
-    w_in = stem_width
-    for i, st in enumerate(stages):
-        entry: dict[str, Any] = {"depth": st.depth, "stride": st.stride}
-        entry.update(bottleneck_settings(st.width, st.bottleneck_width, st.groups))
-        entry.update(block="bottleneck", stride_on="3x3", shortcut="projection")
-        if se_ratio > 0:
-            if st.bottleneck_width != st.width:
-                raise ValueError(
-                    f"stage {i}: squeeze-and-excitation on a bottleneck of {st.bottleneck_width} channels inside "
-                    f"{st.width} outputs needs RegNet's own block kind (today's SE acts on the output)"
-                )
-            entry.update(attention="se", se_divisor=1, se_ratio=_se_ratio(se_ratio, st.width, st.width))
-            first = _se_ratio(se_ratio, w_in, st.width)
-            if first != entry["se_ratio"]:
-                entry["blocks"] = [{"at": 0, "se_ratio": first}]
-        out.append(entry)
-        w_in = st.width
-    return out
-
-
-def _se_ratio(se_ratio: float, width_in: int, channels: int) -> float:
-    """Today's ``se_ratio`` (over the SE's ``channels``, ``se_divisor: 1``) that gives RegNet's reduced width."""
-    reduced = se_width(se_ratio, width_in)
-    if not 1 <= reduced <= channels:
-        raise ValueError(f"se_ratio {se_ratio} of {width_in} input channels gives {reduced} SE channels")
-    return reduced / channels
-
-
-def stand_in_size(size: int) -> int:
-    """Input side of the stand-in whose stride-1 stem gives what RegNet's 3×3/2 stem gives for ``size``."""
-    return -(-size // STAGE_STRIDE)
-
-
-def stand_in_spec(
+def spec_data(
     r: RegNetSpec | AnyNetSpec,
     *,
     name: str = "regnet",
@@ -369,50 +299,27 @@ def stand_in_spec(
     in_channels: int = 3,
     num_classes: int = 1000,
 ) -> dict[str, Any]:
-    """A whole spec (plain data) of today's language with the RegNet's stages and head, and its stem stood in
-    for: a 3×3/1 conv of the stem width on an input half as large, which gives the very map RegNet's 3×3/2 stem
-    gives for ``input_size`` with the same parameters, MACs and activations. Parameters, MACs and activations
-    of the whole network are the RegNet's; its receptive fields and strides are the RegNet's halved (after
-    the stem), see :func:`true_reduction`, :func:`true_receptive_field`.
+    """A whole spec (plain data) of the RegNet or AnyNet in the language: the ``regnet:`` key itself for a
+    RegNet (the loader expands it, :mod:`resnetdsl.regnet_key`), the stem, ``regnet`` blocks and stages for an
+    AnyNet; an average pool and a linear head.
 
     Raises:
-        ValueError: as :func:`regnet_stages`.
+        ValueError: an AnyNet stage whose bottleneck width comes out 0.
     """
-    h, w = input_size
-    return {
-        "name": name,
-        "description": "RegNet stand-in: today's bottleneck blocks; the 3x3/2 stem as a 3x3/1 stem on a "
-        f"{stand_in_size(h)}x{stand_in_size(w)} input (params, MACs, activations as at {h}x{w})",
-        "input": {"channels": in_channels, "size": [stand_in_size(h), stand_in_size(w)]},
-        "stem": {"kind": "conv3", "width": r.stem_width, "pool": "none"},
-        "stages": regnet_stages(r),
-        "head": {"pool": "avg", "num_classes": num_classes},
-    }
+    out: dict[str, Any] = {"name": name, "input": {"channels": in_channels, "size": list(input_size)}}
+    if isinstance(r, RegNetSpec):
+        out["regnet"] = r.model_dump(exclude_defaults=True)
+    else:
+        out.update(generated(anynet_stages(r), r.stem_width, r.se_ratio, None))
+    out["head"] = {"pool": "avg", "num_classes": num_classes}
+    return out
 
 
-def true_reduction(stand_in: int) -> int:
-    """The RegNet's reduction (output stride) where its stand-in's is ``stand_in``."""
-    return STAGE_STRIDE * stand_in
-
-
-def true_receptive_field(stand_in: int | None) -> int | None:
-    """The RegNet's receptive field where its stand-in's is ``stand_in``: every window after the stem spans
-    twice the input pixels (r = 3 + 2·(r' − 3)); ``None`` (global) stays global."""
-    return None if stand_in is None else 2 * stand_in - 3
-
-
-def true_input_elements(stand_in_shape: tuple[int, int, int], input_size: tuple[int, int]) -> int:
-    """Elements one sample of the RegNet's input has beyond the stand-in's (the stem's conv saves its input for
-    backward: add these × batch × bytes to the stand-in's training memory)."""
-    c, h, w = stand_in_shape
-    return c * (input_size[0] * input_size[1] - h * w)
-
-
-# --- a document with a generator key (what phase 2's loader does before lowering) --------------------------
+# --- a design space's document with a generator key --------------------------------------------------------
 
 GENERATORS: dict[str, type[RegNetSpec] | type[AnyNetSpec]] = {"regnet": RegNetSpec, "anynet": AnyNetSpec}
 """Top-level keys that generate the stages."""
-_BESIDE = ("name", "description", "input", "head")
+_BESIDE = ("name", "description", "input", "layout", "head")
 """Keys a generator document may hold besides the generator (the rest is the generator's)."""
 
 
@@ -422,8 +329,8 @@ def generator_of(data: Mapping[str, Any]) -> str | None:
 
 
 def expand(data: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[int, int]]:
-    """A document with ``regnet:`` (or ``anynet:``) and optionally ``name``, ``description``, ``input`` and
-    ``head`` → the stand-in spec's data (:func:`stand_in_spec`) and the input size (H, W) the figures are for.
+    """A document with ``regnet:`` (or ``anynet:``) and optionally ``name``, ``description``, ``input``,
+    ``layout`` and ``head`` → the spec's data (:func:`spec_data`) and the input size (H, W).
 
     Raises:
         SpecError: every problem of the generator and of the keys beside it, with paths (no marks: the caller
@@ -465,13 +372,10 @@ def expand(data: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[int, int]]:
     if issues:
         raise SpecError(issues)
     try:
-        out = stand_in_spec(
-            parsed, name=str(data.get("name", key)), input_size=inp.size, in_channels=inp.channels, num_classes=1000
-        )
+        out = spec_data(parsed, name=str(data.get("name", key)), input_size=inp.size, in_channels=inp.channels)
     except ValueError as exc:
         raise SpecError.single(str(exc), path=(key,)) from None
-    if "description" in data:
-        out["description"] = data["description"]
-    if "head" in data:
-        out["head"] = data["head"]
+    for beside in ("description", "layout", "head"):
+        if beside in data:
+            out[beside] = data[beside]
     return out, inp.size

@@ -16,6 +16,7 @@ from typing import Any
 from resnetdsl.errors import Issue, SpecError
 from resnetdsl.load.document import Document, SourceMap
 from resnetdsl.regnet import RegNetSpec, regnet_widths
+from resnetdsl.regnet import generated as regnet_parts
 
 KEY = "regnet"
 
@@ -26,16 +27,7 @@ def generated(r: RegNetSpec) -> dict[str, Any]:
     Raises:
         ValueError: a stage whose bottleneck width comes out 0.
     """
-    defaults: dict[str, Any] = {"block": "regnet"}
-    if r.bottleneck_ratio != 1:
-        defaults["bottleneck_ratio"] = r.bottleneck_ratio
-    if r.se_ratio > 0:
-        defaults.update(attention="se", se_ratio=r.se_ratio)
-    stages = [
-        {"depth": st.depth, "width": st.width, "stride": st.stride, "group_width": st.group_width}
-        for st in regnet_widths(r).stages
-    ]
-    return {"stem": {"kind": "simple", "width": r.stem_width}, "defaults": defaults, "stages": stages}
+    return regnet_parts(regnet_widths(r).stages, r.stem_width, r.se_ratio, r.bottleneck_ratio)
 
 
 def expand_regnet(doc: Document) -> Document:

@@ -39,11 +39,20 @@ BlockKind = Literal[
     "sk_bottleneck",
     # issue 19: RegNet
     "regnet",
+    "preact_regnet",
     # issue 18: split attention
     "resnest",
     "res2net",  # family: Res2Net (issue 18)
 ]
-ShortcutKind = Literal["identity_pad", "projection", "projection_all", "avgpool_projection", "none"]
+ShortcutKind = Literal[
+    "identity_pad",
+    "projection",
+    "projection_all",
+    "avgpool_projection",
+    "none",
+    # issue 19: RegNet Z
+    "identity",
+]
 StrideOn = Literal["1x1", "3x3"]
 StemKind = Literal["conv7", "conv3", "deep", "simple"]
 StemPool = Literal["max", "conv", "none", "max_fixed", "max_ceil"]
@@ -169,7 +178,9 @@ class BlockSettings(NormActSettings):
     (first) 3×3 is a selective kernel conv (see `sk_kernels`).
     `regnet`: RegNet's X/Y block (1×1, 3×3 in groups of `group_width` channels carrying the stride,
     optional squeeze-and-excitation after its ReLU, 1×1; inner width = output width × `bottleneck_ratio`,
-    expansion 1).
+    expansion 1). `preact_regnet`: timm's pre-activation RegNet block (RegNet V, `PreBottleneck`): norm + act
+    before each 1×1 and after the SE, the shortcut (the identity too) reading the pre-activated input, nothing
+    after the add; the network ends with the activation alone, no final norm.
     `resnest`: ResNeSt's bottleneck (Zhang et al. 2020, timm's ResNestBottleneck): 1×1, a split-attention
     3×3 (`radix` splits per group, see `groups`, `width_per_group`), 1×1, expansion 4, and an average pool
     where it downsamples (`avd`).
@@ -181,7 +192,8 @@ class BlockSettings(NormActSettings):
     """Shortcut policy (He et al. 2015, Bag of Tricks): `identity_pad` (A: parameter-free, stride by subsampling,
     extra channels zero-padded), `projection` (B: 1×1 conv only where the shape changes), `projection_all`
     (C: 1×1 conv on every block), `avgpool_projection` (D: 2×2 avg-pool then 1×1 conv where the shape changes),
-    `none` (plain network, no residual add). Default: projection."""
+    `none` (plain network, no residual add), `identity` (the identity where the shape keeps, no shortcut and
+    no add where it changes: timm's RegNet Z, `downsample: None`). Default: projection."""
     stride_on: StrideOn | None = None
     """Bottleneck only: which conv carries the stride, `1x1` (original Caffe model) or `3x3` (v1.5,
     torchvision). Default: 3x3."""
@@ -209,7 +221,8 @@ class BlockSettings(NormActSettings):
     se_ratio: Annotated[float, Strict()] | None = Field(None, gt=0.0, le=1.0)
     """`se` only: reduced width = the block's output channels × this, rounded to a multiple of `se_divisor`
     (timm's make_divisible: nearest multiple, at least one divisor); in a `regnet` block the block's input
-    channels × this, rounded (RegNet Y: 0.25; `se_divisor` does not apply). Default: 0.0625 (1/16)."""
+    channels × this, rounded (RegNet Y: 0.25; `se_divisor` does not apply), its activation the block's `act`
+    (timm's and torchvision's RegNets). Default: 0.0625 (1/16)."""
     se_divisor: Int | None = Field(None, ge=1, le=4096)
     """`se` only: the reduced width is a multiple of this. Default: 8."""
     eca_kernel: Int | None = Field(None, ge=1, le=255)
@@ -242,7 +255,11 @@ class BlockSettings(NormActSettings):
     width). Default: the inner width (one group)."""
     bottleneck_ratio: Annotated[float, Strict()] | None = Field(None, gt=0.0, le=64.0)
     """`regnet` only: inner width over the block's output width, inner = int(round(width × this)) (1 for
-    RegNet X and Y). Default: 1."""
+    RegNet X and Y, 4 for RegNet Z). Default: 1."""
+    linear_out: Bool | None = None
+    """No activation after the add (timm's RegNet Z, `linear_out`); post-activation blocks only. A network
+    whose last block has none ends with its activation after the last stage (timm's `final_conv`), unless
+    `head.conv_width` gives that conv. Default: false."""
     # family senet (issue 18): SENet-154's shortcut and first conv, pruned widths
     shortcut_kernel: Literal[1, 3] | None = None
     """Kernel of a projection shortcut's conv where the block strides or dilates (timm's `down_kernel_size`;
@@ -335,6 +352,9 @@ class Head(_Model):
     """Number of output classes."""
     bias: Bool = True
     """Give the classifier a bias."""
+    conv_width: Int | None = Field(None, ge=1, le=65536)
+    """A 1×1 conv + norm + act to this many channels after the last stage, before the pool (timm's RegNet
+    `num_features`, its `final_conv`; the last stage's norm and act). Default: none."""
 
 
 class Init(_Model):

@@ -9,10 +9,12 @@ reaches something and nothing it reaches uses it, by the docs' rules:
   ``sk_bottleneck``, resnest and res2net blocks; ``sk_*``: ``sk_basic`` and ``sk_bottleneck``; ``radix``, ``avd``:
   resnest blocks; ``scale``: res2net blocks; ``aa`` (but ``none``): basic and bottleneck blocks (issue 18);
 - ``shortcut_kernel``: the shortcut policies ``projection`` and ``projection_all``;
-- ``dropout``: ``preact_basic`` blocks; ``group_width``, ``bottleneck_ratio``: ``regnet`` blocks;
+- ``dropout``: ``preact_basic`` blocks; ``group_width``, ``bottleneck_ratio``: ``regnet`` and
+  ``preact_regnet`` blocks; ``linear_out: true``: post-activation blocks (issue 19);
 - ``norm_groups``, ``norm_group_channels``: norm ``group`` or ``evonorm_s0``; ``act_negative_slope``: act
   ``leaky_relu``; ``std_eps``: conv ``std``;
-  ``se_ratio``, ``se_divisor``: attention ``se``; ``eca_kernel``: attention ``eca``;
+  ``se_ratio``: attention ``se``; ``se_divisor``: attention ``se`` outside RegNet's blocks; ``eca_kernel``:
+  attention ``eca``;
 - ``shortcut_norm``: a projection shortcut policy and a norm;
 - ``drop_path`` (other than 0): a residual add, in a network of more than one block.
 """
@@ -51,6 +53,7 @@ CHECKED = (
     "sk_rd_divisor",
     "group_width",
     "bottleneck_ratio",
+    "linear_out",
     # family: anti-aliasing and split attention (issue 18)
     "radix",
     "avd",
@@ -138,11 +141,15 @@ def uses(part: Part, key: str, blocks: int) -> bool:
     if key == "dropout":
         return kind == "preact_basic"
     if key in ("group_width", "bottleneck_ratio"):  # RegNet (issue 19)
-        return kind == "regnet"
+        return kind in ("regnet", "preact_regnet")
+    if key == "linear_out":  # RegNet Z (issue 19): nothing follows a pre-activation block's add
+        return v["linear_out"] is not True or not kind.startswith("preact_")
     if key in NORM_ACT:
         return _norm_act_used(v, key)
-    if key == "se_ratio" or key == "se_divisor":
+    if key == "se_ratio":
         return v["attention"] == "se"
+    if key == "se_divisor":  # a RegNet block's SE width is a ratio of its input width (issue 19)
+        return v["attention"] == "se" and kind not in ("regnet", "preact_regnet")
     if key == "eca_kernel":
         return v["attention"] == "eca"
     if key == "shortcut_norm":

@@ -66,7 +66,7 @@ def choices(literal: Any) -> list[Any]:
 
 
 BLOCKS = choices(S.BlockKind)
-PREACT = [b for b in BLOCKS if b.startswith("preact_")]
+PREACT = [b for b in BLOCKS if b.startswith("preact_") and b != "preact_regnet"]  # RegNet V: layout regnet
 POSTACT = [b for b in BLOCKS if not b.startswith("preact_") and b != "resnest"]
 RESNEST = ["resnest"]  # family: split attention (issue 18): drawn as a family of its own (no attention, ...)
 AA = choices(S.AaKind)
@@ -147,10 +147,12 @@ def block_settings(
         out["dropout"] = draw(st.sampled_from([0.0, 0.2]))
     if kind is not None and kind.startswith("sk_") and draw(st.booleans()):
         out |= draw(sk_settings())
-    if kind == "regnet" and draw(st.booleans()):
+    if kind in ("regnet", "preact_regnet") and draw(st.booleans()):
         _regnet_keys(draw, out)
     if draw(st.integers(0, 3)) == 0:
         _senet_keys(draw, out)
+    if draw(st.integers(0, 4)) == 0:  # RegNet Z (issue 19); refused on pre-activation blocks
+        out["linear_out"] = draw(st.booleans())
     if entry and draw(st.integers(0, 3)) == 0:
         out["shortcut"] = draw(st.sampled_from([s for s in SHORTCUTS if s != "identity_pad"]))
     used = out.get("shortcut", shortcut)
@@ -224,6 +226,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     v2 = layout in ("resnetv2", "regnet")  # timm's BatchNormAct2d: batch norm and ReLU only
     resnest = not preact and layout == "resnet" and draw(st.integers(0, 2)) == 0  # split attention (issue 18)
     kinds = PREACT if preact else ["regnet"] if regnet else RESNEST if resnest else POSTACT
+    if layout == "regnet" and draw(st.integers(0, 3)) == 0:  # timm's RegNet V (issue 19)
+        kinds, preact = ["preact_regnet"], True
     shortcut = draw(st.sampled_from(SHORTCUTS))
     stem_kind = "simple" if regnet else draw(st.sampled_from(STEMS))
     stem: dict[str, Any] = {"kind": stem_kind, "width": draw(st.sampled_from(WIDTHS))}
@@ -239,7 +243,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     defaults |= draw(attention())
     if "bottleneck" in defaults["block"]:
         _bottleneck_keys(draw, defaults)
-    if defaults["block"] == "regnet":
+    if defaults["block"] in ("regnet", "preact_regnet"):
         _regnet_keys(draw, defaults)
     if defaults["block"] == "res2net" and draw(st.booleans()):  # family: Res2Net (issue 18)
         defaults["scale"] = draw(st.sampled_from([2, 3]))
@@ -299,6 +303,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
             "num_classes": draw(st.integers(1, 12)),
             "bias": draw(st.booleans()),
         }
+        if draw(st.integers(0, 3)) == 0:  # a final 1×1 conv (timm's RegNet num_features, issue 19)
+            spec["head"]["conv_width"] = draw(st.sampled_from(WIDTHS))
     if shortcut != "none" and draw(st.integers(0, 3)) == 0:
         spec["init"] = {"zero_init_residual": True}
     if len(stages) >= 3 and not preact and draw(st.integers(0, 3)) == 0:  # family senet (issue 18)

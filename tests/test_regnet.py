@@ -1,8 +1,8 @@
 """RegNet's width rule against the live torchvision and timm, and pycls's published model-zoo figures.
 
 The widths, depths and group widths of every torchvision RegNet and every timm ``regnet.py`` config are those
-the packages compute; the stand-in stages (today's bottleneck block) give the very parameter counts of the
-models they build, torchvision's published MACs, and pycls's published flops, params and activations.
+the packages compute; the specs they make (RegNet's own blocks) give the very parameter counts of the models
+they build, torchvision's published MACs, and pycls's published flops, params and activations.
 """
 
 from __future__ import annotations
@@ -17,19 +17,7 @@ import pytest
 
 from resnetdsl import summarize
 from resnetdsl.errors import SpecError
-from resnetdsl.regnet import (
-    PHASE_2,
-    AnyNetSpec,
-    RegNetSpec,
-    anynet_stages,
-    block_widths,
-    bottleneck_settings,
-    expand,
-    regnet_stages,
-    regnet_widths,
-    stand_in_spec,
-    true_receptive_field,
-)
+from resnetdsl.regnet import AnyNetSpec, RegNetSpec, anynet_stages, block_widths, expand, regnet_widths, spec_data
 
 torch = pytest.importorskip("torch")
 tvr = pytest.importorskip("torchvision.models.regnet")
@@ -109,13 +97,13 @@ def test_torchvision_widths(name: str) -> None:
 
 @pytest.mark.parametrize("name", TORCHVISION)
 def test_torchvision_published_params_and_macs(name: str) -> None:
-    """Every weight entry's ``num_params`` and ``_ops`` (GMACs at its crop size) from the stand-in's analysis."""
+    """Every weight entry's ``num_params`` and ``_ops`` (GMACs at its crop size) from the spec's analysis."""
     from torchvision.models import get_model_weights
 
     r = torchvision_spec(name)
     for weights in get_model_weights(name):
         side = weights.transforms.keywords["crop_size"]
-        s = summarize(stand_in_spec(r, input_size=(side, side)))
+        s = summarize(spec_data(r, input_size=(side, side)))
         assert s.params == weights.meta["num_params"], weights
         assert round(s.macs / 1e9, 3) == weights.meta["_ops"], weights
 
@@ -142,13 +130,13 @@ PLAIN_TIMM = [
 
 
 @pytest.mark.parametrize("name", PLAIN_TIMM)
-def test_timm_params_of_the_stand_in(name: str) -> None:
-    """timm's RegNet X/Y (batch norm, ReLU, bottleneck ratio 1), built on the meta device, has the stand-in's
+def test_timm_params_of_the_spec(name: str) -> None:
+    """timm's RegNet X/Y (batch norm, ReLU, bottleneck ratio 1), built on the meta device, has the spec's
     parameter count; ``regnetx_004`` 5,157,512 (pycls's rule), ``regnetx_004_tv`` 5,495,976 (torchvision's)."""
     with torch.device("meta"):
         model = timm_regnet.RegNet(timm_regnet.model_cfgs[name])
     params = sum(p.numel() for p in model.parameters())
-    assert summarize(stand_in_spec(timm_spec(name))).params == params
+    assert summarize(spec_data(timm_spec(name))).params == params
     if name in ("regnetx_004", "regnetx_004_tv"):
         assert params == {"regnetx_004": 5_157_512, "regnetx_004_tv": 5_495_976}[name]
 
@@ -229,7 +217,7 @@ def test_pycls_model_zoo_table(capsys: pytest.CaptureFixture[str]) -> None:
     it counts as flops are below the table's precision)."""
     rows = []
     for name, (*_, flops, params, acts) in PYCLS_ZOO.items():
-        s = summarize(stand_in_spec(pycls_zoo_spec(name)))
+        s = summarize(spec_data(pycls_zoo_spec(name)))
         ours = (round(s.macs / 1e9, 1), round(s.params / 1e6, 1), round(s.acts / 1e6, 1))
         rows.append((name, (flops, params, acts), ours, s))
     with capsys.disabled():
@@ -243,31 +231,16 @@ def test_pycls_model_zoo_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert [r[2] for r in rows] == [r[1] for r in rows]
 
 
-def test_stand_in_stages_of_regnet_y_400mf() -> None:
-    """Widths 48, 104, 208, 440; the SE of each stage's first block reduces its input width by 0.25."""
-    stages = regnet_stages(torchvision_spec("regnet_y_400mf"))
-    assert [s["depth"] for s in stages] == [1, 3, 6, 6]
-    assert [s["width"] * s["expansion"] for s in stages] == [48, 104, 208, 440]
-    assert [round(s["blocks"][0]["se_ratio"] * s["width"] * s["expansion"]) for s in stages] == [8, 12, 26, 52]
-    assert all(s["se_divisor"] == 1 and s["attention"] == "se" for s in stages)
+def test_spec_data_of_regnet_y_400mf() -> None:
+    """Widths 48, 104, 208, 440 in regnet blocks; the SE of each stage's first block reduces its input width."""
+    import resnetdsl
 
-
-def test_bottleneck_settings_make_the_inner_width() -> None:
-    from resnetdsl.blocks import BlockConfig, bottleneck_mid
-
-    for width, inner, groups in [(160, 160, 10), (400, 400, 25), (2520, 2520, 15), (96, 24, 3), (264, 66, 11)]:
-        s = bottleneck_settings(width, inner, groups)
-        cfg = BlockConfig("bottleneck", "projection", "3x3", s["groups"], s["width_per_group"], s["expansion"],
-                          False, True, False)  # fmt: skip
-        assert bottleneck_mid(cfg, s["width"]) == inner and s["width"] * s["expansion"] == width
-    with pytest.raises(ValueError, match="cannot make 808 inner channels in 101 groups with 808 outputs"):
-        bottleneck_settings(808, 808, 101)
-
-
-def test_se_needs_a_ratio_of_one_until_regnets_own_block() -> None:
-    r = RegNetSpec(w0=48, wa=27.89, wm=2.09, depth=16, group_width=8, se_ratio=0.25, bottleneck_ratio=0.5)
-    with pytest.raises(ValueError, match="squeeze-and-excitation on a bottleneck of 24 channels inside 48 outputs"):
-        regnet_stages(r)
+    plan = resnetdsl.plan_of(spec_data(torchvision_spec("regnet_y_400mf")))
+    assert [len(st.blocks) for st in plan.stages] == [1, 3, 6, 6]
+    assert [st.out_channels for st in plan.stages] == [48, 104, 208, 440]
+    firsts = [st.blocks[0] for st in plan.stages]
+    assert [next(op for op in b.main if op.name == "se").reduced_channels for b in firsts] == [8, 12, 26, 52]
+    assert {b.kind for b in firsts} == {"regnet"}
 
 
 def test_anynet_stages() -> None:
@@ -276,7 +249,7 @@ def test_anynet_stages() -> None:
     stages = anynet_stages(a)
     assert [s.width for s in stages] == [48, 96, 192, 384]  # made multiples of the group width (pycls's rule)
     assert [s.bottleneck_width for s in stages] == [48, 96, 96, 96]
-    assert summarize(stand_in_spec(a)).params > 0
+    assert summarize(spec_data(a)).params > 0
     with pytest.raises(ValueError, match="one item per stage"):
         AnyNetSpec(depths=(1, 2), widths=(48,), bottleneck_ratios=(1.0,), group_widths=(8,))
 
@@ -285,7 +258,7 @@ def test_expand_reports_every_problem() -> None:
     with pytest.raises(SpecError) as exc:
         expand({"regnet": {"w0": 20, "wa": 24.48, "wm": 1.0, "dpth": 22, "group_width": 16}, "stem": {}})
     assert [i.format() for i in exc.value.issues] == [
-        "stem: cannot be set with 'regnet' (only name, description, input, head can)",
+        "stem: cannot be set with 'regnet' (only name, description, input, layout, head can)",
         "regnet.w0: must be a multiple of 8 (got 20)",
         "regnet.wm: must be > 1.0 (got 1.0)",
         "regnet.depth: is required",
@@ -293,19 +266,14 @@ def test_expand_reports_every_problem() -> None:
     ]
 
 
-def test_expand_gives_the_stand_in_and_the_input_size() -> None:
+def test_expand_gives_the_spec_and_the_input_size() -> None:
     data, size = expand({"name": "x", "regnet": {"w0": 24, "wa": 24.48, "wm": 2.54, "depth": 22, "group_width": 16},
                          "input": {"size": [160, 160]}, "head": {"num_classes": 10}})  # fmt: skip
-    assert size == (160, 160) and data["input"]["size"] == [80, 80] and data["head"] == {"num_classes": 10}
+    assert size == (160, 160) and data["input"]["size"] == [160, 160] and data["head"] == {"num_classes": 10}
+    assert data["regnet"] == {"w0": 24, "wa": 24.48, "wm": 2.54, "depth": 22, "group_width": 16}
     s = summarize(data)
-    assert s.stage_facts[-1].reduction * 2 == 32 and s.output_shape == (10,)
-    assert true_receptive_field(s.stage_facts[0].receptive_field) == 3  # the 3×3/2 stem sees 3 pixels
-
-
-def test_phase_2_list_names_what_is_missing() -> None:
-    text = " ".join(PHASE_2)
-    for words in ("regnetv_*", "regnety_040_sgn", "regnetz_*", "stand-in"):
-        assert words in text
+    assert s.stage_facts[-1].reduction == 32 and s.output_shape == (10,)
+    assert s.stage_facts[0].receptive_field == 3  # the 3×3/2 stem sees 3 pixels
 
 
 def test_regnet_is_torch_free() -> None:

@@ -28,15 +28,8 @@ from timm.models import regnet as timm_regnet  # noqa: E402
 
 from resnetdsl.importer import UnsupportedModel, spec_from_model  # noqa: E402
 
-REFUSED = {
-    "regnetv_040": "pre-activation blocks (PreBottleneck)",
-    "regnetv_064": "pre-activation blocks (PreBottleneck)",
-    "regnety_040_sgn": "group norm + SiLU (GroupNormAct)",
-    "regnetz_005": "linear output, bottleneck ratio 4, a final 1×1 conv",
-    "regnetz_040": "linear output, bottleneck ratio 4, a final 1×1 conv",
-    "regnetz_040_h": "linear output, bottleneck ratio 4, a final 1×1 conv",
-}
-"""timm's regnet.py names the language has no spec for, and why."""
+VARIANTS = ("regnetv_040", "regnetv_064", "regnety_040_sgn", "regnetz_005", "regnetz_040", "regnetz_040_h")
+"""timm's RegNet variants beyond X/Y: pre-activation (V), group norm + SiLU, and Z."""
 PRESETS = {
     "regnetx_002": "timm",
     "regnetx_004": "timm",
@@ -50,6 +43,29 @@ PRESETS = {
 
 def _data(r: RegNetSpec, layout: str, name: str) -> dict[str, Any]:
     return {"name": name, "layout": layout, "regnet": r.model_dump()}
+
+
+def timm_data(name: str) -> dict[str, Any]:
+    """The spec of timm's ``name`` written with the ``regnet:`` key and the settings of timm's config: its
+    activation, pre-activation blocks, shortcut, linear output, final conv and group norm."""
+    cfg = timm_regnet.model_cfgs[name]
+    defaults: dict[str, Any] = {}
+    if cfg.act_layer != "relu":
+        defaults["act"] = cfg.act_layer
+    if cfg.preact:
+        defaults["block"] = "preact_regnet"
+    if cfg.downsample != "conv1x1":
+        defaults["shortcut"] = "avgpool_projection" if cfg.downsample == "avg" else "identity"
+    if cfg.linear_out:
+        defaults["linear_out"] = True
+    if callable(cfg.norm_layer):  # regnety_040_sgn: partial(GroupNormAct, group_size=16)
+        defaults.update(norm="group", norm_group_channels=cfg.norm_layer.keywords["group_size"])
+    data = _data(timm_spec(name), "regnet", name)
+    if defaults:
+        data["defaults"] = defaults
+    if cfg.num_features:
+        data["head"] = {"conv_width": cfg.num_features}
+    return data
 
 
 def _meta_model(lib: str, name: str) -> Any:
@@ -80,9 +96,9 @@ def _same_keys(ref: Any, spec: Any, *, build: bool) -> None:
 
 
 def test_the_names_tested_are_every_regnet() -> None:
-    assert len(TORCHVISION) == 15
-    assert sorted(PLAIN_TIMM + list(REFUSED)) == sorted(TIMM)
-    print(f"{len(TORCHVISION)} torchvision, {len(PLAIN_TIMM)} timm RegNets; {len(REFUSED)} timm names refused")
+    assert len(TORCHVISION) == 15 and len(TIMM) == 36
+    assert sorted(PLAIN_TIMM + list(VARIANTS)) == sorted(TIMM)
+    print(f"{len(TORCHVISION)} torchvision, {len(TIMM)} timm RegNets ({len(VARIANTS)} of them V, Z, SGN)")
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -93,17 +109,38 @@ def test_torchvision_keys_and_shapes(name: str) -> None:
     _same_keys(ref, load_spec(_data(torchvision_spec(name), "tv_regnet", name)), build=False)
 
 
-@pytest.mark.parametrize("name", PLAIN_TIMM)
+IMPORTED = {
+    "regnetv_040": ("preact_regnet", None, "silu", None, None, None, None),
+    "regnetv_064": ("preact_regnet", None, "silu", "avgpool_projection", None, None, None),
+    "regnety_040_sgn": ("regnet", "group", "silu", None, None, None, None),
+    "regnetz_005": ("regnet", None, "silu", "identity", True, 4.0, 1024),
+    "regnetz_040": ("regnet", None, "silu", "identity", True, 4.0, None),
+    "regnetz_040_h": ("regnet", None, "silu", "identity", True, 4.0, 1536),
+}
+"""What ``resnetdsl import`` reads from each of timm's variants: block, norm, act, shortcut, linear_out,
+bottleneck_ratio (the defaults) and head.conv_width."""
+
+
+@pytest.mark.parametrize("name", TIMM)
 def test_timm_keys_and_shapes(name: str) -> None:
     ref = _meta_model("timm", name)
-    _same_keys(ref, spec_from_model(ref), build=True)
-    _same_keys(ref, load_spec(_data(timm_spec(name), "regnet", name)), build=False)
+    imported = spec_from_model(ref)
+    _same_keys(ref, imported, build=True)
+    _same_keys(ref, load_spec(timm_data(name)), build=False)
+    if name in VARIANTS:
+        d, head = imported.defaults, imported.head
+        assert head != "none"
+        got = (d.block, d.norm, d.act, d.shortcut, d.linear_out, d.bottleneck_ratio, head.conv_width)
+        assert got == IMPORTED[name]
 
 
-@pytest.mark.parametrize("name", sorted(REFUSED))
-def test_timm_names_without_a_spec_are_refused(name: str) -> None:
-    with pytest.raises(UnsupportedModel):
-        spec_from_model(_meta_model("timm", name))
+def test_a_model_the_importer_cannot_read_is_refused() -> None:
+    from dataclasses import replace
+
+    with torch.device("meta"):
+        model = timm_regnet.RegNet(replace(timm_regnet.model_cfgs["regnetx_002"], act_layer="elu"))
+    with pytest.raises(UnsupportedModel, match=r"^stem\.bn\.act \(ELU\): not an activation the spec language has$"):
+        spec_from_model(model)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -122,7 +159,26 @@ def test_torchvision_published_figures_of_the_presets() -> None:
 
 # --- numbers at 64 px --------------------------------------------------------------------------------------
 
-NUMERIC = [("timm", "regnetx_002"), ("timm", "regnety_002"), ("torchvision", "regnet_y_400mf")]
+NUMERIC = [
+    ("timm", "regnetx_002"),
+    ("timm", "regnety_002"),
+    ("torchvision", "regnet_y_400mf"),
+    ("timm", "regnetz_005"),  # linear output, no shortcut where the shape changes, the final 1×1 conv
+    ("timm", "regnetv_064/small"),  # pre-activation, SiLU, average-pool shortcuts without a norm
+    ("timm", "regnety_040_sgn/small"),  # GroupNormAct + SiLU
+]
+_SMALL = {"w0": 32, "wa": 30.0, "wm": 2.0, "depth": 6, "group_size": 16}
+"""A short ramp of four stages: ``NAME/small`` is timm's config ``NAME`` with these numbers (its blocks, fewer)."""
+
+
+def _reference(lib: str, name: str) -> Any:
+    if lib == "torchvision":
+        return getattr(torchvision.models, name)()
+    if name.endswith("/small"):
+        from dataclasses import replace
+
+        return timm_regnet.RegNet(replace(timm_regnet.model_cfgs[name.removesuffix("/small")], **_SMALL))
+    return timm.create_model(name)
 
 
 @pytest.fixture(scope="module")
@@ -130,13 +186,23 @@ def references() -> dict[str, Any]:
     torch.manual_seed(0)
     out: dict[str, Any] = {}
     for lib, name in NUMERIC:
-        model = getattr(torchvision.models, name)() if lib == "torchvision" else timm.create_model(name)
-        for m in model.modules():  # statistics other than 0/1, so that every norm counts
+        model = _reference(lib, name)
+        for m in model.modules():  # statistics and affines other than 0/1, so that every norm counts
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 1.5)
+            if isinstance(m, torch.nn.BatchNorm2d | torch.nn.GroupNorm):
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.2, 0.2)
         out[name] = model.eval()
     return out
+
+
+def _specs(name: str, ref: Any) -> list[Any]:
+    """The spec of the preset (or of the regnet: key with timm's settings) and the imported one."""
+    if name.endswith("/small"):
+        return [spec_from_model(ref)]
+    return [load_spec(timm_data(name) if name in VARIANTS else name), spec_from_model(ref)]
 
 
 @pytest.mark.parity
@@ -146,21 +212,27 @@ def test_outputs_equal_at_64px(lib: str, name: str, references: dict[str, Any]) 
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         want = ref(x)
-        for spec in (load_spec(name), spec_from_model(ref)):
+        for spec in _specs(name, ref):
             ours = build_model(spec).eval()
             ours.load_state_dict(ref.state_dict(), strict=True)
             torch.testing.assert_close(ours(x), want, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parity
-def test_summary_macs_are_the_flop_counters() -> None:
+@pytest.mark.parametrize("name", ["regnety_002", "regnetz_005", "regnetv_040/small", "regnety_040_sgn/small"])
+def test_summary_macs_are_the_flop_counters(name: str) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
-    spec = load_spec("regnety_002", overrides={"input.size": [64, 64]})
+    if name.endswith("/small"):  # the spec read from timm's model (on the meta device), at 224 px
+        with torch.device("meta"):
+            spec, side = spec_from_model(_reference("timm", name)), 224
+    else:
+        data: Any = timm_data(name) if name in VARIANTS else name
+        spec, side = load_spec(data, overrides={"input.size": [64, 64]}), 64
     model = build_model(spec).eval()
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
-        model(torch.zeros(1, 3, 64, 64))
+        model(torch.zeros(1, 3, side, side))
     s = summarize(spec)
     assert s.macs == counter.get_total_flops() // 2
     assert s.params == sum(p.numel() for p in model.parameters())
@@ -235,7 +307,37 @@ def test_rules_of_the_block_and_the_layouts() -> None:
     assert "stages[1].group_width: applies only to regnet blocks (stages[1] uses bottleneck blocks)" in said
     assert "stages[1].block: 'bottleneck' has no module names in timm's RegNet (layout 'regnet')" in said
     assert "stem.kind: 'conv7' has no module names in timm's RegNet; use kind: simple" in said
-    assert "defaults.act: must be 'relu' with layout 'regnet'" in said
+    assert "defaults.act" not in said  # timm's RegNets take any activation (SiLU in V, Z and SGN)
+    frozen = text.replace("act: silu", "norm: frozen_batch")
+    with pytest.raises(SpecError) as info:
+        resnetdsl.plan_of(frozen)
+    assert (
+        "<string>:4:33: defaults.norm: must be 'batch' or 'group' with layout 'regnet' (timm's BatchNormAct2d and "
+        "GroupNormAct; got 'frozen_batch'); use layout: resnet"
+    ) in str(info.value).splitlines()
+
+
+def test_se_divisor_and_linear_out_where_they_have_no_effect() -> None:
+    text = (
+        "name: r\n"
+        "layout: regnet\n"
+        "stem: {kind: simple, width: 32}\n"
+        "defaults: {block: preact_regnet, attention: se, se_ratio: 0.25, se_divisor: 8}\n"
+        "stages:\n"
+        "  - {depth: 1, width: 24, stride: 2, group_width: 8}\n"
+        "  - {depth: 1, width: 64, stride: 2, group_width: 8, linear_out: true}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        resnetdsl.plan_of(text)
+    lines = str(info.value).splitlines()
+    assert (
+        "<string>:4:65: defaults.se_divisor: has no effect on preact_regnet blocks (stages[0]), whose "
+        "squeeze-and-excitation width is int(round(se_ratio × input width)); remove it"
+    ) in lines, lines
+    assert (
+        "<string>:7:54: stages[1].linear_out: has no effect on preact_regnet blocks (stages[1]), which have no "
+        "activation after the add; remove it"
+    ) in lines, lines
 
 
 def test_a_spec_made_in_python_with_the_key_is_refused() -> None:
@@ -252,6 +354,9 @@ def test_import_reads_both_libraries() -> None:
     res = run_cli("import", "tv:regnet_y_400mf")
     assert res.returncode == 0, res.stderr
     assert "layout: tv_regnet" in res.stdout and "block: regnet" in res.stdout and "se_ratio: 0.25" in res.stdout
+    res = run_cli("import", "timm:regnetz_005")  # timm's variants too
+    assert res.returncode == 0, res.stderr
+    assert "linear_out: true" in res.stdout and "conv_width: 1024" in res.stdout and "shortcut: identity" in res.stdout
     spec = spec_from_model(model_from_ref("timm:regnetx_002"))
     assert (spec.layout, spec.defaults.block, [s.width for s in spec.stages]) == (
         "regnet",
@@ -275,14 +380,41 @@ def _exported(plan: Any) -> Any:
     return classes[-1]()
 
 
+def _pre_norms(plan: Any) -> int:
+    """Plain norms that follow no conv (a pre-activation block's first norm but the first block's, its norm after
+    the SE: outside layout regnet, whose norm-act modules the count leaves out)."""
+    import itertools
+
+    from resnetdsl.plan import Conv, Norm
+
+    blocks = [block for _, block in plan.blocks()]
+    starts = [plan.stem[-1]] + [None] * (len(blocks) - 1)  # the first block's input is the stem conv's output
+    pairs = [p for start, b in zip(starts, blocks, strict=True) for p in itertools.pairwise((start, *b.pre, *b.main))]
+    return sum(isinstance(b, Norm) and not isinstance(a, Conv) for a, b in pairs)
+
+
+_EXPORTED = [
+    ("regnety_002", "regnet"),
+    ("regnety_002", "tv_regnet"),
+    ("regnety_002", "resnet"),
+    ("regnetz_005", "regnet"),
+    ("regnetv_064", "regnet"),
+    ("regnety_040_sgn", "regnet"),
+    ("regnetz_040_h", "resnet"),
+    ("regnetv_040", "resnet"),
+]
+
+
 @pytest.mark.parity
-@pytest.mark.parametrize("layout", ["regnet", "tv_regnet", "resnet"])
-def test_python_export_fuse_and_onnx(layout: str, tmp_path: Any) -> None:
-    """Exported source (same keys, same outputs), inference folding and ONNX on RegNet Y blocks in each layout."""
+@pytest.mark.parametrize(("name", "layout"), _EXPORTED)
+def test_python_export_fuse_and_onnx(name: str, layout: str, tmp_path: Any) -> None:
+    """Exported source (same keys, same outputs), inference folding and ONNX on RegNet's blocks in each layout:
+    Y, and timm's Z, V and SGN (a few blocks each)."""
     from resnetdsl.export.onnx import to_onnx
     from resnetdsl.passes.fuse import fuse_for_inference
 
-    spec = load_spec("regnety_002", overrides={"layout": layout, "input.size": [64, 64], "regnet.depth": 4})
+    data: Any = timm_data(name) if name in VARIANTS else name
+    spec = load_spec(data, overrides={"layout": layout, "input.size": [64, 64], "regnet.depth": 4})
     plan = resnetdsl.plan_of(spec)
     model = build_model(plan, seed=0).eval()
     for m in model.modules():
@@ -296,9 +428,10 @@ def test_python_export_fuse_and_onnx(layout: str, tmp_path: Any) -> None:
         exported.load_state_dict(model.state_dict(), strict=True)
         torch.testing.assert_close(exported(x), want, rtol=1e-5, atol=1e-5)
         fused = fuse_for_inference(model, channels_last=False)
-        assert not any(isinstance(m, torch.nn.BatchNorm2d) and type(m) is torch.nn.BatchNorm2d for m in fused.modules())
+        left = [m for m in fused.modules() if type(m) is torch.nn.BatchNorm2d]
+        assert len(left) == _pre_norms(plan)  # a norm folds into the conv before it
         torch.testing.assert_close(fused(x), want, rtol=1e-4, atol=1e-4)
-    if layout == "regnet":
+    if layout == "regnet" and name in ("regnety_002", "regnetz_005", "regnetv_064"):
         import onnxruntime
 
         path = tmp_path / "regnet.onnx"

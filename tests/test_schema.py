@@ -88,6 +88,7 @@ def test_enums_for_completion() -> None:
         "sk_basic",
         "sk_bottleneck",
         "regnet",
+        "preact_regnet",
         "resnest",
         "res2net",
     ]
@@ -97,6 +98,7 @@ def test_enums_for_completion() -> None:
         "projection_all",
         "avgpool_projection",
         "none",
+        "identity",
     ]
     assert enum(defs["Stem"]["properties"]["kind"]) == ["conv7", "conv3", "deep", "simple"]
     assert enum(defs["Head"]["properties"]["pool"]) == ["avg", "max"]

@@ -194,8 +194,8 @@ def test_sampling_is_seeded_and_the_same_in_workers(monkeypatch: pytest.MonkeyPa
 
 
 def test_regnet_candidates_are_the_regnet(tmp_path: Path) -> None:
-    """Output stride and receptive field of a RegNet candidate: the stand-in's, corrected for its stem, equal
-    the recurrence over RegNet's own layers (3×3/2 stem; per block 1×1, 3×3 with the stride, 1×1)."""
+    """Output stride and receptive field of a RegNet candidate (a spec with the regnet: key, RegNet's own blocks)
+    equal the recurrence over RegNet's layers (3×3/2 stem; per block 1×1, 3×3 with the stride, 1×1)."""
     from resnetdsl.regnet import RegNetSpec, regnet_widths
 
     space = load_space(REGNET + "budget: [output_stride == 32, rf > 0]\n")
@@ -341,3 +341,26 @@ def test_progress_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
     explore(load_space(SMALL), jobs=2)
     err = capsys.readouterr().err
     assert "\rexploring: 0/1 candidates 1–16 of 16" in err and err.endswith("\r")
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--count", "0"], "argument --count: must be >= 1, got 0"),
+        (["--jobs", "two"], "argument --jobs: expected a whole number, got 'two'"),
+        (["--seed", "-1"], "argument --seed: must be from 0 to 2**63-1, got -1"),
+        (["--tolerance", "1.5"], "argument --tolerance: must be between 0 and 1, got 1.5"),
+        (["--tolerance", "q"], "argument --tolerance: expected a number, got 'q'"),
+    ],
+)
+def test_option_numbers_are_refused_in_words(argv: list[str], said: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``space``'s numbers go through the one parser the commands share (resnetdsl.commands.options.number)."""
+    import argparse
+
+    from resnetdsl.commands import space as command
+
+    parser = argparse.ArgumentParser(prog="resnetdsl space")
+    command.add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["space.yaml", *argv])
+    assert capsys.readouterr().err.splitlines()[-1] == f"resnetdsl space: error: {said}"

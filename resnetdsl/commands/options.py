@@ -1,9 +1,12 @@
-"""Arguments that several commands share: the spec, ``--input``, ``--seed`` and ``--set``."""
+"""Arguments that several commands share: the spec, ``--input``, ``--seed`` and ``--set``, and the parsing of
+numbers on the command line (:func:`number`)."""
 
 from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 SPEC_HELP = "spec file, YAML text or preset name"
 INPUT_HELP = "input CxHxW (default: the spec's)"
@@ -30,15 +33,35 @@ def input_size(text: str) -> tuple[int, int] | tuple[int, int, int]:
     return (nums[0], nums[1]) if len(nums) == 2 else (nums[0], nums[1], nums[2])
 
 
+N = TypeVar("N", int, float)
+
+
+def number(text: str, convert: Callable[[str], N], ok: Callable[[N], bool], must: str) -> N:
+    """``text`` as a number (``int``: "a whole number", ``float``: "a number") for which ``ok`` holds, else an
+    argparse error: ``expected a whole number, got 'x'`` or ``{must}, got 0``."""
+    try:
+        value = convert(text)
+    except ValueError:
+        word = "a whole number" if convert is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {word}, got '{text}'") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{must}, got {text}")
+    return value
+
+
 def seed(text: str) -> int:
     """A weight seed: a whole number from 0 to 2**63-1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 2**63-1, got {text}")
-    return value
+    return number(text, int, lambda v: 0 <= v < 2**63, "must be from 0 to 2**63-1")
+
+
+def positive(text: str) -> int:
+    """A whole number >= 1 (a count)."""
+    return number(text, int, lambda v: v >= 1, "must be >= 1")
+
+
+def fraction(text: str) -> float:
+    """A number strictly between 0 and 1."""
+    return number(text, float, lambda v: 0 < v < 1, "must be between 0 and 1")
 
 
 def add_spec(parser: argparse.ArgumentParser) -> None:

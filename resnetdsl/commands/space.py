@@ -5,48 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
+from resnetdsl.commands.options import fraction, positive, seed
+
 FIGURES_HELP = "params, macs, gmacs, activations, memory, rf, rf.N, output_stride, depth, stages"
 CONSTRAINT_NAMES = ("shared_bottleneck_ratio", "shared_group_width", "widths_nondecreasing", "depths_nondecreasing")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 2**63-1, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``resnetdsl space``."""
     p.add_argument("space", help="space file (YAML) or YAML text; see docs/design-spaces.md")
-    p.add_argument("--count", type=_positive, default=None, help="candidates to sample (default: the file's, 1000)")
-    p.add_argument("--seed", type=_seed, default=None, help="sampling seed (default: the file's, 0)")
-    p.add_argument("--jobs", type=_positive, default=None, help="worker processes (default: every CPU)")
+    p.add_argument("--count", type=positive, default=None, help="candidates to sample (default: the file's, 1000)")
+    p.add_argument("--seed", type=seed, default=None, help="sampling seed (default: the file's, 0)")
+    p.add_argument("--jobs", type=positive, default=None, help="worker processes (default: every CPU)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--limit", type=_positive, default=None, help="list (and write) only the first N fit candidates")
+    p.add_argument("--limit", type=positive, default=None, help="list (and write) only the first N fit candidates")
     p.add_argument("--front", action="store_true", help="list (and write) only the Pareto front")
     p.add_argument("--write", default=None, metavar="DIR", help="write the listed candidates' specs into DIR")
     p.add_argument("--plot", default=None, metavar="FILE", help="draw MACs against params into FILE (.png, .svg, .pdf)")
@@ -62,9 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--constrain", action="append", default=[], choices=CONSTRAINT_NAMES, help="an AnyNetX constraint to apply"
     )
     p.add_argument("--target", default=None, metavar="FIGURE=VALUE", help="keep members near it: gmacs=0.4")
-    p.add_argument("--tolerance", type=_fraction, default=None, help="relative tolerance of --target (default 0.05)")
+    p.add_argument("--tolerance", type=fraction, default=None, help="relative tolerance of --target (default 0.05)")
     p.add_argument("--pareto", default=None, metavar="X,Y", help="the front's two figures (default gmacs,params)")
-    p.add_argument("--batch", type=_positive, default=None, help="batch size of the memory figure")
+    p.add_argument("--batch", type=positive, default=None, help="batch size of the memory figure")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -53,11 +53,18 @@ def _norm(op: P.Norm, v: Value) -> str:
 
 
 def _norm_act(op: P.NormAct, v: Value) -> str:
+    act = [] if op.act == "relu" else [f"act={ACTIVATIONS[op.act].torch!r}"]  # RegNet's variants (issue 19)
     if op.kind in ("group", "evonorm_s0"):
-        return f"{NORM_ACTS[op.kind]}({', '.join([v('channels'), v('groups'), *_eps_momentum(v, op, False)])})"
+        extra = act if op.kind == "group" else []
+        return f"{NORM_ACTS[op.kind]}({', '.join([v('channels'), v('groups'), *_eps_momentum(v, op, False), *extra])})"
     if op.kind == "frn":
         return f"FilterResponseNormTlu2d({', '.join([v('channels'), *_eps_momentum(v, op, False)])})"
-    return f"BatchNormAct2d({', '.join([v('channels'), *_eps_momentum(v, op)])})"
+    return f"BatchNormAct2d({', '.join([v('channels'), *_eps_momentum(v, op), *act])})"
+
+
+def _squeeze_excite(op: P.SqueezeExcite, v: Value) -> str:
+    act = "" if op.act == "relu" else f", {ACTIVATIONS[op.act].torch!r}"  # a RegNet block's own (issue 19)
+    return f"SqueezeExcite({v('channels')}, {v('reduced_channels')}{act})"
 
 
 def _act(op: P.Act, v: Value) -> str:
@@ -110,7 +117,7 @@ CONSTRUCTORS: dict[type, Callable[[Any, Value], str]] = {
     ),
     P.Identity: lambda op, v: "nn.Identity()",
     P.PadShortcut: lambda op, v: f"PadShortcut({v('in_channels')}, {v('out_channels')}, {v('stride')})",
-    P.SqueezeExcite: lambda op, v: f"SqueezeExcite({v('channels')}, {v('reduced_channels')})",
+    P.SqueezeExcite: _squeeze_excite,
     P.EfficientChannelAttn: lambda op, v: f"EfficientChannelAttn({v('kernel_size')})",
     P.DropPath: lambda op, v: f"DropPath({v('p')})",
     # selective kernels (issue 18, SK family)

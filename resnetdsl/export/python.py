@@ -267,7 +267,9 @@ class _ForwardLines(Visitor[str]):
         return x
 
     def add(self, main: str, shortcut: str) -> str:
-        self.lines.append("        shortcut = x")
+        # the identity reads the pre-activated input where the block kind says so (preact_regnet, issue 19)
+        identity_pre = any(shortcut_source(b) == "pre" and not part_ops(b, "shortcut") for b in self.cls.blocks)
+        self.lines.append(f"        shortcut = {'pre' if identity_pre else 'x'}")
         if self.cls.has_downsample:
             src = "pre" if self.cls.shortcut_reads_pre else "x"
             attr = self.cls.shortcut_attr

@@ -12,7 +12,7 @@ from resnetdsl.importer import sk
 from resnetdsl.importer.antialias import blur_of  # family: anti-aliasing (issue 18)
 from resnetdsl.importer.modules import _ACTS, UnsupportedModel, _sub
 from resnetdsl.importer.resnest import is_split_attention  # family: split attention (issue 18)
-from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS
+from resnetdsl.vocab import ACTIVATIONS, GROUPED_NORMS, NORM_ACTS
 
 _HARMLESS = (
     nn.Identity,
@@ -69,6 +69,20 @@ def _norm_act(op: P.NormAct, m: Any, path: str) -> None:
     groups = getattr(m, "num_groups", getattr(m, "groups", None))
     if op.kind in GROUPED_NORMS and groups != op.groups:
         raise UnsupportedModel(path, m, f"{groups} groups; the spec's norm has {op.groups}")
+    _same_act(op.act, getattr(m, "act", None), path, op.kind in ("batch", "group"))
+
+
+def _same_act(kind: str, act: Any, path: str, check: bool = True) -> None:
+    """A norm-act module's (or an SE's) activation is the spec's (RegNet's variants: SiLU, issue 19)."""
+    want = ACTIVATIONS[kind].torch
+    if check and act is not None and type(act).__name__ != want:
+        raise UnsupportedModel(f"{path}.act", act, f"the spec has {want} here")
+
+
+def _squeeze_excite(op: P.SqueezeExcite, m: Any, path: str) -> None:
+    _present(op, m, path)
+    act = next((getattr(m, a) for a in ("act", "activation", "relu") if hasattr(m, a)), None)  # timm, tv, legacy
+    _same_act(op.act, act, path)
 
 
 def _drop_block(op: P.DropBlock, m: Any, path: str) -> None:
@@ -111,7 +125,7 @@ CHECKS: dict[type, Check | None] = {
     P.Linear: _present,
     P.Identity: None,
     P.PadShortcut: None,
-    P.SqueezeExcite: _present,
+    P.SqueezeExcite: _squeeze_excite,
     P.EfficientChannelAttn: _present,
     P.DropPath: None,
     # selective kernels (issue 18, SK family)

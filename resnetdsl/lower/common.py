@@ -39,6 +39,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     # RegNet (issue 19)
     "group_width": None,  # regnet: the inner width (one group)
     "bottleneck_ratio": None,  # regnet: 1
+    "linear_out": None,  # false (RegNet Z)
     # family senet (issue 18)
     "shortcut_kernel": None,  # 1
     "reduce_first": None,  # 1

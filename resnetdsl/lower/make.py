@@ -8,6 +8,7 @@ and the analyzer can report theirs too (it must then not be used for anything el
 from __future__ import annotations
 
 from resnetdsl import blocks as B
+from resnetdsl.blocks_regnet import final_ops
 from resnetdsl.lower.resolve import Network, ResolvedStage
 from resnetdsl.plan import (
     Block,
@@ -17,7 +18,6 @@ from resnetdsl.plan import (
     Flatten,
     GlobalPool,
     Linear,
-    NormAct,
     Op,
     Plan,
     Pool,
@@ -36,6 +36,11 @@ def make_plan(net: Network) -> Plan:
         stages.append(stage)
         channels = stage.out_channels
     final = _final(spec, channels, net.stages[-1].config) if net.preact else ()
+    conv_width = spec.head.conv_width if spec.head != "none" else None
+    regnet_final = final_ops(net.stages[-1].config, channels, conv_width, net.preact)  # RegNet (issue 19)
+    if regnet_final is not None:
+        final = (*(() if net.stages[-1].config.block == "preact_regnet" else final), *regnet_final)
+        channels = conv_width or channels
     head = _head(spec, channels)
     return Plan(
         name=spec.name,
@@ -229,9 +234,11 @@ def _simple_stem(net: Network) -> tuple[Op, ...]:
     na = net.stem.norm_act
     names = {"regnet": ("stem.conv", "stem.bn", ""), "tv_regnet": ("stem.0", "stem.1", "stem.2")}
     conv, norm, act = names.get(spec.layout, ("conv1", "bn1", "act1"))
+    if net.preact:  # timm's RegNet V: the conv alone (``stem``); its first block pre-activates
+        return (Conv("stem" if spec.layout == "regnet" else conv, cin, w, 3, stride=2, padding=1, bias=bias),)
     ops: list[Op] = [Conv(conv, cin, w, 3, stride=2, padding=1, bias=bias)]
     if spec.layout == "regnet":
-        ops.append(NormAct(norm, w))
+        ops.append(na.norm_act_op(norm, w))
     else:
         normed = na.norm_op(norm, w)
         if not normed and spec.layout == "tv_regnet":  # torchvision's Conv2dNormActivation without a norm

@@ -4,10 +4,11 @@ pool, and what the ``regnet`` (timm) and ``tv_regnet`` (torchvision) layouts hav
 
 from __future__ import annotations
 
-from resnetdsl.blocks_regnet import regnet_inner, regnet_se_width
+from resnetdsl import blocks as B
+from resnetdsl.blocks_regnet import REGNET_KINDS, regnet_inner, regnet_se_width
 from resnetdsl.errors import Path
 from resnetdsl.lower.common import _Issues
-from resnetdsl.lower.resolve import Network
+from resnetdsl.lower.resolve import Network, ResolvedBlock
 from resnetdsl.plan import Plan
 
 REGNET_LAYOUTS = ("regnet", "tv_regnet")
@@ -20,7 +21,7 @@ def regnet_widths(net: Network, plan: Plan, issues: _Issues) -> None:
     reported: set[Path] = set()
     for b in net.blocks():
         cfg = b.config
-        if b.kind != "regnet":
+        if b.kind not in REGNET_KINDS:
             continue
         inner = regnet_inner(cfg, b.width)
         origin = b.settings.origin
@@ -73,7 +74,7 @@ def regnet_layouts(net: Network, plan: Plan, issues: _Issues) -> None:
     if layout not in REGNET_LAYOUTS:
         if layout in ("senet", "resnetv2"):
             for b in net.blocks():
-                if b.kind == "regnet":
+                if b.kind in REGNET_KINDS:
                     at = b.settings.origin.get("block", ("layout",))
                     issues.add(at, f"'regnet' blocks have no module names with layout '{layout}'; use layout: regnet")
                     break
@@ -81,7 +82,8 @@ def regnet_layouts(net: Network, plan: Plan, issues: _Issues) -> None:
     whose = _WHOSE[layout]
     reported: set[Path] = set()
     for b in net.blocks():
-        if b.kind != "regnet":
+        tv_preact = layout == "tv_regnet" and b.kind == "preact_regnet"
+        if b.kind not in REGNET_KINDS or tv_preact:
             at = b.settings.origin.get("block", ("layout",))
             if at not in reported:
                 reported.add(at)
@@ -96,16 +98,46 @@ def regnet_layouts(net: Network, plan: Plan, issues: _Issues) -> None:
             )
     if layout != "regnet":
         return
-    for key, plain in (("norm", "batch"), ("act", "relu")):
-        scopes = [("defaults", spec.defaults), ("stem", spec.stem)] + [
-            (("stages", i), st) for i, st in enumerate(spec.stages)
-        ]
-        for where, scope in scopes:
-            value = getattr(scope, key, None)
-            if value is not None and value != plain:
-                path: Path = (*((where,) if isinstance(where, str) else where), key)
-                issues.add(
-                    path,
-                    f"must be '{plain}' with layout 'regnet' (timm's BatchNormAct2d names batch norm + ReLU only; "
-                    f"got '{value}'); use layout: resnet",
-                )
+    scopes = [("defaults", spec.defaults), ("stem", spec.stem)] + [
+        (("stages", i), st) for i, st in enumerate(spec.stages)
+    ]
+    for where, scope in scopes:
+        value = getattr(scope, "norm", None)
+        if value is not None and value not in _TIMM_NORMS:
+            path: Path = (*((where,) if isinstance(where, str) else where), "norm")
+            issues.add(
+                path,
+                f"must be 'batch' or 'group' with layout 'regnet' (timm's BatchNormAct2d and GroupNormAct; got "
+                f"'{value}'); use layout: resnet",
+            )
+
+
+_TIMM_NORMS = ("batch", "group")
+"""The norms timm's RegNet builds as norm-act modules (``regnety_040_sgn``: GroupNormAct)."""
+
+
+def regnet_settings(net: Network, plan: Plan, issues: _Issues) -> None:
+    """What RegNet's blocks have no place for: ``se_divisor`` (their SE width is a ratio of the input width) and
+    ``linear_out: true`` on pre-activation blocks (nothing follows their add); each an error only where no block
+    it reaches uses it (the other attention kinds are the ``se_divisor`` rule's of :mod:`.rules`)."""
+    from resnetdsl.lower.rules import unused
+
+    def divides(b: ResolvedBlock) -> bool:
+        return b.config.attention == "se" and b.kind not in REGNET_KINDS
+
+    for path, blocks, _ in unused(net, "se_divisor", divides):
+        se = [b for b in blocks if b.config.attention == "se"]
+        if se:
+            issues.add(
+                path,
+                f"has no effect on {se[0].kind} blocks (stages[{se[0].stage}]), whose squeeze-and-excitation width "
+                "is int(round(se_ratio × input width)); remove it",
+                key=True,
+            )
+    for path, blocks, _ in unused(net, "linear_out", lambda b: b.kind not in B.PREACT or not b.config.linear_out):
+        issues.add(
+            path,
+            f"has no effect on {blocks[0].kind} blocks (stages[{blocks[0].stage}]), which have no activation after "
+            "the add; remove it",
+            key=True,
+        )

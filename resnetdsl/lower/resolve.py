@@ -206,6 +206,7 @@ def block_config(spec: Spec, values: Mapping[str, Any]) -> B.BlockConfig:
         **_sk_config(values),
         group_width=values["group_width"],
         bottleneck_ratio=values["bottleneck_ratio"] or 1.0,
+        linear_out=bool(values["linear_out"]),
         # family senet (issue 18)
         shortcut_kernel=values["shortcut_kernel"] or 1,
         reduce_first=values["reduce_first"] or 1,

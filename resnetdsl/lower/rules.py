@@ -379,6 +379,7 @@ RULES: tuple[Rule, ...] = (
     # RegNet (issue 19)
     RR.regnet_widths,
     RR.regnet_layouts,
+    RR.regnet_settings,
     # family senet (issue 18)
     *SR.RULES,
     *_AA_RESNEST_RULES,  # family: anti-aliasing and split attention (issue 18)

@@ -7,7 +7,7 @@ from typing import ClassVar, TypeVar
 
 from resnetdsl import plan as P
 from resnetdsl.ops.base import STAT_BYTES, Entry, FoldRole, OpType, Tracker, batch_norm_entries, save_stats
-from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS, NORMS
+from resnetdsl.vocab import ACTIVATIONS, GROUPED_NORMS, NORM_ACTS, NORMS
 
 NORM_FILL = "#fbf1c7"
 
@@ -115,12 +115,12 @@ class NormActType(NormFamily[P.NormAct]):
 
     def label(self, op: P.NormAct) -> str:
         groups = f" {op.groups}" if op.kind in GROUPED_NORMS else ""
-        return _NORM_ACT_LABELS[op.kind].format(groups=groups)
+        return _NORM_ACT_LABELS[op.kind].format(groups=groups, act=ACTIVATIONS[op.act].torch)
 
 
 _NORM_ACT_LABELS = {
-    "batch": "BN-ReLU",
-    "group": "GN{groups}-ReLU",
+    "batch": "BN-{act}",
+    "group": "GN{groups}-{act}",
     "evonorm_s0": "EvoNorm-S0{groups}",
     "frn": "FRN-TLU",
 }

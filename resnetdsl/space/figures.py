@@ -134,19 +134,9 @@ def parse_objective(text: str) -> Objective:
     return Objective(check_figure(words[0]))
 
 
-@dataclass(frozen=True, slots=True)
-class StandIn:
-    """How a stand-in's figures become those of the network it stands for (a RegNet, whose 3×3/2 stem is
-    analysed as a 3×3/1 stem on half the input; :mod:`resnetdsl.regnet`)."""
-
-    input_size: tuple[int, int]
-
-
-def figures(checked: Checked, names: Sequence[str], batch: int | None, stand_in: StandIn | None) -> tuple[float, ...]:
+def figures(checked: Checked, names: Sequence[str], batch: int | None) -> tuple[float, ...]:
     """The figures ``names`` of one checked candidate (``math.inf``: a global receptive field; ``nan``: a
     stage that does not exist)."""
-    from resnetdsl import regnet
-
     a = checked.analysis
     plan = a.plan
     facts = None
@@ -160,7 +150,7 @@ def figures(checked: Checked, names: Sequence[str], batch: int | None, stand_in:
         elif name == "stages":
             out.append(len(plan.stages))
         elif name == "memory":
-            out.append(_memory(checked, batch or 1, stand_in))
+            out.append(_memory(checked, batch or 1))
         else:
             if facts is None:
                 from resnetdsl.receptive import feature_facts
@@ -173,24 +163,17 @@ def figures(checked: Checked, names: Sequence[str], batch: int | None, stand_in:
                 continue
             f = facts[i]
             if name == "output_stride":
-                out.append(regnet.true_reduction(f.reduction) if stand_in else f.reduction)
+                out.append(f.reduction)
                 continue
-            rf = regnet.true_receptive_field(f.receptive_field) if stand_in else f.receptive_field
-            out.append(math.inf if rf is None else rf)
+            out.append(math.inf if f.receptive_field is None else f.receptive_field)
     return tuple(out)
 
 
-def _memory(checked: Checked, batch: int, stand_in: StandIn | None) -> int:
-    from resnetdsl.memory import DTYPE_BYTES, activation_report
+def _memory(checked: Checked, batch: int) -> int:
+    from resnetdsl.memory import activation_report
 
     r = activation_report(checked.analysis, batch, "float32")
-    total = r.activation_total + r.param_bytes + r.grad_bytes + r.sgd_state_bytes
-    if stand_in is not None:
-        from resnetdsl.regnet import true_input_elements
-
-        extra = true_input_elements(checked.analysis.input_shape, stand_in.input_size)
-        total += extra * batch * DTYPE_BYTES["float32"]
-    return total
+    return r.activation_total + r.param_bytes + r.grad_bytes + r.sgd_state_bytes
 
 
 def stage_shapes(plan: Plan) -> list[tuple[int, int, Fraction, Fraction]]:

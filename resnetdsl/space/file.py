@@ -38,7 +38,6 @@ from resnetdsl.space.figures import (
     BASE_FIGURES,
     Condition,
     Objective,
-    StandIn,
     parse_condition,
     parse_objective,
 )
@@ -111,12 +110,6 @@ class Space:
         if self.target is not None:
             names.append(self.target.figure)
         return tuple(dict.fromkeys(names))
-
-    def stand_in(self, data: Mapping[str, Any]) -> StandIn | None:
-        if self.generator is None:
-            return None
-        size = data.get("input", {}).get("size", (224, 224)) if isinstance(data.get("input"), dict) else (224, 224)
-        return StandIn((int(size[0]), int(size[1])))
 
 
 def read_space(source: Any) -> Document:

@@ -77,7 +77,8 @@ def document(space: Space, values: Sequence[Any]) -> dict[str, Any]:
 
 
 def spec_data(space: Space, values: Sequence[Any]) -> dict[str, Any]:
-    """The spec (plain data, today's language) of the candidate with ``values``; a generator is expanded.
+    """The spec (plain data) of the candidate with ``values``; a generator is expanded (a RegNet into a spec
+    with the ``regnet:`` key, an AnyNet into its ``regnet`` blocks).
 
     Raises:
         SpecError: the generator's settings are invalid.
@@ -96,7 +97,6 @@ def evaluate(space: Space, index: int, values: tuple[Any, ...]) -> Record:
     from resnetdsl.errors import SpecError
 
     data = document(space, values)
-    stand_in = space.stand_in(data)
     try:
         spec = spec_data(space, values) if space.generator else data
     except SpecError as exc:
@@ -105,7 +105,7 @@ def evaluate(space: Space, index: int, values: tuple[Any, ...]) -> Record:
     if checked is None:
         first = next(i for i in issues if i.severity == "error")
         return Record(index, values, None, first.format())
-    figs = figures(checked, space.figures, space.batch, stand_in)
+    figs = figures(checked, space.figures, space.batch)
     return Record(index, values, figs, "", constraints_met(checked.plan))
 
 
