@@ -141,6 +141,7 @@ SAMPLES: list[Any] = [
     P.Identity("id"),
     P.PadShortcut("pad", 32, 64, 2),
     P.SqueezeExcite("se", 64, 16),
+    P.SqueezeExcite("se", 64, 16, act="silu"),
     P.EfficientChannelAttn("eca", 64, 3),
     P.DropPath("dp", 0.1),
     P.ConvNormAct("cna", _conv(), P.Norm("bn", 64), P.Act("act")),
@@ -152,6 +153,15 @@ SAMPLES: list[Any] = [
     P.BlurPool("aa", 64),
     P.SplitAttention("attn", 64, 64, 32),
     P.SplitAttention("attn", 64, 64, 32, act="leaky_relu"),
+    P.Res2Split(
+        "convs",
+        16,
+        tuple(P.Conv(f"convs.{i}", 16, 16, 3, padding=1) for i in range(3)),
+        tuple(P.Norm(f"bns.{i}", 16) for i in range(3)),
+        P.Act("relu"),
+        None,
+        True,
+    ),
 ]
 """One op of each type, and of each variant whose module reads other fields (a group norm reads ``groups``)."""
 

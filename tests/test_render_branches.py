@@ -49,7 +49,7 @@ def _branching_ops(plan: P.Plan) -> list[tuple[P.Op, Shape]]:
     ]
 
 
-@pytest.mark.parametrize("name", ["skresnet50", "resnest50d"])
+@pytest.mark.parametrize("name", ["skresnet50", "resnest50d", "res2net50_26w_4s"])
 def test_branches_are_well_formed_and_end_in_the_ops_output(name: str) -> None:
     ops = _branching_ops(_plan(name))
     assert ops
@@ -111,7 +111,22 @@ def test_split_attention_at_layer_level_draws_the_radix_splits() -> None:
     assert f"{m}_gate -> {m}_select" in dot
 
 
-@pytest.mark.parametrize("name", ["skresnet50", "resnest50d", "resnetblur50", "resnetaa50d"])
+def test_res2net_at_layer_level_draws_the_hierarchical_split() -> None:
+    """Res2Net's split describes itself (ops/res2net.py) and draws with no change to the renderer: in a stage's first
+    block the splits run apart and the last is pooled; in the others each conv reads its split plus the previous
+    conv's output."""
+    dot = re.sub(r":[nsew]\b", "", _dot("res2net50_26w_4s", "layer"))  # edges without their ports
+    first, second = "s0b0_m3", "s0b1_m3"  # conv1, bn1, act1, then the split
+    for m in (first, second):
+        assert re.search(rf"\b{m}_split \[label=<split 4 × 26 ch[ <>]", dot)
+        assert re.search(rf"\b{m}_c2 \[label=<{re.escape('3×3 conv, 26, BN, ReLU')}[ <>]", dot)
+        assert f"{m}_c2 -> {m}_concat" in dot
+    assert f"{first}_pool -> {first}_concat" in dot and f"{first}_add1" not in dot
+    assert f"{second}_c0 -> {second}_add1" in dot and f"{second}_add1 -> {second}_c1" in dot
+    assert f"{second}_split -> {second}_concat" in dot and f"{second}_pool" not in dot
+
+
+@pytest.mark.parametrize("name", ["skresnet50", "resnest50d", "resnetblur50", "resnetaa50d", "res2net50_26w_4s"])
 @pytest.mark.parametrize("detail", ["block", "layer"])
 def test_every_edge_carries_a_shape(name: str, detail: str) -> None:
     root = ET.fromstring(R.layout(_dot(name, detail), "svg"))

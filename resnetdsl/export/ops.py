@@ -234,7 +234,7 @@ OP_FIELDS: dict[type, dict[str, tuple[str, str]]] = {
     P.NormAct: {
         **_carried("channels", "eps"),
         "kind": (CARRIED, "BatchNormAct2d, GroupNormAct, EvoNorm2dS0 or FilterResponseNormTlu2d"),
-        "act": (IMPLIED, "ReLU, the one activation the language gives a norm-act module"),
+        "act": (CARRIED, "batch and group norm: the activation after the norm (RegNet's variants)"),
         "momentum": _BN_MOMENTUM,
         "groups": (CARRIED, "group norm and EvoNorm only"),
     },
@@ -250,7 +250,7 @@ OP_FIELDS: dict[type, dict[str, tuple[str, str]]] = {
     P.Linear: _carried("in_features", "out_features", "bias"),
     P.Identity: {},
     P.PadShortcut: _carried("in_channels", "out_channels", "stride"),
-    P.SqueezeExcite: _carried("channels", "reduced_channels"),
+    P.SqueezeExcite: _carried("channels", "reduced_channels", "act"),
     P.EfficientChannelAttn: {
         "channels": (IMPLIED, "the 1-D conv runs along the channels of any input; channels chose its kernel"),
         "kernel_size": (CARRIED, ""),

@@ -11,10 +11,14 @@ nothing).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnetdsl import plan as P
+from resnetdsl.ops.act import act_words
 from resnetdsl.ops.base import Entry, FoldRole, OpType, Reach, Shape, Tracker, Window, stride_text
+
+if TYPE_CHECKING:
+    from resnetdsl.ops.branches import Branches
 
 RES2_FILL = "#d6e6f7"
 
@@ -90,6 +94,48 @@ class Res2SplitType(OpType[P.Res2Split]):
         g = f" g{conv.groups}" if conv.groups > 1 else ""
         s = f"/{conv.stride}" if conv.stride > 1 else ""
         return f"Res2 {op.scale}×{op.width} 3×3{s}{g}"
+
+    def branches(self, op: P.Res2Split, x: Shape) -> Branches:
+        """As the paper draws it: the map cut into ``scale`` splits; split i's 3×3 conv (norm, act) reads the split,
+        plus the previous conv's output where the splits add up; the last split passes through (or is pooled where
+        the block downsamples); every output goes into one concatenation."""
+        from resnetdsl.ops.branches import IN, Branches, Edge, Node  # only diagrams read it
+        from resnetdsl.ops.pool import POOL_FILL
+
+        (c, ho, wo), _, _ = self.infer(op, x)
+        w, conv = op.width, op.convs[0]
+        chunk: Shape = (w, x[1], x[2])
+        extra = (f", g{conv.groups}" if conv.groups != 1 else "") + (
+            f", dil {conv.dilation}" if conv.dilation != 1 else ""
+        )
+        after_conv = "".join(f", {_describe(n).label(n)}" for n in op.norms[:1])
+        act = act_words(op.act.kind, op.act.negative_slope)
+        words = f"3×3 conv, {w}{stride_text(conv.stride)}{extra}{after_conv}, {act}"
+        nodes = [Node("split", f"split {op.scale} × {w} ch", chunk, kind="split")]
+        edges = [Edge(IN, "split")]
+        columns: list[tuple[str, str]] = []
+        for i in range(len(op.convs)):
+            source = "split"
+            if op.cumulative and i > 0:  # sp = sp + x_i: the previous conv's output joins split i
+                nodes.append(Node(f"add{i}", "+", chunk, kind="merge"))
+                edges += [Edge("split", f"add{i}"), Edge(f"c{i - 1}", f"add{i}")]
+                source = f"add{i}"
+            nodes.append(Node(f"c{i}", words, (w, ho, wo), str(i), RES2_FILL))
+            edges.append(Edge(source, f"c{i}"))
+            columns.append((f"split {i + 1}{' + previous' if source != 'split' else ''}: {words}", RES2_FILL))
+        last = "split"
+        if op.pool is not None:
+            nodes.append(Node("pool", f"3×3 avgpool{stride_text(op.pool.stride)}", (w, ho, wo), fill=POOL_FILL))
+            edges.append(Edge("split", "pool"))
+            last = "pool"
+        columns.append(
+            (f"split {op.scale}: " + ("3×3 avgpool" if op.pool is not None else "passed through"), "#ffffff")
+        )
+        nodes.append(Node("concat", "concat", (c, ho, wo), kind="merge"))
+        edges += [Edge(f"c{i}", "concat") for i in range(len(op.convs))] + [Edge(last, "concat")]
+        return Branches(
+            tuple(nodes), tuple(edges), tuple(columns), f"split into {op.scale} × {w} ch", f"concat → {c} ch"
+        )
 
     def label(self, op: P.Res2Split) -> str:
         conv = op.convs[0]
