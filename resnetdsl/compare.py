@@ -17,6 +17,9 @@ from resnetdsl.errors import format_path
 from resnetdsl.show import resolved
 from resnetdsl.weights.fit import STATUSES, WeightReport, predict
 
+_MISSING: Any = object()
+"""A key one side of a :class:`KeyChange` does not have."""
+
 
 @dataclass(frozen=True, slots=True)
 class KeyChange:
@@ -38,19 +41,16 @@ class PartRow:
     b: Totals | None
 
 
-_MISSING = object()
-"""A key one side of a :class:`KeyChange` does not have."""
-
-
 @dataclass(frozen=True, slots=True)
 class Diff:
     """What :func:`resnetdsl.diff` finds between two specs: the keys, the numbers part by part, the weights."""
 
     a_name: str
     b_name: str
+    weights: WeightReport
+    """Whether the weights of one load into the other, tensor by tensor."""
     keys: tuple[KeyChange, ...]
     rows: tuple[PartRow, ...]
-    weights: WeightReport
 
     def to_dict(self) -> dict[str, Any]:
         def totals(t: Totals | None) -> dict[str, int] | None:
@@ -189,7 +189,7 @@ def diff(a: Any, b: Any, *, input_size: Any = None, overrides: Any = None) -> Di
     first = [n for n in names if n not in ("final", "head")] + [n for n in ("final", "head") if n in names]
     rows = [PartRow(n, pa.get(n), pb.get(n)) for n in first]
     rows.append(PartRow("total", ca.analysis.totals, cb.analysis.totals))
-    return Diff(ca.plan.name, cb.plan.name, keys, tuple(rows), predict(ca.plan, cb.plan))
+    return Diff(ca.plan.name, cb.plan.name, predict(ca.plan, cb.plan), keys, tuple(rows))
 
 
 __all__ = ["STATUSES", "Diff", "KeyChange", "PartRow", "diff"]

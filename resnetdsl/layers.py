@@ -215,6 +215,8 @@ class SelectiveKernel(nn.Module):
 # --- ResNetV2 / BiT (issue 18, family c): weight-standardised conv and the norm-act modules timm's ResNetV2 uses
 
 
+# StdConv2d and SplitAttn spell out the argument lists of the torch and timm modules they stand for (nn.Conv2d's,
+# timm's SplitAttn's) on purpose, so that the exported files, which copy these classes, read like the originals.
 class StdConv2d(nn.Conv2d):
     """Conv2d with weight standardisation (timm's ``StdConv2d``, BiT): before every forward each output channel's
     weight is standardised to zero mean and unit variance (biased variance, ``eps`` added)."""

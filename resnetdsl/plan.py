@@ -16,6 +16,10 @@ from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, ActKind, GlobalPoolKind, Nor
 
 ShortcutUse = Literal["identity", "projection", "pad", "avgpool_projection", "none"]
 
+# The op types below are records of the same shape on purpose (a name, then the fields their modules take): the IR
+# holds data only, and each op type's behaviour lives in its description (resnetdsl.ops), so their likeness is not
+# repeated logic.
+
 
 @dataclass(frozen=True, slots=True)
 class Conv:

@@ -282,12 +282,8 @@ OP_FIELDS: dict[type, dict[str, tuple[str, str]]] = {
     },
     # family: Res2Net (issue 18)
     P.Res2Split: {
-        "width": (CARRIED, "the split width"),
-        "convs": (STRUCTURE, "the split convs (convs.i)"),
-        "norms": (STRUCTURE, "their norms (bns.i), beside the op on the block"),
-        "act": (STRUCTURE, "the act after each norm"),
-        "pool": (STRUCTURE, "the last split's pool where the block starts its stage"),
-        "cumulative": (CARRIED, "each split adds the previous one's output"),
+        **_carried("width", "cumulative"),
+        **dict.fromkeys(("convs", "norms", "act", "pool"), (STRUCTURE, "its parts (convs.i, bns.i, pool)")),
     },
 }
 """Every field of every plan op type (but ``name``, the module's path, which both exporters keep) → what the
