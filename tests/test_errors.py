@@ -27,7 +27,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         BASE + "defaults: {block: bottlenek}\nstages: [{depth: 1, width: 16}]\n",
         [
             "t.yaml:3:19: defaults.block: must be one of 'basic', 'bottleneck', 'preact_basic', 'preact_bottleneck', "
-            "'sk_basic', 'sk_bottleneck', 'regnet', 'resnest', 'res2net' (got 'bottlenek') "
+            "'sk_basic', 'sk_bottleneck', 'regnet', 'preact_regnet', 'resnest', 'res2net' (got 'bottlenek') "
             "(did you mean 'bottleneck'?)"
         ],
     ),

@@ -149,12 +149,12 @@ def block_settings(
         out |= draw(sk_settings())
     if kind in ("regnet", "preact_regnet") and draw(st.booleans()):
         _regnet_keys(draw, out)
-    if draw(st.integers(0, 3)) == 0:
-        _senet_keys(draw, out)
-    if draw(st.integers(0, 4)) == 0:  # RegNet Z (issue 19); refused on pre-activation blocks
-        out["linear_out"] = draw(st.booleans())
     if entry and draw(st.integers(0, 3)) == 0:
         out["shortcut"] = draw(st.sampled_from([s for s in SHORTCUTS if s != "identity_pad"]))
+    if draw(st.integers(0, 3)) == 0:
+        _senet_keys(draw, out, shortcut)
+    if kind is not None and not kind.startswith("preact") and draw(st.integers(0, 4)) == 0:
+        out["linear_out"] = draw(st.booleans())  # RegNet Z (issue 19); refused on pre-activation blocks
     used = out.get("shortcut", shortcut)
     if used in PROJECTIONS and out.get("norm") != "none" and draw(st.integers(0, 3)) == 0:
         out["shortcut_norm"] = draw(st.booleans())
@@ -180,26 +180,25 @@ def sk_settings(draw: st.DrawFn) -> dict[str, Any]:
 
 def _regnet_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
     """RegNet (issue 19): group widths that divide every inner width the small widths give."""
-
-
-def _senet_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
-    """Family senet (issue 18): the projection's kernel, the first conv's reduction, explicit branch widths
-    (even widths: groups are 1 or 2 here; their number from the block kind where the part sets it)."""
-    if draw(st.booleans()):
-        part["shortcut_kernel"] = draw(st.sampled_from([1, 3]))
-    if draw(st.booleans()):
-        part["reduce_first"] = draw(st.sampled_from([1, 2]))
-    kind = part.get("block")
-    if kind is not None and draw(st.booleans()):
-        n = 2 if "bottleneck" in kind else 1
-        part["conv_widths"] = [draw(st.sampled_from(WIDTHS)) for _ in range(n)]
-
-
-def _bottleneck_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
     if draw(st.booleans()):
         part["group_width"] = draw(st.sampled_from([1, 2]))
     if draw(st.booleans()):
         part["bottleneck_ratio"] = draw(st.sampled_from([1.0, 0.5]))
+
+
+def _senet_keys(draw: st.DrawFn, part: dict[str, Any], shortcut: str) -> None:
+    """Family senet (issue 18): the projection's kernel (under a projection policy: elsewhere it is refused), the
+    first conv's reduction, explicit branch widths (even widths: groups are 1 or 2 here; their number from the
+    block kind where the part sets it)."""
+    if part.get("shortcut", shortcut) in ("projection", "projection_all") and draw(st.booleans()):
+        part["shortcut_kernel"] = draw(st.sampled_from([1, 3]))
+    kind = part.get("block")
+    if kind not in ("regnet", "preact_regnet", "res2net"):  # their branches take neither (the rules refuse them)
+        if draw(st.booleans()):
+            part["reduce_first"] = draw(st.sampled_from([1, 2]))
+        if kind is not None and draw(st.booleans()):
+            n = 2 if "bottleneck" in kind else 1
+            part["conv_widths"] = [draw(st.sampled_from(WIDTHS)) for _ in range(n)]
 
 
 def _bottleneck_keys(draw: st.DrawFn, part: dict[str, Any]) -> None:
@@ -249,7 +248,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         defaults["scale"] = draw(st.sampled_from([2, 3]))
         defaults["width_per_group"] = draw(st.sampled_from([26, 64]))
     if draw(st.integers(0, 3)) == 0:
-        _senet_keys(draw, defaults)
+        _senet_keys(draw, defaults, shortcut)
     if shortcut in PROJECTIONS and draw(st.booleans()):
         defaults["shortcut_norm"] = draw(st.booleans())
     if defaults["block"] == "preact_basic" and draw(st.booleans()):

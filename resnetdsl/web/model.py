@@ -70,16 +70,22 @@ class _Recorder(FieldVisitor):
         return y
 
 
-def _state_by_layer(plan: P.Plan, paths: Sequence[str]) -> dict[str, list[list[Any]]]:
-    """``state_dict`` entries grouped by the layer (module path) that holds them, in the built model's order."""
-    known = set(paths)
+def _state_by_layer(plan: P.Plan, layers: Iterable[LayerInfo]) -> dict[str, list[list[Any]]]:
+    """``state_dict`` entries grouped by the layer (module path) that holds them, in the built model's order; the
+    modules a composite op keeps beside it on the block (Res2Net's ``bns.0``) count as that op's layer."""
+    owner: dict[str, str] = {}
+    for li in layers:
+        owner[li.path] = li.path
+        block = li.path[: len(li.path) - len(li.op.name)]
+        for part in describe(li.op).beside(li.op):
+            owner[block + part.name] = li.path
     out: dict[str, list[list[Any]]] = {}
     for key, shape in state_entries(plan).items():
         module = key
         while "." in module:
             module = module.rpartition(".")[0]
-            if module in known:
-                out.setdefault(module, []).append([F.shown(key), list(shape)])
+            if module in owner:
+                out.setdefault(owner[module], []).append([F.shown(key), list(shape)])
                 break
         else:
             raise KeyError(f"web: state entry {key} belongs to no layer of the plan")
@@ -92,7 +98,7 @@ class _Builder:
         self.plan = analysis.plan
         self.collapse = collapse
         self.fields = _Fields()
-        self.state = _state_by_layer(self.plan, [li.path for li in analysis.layers()])
+        self.state = _state_by_layer(self.plan, analysis.layers())
         self.whole_from: str | None = None
 
     # -- facts --

@@ -11,9 +11,9 @@ class BatchNormAct2d(nn.BatchNorm2d):
     """BatchNorm then its activation in one module (timm's ``BatchNormAct2d``: the norm's state sits under the
     module's own name, ``norm1.weight``; the activation is the parameter-free child ``act``)."""
 
-    def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1) -> None:
+    def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1, act: str = "ReLU") -> None:
         super().__init__(num_features, eps=eps, momentum=momentum)
-        self.act = nn.ReLU(inplace=True)
+        self.act: nn.Module = nn.GELU() if act == "GELU" else getattr(nn, act)(inplace=True)  # a torch class name
 
     def forward(self, x: Tensor) -> Tensor:
         # BatchNorm2d's forward for running statistics and a fixed momentum, written out: TorchScript cannot

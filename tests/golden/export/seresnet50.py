@@ -9,12 +9,12 @@ from torch import Tensor, nn
 
 class SqueezeExcite(nn.Module):
     """Squeeze-and-excitation with timm's module names (``fc1``, ``act``, ``fc2``, ``gate``):
-    ``x * sigmoid(fc2(relu(fc1(mean(x)))))``."""
+    ``x * sigmoid(fc2(relu(fc1(mean(x)))))``; ``act`` names another activation's torch class."""
 
-    def __init__(self, channels: int, reduced_channels: int) -> None:
+    def __init__(self, channels: int, reduced_channels: int, act: str = "ReLU") -> None:
         super().__init__()
         self.fc1 = nn.Conv2d(channels, reduced_channels, 1, bias=True)
-        self.act = nn.ReLU(inplace=True)
+        self.act: nn.Module = nn.GELU() if act == "GELU" else getattr(nn, act)(inplace=True)  # a torch class name
         self.fc2 = nn.Conv2d(reduced_channels, channels, 1, bias=True)
         self.gate = nn.Sigmoid()
 
