@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from resnetdsl.export.onnx import to_onnx
 from resnetdsl.export.python import to_python
 
 from .conftest import run_cli
+from .family_helpers import load_exported
 
 GOLDEN_PRESETS = ["cifar_resnet20", "resnet50d", "preact_resnet164", "resnetv2_50", "seresnet50"]
 # (preset, input size): every block kind, layout, norm, attention, shortcut and stem kind among them
@@ -41,17 +41,6 @@ EQUAL_PRESETS = [
 ]
 
 
-def _load(source: str, tmp_path: Path, name: str) -> type[nn.Module]:
-    path = tmp_path / f"{name}.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    classes = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__]
-    return classes[-1]  # the network class comes last
-
-
 @pytest.mark.parametrize("name", GOLDEN_PRESETS)
 def test_golden_source(name: str, golden: Callable[[str, str], None]) -> None:
     golden(f"export/{name}.py", to_python(resnetdsl.plan_of(name)))
@@ -67,7 +56,7 @@ def test_exported_module_equals_built_model(name: str, size: int, tmp_path: Path
     imports = {line for line in code.splitlines() if line.startswith(("import ", "from "))}
     assert imports <= {"import torch", "import torch.nn.functional as F", "from torch import Tensor, nn"}
     model = resnetdsl.build_model(plan, seed=0).eval()
-    exported = _load(source, tmp_path, "net")().eval()
+    exported = load_exported(source, tmp_path, "net")().eval()
     assert list(exported.state_dict()) == list(model.state_dict())  # same keys, same order
     exported.load_state_dict(model.state_dict(), strict=True)
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
@@ -82,7 +71,7 @@ def test_exported_training_step_equals_built_model(tmp_path: Path) -> None:
     """Training mode too: batch statistics, running-stat updates (NormAct counts batches), the same gradients."""
     plan = resnetdsl.plan_of("resnetv2_18")
     model = resnetdsl.build_model(plan, seed=0)
-    exported = _load(to_python(plan), tmp_path, "v2")()
+    exported = load_exported(to_python(plan), tmp_path, "v2")()
     exported.load_state_dict(model.state_dict())
     x = torch.randn(2, 3, 64, 64)
     for m in (model, exported):
@@ -256,7 +245,7 @@ def test_cli_export_python_writes_weights_beside(tmp_path: Path) -> None:
     done = run_cli("export", "cifar_resnet20", "--format", "python", "--weights", str(ckpt), "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [f"wrote {tmp_path / 'net.pt'}", f"wrote {out}"]
-    exported = _load(out.read_text(encoding="utf-8"), tmp_path, "withweights")().eval()
+    exported = load_exported(out.read_text(encoding="utf-8"), tmp_path, "withweights")().eval()
     exported.load_state_dict(torch.load(tmp_path / "net.pt", weights_only=True), strict=True)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():

@@ -25,6 +25,7 @@ from tests.family_aa_resnest import (
     numeric_parity,
     timm_reference,
 )
+from tests.family_helpers import backbone_settings_hold
 
 timm = pytest.importorskip("timm")
 
@@ -132,26 +133,7 @@ def test_output_stride_matches_timm(name: str, output_stride: int) -> None:
 @pytest.mark.parametrize("settings", [{"scale": 8, "width_per_group": 14}, {"scale": 2, "groups": 4}])
 def test_grid_of_settings(settings: dict[str, Any]) -> None:
     x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
-    base = _tiny(**settings)
-    plain = resnetdsl.build_model(base, seed=0).eval()
-    with torch.no_grad():
-        want = plain(x)
-    analysis_is_exact(resnetdsl.build_model({**base, "output_stride": 8}, seed=0))
-    feats = resnetdsl.build_model({**base, "features": {"out_indices": [0, 1, 2, 3]}, "head": "none"}, seed=0).eval()
-    with torch.no_grad():
-        maps = feats(x)
-    assert [tuple(m.shape[1:3]) for m in maps] == [
-        (c, SIZE // r) for c, r in zip(feats.feature_info.channels(), feats.feature_info.reduction(), strict=True)
-    ]
-    frozen = resnetdsl.build_model({**base, "frozen_stages": 1}, seed=0)
-    assert not any(p.requires_grad for n, p in frozen.named_parameters() if n.startswith(("conv1", "bn1", "layer1")))
-    ck = resnetdsl.build_model({**base, "stages": [{**s, "checkpoint": True} for s in base["stages"]]}, seed=0)
-    ref = resnetdsl.build_model(base, seed=0)
-    for model in (ck, ref):
-        model.train()
-        model(x).square().mean().backward()
-    for (n, a), b in zip(ck.named_parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-6, msg=n)
+    plain, want = backbone_settings_hold(_tiny(**settings), x)
     # inference folding: every batch norm folds, the split's bns.i into convs.i too
     fused = resnetdsl.fuse_for_inference(plain)
     assert not [n for n, m in fused.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
