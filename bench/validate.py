@@ -29,9 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schemas" / "resnet-spec.schema.json"
 
 
+def _lists_stages(data: dict[str, object]) -> bool:
+    stages = data.get("stages")
+    return "extends" not in data and isinstance(stages, list) and all(isinstance(s, dict) for s in stages)
+
+
 def generate(folder: Path, n: int) -> list[Path]:
     """``n`` valid specs, round-robin over the presets, each with other depths, widths, classes and input size."""
-    presets = sorted((ROOT / "specs").glob("*.yaml"))
+    # presets that list their stages (not those that extend another or generate them from a regnet: key)
+    every = sorted((ROOT / "specs").glob("*.yaml"))
+    presets = [p for p in every if _lists_stages(yaml.safe_load(p.read_text("utf-8")))]
     out: list[Path] = []
     for i in range(n):
         src = presets[i % len(presets)]
