@@ -24,7 +24,7 @@ from resnetdsl.export.settings import (
 )
 from resnetdsl.export.settings import STRUCTURE as SUB_OPS
 
-from .test_export import _load
+from .family_helpers import load_exported
 
 STRUCTURE = {
     P.Plan: {"name", "description", "in_channels", "input_size", "stem", "stages", "head", "num_classes"}
@@ -56,7 +56,7 @@ BACKBONE = {
 def test_python_export_keeps_features_frozen_stages_and_norm_eval(tmp_path: Path) -> None:
     plan = resnetdsl.plan_of(BACKBONE)
     model = resnetdsl.build_model(plan, seed=0)
-    exported = _load(to_python(plan), tmp_path, "backbone")()
+    exported = load_exported(to_python(plan), tmp_path, "backbone")()
     exported.load_state_dict(model.state_dict(), strict=True)
     assert (
         {n for n, p in exported.named_parameters() if not p.requires_grad}
@@ -243,7 +243,7 @@ def test_each_claim_holds_on_the_emitted_source_and_the_built_module() -> None:
 def test_zero_init_is_carried_into_the_exported_init(tmp_path: Path) -> None:
     """``init.zero_init_residual``: the exported class, seeded as ``build_model`` is, starts from the same weights."""
     plan = resnetdsl.plan_of({"extends": "resnet18", "init": {"zero_init_residual": True}})
-    cls = _load(to_python(plan), tmp_path, "zero_init")
+    cls = load_exported(to_python(plan), tmp_path, "zero_init")
     torch.manual_seed(0)
     exported = cls()
     built = resnetdsl.build_model(plan, seed=0)
@@ -278,7 +278,7 @@ def test_attributes_reach_the_exported_file_bit_for_bit(case: str, tmp_path: Pat
     spec, size = ATTRIBUTES[case]
     plan = resnetdsl.plan_of(spec)
     model = resnetdsl.build_model(plan, seed=0)
-    exported = _load(to_python(plan), tmp_path, case.replace("-", "_"))()
+    exported = load_exported(to_python(plan), tmp_path, case.replace("-", "_"))()
     exported.load_state_dict(model.state_dict(), strict=True)
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():

@@ -156,12 +156,12 @@ def test_drop_block_follows_timms_schedule() -> None:
 
 def test_python_export_equals_the_built_model(tmp_path: Path) -> None:
     from resnetdsl.export.python import to_python
-    from tests.test_export import _load
+    from tests.family_helpers import load_exported
 
     model = resnetdsl.build_model(_tiny(scale=3, groups=2, attention="se"), seed=0).eval()
     source = to_python(model.plan)
     assert "class Res2Split(nn.Module)" in source
-    exported = _load(source, tmp_path, "res2net")().eval()
+    exported = load_exported(source, tmp_path, "res2net")().eval()
     assert list(exported.state_dict()) == list(model.state_dict())
     exported.load_state_dict(model.state_dict(), strict=True)
     x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
