@@ -108,7 +108,7 @@ class Res2SplitType(OpType[P.Res2Split]):
         extra = (f", g{conv.groups}" if conv.groups != 1 else "") + (
             f", dil {conv.dilation}" if conv.dilation != 1 else ""
         )
-        after_conv = "".join(f", {_describe(n).label(n)}" for n in op.norms[:1])
+        after_conv = f", {_describe(op.norms[0]).label(op.norms[0])}" if op.norms else ""  # one kind for every split
         act = act_words(op.act.kind, op.act.negative_slope)
         words = f"3×3 conv, {w}{stride_text(conv.stride)}{extra}{after_conv}, {act}"
         nodes = [Node("split", f"split {op.scale} × {w} ch", chunk, kind="split")]
