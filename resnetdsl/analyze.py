@@ -18,13 +18,14 @@ convs is legal and keeps information along its long side; it is reported in :att
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Literal
 
 from resnetdsl import plan as P
 from resnetdsl.errors import Issue, Path, SpecError
 from resnetdsl.ops import DESCRIPTIONS, counts
 from resnetdsl.ops.base import Description, Shape, Window
+from resnetdsl.records import record
 from resnetdsl.walk import Part, Visitor, run_block, run_plan, work_key
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 CIFAR_STEM_HINT = "for small inputs use the CIFAR stem (stem: {kind: conv3, pool: none})"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerInfo:
     """One op of the network, with its input and output shapes and its costs."""
 
@@ -73,7 +74,7 @@ class LayerInfo:
         return 0 if self.frozen else self.params
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Totals:
     params: int = 0
     """Parameters (all trainable: a frozen norm holds buffers, not parameters)."""
@@ -118,7 +119,7 @@ class Totals:
         return Totals(params, buffers, macs, acts, frozen)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BlockInfo:
     stage: P.Stage
     block: P.Block
@@ -130,7 +131,7 @@ class BlockInfo:
     totals: Totals
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StageInfo:
     stage: P.Stage
     in_shape: Shape
@@ -144,7 +145,7 @@ class StageInfo:
         return self.stage.name
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Analysis:
     """Shapes and costs of every layer, block and stage of a plan, for one input size."""
 
@@ -216,7 +217,7 @@ def format_shape(dims: Sequence[int], sep: str = "×") -> str:
     return sep.join(str(d) for d in dims)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Small:
     """Where the feature map first became small."""
 

@@ -10,7 +10,7 @@ builders of the larger families in ``blocks_sk``, ``blocks_resnest`` and ``block
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Set
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Generic, TypeVar
 
 from resnetdsl.blocks_base import AA_KINDS as AA_KINDS
@@ -37,6 +37,7 @@ from resnetdsl.blocks_sk import selective_kernel as selective_kernel
 from resnetdsl.blocks_sk import sk_basic as sk_basic
 from resnetdsl.blocks_sk import sk_bottleneck as sk_bottleneck
 from resnetdsl.plan import Block, Conv, Dropout, Identity, NormAct, Op, PadShortcut, Pool, ShortcutUse
+from resnetdsl.records import record
 from resnetdsl.vocab import eca_kernel_size as eca_kernel_size  # re-exported: the importer reads it here
 
 
@@ -152,7 +153,7 @@ KIND_SETTINGS = (
 lowering reports one that no block it reaches uses. Every other block setting applies to every kind."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BlockKind:
     """Everything the house knows about one block kind. Add a kind with :func:`register_block_kind`."""
 

@@ -8,7 +8,7 @@ DropBlock and anti-aliasing pools of a residual branch. The block kinds themselv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from resnetdsl.plan import (
     Act,
@@ -25,6 +25,7 @@ from resnetdsl.plan import (
     Pool,
     SqueezeExcite,
 )
+from resnetdsl.records import record
 from resnetdsl.vocab import (
     ACTIVATIONS,
     BLUR_FILTER_SIZE,
@@ -44,7 +45,7 @@ from resnetdsl.vocab import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NormActConfig:
     """Resolved normalisation and activation settings of the stem or of one stage's blocks."""
 
@@ -94,7 +95,7 @@ class NormActConfig:
         return Act(name, kind=self.act, negative_slope=slope)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BlockConfig:
     """Fully resolved settings of one block (lowering's :class:`~resnetdsl.lower.resolve.ResolvedBlock` makes it)."""
 
@@ -234,7 +235,7 @@ def _act(cfg: BlockConfig, name: str) -> Act:
     return cfg.norm_act.act_op(name)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BlockOps:
     """What a block kind's builder makes: the block's widths and its ops, part by part."""
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from resnetdsl.errors import Issue, Mark, SpecError
+from resnetdsl.records import record
 
 if TYPE_CHECKING:
     from resnetdsl.analyze import Analysis
@@ -56,7 +56,7 @@ def input_shape_arg(value: InputSize | None, name: str = "input_size") -> tuple[
     return items[0], items[1], items[2]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Checked:
     """A spec that passed every check: its plan and its analysis for the input size checked."""
 
@@ -138,7 +138,7 @@ def check_with_issues(
     return _analysed(spec, plan, issues, shape, input_name, where)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Where:
     """Where a spec's problems are placed: its source map, its own file, and its ``extends`` line."""
 

@@ -71,8 +71,44 @@ def _overrides(args: argparse.Namespace) -> None:
             setattr(args, attr, Overridden(getattr(args, attr), args.overrides))
 
 
+_PLUGINS = "pydantic.plugin._loader"
+
+
+def _without_pydantic_plugins() -> None:
+    """Let pydantic find no plugins in this process, as ``PYDANTIC_DISABLE_PLUGINS=__all__`` does, without the
+    search: finding them reads the metadata of every installed package (``importlib.metadata``), a tenth of a
+    command's start. Plugins observe an application's validations; a command that checks spec files has none
+    to observe. Setting ``PYDANTIC_DISABLE_PLUGINS`` (any value, even empty) leaves the search to pydantic.
+
+    pydantic asks its loader module for ``get_plugins`` alone; this one answers that, and takes any other name
+    from the real module."""
+    if "PYDANTIC_DISABLE_PLUGINS" in os.environ or _PLUGINS in sys.modules:
+        return
+    import types
+
+    def real(name: str) -> object:
+        if name.startswith("__"):  # what the import system asks a module (__path__, …): this one has none
+            raise AttributeError(name)
+        import importlib.util
+        from importlib.machinery import PathFinder
+
+        found = PathFinder.find_spec(_PLUGINS, sys.modules["pydantic.plugin"].__path__)
+        if found is None or found.loader is None:
+            raise AttributeError(name)
+        module = importlib.util.module_from_spec(found)
+        found.loader.exec_module(module)
+        sys.modules[_PLUGINS] = module
+        return getattr(module, name)
+
+    stub = types.ModuleType(_PLUGINS, "pydantic's plugin loader, answering that there are none (resnetdsl.cli)")
+    stub.get_plugins = tuple  # type: ignore[attr-defined]
+    stub.__getattr__ = real  # type: ignore[method-assign]
+    sys.modules[_PLUGINS] = stub
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resnetdsl`` command. Returns the exit code."""
+    _without_pydantic_plugins()
     words = list(sys.argv[1:] if argv is None else argv)
     named = _named_command(words)
     args = make_parser(() if named is None else (named,)).parse_args(words)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from resnetdsl.analyze import Analysis, Totals
 from resnetdsl.check import check
 from resnetdsl.errors import format_path
+from resnetdsl.records import record
 from resnetdsl.show import resolved
 from resnetdsl.weights.fit import STATUSES, WeightReport, predict
 
@@ -21,7 +21,7 @@ _MISSING: Any = object()
 """A key one side of a :class:`KeyChange` does not have."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyChange:
     """One key of the resolved specs whose value differs (``_MISSING`` where a side has none)."""
 
@@ -31,7 +31,7 @@ class KeyChange:
     b: Any
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PartRow:
     """One part of the networks (stem, a stage, final, head, total), A's numbers beside B's."""
 
@@ -41,7 +41,7 @@ class PartRow:
     b: Totals | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Diff:
     """What :func:`resnetdsl.diff` finds between two specs: the keys, the numbers part by part, the weights."""
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
+from resnetdsl.records import record
 from resnetdsl.text import printable
 
 PathPart = str | int
 Path = tuple[PathPart, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Mark:
     """A position in a source file (1-based line and column); a file-level mark (a file that cannot be read)
     has neither line nor column."""
@@ -27,7 +27,7 @@ class Mark:
         return where if self.line is None else f"{where}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Issue:
     """One problem in a spec.
 

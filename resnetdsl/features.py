@@ -13,17 +13,17 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 from resnetdsl import plan as P
 from resnetdsl.ops import describe
 from resnetdsl.receptive import Field, block_field
+from resnetdsl.records import record
 
 _STEM_POOLS = ("maxpool", "stem.pool", "pad", "stem.pad", "pool0")  # pad: BiT's fixed stem; pool0: senet
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Tap:
     """One feature map a backbone can return."""
 

@@ -1,12 +1,28 @@
 """Field descriptions from the docstrings written under pydantic fields (the spec's documentation, read once).
 
-:mod:`resnetdsl.spec` and :mod:`resnetdsl.regnet` call :func:`describe_fields` on themselves once their models
-are defined; the schema, the docs and the messages read the descriptions it sets.
+:mod:`resnetdsl.spec` and :mod:`resnetdsl.regnet` :func:`register` their models once they are defined; the
+models' hook that makes their first schema calls :func:`describe_pending`, which sets the descriptions the JSON
+Schema carries. So a command that only checks a spec, with its validator's schema cached
+(:mod:`resnetdsl.schema_cache`), never parses the source.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel
+
+_pending: list[tuple[str, type[BaseModel]]] = []
+
+
+def register(module_name: str, base: type[BaseModel]) -> None:
+    """Describe the models of ``module_name`` (the subclasses of ``base`` it defines) before any schema is made."""
+    _pending.append((module_name, base))
+
+
+def describe_pending() -> None:
+    """Describe the fields of every model registered so far, once (before a model's first schema, which a
+    nested model's later schemas reuse)."""
+    while _pending:
+        describe_fields(*_pending.pop(0))
 
 
 def describe_fields(module_name: str, base: type[BaseModel]) -> None:

@@ -9,9 +9,9 @@ block names may be dotted too (``stages.0``, ``blocks.0``: timm's ResNetV2 layou
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Literal
 
+from resnetdsl.records import record
 from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, ActKind, GlobalPoolKind, NormActKind, NormLayerKind, PoolKind
 
 ShortcutUse = Literal["identity", "projection", "pad", "avgpool_projection", "none"]
@@ -21,7 +21,7 @@ ShortcutUse = Literal["identity", "projection", "pad", "avgpool_projection", "no
 # repeated logic.
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Conv:
     name: str
     in_channels: int
@@ -39,7 +39,7 @@ class Conv:
     and unit variance, with this eps, before every forward; ``None``: a plain conv."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Norm:
     name: str
     channels: int
@@ -54,7 +54,7 @@ class Norm:
     """``group`` only: number of groups (divides ``channels``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NormAct:
     """BatchNorm followed by its activation, as one module (timm's ``BatchNormAct2d``): the norm's parameters
     and statistics sit directly under the module's name (``norm1.weight``), the activation has none."""
@@ -75,7 +75,7 @@ class NormAct:
     """``group`` and ``evonorm_s0``: number of groups (divides ``channels``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Act:
     name: str
     kind: ActKind = "relu"
@@ -85,7 +85,7 @@ class Act:
     """``leaky_relu`` only."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Pool:
     name: str
     kind: PoolKind
@@ -100,26 +100,26 @@ class Pool:
     stage. The output then has ceil(size / stride) positions; ``padding`` must be 0."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GlobalPool:
     name: str
     kind: GlobalPoolKind = "avg"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Flatten:
     """The pooled map as a flat vector of its channels (``nn.Flatten(1)``)."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Dropout:
     name: str
     p: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Linear:
     name: str
     in_features: int
@@ -127,14 +127,14 @@ class Linear:
     bias: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Identity:
     """Hands its input on (the stride-1 pool of an avg-pool shortcut)."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PadShortcut:
     """Option A shortcut: subsample by ``stride`` and append zero channels (parameter-free)."""
 
@@ -144,7 +144,7 @@ class PadShortcut:
     stride: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SqueezeExcite:
     """Squeeze-and-excitation (timm's ``SEModule``): ``x * sigmoid(fc2(relu(fc1(mean_hw(x)))))``; ``fc1`` and
     ``fc2`` are 1×1 convs with bias."""
@@ -156,7 +156,7 @@ class SqueezeExcite:
     """The activation between ``fc1`` and ``fc2`` (timm's ``act_layer``: a RegNet block's own)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EfficientChannelAttn:
     """ECA (timm's ``EcaModule``): ``x * sigmoid(conv(mean_hw(x)))``, ``conv`` a bias-free 1-D conv of
     ``kernel_size`` across the channels, zero-padded to keep their number."""
@@ -166,7 +166,7 @@ class EfficientChannelAttn:
     kernel_size: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropPath:
     """Stochastic depth: in training, zero the whole input of a sample with probability ``p`` and scale the
     kept ones by 1 / (1 − p); the identity in eval mode."""
@@ -178,7 +178,7 @@ class DropPath:
 # --- selective kernels (issue 18, SK family) -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ConvNormAct:
     """A conv, its norm and its activation as one module (timm's ``ConvNormAct``): the children ``conv``, ``bn``
     (left out for ``norm: none``) and ``act`` (left out when the block applies none here)."""
@@ -189,7 +189,7 @@ class ConvNormAct:
     act: Act | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SelectiveKernel:
     """Selective kernel convolution (Li et al. 2019; timm's ``SelectiveKernel``): ``paths``, one conv + norm + act
     per branch (3×3 convs of growing dilation), each reading the whole input or, with ``split_input``, an equal
@@ -206,7 +206,7 @@ class SelectiveKernel:
     attn_channels: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ConstantPad:
     """Pad every side by ``padding`` with ``value`` (``nn.ConstantPad2d``): BiT's 'fixed' stem pads its max pool's
     input with zeros (not with −∞ as the pool's own padding would)."""
@@ -219,7 +219,7 @@ class ConstantPad:
 # --- family senet (issue 18): more attention kinds (timm's create_attn on a ResNet) ---------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Cbam:
     """CBAM (timm's ``CbamModule``): a channel gate ``sigmoid(mlp(mean_hw(x)) + mlp(max_hw(x)))`` (``channel.fc1``,
     ``channel.fc2``: bias-free 1×1 convs), then a spatial gate ``sigmoid(bn(conv([mean_c(x), max_c(x)])))``
@@ -231,7 +231,7 @@ class Cbam:
     spatial_kernel: int = 7
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GlobalContext:
     """Global context (GCNet; timm's ``GlobalContext`` as create_attn makes it): attention pooling
     ``context = x · softmax_hw(conv_attn(x))`` (``conv_attn``: a 1×1 conv to one map, with bias), then
@@ -243,7 +243,7 @@ class GlobalContext:
     reduced_channels: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropBlock:
     """DropBlock (Ghiasi et al. 2018; timm's ``DropBlock2d``): in training, zero square blocks of ``block_size``
     (all channels alike) seeded at rate ``gamma_scale · p · HW / k² / ((H − k + 1)(W − k + 1))`` and scale the rest
@@ -259,7 +259,7 @@ class DropBlock:
 # --- family: anti-aliased downsampling and split attention (issue 18) -----------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BlurPool:
     """Anti-aliased downsampling (Zhang 2019; timm's ``BlurPool2d``): reflect-pad every side by
     ``((stride − 1) + (filter_size − 1)) // 2``, then a depthwise conv of fixed weights, the outer product of the
@@ -272,7 +272,7 @@ class BlurPool:
     filter_size: int = 3
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SplitAttention:
     """Split attention (ResNeSt, Zhang et al. 2020; timm's ``SplitAttn``), the 3×3 of a ``resnest`` block:
     ``conv`` (3×3, ``in_channels`` → ``out_channels × radix``, ``groups × radix`` groups, bias-free) → ``bn0`` →
@@ -302,7 +302,7 @@ class SplitAttention:
         return self.out_channels * self.radix
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Res2Split:
     """Res2Net's hierarchical split (Gao et al. 2019; timm's ``Bottle2neck``): the input, ``width × scale``
     channels, is cut into ``scale`` splits of ``width``; split i < scale − 1 runs a 3×3 conv → norm → act (with
@@ -364,7 +364,7 @@ Op = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Block:
     """One residual block: ``post(main(x) + shortcut(x))``; without a shortcut, ``post(main(x))``.
 
@@ -402,7 +402,7 @@ class Block:
         return (op for _, op in block_ops(self))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Stage:
     name: str
     """Module name of the stage (``layer1``)."""
@@ -423,7 +423,7 @@ class Stage:
         return len(self.blocks)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Plan:
     """A whole network, every detail explicit."""
 

@@ -9,15 +9,15 @@ A residual block sees what the wider of its two paths sees. Nothing here imports
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from resnetdsl import plan as P
 from resnetdsl.ops import DESCRIPTIONS
 from resnetdsl.ops.base import Window
+from resnetdsl.records import record
 from resnetdsl.walk import Part, Visitor, run_block
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Field:
     """The window of the input one position of a feature map sees."""
 
@@ -70,7 +70,7 @@ class FieldVisitor(Visitor[Field]):
 _FIELDS = FieldVisitor()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FeatureFacts:
     """Where a feature map comes from and what it sees."""
 

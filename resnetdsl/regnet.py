@@ -36,12 +36,15 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, Strict, field_validator, model_validator
 
-from resnetdsl.field_docs import describe_fields
+from resnetdsl import field_docs
+from resnetdsl.records import record
+
+if TYPE_CHECKING:
+    from pydantic_core import CoreSchema
 
 Quantize = Literal["pycls", "torchvision"]
 """How a stage's bottleneck width is made a multiple of its group width (see the module's docstring)."""
@@ -58,6 +61,11 @@ Float = Annotated[float, Strict()]
 class _Model(BaseModel):
     # built on first use, its fields described from their docstrings once (see resnetdsl.field_docs)
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> CoreSchema:
+        field_docs.describe_pending()
+        return handler(source)
 
 
 class RegNetSpec(_Model):
@@ -119,10 +127,10 @@ class AnyNetSpec(_Model):
         return self
 
 
-describe_fields(__name__, _Model)
+field_docs.register(__name__, _Model)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RegNetStage:
     """One stage of a RegNet or AnyNet, as its blocks are built."""
 
@@ -144,7 +152,7 @@ class RegNetStage:
         return self.bottleneck_width // self.group_width
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RegNetWidths:
     """What the width rule gives: the stages, and the per-block widths before they are grouped."""
 

@@ -1,4 +1,4 @@
-"""``resnetdsl show`` (the fully resolved spec as YAML) and ``resnetdsl presets`` (the bundled presets' table).
+"""``resnetdsl show``: the fully resolved spec as YAML (the presets' table is :mod:`resnetdsl.preset_table`).
 
 The resolved spec has ``extends`` and overrides applied and every default written out where it applies: a
 built-in default is written only where writing it changes nothing (the same plan, no new problem), so the
@@ -7,7 +7,6 @@ output validates and builds the identical model. Nothing here imports torch.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
@@ -178,58 +177,3 @@ def to_yaml(data: dict[str, Any]) -> str:
 def show(source: Any, *, overrides: Any = None) -> str:
     """``resnetdsl show``'s text: the resolved spec as YAML."""
     return to_yaml(resolved(source, overrides=overrides))
-
-
-# --- presets -----------------------------------------------------------------------------------------
-
-
-def preset_rows() -> list[dict[str, Any]]:
-    """One row per bundled preset: name, description, parameters, MACs and input (C, H, W)."""
-    from resnetdsl.load import preset_names
-
-    rows = []
-    for name in preset_names():
-        a = check(name).analysis
-        rows.append(
-            {
-                "name": name,
-                "description": a.plan.description,
-                "params": a.totals.params,
-                "macs": a.totals.macs,
-                "input": list(a.input_shape),
-            }
-        )
-    return rows
-
-
-def format_presets(rows: list[dict[str, Any]], fmt: str = "table") -> str:
-    if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
-    head = ("name", "params", "GMACs", "input", "description")
-    body = [
-        (
-            r["name"],
-            f"{r['params'] / 1e6:.2f}M",
-            f"{r['macs'] / 1e9:.2f}",
-            "×".join(map(str, r["input"])),
-            _short(r["description"]),
-        )
-        for r in rows
-    ]
-    if fmt == "markdown":
-        lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", "---:", "---:", "---", "---"]) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        return "\n".join(lines) + "\n"
-    widths = [max(len(row[i]) for row in (head, *body)) for i in range(4)]
-    right = (False, True, True, False)
-
-    def line(row: tuple[str, ...]) -> str:
-        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row[:4], widths, right, strict=True)]
-        return "  ".join([*cells, row[4]]).rstrip()
-
-    return "\n".join([line(head), *(line(row) for row in body)]) + "\n"
-
-
-def _short(text: str, limit: int = 90) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -7,23 +7,25 @@ an integer). Block settings live in ``defaults`` and may be overridden by any st
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
     PrivateAttr,
     Strict,
     Tag,
     field_validator,
 )
 
-from resnetdsl import vocab
-from resnetdsl.errors import Path
-from resnetdsl.field_docs import describe_fields
+from resnetdsl import field_docs, schema_cache, vocab
 from resnetdsl.regnet import RegNetSpec
+
+if TYPE_CHECKING:
+    from pydantic_core import CoreSchema
 
 Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
@@ -76,14 +78,19 @@ SCHEMA_ID = "urn:resnetdsl:schema:resnet-spec"
 
 class _Model(BaseModel):
     # defer_build: a model's validator is built on first use (the first spec checked), not at import; the
-    # fields' descriptions come from their docstrings (field_docs.describe_fields: pydantic's
-    # use_attribute_docstrings at a fraction of its import-time cost)
+    # fields' descriptions come from their docstrings, set before the first schema is made
+    # (field_docs.describe_pending: pydantic's use_attribute_docstrings, parsed only when a schema is made)
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
         validate_default=False,
         defer_build=True,
     )
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> CoreSchema:
+        field_docs.describe_pending()
+        return handler(source)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -468,32 +475,19 @@ class Spec(_Model):
     _file: str | None = PrivateAttr(default=None)
     _via: Any = PrivateAttr(default=None)
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> CoreSchema:
+        # the schema the last process made, when the models and pydantic are the same (resnetdsl.schema_cache)
+        if source is Spec:
+            cached: CoreSchema | None = schema_cache.load("core")
+            if cached is not None:
+                return cached
+        return super().__get_pydantic_core_schema__(source, handler)
 
-describe_fields(__name__, _Model)
-
-
-def model_at(path: Path) -> Any:
-    """The model class that validates the value at ``path`` (``None`` where it is no model)."""
-    model: Any = Spec
-    for part in path:
-        if isinstance(part, int):
-            continue
-        fields = getattr(model, "model_fields", None)
-        field = fields.get(part) if fields is not None else None
-        if field is None:
-            return None
-        ann = field.annotation
-        model = _first_model(ann)
-    return model
+    @classmethod
+    def __pydantic_on_complete__(cls) -> None:
+        if cls is Spec:
+            schema_cache.store("core", cls.__pydantic_core_schema__)
 
 
-def _first_model(ann: Any) -> Any:
-    import typing
-
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return ann
-    for arg in typing.get_args(ann):
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    return None
+field_docs.register(__name__, _Model)

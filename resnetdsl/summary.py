@@ -11,7 +11,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from resnetdsl import plan as P
@@ -20,6 +20,7 @@ from resnetdsl.errors import Issue
 from resnetdsl.features import Tap, selected
 from resnetdsl.ops import describe
 from resnetdsl.receptive import FeatureFacts, feature_facts
+from resnetdsl.records import record
 
 if TYPE_CHECKING:
     from resnetdsl.check import InputSize
@@ -32,7 +33,7 @@ FORMATS: tuple[Format, ...] = get_args(Format)
 CONVENTION = "MACs = multiply-accumulates of conv and linear layers; FLOPs ≈ 2 × MACs"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Row:
     """One line of a summary: a stage (or the stem or head), a block, or a layer."""
 
@@ -75,7 +76,7 @@ class Row:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Summary:
     """Shapes and costs of one network for one input size.
 

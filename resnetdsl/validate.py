@@ -11,10 +11,10 @@ import glob
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from resnetdsl.errors import Issue, Mark
+from resnetdsl.records import record
 from resnetdsl.text import printable
 
 Format = Literal["text", "json", "github"]
@@ -32,7 +32,7 @@ class UsageError(Exception):
         super().__init__("; ".join(self.problems))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileResult:
     """The outcome of checking one file.
 
@@ -53,7 +53,7 @@ class FileResult:
         return self.errors == 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Report:
     """The outcome of checking some files."""
 
@@ -336,5 +336,13 @@ def _clean(node: Any) -> Any:
 
 
 def schema_text() -> str:
-    """The schema as the committed ``schemas/resnet-spec.schema.json`` holds it."""
-    return json.dumps(export_schema(), indent=2, ensure_ascii=False) + "\n"
+    """The schema as the committed ``schemas/resnet-spec.schema.json`` holds it (made once for the installed
+    models and pydantic, then read from :mod:`resnetdsl.schema_cache`)."""
+    from resnetdsl import schema_cache
+
+    cached = schema_cache.load("json", schema_cache.JSON_SOURCES)
+    if isinstance(cached, str):
+        return cached
+    text = json.dumps(export_schema(), indent=2, ensure_ascii=False) + "\n"
+    schema_cache.store("json", text, schema_cache.JSON_SOURCES)
+    return text

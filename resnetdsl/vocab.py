@@ -8,15 +8,16 @@ importer all read these (a test compares each table with its ``Literal``). Nothi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
+
+from resnetdsl.records import record
 
 # --- activations ---------------------------------------------------------------------------------------------
 
 ActKind = Literal["relu", "leaky_relu", "silu", "gelu", "mish", "hardswish"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Activation:
     """One activation kind as torch has it."""
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +25,7 @@ from tests.conftest import ROOT
 
 # --- what each command imports ------------------------------------------------------------------------------
 
-PACKAGE = {"resnetdsl", "errors", "text", "check", "render"}
+PACKAGE = {"resnetdsl", "errors", "text", "check", "render", "records"}
 """``import resnetdsl``: the package binds ``check`` and ``render`` (whose modules import nothing heavy) and loads
 every other name on first use; neither pydantic nor YAML."""
 CLI = PACKAGE | {"cli", "commands", "io"}
@@ -33,7 +36,7 @@ CHECKING = set(
     load load.compose load.document load.lines load.mapping load.messages load.presets load.source
     lower lower.common lower.make lower.network_rules lower.resolve lower.rules lower.sk_rules lower.regnet_rules
     lower.senet_rules ops.senet lower.aa_resnest_rules ops.antialias ops.split
-    regnet regnet_key blocks_regnet blocks_base blocks_sk blocks_resnest field_docs
+    regnet regnet_key blocks_regnet blocks_base blocks_sk blocks_resnest field_docs schema_cache
     blocks_res2net lower.res2net_rules ops.res2net
     ops ops.act ops.attention ops.base ops.bit ops.conv ops.misc ops.norm ops.pool ops.shortcut ops.sk
     """.split()
@@ -60,9 +63,13 @@ RUNS: dict[str, tuple[list[str], set[str]]] = {
         ["diff", "resnet18", "resnet34"],
         {"commands.options", "commands.diff", "compare", "show", "state", "weights", "weights.fit", *CHECKING},
     ),
-    "presets": (["presets"], {"commands.presets", "show", *CHECKING}),
-    "schema": (["schema"], {"commands.schema", "validate", "spec", "field_docs", "vocab", "regnet"}),
+    "presets": (
+        ["presets"],
+        {"commands.presets", "preset_table", "load", "load.document", "load.messages", "load.presets"},
+    ),
+    "schema": (["schema"], {"commands.schema", "validate", "spec", "field_docs", "vocab", "regnet", "schema_cache"}),
 }
+"""With nothing cached (:mod:`resnetdsl.schema_cache`): each probe runs with an empty byte-code folder of its own."""
 
 _PROBE = """
 import contextlib, io, json, sys
@@ -78,7 +85,12 @@ else:
         except SystemExit as exc:
             code = exc.code
 ours = sorted(m.removeprefix("resnetdsl.") for m in sys.modules if m == "resnetdsl" or m.startswith("resnetdsl."))
-print(json.dumps({"code": code, "ours": ours, "torch": "torch" in sys.modules, "graphviz": "graphviz" in sys.modules}))
+others = sorted(m for m in ("pydantic", "yaml", "importlib.metadata") if m in sys.modules)
+docs = sys.modules.get("resnetdsl.field_docs")
+print(json.dumps({
+    "code": code, "ours": ours, "torch": "torch" in sys.modules, "graphviz": "graphviz" in sys.modules,
+    "others": others, "parsed_docs": docs is not None and not docs._pending,
+}))
 """
 
 
@@ -91,10 +103,24 @@ print(json.dumps({"ours": ours, "others": others}))
 """
 
 
-def _imports(argv: list[str] | None) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True, cwd=ROOT, check=True
-    )
+def _imports(argv: list[str] | None, cache: Path | None = None) -> dict[str, object]:
+    """What running ``argv`` in a fresh process imports; with byte-code (and the schema cache) in ``cache``, else
+    in an empty folder of its own that it does not write to."""
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as empty:
+        if cache is None:
+            env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=empty)
+        else:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(cache)
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, json.dumps(argv)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+            env=env,
+        )
     result: dict[str, object] = json.loads(done.stdout)
     return result
 
@@ -130,6 +156,19 @@ def test_each_torch_free_command_imports_its_own_module_only(command: str) -> No
     assert found["graphviz"] == (command == "render"), f"resnetdsl {command}: graphviz imported or not as expected"
     own = {m for m in extra if m.startswith("commands.")} - {"commands.options"}
     assert own == ({f"commands.{command}"} if command != "--help" else set())
+    assert "importlib.metadata" not in found["others"], f"resnetdsl {command} looks for pydantic plugins"  # type: ignore[operator]
+
+
+def test_a_command_after_the_first_takes_the_schemas_from_the_cache(tmp_path: Path) -> None:
+    first = {argv[0]: _imports(argv, tmp_path) for argv in (["validate", "resnet18"], ["schema"])}
+    assert first["validate"]["parsed_docs"] and first["schema"]["parsed_docs"]
+    validate = _imports(["validate", "resnet18"], tmp_path)
+    _same("resnetdsl validate resnet18 (cached)", validate["ours"], CLI | RUNS["validate"][1])
+    assert validate["code"] == 0 and not validate["parsed_docs"]  # the validator's schema came from the cache
+    assert "importlib.metadata" not in validate["others"]  # type: ignore[operator]
+    schema = _imports(["schema"], tmp_path)
+    _same("resnetdsl schema (cached)", schema["ours"], CLI | {"commands.schema", "validate", "schema_cache"})
+    assert schema["code"] == 0 and schema["others"] == []  # the JSON Schema text came from the cache: no pydantic
 
 
 # --- the registry and the modules -----------------------------------------------------------------------
@@ -172,3 +211,29 @@ def test_library_modules_never_import_the_command_line() -> None:
             bad = [n for n in names if n == "resnetdsl.cli" or n.startswith("resnetdsl.commands")]
             assert not bad, f"resnetdsl/{rel} imports {bad}"
             assert "cli_main" not in {getattr(node, "name", None)}, f"resnetdsl/{rel} defines cli_main"
+
+
+_PLUGINS_PROBE = """
+import json, sys
+from resnetdsl.cli import main
+code = main(["validate", "resnet18"])
+loader = sys.modules["pydantic.plugin._loader"]
+found = {"code": code, "plugins": list(loader.get_plugins()), "metadata": "importlib.metadata" in sys.modules}
+found["real"] = hasattr(loader, "__file__")
+found["group"] = loader.PYDANTIC_ENTRY_POINT_GROUP  # any other name: from pydantic's own module
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.parametrize("setting", [None, "", "__all__"])
+def test_the_command_line_looks_for_no_pydantic_plugins_unless_told_how(setting: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    done = subprocess.run(
+        [sys.executable, "-c", _PLUGINS_PROBE], capture_output=True, text=True, cwd=ROOT, check=True, env=env
+    )
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["code"] == 0 and found["plugins"] == [] and found["group"] == "pydantic"
+    # unset: the stub answered (no metadata read); set, to any value: pydantic's loader, as pydantic documents
+    assert found["real"] == found["metadata"] == (setting is not None)

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from dataclasses import dataclass
 from typing import Protocol
+
+from resnetdsl.records import record
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Command:
     """One subcommand: its name, its line in ``resnetdsl --help`` and its module under this package."""
 

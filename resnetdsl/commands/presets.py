@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     if args.names:
         sys.stdout.write("".join(f"{n}\n" for n in preset_names()))
         return EXIT_OK
-    from resnetdsl.show import format_presets, preset_rows
+    from resnetdsl.preset_table import format_presets, preset_rows
 
     sys.stdout.write(format_presets(preset_rows(), args.format))
     return EXIT_OK

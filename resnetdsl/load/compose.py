@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from resnetdsl.load.mapping import plain_data, read_mapping
 from resnetdsl.load.messages import did_you_mean, issues_from_pydantic
 from resnetdsl.load.presets import is_preset, nearby_hint, preset_display, preset_names, preset_path
 from resnetdsl.load.source import parse_yaml, read_file
+from resnetdsl.records import record
 
 if TYPE_CHECKING:
     from resnetdsl.spec import Spec
@@ -146,7 +146,7 @@ def resolve_extends(doc: Document, *, _seen: tuple[str, ...] = ()) -> Document:
 # --- overrides (``--set key.path=value``) -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Override:
     """One ``key.path=value`` applied after ``extends`` and before validation."""
 
@@ -215,7 +215,7 @@ def overrides_arg(overrides: Any) -> tuple[Override, ...]:
     return items
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Overridden:
     """A spec source with overrides: what the command line hands the checking path for ``--set``."""
 
@@ -297,7 +297,7 @@ def _set_override(data: dict[str, Any], o: Override) -> Path:
         if last:
             node[part] = o.value
             return tuple(done)
-        from resnetdsl.spec import model_at
+        from resnetdsl.spec_paths import model_at
 
         model = model_at(tuple(done))
         child = node.get(part)

@@ -112,7 +112,7 @@ def _scope_of(path: Path) -> str:
 
 def _elsewhere(key: str, value: Any, parent: Path) -> str | None:
     """Where ``key``, a real key of some other scope, belongs: ``init.zero_init_residual``."""
-    from resnetdsl.spec import model_at
+    from resnetdsl.spec_paths import model_at
 
     here = _scope_of(parent)
     places = [

@@ -64,7 +64,7 @@ def _allowed_keys(model: Any, path: Path) -> list[str]:
     """Field names of the model at ``path`` (for did-you-mean on unknown keys)."""
     from pydantic import BaseModel
 
-    from resnetdsl.spec import model_at
+    from resnetdsl.spec_paths import model_at
 
     m = model_at(path)
     if m is None or not (isinstance(m, type) and issubclass(m, BaseModel)):
@@ -85,7 +85,7 @@ def mapping_hint(path: Path, value: Any) -> str:
     from pydantic import BaseModel
 
     from resnetdsl.load.syntax import missing_space_hint
-    from resnetdsl.spec import model_at
+    from resnetdsl.spec_paths import model_at
 
     if isinstance(value, str) and missing_space_hint(value):
         return missing_space_hint(value)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from resnetdsl.load.lines import Lines
+from resnetdsl.records import record
 
 if TYPE_CHECKING:
     import yaml
@@ -24,7 +24,7 @@ _SIMPLE = {"0": 0, "a": 7, "b": 8, "t": 9, "\t": 9, "n": 10, "v": 11, "f": 12, "
 _SIMPLE |= {'"': 34, "/": 47, "\\": 92, "N": 0x85, "_": 0xA0, "L": 0x2028, "P": 0x2029}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Failure:
     """One parser error, with what each rule below reads from it."""
 

@@ -8,19 +8,20 @@ Nothing here reports a problem: the rules (:mod:`.rules`) read what this step re
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from resnetdsl import blocks as B
 from resnetdsl.errors import Path
 from resnetdsl.lower.common import BUILTIN_DEFAULTS, inherited
+from resnetdsl.records import record
 from resnetdsl.spec import BlockOverride, BlockSettings, NormActSettings, Spec
 from resnetdsl.vocab import DEFAULT_NEGATIVE_SLOPE, DEFAULT_STD_EPS, SE_RATIO, SPLIT_RADIX
 
 _GROUP_SIZE = ("norm_groups", "norm_group_channels")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Settings:
     """Settings layered through scopes (widest first, a narrower scope's value wins)."""
 
@@ -31,7 +32,7 @@ class Settings:
     """The path where each written setting was set (``("stages", 1, "groups")``); absent: built-in."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResolvedBlock:
     """One block of the network, every setting resolved."""
 
@@ -68,7 +69,7 @@ class ResolvedBlock:
         return ("stages", self.stage)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Choice:
     """What one index of an entry's ``at`` chose."""
 
@@ -81,7 +82,7 @@ class Choice:
     """The entry that chose that block before (the choice is then ignored)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResolvedStage:
     index: int
     name: str
@@ -98,7 +99,7 @@ class ResolvedStage:
     checkpoint: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResolvedStem:
     settings: Settings
     """Its norm/act settings (defaults → stem)."""
@@ -113,7 +114,7 @@ class ResolvedStem:
     """Where ``aa`` was set (``("stem", "aa")`` or ``("defaults", "aa")``); ``None``: the built-in."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Network:
     """The spec with every block resolved: what the rules check and the plan is made from."""
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -44,6 +43,7 @@ from resnetdsl.build_torch import ResNet
 from resnetdsl.layers import BatchNormAct2d, FrozenBatchNorm2d, StdConv2d
 from resnetdsl.ops import DESCRIPTIONS
 from resnetdsl.ops.base import FoldRole
+from resnetdsl.records import record
 from resnetdsl.walk import Part, Visitor, run_block, run_plan
 
 
@@ -83,7 +83,7 @@ def _standardized(conv: StdConv2d) -> nn.Conv2d:
     return plain
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Conv:
     """The conv whose output is the tensor flowing, when the next op is its only reader."""
 

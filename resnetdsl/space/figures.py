@@ -14,9 +14,10 @@ import itertools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
+
+from resnetdsl.records import record
 
 if TYPE_CHECKING:
     from resnetdsl.check import Checked
@@ -67,7 +68,7 @@ def check_figure(name: str) -> str:
     raise ValueError(f"unknown figure '{name}'{did_you_mean(name, _PLAIN)}; {FIGURE_HELP}")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Condition:
     """``FIGURE OP VALUE``: a budget line (``gmacs <= 0.4``), or a target (``=``: within a tolerance)."""
 
@@ -108,7 +109,7 @@ def parse_condition(text: str, *, target: bool = False) -> Condition:
     return Condition(figure, m["op"], float(m["num"]) * _UNITS[m["unit"]], text.strip())
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Objective:
     """One axis of the Pareto front: a figure, minimised unless ``maximise``."""
 

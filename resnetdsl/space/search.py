@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resnetdsl.errors import Path
+from resnetdsl.records import record
 from resnetdsl.space.figures import CONSTRAINTS, constraints_met, figures
 from resnetdsl.space.file import Space
 
@@ -24,7 +25,7 @@ SERIAL_BELOW = 200
 """Fewer candidates than this run in this process: starting workers would cost more than it saves."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Record:
     """One candidate: its values, and its figures or why it is invalid."""
 
@@ -112,7 +113,7 @@ def evaluate(space: Space, index: int, values: tuple[Any, ...]) -> Record:
 # --- running the candidates ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Chunk:
     start: int
     stop: int

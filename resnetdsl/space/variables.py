@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import random
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from resnetdsl.errors import Path
+from resnetdsl.records import record
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _RANGE = re.compile(rf"^\s*(?P<lo>{_NUM})\s*\.\.\s*(?P<hi>{_NUM})(?P<rest>(?:\s+\S+)*)\s*$")
@@ -23,7 +23,7 @@ _INT = re.compile(r"^[-+]?\d+$")
 RANGE_HELP = "write LO..HI [log] [step Q] (2..12, 8..256 log step 8, 1.5..3.0) or a list of values"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Values:
     """What one variable takes: choices, or a range (on a grid when ``step`` is set or the ends are integers)."""
 
@@ -84,7 +84,7 @@ def _num(x: float, integer: bool) -> str:
     return str(int(x)) if integer else repr(float(x))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Variable:
     """One varied key: where it sets its value (several paths when one value is shared) and what it takes."""
 

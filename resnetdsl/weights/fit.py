@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from resnetdsl.plan import Plan
+from resnetdsl.records import record
 from resnetdsl.state import Shape, classifier_keys, input_conv_key, state_entries
 
 Status = Literal["loaded", "adapted", "reinitialised", "missing", "unexpected", "mismatched"]
@@ -26,7 +26,7 @@ BASE_CHANNELS = 3
 """Input channels a checkpoint's first conv is taken to have been trained on (timm's ``base_chans``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Entry:
     """One tensor's fate."""
 
@@ -52,7 +52,7 @@ class Entry:
         return f"{self.key}{renamed}{shapes}{note}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WeightReport:
     """What loading a checkpoint into a network does, tensor by tensor."""
 

@@ -1,0 +1,148 @@
+"""``@record``: what ``@dataclass(frozen=True, slots=True)`` makes, made in a fraction of its time.
+
+The plan's op types, the analysis's results and the checker's issues are frozen, slotted dataclasses: some sixty
+classes, which every command creates when it starts. On the Python versions this package supports,
+:func:`dataclasses.dataclass` writes and compiles seven or eight methods for each such class, one ``exec`` each,
+and rebuilds the class for its slots: most of a millisecond a class, a sizeable part of a command's start.
+:func:`record` makes the same class with one ``exec`` (``__init__``, ``__eq__``, ``__hash__`` and ``__repr__``,
+written as dataclasses writes them) and shares the others (frozen assignment, pickling) among all records.
+
+What comes out is a dataclass to the standard library: :func:`dataclasses.fields`, :func:`~dataclasses.replace`,
+:func:`~dataclasses.asdict` and :func:`~dataclasses.is_dataclass` work on it; instances are immutable
+(:class:`dataclasses.FrozenInstanceError`), compare and hash by their fields in order, print as a dataclass
+does, have ``__slots__`` and ``__match_args__``, and pickle. A class that needs more than that (a base class,
+``field(...)``, ``ClassVar``/``InitVar``, ``__post_init__``), or a Python whose :mod:`dataclasses` lacks what
+this relies on, gets :func:`dataclasses.dataclass` itself, so ``@record`` never changes what a class means.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+
+    def dataclass_transform(**kwargs: Any) -> Callable[[T], T]:
+        return lambda f: f
+
+
+_MISSING = dataclasses.MISSING
+_FIELD = getattr(dataclasses, "_FIELD", None)
+_FULL = dataclasses.dataclass(frozen=True, slots=True)
+
+
+@_FULL
+class _Params:
+    """Its ``__dataclass_params__`` is every record's (frozen, eq, init, repr; no order)."""
+
+
+_PARAMS = getattr(_Params, "__dataclass_params__", None)
+
+
+def _frozen_setattr(self: Any, name: str, value: Any) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+def _frozen_delattr(self: Any, name: str) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+def _getstate(self: Any) -> list[Any]:
+    return [getattr(self, name) for name in self.__slots__]
+
+
+def _setstate(self: Any, state: list[Any]) -> None:
+    for name, value in zip(self.__slots__, state, strict=True):
+        object.__setattr__(self, name, value)
+
+
+def _plain(cls: type) -> bool:
+    """``cls`` is what :func:`record` makes on its own (else :func:`dataclasses.dataclass` makes it)."""
+    if _FIELD is None or _PARAMS is None or cls.__bases__ != (object,) or "__post_init__" in cls.__dict__:
+        return False
+    annotations = inspect.get_annotations(cls)
+    if not annotations or "__slots__" in cls.__dict__:
+        return False
+    for name, annotation in annotations.items():
+        text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", repr(annotation))
+        if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:
+            return False
+        default = cls.__dict__.get(name, _MISSING)
+        if isinstance(default, (dataclasses.Field, list, dict, set)) or name.startswith("__"):
+            return False
+    return True
+
+
+@dataclass_transform(frozen_default=True)
+def record(cls: type[T]) -> type[T]:
+    """``@dataclass(frozen=True, slots=True)``, faster to make (see the module's docstring)."""
+    if not _plain(cls):
+        return _FULL(cls)
+    annotations: dict[str, Any] = inspect.get_annotations(cls)
+    names = tuple(annotations)
+    defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
+    seen_default = False
+    for name in names:
+        if name in defaults:
+            seen_default = True
+        elif seen_default:
+            return _FULL(cls)  # dataclass's own error: a field without a default after one with
+    fields = {}
+    for name in names:
+        f = dataclasses.field(default=defaults.get(name, _MISSING))
+        f.name, f.type = name, annotations[name]
+        f._field_type = _FIELD
+        fields[name] = f
+
+    namespace = {k: v for k, v in cls.__dict__.items() if k not in defaults and k not in ("__dict__", "__weakref__")}
+    namespace.update(
+        __slots__=names,
+        __match_args__=names,
+        __dataclass_fields__=fields,
+        __dataclass_params__=_PARAMS,
+        __setattr__=_frozen_setattr,
+        __delattr__=_frozen_delattr,
+        __getstate__=_getstate,
+        __setstate__=_setstate,
+    )
+    metaclass: Any = type(cls)
+    made: type[T] = metaclass(cls.__name__, cls.__bases__, namespace)
+    made.__qualname__ = cls.__qualname__
+    for name, method in _methods(made, annotations, defaults).items():
+        if name not in cls.__dict__:
+            setattr(made, name, method)
+    return made
+
+
+def _methods(cls: type, annotations: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``__init__``, ``__eq__``, ``__hash__`` and ``__repr__`` of ``cls``, as dataclasses writes them, from one
+    ``exec``."""
+    names = tuple(annotations)
+    params = ", ".join(f"{n}=__default_{n}" if n in defaults else n for n in names)
+    sets = "".join(f"    __set(self, {n!r}, {n})\n" for n in names)
+    mine = "".join(f"self.{n}," for n in names)
+    theirs = "".join(f"other.{n}," for n in names)
+    shown = ", ".join(f"{n}={{self.{n}!r}}" for n in names)
+    source = (
+        f"def __init__(self, {params}):\n{sets}"
+        f"def __eq__(self, other):\n"
+        f"    if other.__class__ is self.__class__:\n        return ({mine}) == ({theirs})\n"
+        f"    return NotImplemented\n"
+        f"def __hash__(self):\n    return hash(({mine}))\n"
+        f"def __repr__(self):\n    return f'{{self.__class__.__qualname__}}({shown})'\n"
+    )
+    scope: dict[str, Any] = {f"__default_{n}": v for n, v in defaults.items()}
+    scope["__set"] = object.__setattr__
+    exec(source, scope)
+    methods = {k: scope[k] for k in ("__init__", "__eq__", "__hash__", "__repr__")}
+    for name, method in methods.items():
+        method.__qualname__ = f"{cls.__qualname__}.{name}"
+        method.__module__ = cls.__module__
+    methods["__init__"].__annotations__ = {**annotations, "return": None}
+    return methods

@@ -1,0 +1,118 @@
+"""What the spec's pydantic models derive, kept beside the package's byte-code: the core schema their validator
+is built from, and the JSON Schema text.
+
+Every command that checks a spec builds the validator of :class:`~resnetdsl.spec.Spec` first: pydantic generates
+its core schema from fifteen model classes, a tenth of a command's start. Both schemas depend only on the
+models' source and on the installed pydantic, so the first process writes them and later ones read them back,
+under the rules Python keeps its byte-code by:
+
+- the files lie in the ``__pycache__`` folder beside ``spec.py`` (or under ``PYTHONPYCACHEPREFIX``), named with
+  the interpreter's cache tag;
+- nothing is written where Python writes no byte-code (``PYTHONDONTWRITEBYTECODE``, ``-B``), or into a folder
+  that cannot be written (a read-only install simply builds each time);
+- a file is used only when the key stored in it matches: the size and modification time of every source file
+  the schema is made from, and of the installed pydantic and pydantic-core, as a ``.pyc`` is checked against
+  its source. A stale, unreadable or foreign file is ignored and rewritten; a write goes to a temporary file that
+  replaces the old one, so no process reads half a file.
+
+The files hold pickles written by this package into its own byte-code folder, which holds code Python runs
+anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+SPEC_SOURCES = (
+    *("spec.py", "regnet.py", "vocab.py", "field_docs.py", "errors.py", "text.py", "records.py", "schema_cache.py"),
+)
+"""The modules of this package the spec's models are made from (a test keeps this list complete: every module of
+ours that importing :mod:`resnetdsl.spec` loads is in it)."""
+JSON_SOURCES = (*SPEC_SOURCES, "validate.py")
+"""The JSON Schema is the models' schema as :func:`resnetdsl.validate.export_schema` shapes it."""
+_PACKAGES = ("pydantic", "pydantic_core")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+_settled: set[str] = set()
+"""The kinds this process read from the cache or wrote to it (not written again)."""
+
+
+def cache_file(kind: str) -> str | None:
+    """Where the cache of ``kind`` lies (``None`` where this interpreter keeps no byte-code)."""
+    tag = sys.implementation.cache_tag
+    if tag is None:
+        return None
+    from importlib.util import cache_from_source
+
+    folder = os.path.dirname(cache_from_source(os.path.join(_HERE, "spec.py")))
+    return os.path.join(folder, f"spec.{tag}.{kind}.pickle")
+
+
+def _key(sources: tuple[str, ...]) -> tuple[Any, ...] | None:
+    parts: list[Any] = [sys.version]
+    try:
+        for name in sources:
+            st = os.stat(os.path.join(_HERE, name))
+            parts.append((name, st.st_mtime_ns, st.st_size))
+        from importlib.util import find_spec
+
+        for package in _PACKAGES:
+            found = find_spec(package)
+            origin = found.origin if found is not None else None
+            if origin is None:
+                return None
+            st = os.stat(origin)
+            parts.append((package, origin, st.st_mtime_ns, st.st_size))
+    except (OSError, ImportError, ValueError):
+        return None
+    return tuple(parts)
+
+
+def load(kind: str, sources: tuple[str, ...] = SPEC_SOURCES) -> Any:
+    """What :func:`store` kept for ``kind``, or ``None`` (no file, another key, unreadable)."""
+    path = cache_file(kind)
+    key = _key(sources)
+    if path is None or key is None:
+        return None
+    import pickle
+
+    try:
+        with open(path, "rb") as f:
+            stored_key, value = pickle.load(f)
+    except Exception:  # a missing, truncated or foreign file: build instead
+        return None
+    if stored_key != key:
+        return None
+    _settled.add(kind)
+    return value
+
+
+def store(kind: str, value: Any, sources: tuple[str, ...] = SPEC_SOURCES) -> None:
+    """Keep ``value`` for ``kind``, unless this process read it from the cache, Python writes no byte-code, or
+    the folder cannot be written (then nothing happens)."""
+    if kind in _settled or sys.dont_write_bytecode:
+        return
+    path = cache_file(kind)
+    key = _key(sources)
+    if path is None or key is None:
+        return
+    import pickle
+    import tempfile
+
+    try:
+        data = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".spec-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except Exception:  # a read-only install, a full disk, a value that does not pickle: build next time too
+        return
+    _settled.add(kind)
