@@ -4,8 +4,9 @@ The plan's op types, the analysis's results and the checker's issues are frozen,
 classes, which every command creates when it starts. On the Python versions this package supports,
 :func:`dataclasses.dataclass` writes and compiles seven or eight methods for each such class, one ``exec`` each,
 and rebuilds the class for its slots: most of a millisecond a class, a sizeable part of a command's start.
-:func:`record` makes the same class with one ``exec`` (``__init__``, ``__eq__``, ``__hash__`` and ``__repr__``,
-written as dataclasses writes them) and shares the others (frozen assignment, pickling) among all records.
+:func:`record` makes the same class and shares most methods among all records (frozen assignment, pickling);
+the four that name the fields (``__init__``, ``__eq__``, ``__hash__``, ``__repr__``, written as dataclasses
+writes them) come from one ``exec``, when one of them is first used.
 
 What comes out is a dataclass to the standard library: :func:`dataclasses.fields`, :func:`~dataclasses.replace`,
 :func:`~dataclasses.asdict` and :func:`~dataclasses.is_dataclass` work on it; instances are immutable
@@ -111,13 +112,50 @@ def record(cls: type[T]) -> type[T]:
         __getstate__=_getstate,
         __setstate__=_setstate,
     )
+    pending = _Pending(annotations, defaults, [name for name in _WRITTEN if name not in cls.__dict__])
+    namespace.update({name: _Lazy(name, pending) for name in pending.names})
     metaclass: Any = type(cls)
     made: type[T] = metaclass(cls.__name__, cls.__bases__, namespace)
     made.__qualname__ = cls.__qualname__
-    for name, method in _methods(made, annotations, defaults).items():
-        if name not in cls.__dict__:
-            setattr(made, name, method)
+    pending.owner = made
     return made
+
+
+_WRITTEN = ("__init__", "__eq__", "__hash__", "__repr__")
+
+
+class _Pending:
+    """What writing a record's methods needs, until they are written."""
+
+    __slots__ = ("annotations", "defaults", "names", "owner")
+
+    def __init__(self, annotations: dict[str, Any], defaults: dict[str, Any], names: list[str]) -> None:
+        self.annotations, self.defaults, self.names = annotations, defaults, names
+        self.owner: type | None = None
+
+    def write(self) -> type:
+        cls = self.owner
+        assert cls is not None
+        if any(isinstance(cls.__dict__.get(name), _Lazy) for name in self.names):
+            for name, method in _methods(cls, self.annotations, self.defaults).items():
+                if name in self.names:
+                    setattr(cls, name, method)
+        return cls
+
+
+class _Lazy:
+    """Stands for one of a record's written methods until one of them is first looked up (to make an instance,
+    to compare, hash or print one, or by :func:`inspect.signature`): then all of them are written, with one
+    ``exec``, and replace these. A module defines many records, and a command makes instances of few of them."""
+
+    __slots__ = ("name", "pending")
+
+    def __init__(self, name: str, pending: _Pending) -> None:
+        self.name, self.pending = name, pending
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        method = self.pending.write().__dict__[self.name]
+        return method.__get__(instance, owner)
 
 
 def _methods(cls: type, annotations: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

@@ -103,3 +103,27 @@ def test_the_plan_records_are_records() -> None:
     assert dataclasses.replace(conv, stride=1) == P.Conv("conv1", 3, 64, 7, padding=3)
     assert repr(conv).startswith("Conv(name='conv1', in_channels=3, out_channels=64, kernel_size=7, stride=2")
     assert not hasattr(conv, "__dict__") and pickle.loads(pickle.dumps(conv)) == conv
+
+
+def test_the_written_methods_come_on_first_use_whichever_it_is() -> None:
+    def fresh() -> type:
+        @record
+        class Late:
+            a: int
+            b: str = "x"
+
+        return Late
+
+    late = fresh()
+    assert f"Late{inspect.signature(late)}" == "Late(a: 'int', b: 'str' = 'x') -> None"  # signature first
+    late = fresh()
+    made = late.__new__(late)
+    made.__setstate__([1, "y"])  # as pickle and copy make one: no __init__
+    assert made == late(1, "y") and hash(made) == hash(late(1, "y")) and repr(made).endswith(".Late(a=1, b='y')")
+    late = fresh()
+    assert repr(late(2)).endswith(".Late(a=2, b='x')") and type(late.__dict__["__eq__"]).__name__ == "function"
+
+    class Sub(fresh()):  # type: ignore[misc]
+        pass
+
+    assert Sub(3) == Sub(3) and repr(Sub(3)).endswith(".Sub(a=3, b='x')")
