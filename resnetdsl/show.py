@@ -75,10 +75,15 @@ def resolved(source: Any, *, overrides: Any = None) -> dict[str, Any]:
             value = next(iter(kinds)) not in PREACT
         if value is not None:
             candidates.append((defaults, key, value))
-    for scope, key, value in candidates:
+    for scope, key, value in candidates:  # all at once first: mostly they change nothing, then one check does
         scope[key] = value
-        if not _same(data, plan):
+    if candidates and not _same(data, plan):
+        for scope, key, _ in candidates:
             del scope[key]
+        for scope, key, value in candidates:
+            scope[key] = value
+            if not _same(data, plan):
+                del scope[key]
     return _ordered(data)
 
 
