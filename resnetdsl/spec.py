@@ -5,8 +5,8 @@ an integer). Block settings live in ``defaults`` and may be overridden by any st
 (``null``) is inherited. The spec says *what* to build; :func:`resnetdsl.lower.lower` makes every detail explicit.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations` here: pydantic would evaluate each of the ~90 string annotations (a
+# compile each) when the models are made, at every command's start
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -88,7 +88,7 @@ class _Model(BaseModel):
     )
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> CoreSchema:
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> "CoreSchema":
         field_docs.describe_pending()
         return handler(source)
 
@@ -476,7 +476,7 @@ class Spec(_Model):
     _via: Any = PrivateAttr(default=None)
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> CoreSchema:
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> "CoreSchema":
         # the schema the last process made, when the models and pydantic are the same (resnetdsl.schema_cache)
         if source is Spec:
             cached: CoreSchema | None = schema_cache.load("core")
