@@ -263,3 +263,11 @@ def test_cli_export_weights_must_fit_exactly(tmp_path: Path) -> None:
     assert (missing.returncode, missing.stderr) == (1, "resnetdsl: error: --weights: no checkpoint file 'nowhere.pt'\n")
     to_stdout = run_cli("export", "cifar_resnet20", "--format", "python", "--weights", str(ckpt))
     assert (to_stdout.returncode, to_stdout.stderr) == (2, "resnetdsl: error: --weights needs -o FILE\n")
+
+
+def test_onnx_is_traced_small_with_the_input_s_remainders() -> None:
+    from resnetdsl.export.onnx import trace_side
+
+    assert [trace_side(s) for s in (32, 64, 96, 160, 224, 256, 288, 299)] == [32, 64, 96, 96, 96, 64, 96, 107]
+    for side in (224, 299, 1000):  # every map of the traced input keeps the size's remainder at every stride ≤ 64
+        assert all(trace_side(side) % k == side % k for k in (2, 4, 8, 16, 32, 64))

@@ -58,12 +58,12 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_INVALID
     if args.format == "python":
         return _python(checked.plan, args.output, model)
-    from resnetdsl.export.onnx import to_onnx, trace_side
+    from resnetdsl.export.onnx import to_onnx
 
     _, h, w = checked.analysis.input_shape  # the spec's input, or --input
     assert model is not None
     try:
-        to_onnx(model, args.output, input_size=(trace_side(h), trace_side(w)))
+        to_onnx(model, args.output, input_size=(h, w))
     except ImportError as exc:
         print(f"resnetdsl: error: ONNX export needs the onnx package ({exc})", file=sys.stderr)
         return EXIT_INVALID

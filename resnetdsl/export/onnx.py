@@ -59,8 +59,9 @@ def to_onnx(model: ResNet, path: str | os.PathLike[str], *, input_size: tuple[in
     Args:
         model: a built network; it is put in eval mode.
         path: the ``.onnx`` file to write (atomically).
-        input_size: (H, W) of the example input that is traced (default: :func:`trace_side` of the plan's
-            input size, e.g. 96×96 for 224×224); any size the network accepts runs afterwards.
+        input_size: (H, W) of the input the file is for (default: the plan's). It is traced at
+            :func:`trace_side` of each side (96×96 for 224×224), or at the size itself where the network does not
+            take that smaller one; any size the network accepts runs afterwards.
 
     Raises:
         ImportError: the ``onnx`` package is missing.
@@ -71,7 +72,8 @@ def to_onnx(model: ResNet, path: str | os.PathLike[str], *, input_size: tuple[in
 
     model.eval()
     plan = model.plan
-    h, w = input_size or (trace_side(plan.input_size[0]), trace_side(plan.input_size[1]))
+    full = input_size or plan.input_size
+    h, w = trace_side(full[0]), trace_side(full[1])
     example = torch.zeros(2, plan.in_channels, h, w)  # batch 2: a size-1 dimension would be specialised
     # the norms folded into the convs first, as the exporter's eval pass would fold them (it does so in a slow
     # loop over the graph): the same graph, the same numbers to float rounding, in a fraction of the time
@@ -82,10 +84,10 @@ def to_onnx(model: ResNet, path: str | os.PathLike[str], *, input_size: tuple[in
     dynamic |= {n: {0: "batch", 2: "height", 3: "width"} if plan.out_indices else {0: "batch"} for n in names}
     try:
         data = _export(model, example, names, dynamic)
-    except RuntimeError:  # too small for this network after all (a map would vanish): trace its own size
-        if input_size is not None or (h, w) == tuple(plan.input_size):
+    except RuntimeError:  # too small for this network after all (a map would vanish): trace the size itself
+        if (h, w) == tuple(full):
             raise
-        data = _export(model, torch.zeros(2, plan.in_channels, *plan.input_size), names, dynamic)
+        data = _export(model, torch.zeros(2, plan.in_channels, *full), names, dynamic)
     atomic_write_bytes(path, data)
 
 
