@@ -5,6 +5,9 @@
 For each model (default resnet18, resnet50, seresnet50, resnetv2_50) and batch size, one process builds the
 network once (seed 0) and times, under ``torch.inference_mode()``, float32, 2 threads, 224²:
 
+- ``frozen``: ``resnetdsl.freeze_for_inference(model, batch_size=batch)`` (ours: norms folded, the fused
+  model traced, frozen and run by TorchScript with oneDNN Graph fusion, each conv with its add and ReLU one
+  compiled oneDNN partition);
 - ``packed``: ``resnetdsl.pack_for_inference(model)`` (ours: norms folded, each conv with its add and ReLU one
   oneDNN primitive, weights pre-packed; eager, no compile);
 - ``fused``: ``resnetdsl.fuse_for_inference(model)`` (ours: norms folded, channels_last, eager);
@@ -13,8 +16,8 @@ network once (seed 0) and times, under ``torch.inference_mode()``, float32, 2 th
 - ``inductor``: ``torch.compile`` of that reference model (inductor, ``freezing=True``, static shapes);
 - ``onnxruntime``: our exported ONNX (``resnetdsl.export.onnx.to_onnx``), ORT's default graph optimisations,
   2 intra-op threads;
-- optional (``--paths``): ``jit`` (``torch.jit.freeze`` of a trace of the fused model), ``llga`` (the same with
-  oneDNN Graph fusion on), ``compiled`` (``torch.compile`` of the fused model, inductor, freezing).
+- optional (``--paths``): ``jit`` (``torch.jit.freeze`` of a trace of the fused model, oneDNN Graph off: what
+  ``frozen`` gains from the fusion), ``compiled`` (``torch.compile`` of the fused model, inductor, freezing).
 
 Every path's output is compared with the eval-mode model's (max abs error; within rtol 1e-4 / atol 1e-3?). The
 paths alternate, forwards then backwards (ABBA), each call after a short pause and a garbage collection; the
@@ -45,8 +48,8 @@ import resnetdsl
 
 TIMM_MODELS = {"seresnet50", "resnetv2_50"}
 PEERS = ("reference", "inductor", "onnxruntime")
-OURS = ("packed", "fused")
-OPTIONAL = ("jit", "llga", "compiled")
+OURS = ("frozen", "packed", "fused")
+OPTIONAL = ("jit", "compiled")
 Run = Callable[[], torch.Tensor]
 
 
@@ -117,12 +120,10 @@ def onnxruntime_path(model: torch.nn.Module, x: torch.Tensor, threads: int, tmp:
     return lambda: torch.from_numpy(session.run(None, {"input": data})[0])
 
 
-def jit_path(fused: torch.nn.Module, x: torch.Tensor, llga: bool) -> Run:
-    torch._C._jit_set_llga_enabled(llga)
+def jit_path(fused: torch.nn.Module, x: torch.Tensor) -> Run:
     frozen = torch.jit.freeze(torch.jit.trace(fused, x, check_trace=False))  # the trace keeps the channels_last hook
     for _ in range(3):  # the profiling executor specialises on the first calls
         frozen(x)
-    torch._C._jit_set_llga_enabled(False)
     return lambda: frozen(x)  # type: ignore[no-any-return]
 
 
@@ -140,7 +141,10 @@ def setup(name: str, batch: int, size: int, paths: list[str], threads: int, tmp:
         t0 = time.perf_counter()
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if path == "packed":
+            if path == "frozen":
+                frozen = resnetdsl.freeze_for_inference(model, batch_size=batch, input_size=(size, size))
+                runs[path] = lambda f=frozen: f(x)
+            elif path == "packed":
                 packed = resnetdsl.pack_for_inference(model, input_size=(size, size))
                 runs[path] = lambda p=packed: p(x)
             elif path == "fused":
@@ -158,8 +162,8 @@ def setup(name: str, batch: int, size: int, paths: list[str], threads: int, tmp:
                 runs[path] = run
             elif path == "onnxruntime":
                 runs[path] = onnxruntime_path(model, x, threads, tmp)
-            elif path in ("jit", "llga"):
-                runs[path] = jit_path(fused, x, llga=path == "llga")
+            elif path == "jit":
+                runs[path] = jit_path(fused, x)
             else:
                 raise KeyError(path)
         took[path] = time.perf_counter() - t0
