@@ -22,7 +22,8 @@ network once (seed 0) and times, under ``torch.inference_mode()``, float32, 2 th
 Every path's output is compared with the eval-mode model's (max abs error; within rtol 1e-4 / atol 1e-3?). The
 paths alternate, forwards then backwards (ABBA), each call after a short pause and a garbage collection; the
 table gives each path's median and, for each peer, the median over the rounds of its time over the first
-path's in that round (above 1: the first path, ``packed`` by default, is faster).
+path's in that round (above 1: the first path, ``frozen`` by default, is faster); the ``goals`` column says
+whether the first path meets issue 21's goals in that row (onnxruntime and inductor ≥ 1.0×, the reference ≥ 1.3×).
 
 On a busy machine run it as ``OMP_WAIT_POLICY=PASSIVE python bench/infer.py``: OpenMP's threads (every torch
 path's) spin at barriers by default, and when other processes hold the cores the spinning thread waits out
@@ -51,6 +52,8 @@ PEERS = ("reference", "inductor", "onnxruntime")
 OURS = ("frozen", "packed", "fused")
 OPTIONAL = ("jit", "compiled")
 Run = Callable[[], torch.Tensor]
+GOALS = {"onnxruntime": 1.0, "inductor": 1.0, "reference": 1.3}
+"""Issue 21's goals: each peer's time over ours (the first path) at least this."""
 
 
 def cpu_name() -> str:
@@ -203,7 +206,8 @@ def main() -> None:
     print(f"# every path gets the same contiguous NCHW input; {load()}")
     base = a.paths[0]
     others = a.paths[1:]
-    head = ["model", "batch", *(f"{p} ms" for p in a.paths), *(f"{p}/{base}" for p in others), "max abs err"]
+    goals = {p: g for p, g in GOALS.items() if p in others}
+    head = ["model", "batch", *(f"{p} ms" for p in a.paths), *(f"{p}/{base}" for p in others), "goals", "max abs err"]
     if a.markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
@@ -223,10 +227,12 @@ def main() -> None:
                 med = {p: statistics.median(t) * 1e3 for p, t in times.items()}
                 row = [name, str(batch), *(f"{med[p]:.1f}" for p in a.paths)]
                 # each round's ratio (the two ran seconds apart, under the same load), then their median
-                row += [
-                    f"{statistics.median(t / b for t, b in zip(times[p], times[base], strict=True)):.2f}x"
-                    for p in others
-                ]
+                ratios = {
+                    p: statistics.median(t / b for t, b in zip(times[p], times[base], strict=True)) for p in others
+                }
+                row += [f"{ratios[p]:.2f}x" for p in others]
+                missed = [f"{p} {ratios[p]:.2f} < {g}" for p, g in goals.items() if ratios[p] < g]
+                row.append(("missed: " + ", ".join(missed)) if missed else "met" if goals else "-")
                 row.append(", ".join(errors))
                 print(("| " + " | ".join(row) + " |") if a.markdown else " ".join(f"{c:>14}" for c in row), flush=True)
                 print("#   setup s: " + ", ".join(f"{p} {t:.1f}" for p, t in took.items()), flush=True)
