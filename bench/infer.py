@@ -5,6 +5,9 @@
 For each model (default resnet18, resnet50, seresnet50, resnetv2_50) and batch size, one process builds the
 network once (seed 0) and times, under ``torch.inference_mode()``, float32, 2 threads, 224²:
 
+- ``frozen``: ``resnetdsl.freeze_for_inference(model, batch_size=batch)`` (ours: norms folded, the fused
+  model traced, frozen and run by TorchScript with oneDNN Graph fusion, each conv with its add and ReLU one
+  compiled oneDNN partition);
 - ``packed``: ``resnetdsl.pack_for_inference(model)`` (ours: norms folded, each conv with its add and ReLU one
   oneDNN primitive, weights pre-packed; eager, no compile);
 - ``fused``: ``resnetdsl.fuse_for_inference(model)`` (ours: norms folded, channels_last, eager);
@@ -13,13 +16,14 @@ network once (seed 0) and times, under ``torch.inference_mode()``, float32, 2 th
 - ``inductor``: ``torch.compile`` of that reference model (inductor, ``freezing=True``, static shapes);
 - ``onnxruntime``: our exported ONNX (``resnetdsl.export.onnx.to_onnx``), ORT's default graph optimisations,
   2 intra-op threads;
-- optional (``--paths``): ``jit`` (``torch.jit.freeze`` of a trace of the fused model), ``llga`` (the same with
-  oneDNN Graph fusion on), ``compiled`` (``torch.compile`` of the fused model, inductor, freezing).
+- optional (``--paths``): ``jit`` (``torch.jit.freeze`` of a trace of the fused model, oneDNN Graph off: what
+  ``frozen`` gains from the fusion), ``compiled`` (``torch.compile`` of the fused model, inductor, freezing).
 
 Every path's output is compared with the eval-mode model's (max abs error; within rtol 1e-4 / atol 1e-3?). The
 paths alternate, forwards then backwards (ABBA), each call after a short pause and a garbage collection; the
 table gives each path's median and, for each peer, the median over the rounds of its time over the first
-path's in that round (above 1: the first path, ``packed`` by default, is faster).
+path's in that round (above 1: the first path, ``frozen`` by default, is faster); the ``goals`` column says
+whether the first path meets issue 21's goals in that row (onnxruntime and inductor ≥ 1.0×, the reference ≥ 1.3×).
 
 On a busy machine run it as ``OMP_WAIT_POLICY=PASSIVE python bench/infer.py``: OpenMP's threads (every torch
 path's) spin at barriers by default, and when other processes hold the cores the spinning thread waits out
@@ -45,9 +49,11 @@ import resnetdsl
 
 TIMM_MODELS = {"seresnet50", "resnetv2_50"}
 PEERS = ("reference", "inductor", "onnxruntime")
-OURS = ("packed", "fused")
-OPTIONAL = ("jit", "llga", "compiled")
+OURS = ("frozen", "packed", "fused")
+OPTIONAL = ("jit", "compiled")
 Run = Callable[[], torch.Tensor]
+GOALS = {"onnxruntime": 1.0, "inductor": 1.0, "reference": 1.3}
+"""Issue 21's goals: each peer's time over ours (the first path) at least this."""
 
 
 def cpu_name() -> str:
@@ -117,12 +123,10 @@ def onnxruntime_path(model: torch.nn.Module, x: torch.Tensor, threads: int, tmp:
     return lambda: torch.from_numpy(session.run(None, {"input": data})[0])
 
 
-def jit_path(fused: torch.nn.Module, x: torch.Tensor, llga: bool) -> Run:
-    torch._C._jit_set_llga_enabled(llga)
+def jit_path(fused: torch.nn.Module, x: torch.Tensor) -> Run:
     frozen = torch.jit.freeze(torch.jit.trace(fused, x, check_trace=False))  # the trace keeps the channels_last hook
     for _ in range(3):  # the profiling executor specialises on the first calls
         frozen(x)
-    torch._C._jit_set_llga_enabled(False)
     return lambda: frozen(x)  # type: ignore[no-any-return]
 
 
@@ -140,7 +144,10 @@ def setup(name: str, batch: int, size: int, paths: list[str], threads: int, tmp:
         t0 = time.perf_counter()
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if path == "packed":
+            if path == "frozen":
+                frozen = resnetdsl.freeze_for_inference(model, batch_size=batch, input_size=(size, size))
+                runs[path] = lambda f=frozen: f(x)
+            elif path == "packed":
                 packed = resnetdsl.pack_for_inference(model, input_size=(size, size))
                 runs[path] = lambda p=packed: p(x)
             elif path == "fused":
@@ -158,8 +165,8 @@ def setup(name: str, batch: int, size: int, paths: list[str], threads: int, tmp:
                 runs[path] = run
             elif path == "onnxruntime":
                 runs[path] = onnxruntime_path(model, x, threads, tmp)
-            elif path in ("jit", "llga"):
-                runs[path] = jit_path(fused, x, llga=path == "llga")
+            elif path == "jit":
+                runs[path] = jit_path(fused, x)
             else:
                 raise KeyError(path)
         took[path] = time.perf_counter() - t0
@@ -199,7 +206,8 @@ def main() -> None:
     print(f"# every path gets the same contiguous NCHW input; {load()}")
     base = a.paths[0]
     others = a.paths[1:]
-    head = ["model", "batch", *(f"{p} ms" for p in a.paths), *(f"{p}/{base}" for p in others), "max abs err"]
+    goals = {p: g for p, g in GOALS.items() if p in others}
+    head = ["model", "batch", *(f"{p} ms" for p in a.paths), *(f"{p}/{base}" for p in others), "goals", "max abs err"]
     if a.markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
@@ -219,10 +227,12 @@ def main() -> None:
                 med = {p: statistics.median(t) * 1e3 for p, t in times.items()}
                 row = [name, str(batch), *(f"{med[p]:.1f}" for p in a.paths)]
                 # each round's ratio (the two ran seconds apart, under the same load), then their median
-                row += [
-                    f"{statistics.median(t / b for t, b in zip(times[p], times[base], strict=True)):.2f}x"
-                    for p in others
-                ]
+                ratios = {
+                    p: statistics.median(t / b for t, b in zip(times[p], times[base], strict=True)) for p in others
+                }
+                row += [f"{ratios[p]:.2f}x" for p in others]
+                missed = [f"{p} {ratios[p]:.2f} < {g}" for p, g in goals.items() if ratios[p] < g]
+                row.append(("missed: " + ", ".join(missed)) if missed else "met" if goals else "-")
                 row.append(", ".join(errors))
                 print(("| " + " | ".join(row) + " |") if a.markdown else " ".join(f"{c:>14}" for c in row), flush=True)
                 print("#   setup s: " + ", ".join(f"{p} {t:.1f}" for p, t in took.items()), flush=True)

@@ -70,6 +70,7 @@ __all__ = [
     "build_model",
     "check",
     "diff",
+    "freeze_for_inference",
     "fuse_for_inference",
     "load_spec",
     "load_weights",
@@ -249,9 +250,24 @@ def fuse_for_inference(model: ResNet, *, channels_last: bool = True) -> ResNet:
     return fuse(model, channels_last=channels_last)
 
 
+def freeze_for_inference(
+    model: ResNet, *, batch_size: int = 1, input_size: tuple[int, int] | None = None
+) -> torch.nn.Module:
+    """The fastest CPU inference copy of ``model`` (float32): :func:`fuse_for_inference`, traced, frozen and run by
+    TorchScript with oneDNN Graph fusion (each conv with its residual add and ReLU one compiled oneDNN partition),
+    warmed up at ``batch_size`` × ``input_size``; see :mod:`resnetdsl.passes.freeze`.
+
+    Raises:
+        ValueError: the model is not float32 on the CPU, or torch has no oneDNN.
+    """
+    from resnetdsl.passes.freeze import freeze_for_inference as freeze
+
+    return freeze(model, batch_size=batch_size, input_size=input_size)
+
+
 def pack_for_inference(model: ResNet, *, input_size: tuple[int, int] | None = None) -> torch.nn.Module:
-    """The fastest CPU inference copy of ``model`` (float32): :func:`fuse_for_inference`, then each conv, with
-    the residual add and ReLU after it, one oneDNN primitive with pre-packed weights; eager, no compile. Returns a
+    """A CPU inference copy of ``model`` (float32) with no trace or compile step: :func:`fuse_for_inference`, then
+    each conv, with the residual add and ReLU after it, one oneDNN primitive with pre-packed weights. Returns a
     ``torch.fx.GraphModule`` (run it under ``torch.inference_mode()``); see :mod:`resnetdsl.passes.pack`.
 
     Raises:

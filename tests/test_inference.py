@@ -1,5 +1,6 @@
-"""pack_for_inference (oneDNN primitives with pre-packed weights) equals the eval model; the training model
-compiles without graph breaks and trains in channels_last and under bfloat16 autocast."""
+"""freeze_for_inference (oneDNN Graph partitions) and pack_for_inference (oneDNN primitives with pre-packed
+weights) equal the eval model; the training model compiles without graph breaks and trains in channels_last and
+under bfloat16 autocast."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from torch import nn
 
 import resnetdsl
 from resnetdsl.build_torch import SqueezeExcite
+from resnetdsl.passes.freeze import FrozenInference
 from resnetdsl.passes.pack import GatedResidual, PackedConv2d
 from tests.test_fuse import _trained_stats
 
@@ -135,6 +137,68 @@ def test_pack_refuses_what_onednn_fp32_cannot_run(how: str) -> None:
     model = resnetdsl.build_model("cifar_resnet20", **kw)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="pack_for_inference runs float32 CPU models"):
         resnetdsl.pack_for_inference(model)
+
+
+# (preset, batch it is frozen at, input side): post-activation with projections and padding shortcuts,
+# pre-activation (norms after adds) and SE gates, each shrunk to two one-block stages (every op kind it has):
+# oneDNN Graph compiles each partition per shape, a second or more per net on 2 cores
+SMALL = {"stages": [{"depth": 1, "width": 16}, {"depth": 1, "width": 32, "stride": 2}], "stem.width": 16}
+FROZEN = [
+    ("cifar_resnet20", 1, {}),
+    ("cifar_resnet20", 8, {}),
+    ("resnetv2_18", 1, SMALL),
+    ("seresnet50", 8, SMALL),
+]
+
+
+@pytest.mark.parametrize(("name", "batch", "overrides"), FROZEN)
+def test_frozen_equals_eval_model(name: str, batch: int, overrides: dict[str, object]) -> None:
+    model = resnetdsl.build_model(name, seed=0, overrides=overrides)
+    _trained_stats(model, 32)
+    frozen = resnetdsl.freeze_for_inference(model, batch_size=batch, input_size=(32, 32))
+    assert isinstance(frozen, FrozenInference) and frozen.backend == "onednn_graph"
+    x = torch.randn(batch, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        torch.testing.assert_close(frozen(x), model(x), rtol=1e-4, atol=1e-4)
+        # the graph that ran holds oneDNN Graph partitions (the fusion took), and the switch is off again
+        assert "prim::oneDNNFusionGroup" in str(torch.jit.last_executed_optimized_graph())
+        assert not torch._C._jit_llga_enabled()
+    assert frozen.plan is model.plan and frozen.num_classes == model.num_classes
+
+
+def test_frozen_runs_other_shapes() -> None:
+    model = resnetdsl.build_model("cifar_resnet20", seed=0).eval()
+    frozen = resnetdsl.freeze_for_inference(model, batch_size=1)
+    x = torch.randn(3, 3, 40, 48)  # another batch and sides than the example: specialised on its first calls
+    with torch.inference_mode():
+        for _ in range(3):
+            torch.testing.assert_close(frozen(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_frozen_falls_back_to_packed_where_onednn_graph_refuses() -> None:
+    model = resnetdsl.build_model("extends: cifar_resnet20\ndefaults: {norm: group, norm_groups: 4}", seed=0).eval()
+    frozen = resnetdsl.freeze_for_inference(model)
+    assert frozen.backend == "packed"  # oneDNN Graph's bridge fails on group norm
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(frozen(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_frozen_backbone_returns_every_map() -> None:
+    model = resnetdsl.build_model("cifar_resnet20", seed=0, features_only=True, out_indices=(1, 2, 3)).eval()
+    frozen = resnetdsl.freeze_for_inference(model)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        got, want = frozen(x), model(x)
+    assert len(got) == len(want) == 3
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_freeze_refuses_what_onednn_fp32_cannot_run() -> None:
+    model = resnetdsl.build_model("cifar_resnet20", dtype=torch.bfloat16)
+    with pytest.raises(ValueError, match="freeze_for_inference runs float32 CPU models"):
+        resnetdsl.freeze_for_inference(model)
 
 
 def _step(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
