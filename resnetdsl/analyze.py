@@ -25,7 +25,7 @@ from resnetdsl import plan as P
 from resnetdsl.errors import Issue, Path, SpecError
 from resnetdsl.ops import DESCRIPTIONS, counts
 from resnetdsl.ops.base import Description, Shape, Window
-from resnetdsl.walk import Part, Visitor, run_block, run_plan, work_key
+from resnetdsl.walk import Part, Visitor, run_block, run_plan, work_id, work_key
 
 if TYPE_CHECKING:
     from resnetdsl.load import SourceMap
@@ -271,6 +271,8 @@ class _Analyzer(Visitor[Shape]):
         self.stage_in: Shape = start
         self.done: dict[tuple[object, ...], tuple[Shape, tuple[LayerInfo, ...], Totals]] = {}
         """Per block already analysed (its work, input shape and context): its output, layers and totals."""
+        self.same: dict[tuple[object, ...], tuple[Shape, tuple[LayerInfo, ...], Totals]] = {}
+        """The same, keyed by the identity of the block's op tuples (which the plan holds for the whole walk)."""
 
     def issue(self, where: Path, message: str, *, warning: bool = False) -> Issue:
         severity: Literal["error", "warning"] = "warning" if warning else "error"
@@ -315,11 +317,17 @@ class _Analyzer(Visitor[Shape]):
         self.prefix = prefix = f"{stage.name}.{block.name}."
         # a stage's blocks after the first mostly repeat one another: the same ops on the same shape in the same
         # stage give the same layers (but for their paths) and the same checks, which found nothing the first time
-        key = (work_key(block), x, self.where, self.frozen, self.flat)
-        seen = self.done.get(key)
-        if seen is not None:
+        context = (x, self.where, self.frozen, self.flat)
+        # first by the identity of the op tuples (lowering shares them among a stage's blocks alike), then by value
+        same = (work_id(block), *context)
+        seen = self.same.get(same)
+        if seen is not None:  # the very same ops: each layer's op is this block's
             y, before, totals = seen
-            layers = tuple(_moved(layer, prefix, op) for layer, op in zip(before, block.ops(), strict=True))
+            layers = tuple([_moved(layer, prefix, layer.op) for layer in before])
+            self.layers += layers
+        elif (seen := self.done.get(key := (work_key(block), *context))) is not None:
+            y, before, totals = seen
+            layers = tuple([_moved(layer, prefix, op) for layer, op in zip(before, block.ops(), strict=True)])
             self.layers += layers
         else:
             first, marks = len(self.layers), self._marks()
@@ -327,7 +335,7 @@ class _Analyzer(Visitor[Shape]):
             layers = tuple(self.layers[first:])
             totals = Totals.of(layers)
             if self._marks() == marks:  # a block that moved no mark of the input-size checks can be reused
-                self.done[key] = (y, layers, totals)
+                self.done[key] = self.same[same] = (y, layers, totals)
         self.blocks.append(BlockInfo(stage, block, prefix[:-1], x, y, layers, totals))
         return y
 

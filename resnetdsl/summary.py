@@ -20,6 +20,7 @@ from resnetdsl.errors import Issue
 from resnetdsl.features import Tap, selected
 from resnetdsl.ops import describe
 from resnetdsl.receptive import FeatureFacts, feature_facts
+from resnetdsl.walk import work_id
 
 if TYPE_CHECKING:
     from resnetdsl.check import InputSize
@@ -245,49 +246,77 @@ def batch_norms(op: P.Op) -> int:
 
 _Dims = tuple[int, ...]
 _Layers = Sequence[LayerInfo]
+_Out = list[Row]
 
 
 class _Rows:
-    """Rows of an analysis; ``norm_eval`` decides which batch norms of the parts that train stay in eval."""
+    """Rows of an analysis; ``norm_eval`` decides which batch norms of the parts that train stay in eval.
+
+    What a row reads of an op (its kind, its batch norms) and of a block (its kind) is found once per distinct op
+    and block, by identity: lowering shares the ops of a stage's blocks alike, and the analysis holds them all
+    while the rows are made.
+    """
 
     def __init__(self, norm_eval: bool) -> None:
         self.norm_eval = norm_eval
-
-    def eval_norms(self, layers: _Layers) -> int:
-        return sum(batch_norms(la.op) for la in layers if la.frozen or self.norm_eval)
-
-    def group(self, name: str, kind: str, depth: Depth, level: int, shape: _Dims, layers: _Layers, t: Totals) -> Row:
-        counts = (t.params, t.buffers, t.macs, t.acts, t.trainable_params)
-        frozen = bool(layers) and all(la.frozen for la in layers)
-        return Row(name, kind, depth, level, shape, *counts, frozen, self.eval_norms(layers))
+        self.kinds: dict[int, str] = {}
+        self.norms: dict[int, int] = {}
+        self.block_kinds: dict[tuple[object, ...], str] = {}
 
     def layer(self, la: LayerInfo, level: int) -> Row:
+        op = la.op
+        kind = self.kinds.get(id(op))
+        if kind is None:
+            kind = self.kinds[id(op)] = op_kind(op)
+        norms = 0
+        if la.frozen or self.norm_eval:
+            norms = self.norms.get(id(op), -1)
+            if norms < 0:
+                norms = self.norms[id(op)] = batch_norms(op)
         counts = (la.params, la.buffers, la.macs, la.acts, la.trainable_params)
-        kind = op_kind(la.op)
-        return Row(la.path, kind, "layer", level, la.output_dims, *counts, la.frozen, self.eval_norms((la,)))
+        return Row(la.path, kind, "layer", level, la.output_dims, *counts, la.frozen, norms)
+
+    def part(self, name: str, kind: str, depth: Depth, level: int, shape: _Dims, layers: _Layers, t: Totals) -> _Out:
+        """The row of a group of layers, then each layer's row."""
+        rows = [self.layer(la, level + 1) for la in layers]
+        return [self.group(name, kind, depth, level, shape, rows, t), *rows]
+
+    @staticmethod
+    def group(name: str, kind: str, depth: Depth, level: int, shape: _Dims, layers: list[Row], t: Totals) -> Row:
+        """The row of a group, from its layers' rows."""
+        counts = (t.params, t.buffers, t.macs, t.acts, t.trainable_params)
+        frozen = bool(layers) and all(r.frozen for r in layers)
+        return Row(name, kind, depth, level, shape, *counts, frozen, sum(r.eval_norms for r in layers))
+
+    def block_kind(self, block: P.Block) -> str:
+        key = (*work_id(block), block.stride)
+        kind = self.block_kinds.get(key)
+        if kind is None:
+            kind = self.block_kinds[key] = block_kind(block)
+        return kind
 
     def of(self, a: Analysis) -> Iterator[Row]:
         if a.stem:
             s = stem_stride(a.plan)
             kind = "stem" + (f" /{s}" if s > 1 else "")
-            yield self.group("stem", kind, "stage", 0, a.stem[-1].output_dims, a.stem, a.stem_totals)
-            yield from (self.layer(la, 1) for la in a.stem)
+            yield from self.part("stem", kind, "stage", 0, a.stem[-1].output_dims, a.stem, a.stem_totals)
         for st in a.stages:
             stride = f" /{st.stage.stride}" if st.stage.stride > 1 else ""
             kind = f"{st.stage.depth} × {st.stage.block_kind}{stride}" + (
                 " (checkpoint)" if st.stage.checkpoint else ""
             )
-            layers = [la for b in st.blocks for la in b.layers]
+            blocks = [
+                self.part(b.path, self.block_kind(b.block), "block", 1, b.out_shape, b.layers, b.totals)
+                for b in st.blocks
+            ]
+            layers = [r for rows in blocks for r in rows[1:]]
             yield self.group(st.path, kind, "stage", 0, st.out_shape, layers, st.totals)
-            for b in st.blocks:
-                yield self.group(b.path, block_kind(b.block), "block", 1, b.out_shape, b.layers, b.totals)
-                yield from (self.layer(la, 2) for la in b.layers)
+            for rows in blocks:
+                yield from rows
         if a.final:
-            yield self.group("final", "norm + act", "stage", 0, a.final[-1].output_dims, a.final, a.final_totals)
-            yield from (self.layer(la, 1) for la in a.final)
+            yield from self.part("final", "norm + act", "stage", 0, a.final[-1].output_dims, a.final, a.final_totals)
         if a.head:
-            yield self.group("head", "head", "stage", 0, a.output_shape, a.head, a.head_totals)
-            yield from (self.layer(la, 1) for la in a.head)
+            yield from self.part("head", "head", "stage", 0, a.output_shape, a.head, a.head_totals)
 
 
 def summary_of(a: Analysis) -> Summary:
