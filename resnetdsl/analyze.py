@@ -292,9 +292,9 @@ class _Analyzer(Visitor[Shape]):
 
     def op(self, op: P.Op, x: Shape, part: Part) -> Shape:
         d = DESCRIPTIONS[type(op)]  # KeyError: an op type without a description
-        top = part in self.top
-        if top:
-            where, frozen = self.top[part]
+        top = self.top.get(part)
+        if top is not None:
+            where, frozen = top
             path = op.name
         else:
             where, frozen, path = self.where, self.frozen, self.prefix + op.name
@@ -303,10 +303,11 @@ class _Analyzer(Visitor[Shape]):
             raise SpecError([self._channel_issue(path, need, x[0], where)])
         y, macs, acts = d.infer(op, x)
         self._check(op, d, path, x, y, where)
-        self.flat = self.flat or d.flattens
+        if d.flattens:
+            self.flat = True
         params, buffers, _ = counts(op)
-        info = LayerInfo(path, op, x, y, params, buffers, macs, acts, part, flattened=self.flat, frozen=frozen)
-        (self.sections[part] if top else self.layers).append(info)
+        info = LayerInfo(path, op, x, y, params, buffers, macs, acts, part, self.flat, frozen)
+        (self.layers if top is None else self.sections[part]).append(info)
         return y
 
     def block(self, stage: P.Stage, block: P.Block, x: Shape) -> Shape:
@@ -359,14 +360,15 @@ class _Analyzer(Visitor[Shape]):
         if y[1] < 1 or y[2] < 1:
             says = f"the feature map collapses to {y[1]}×{y[2]} at {path} for a {format_shape(self.start)} input"
             raise SpecError([self.issue(where, says + self.hint())])
-        s = d.stride(op)
-        if s > 1 and self.small is not None and (x[1] == 1 or x[2] == 1):
+        thin = x[1] == 1 or x[2] == 1
+        if thin and self.small is not None and (s := d.stride(op)) > 1:
             small = self.small
             says = f"{small.says(self.start)}, but {path} still downsamples it (stride {s}){self.hint()}"
             raise SpecError([self.issue(small.where, says)])
         if d.family == "conv":
             window = d.reach(op)
-            if isinstance(window, Window):
+            # the checks of a conv are about a map one pixel high or wide, or a dilated kernel
+            if isinstance(window, Window) and (thin or window.dilation > 1):
                 self._check_conv(window, path, x, where)
         if (y[1] == 1 or y[2] == 1) and d.reach(op) != "global":  # a global pool is meant to reach 1×1
             if self.small is None:
