@@ -165,10 +165,9 @@ class _YamlNodeWalker:
             raise _Limit(f"the YAML nests deeper than {MAX_DEPTH} levels (or an alias refers to itself)")
         m = node.start_mark
         self.source.values[path] = mark = Mark(self.file, m.line + 1, m.column + 1)
-        cls = type(node)
-        if cls is yaml.ScalarNode:
+        if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path, mark)
-        if cls is yaml.MappingNode:
+        if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP:
                 self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", mark))
                 return None
@@ -183,7 +182,7 @@ class _YamlNodeWalker:
         out: dict[str, Any] = {}
         keys, file, walk = self.source.keys, self.file, self.walk
         for k_node, v_node in self.pairs(node, path):
-            if type(k_node) is not yaml.ScalarNode or k_node.tag not in _SCALAR_TAGS:
+            if not isinstance(k_node, yaml.ScalarNode) or k_node.tag not in _SCALAR_TAGS:
                 self.issues.append(Issue(path, "mapping keys must be plain strings", self.mark(k_node)))
                 continue
             if k_node.style == '"' and self.unsafe(k_node, path):
@@ -272,7 +271,8 @@ class _YamlNodeWalker:
             if k.tag == _MERGE:
                 break
         else:
-            return node.value  # no merge key: the pairs as written (the common case)
+            pairs: list[tuple[yaml.Node, yaml.Node]] = node.value
+            return pairs  # no merge key: the pairs as written (the common case)
         key = id(node)
         if key in self.merged:
             return self.merged[key]
