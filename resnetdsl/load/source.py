@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from resnetdsl.errors import Issue, Mark, Path, SpecError
-from resnetdsl.load.document import Document, SourceMap
+from resnetdsl.load.document import Document, ParsedSourceMap
 from resnetdsl.load.lines import Lines
 from resnetdsl.load.messages import type_name
 from resnetdsl.load.presets import nearby_hint
@@ -47,18 +47,21 @@ _TOO_MANY = (
 )
 
 
+_SCALAR_NODE, _SEQUENCE_NODE = yaml.ScalarNode, yaml.SequenceNode
+
+
 class _CoreResolver(yaml.resolver.BaseResolver):
     """Plain scalars resolved as the YAML 1.2 core schema reads them (``1e-3`` a float, ``0o10`` 8, ``yes`` and
     ``=`` strings, no timestamps), plus ``<<`` for merge keys. Used by both the libyaml and the Python loader."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode:
+        if kind is _SCALAR_NODE:
             if not implicit[0] or (value and value[0] not in _FIRST):
                 return _STR  # most keys and words: no regex needed
             if value.isdigit() and value.isascii():
                 return _INT  # what the int pattern says of plain digits, first of the patterns tried for them
             return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
-        return _SEQ if kind is yaml.SequenceNode else _MAP
+        return _SEQ if kind is _SEQUENCE_NODE else _MAP
 
 
 _CoreResolver.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
@@ -122,7 +125,7 @@ class _YamlNodeWalker:
     def __init__(self, file: str | None, lines: Lines) -> None:
         self.file = file
         self.lines = lines
-        self.source = SourceMap()
+        self.source = ParsedSourceMap(file)
         self.issues: list[Issue] = []
         self.count = 0
         self.constructor = yaml.SafeLoader("")
@@ -164,23 +167,23 @@ class _YamlNodeWalker:
         if depth > MAX_DEPTH:
             raise _Limit(f"the YAML nests deeper than {MAX_DEPTH} levels (or an alias refers to itself)")
         m = node.start_mark
-        self.source.values[path] = mark = Mark(self.file, m.line + 1, m.column + 1)
+        self.source.value_at[path] = (m.line, m.column)
         if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node, path, mark)
+            return self.scalar(node, path)
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP:
-                self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", mark))
+                self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
                 return None
             return self.mapping(node, path, depth)
         if node.tag != _SEQ:
-            self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", mark))
+            self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
             return None
         walk = self.walk
         return [walk(v, (*path, i), depth + 1) for i, v in enumerate(node.value)]
 
     def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        keys, file, walk = self.source.keys, self.file, self.walk
+        key_at, walk = self.source.key_at, self.walk
         for k_node, v_node in self.pairs(node, path):
             if not isinstance(k_node, yaml.ScalarNode) or k_node.tag not in _SCALAR_TAGS:
                 self.issues.append(Issue(path, "mapping keys must be plain strings", self.mark(k_node)))
@@ -189,22 +192,16 @@ class _YamlNodeWalker:
                 continue
             key = str(k_node.value)
             sub = (*path, key)
-            m = k_node.start_mark
             if key in out:
-                first = keys[sub]
-                self.issues.append(
-                    Issue(
-                        sub,
-                        f"duplicate key '{key}' (first defined at line {first.line})",
-                        Mark(file, m.line + 1, m.column + 1),
-                    )
-                )
+                says = f"duplicate key '{key}' (first defined at line {key_at[sub][0] + 1})"
+                self.issues.append(Issue(sub, says, self.mark(k_node)))
                 continue
-            keys[sub] = Mark(file, m.line + 1, m.column + 1)
+            m = k_node.start_mark
+            key_at[sub] = (m.line, m.column)
             out[key] = walk(v_node, sub, depth + 1)
         return out
 
-    def scalar(self, node: yaml.ScalarNode, path: Path, mark: Mark) -> Any:
+    def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
         """The value of a scalar. Only an escape of a double-quoted scalar can hold a character the check of the
         whole text has not seen (:func:`parse_yaml`)."""
         if node.style == '"' and self.unsafe(node, path):
@@ -215,11 +212,11 @@ class _YamlNodeWalker:
         if tag in _TEXT_TAGS or tag == _MERGE:
             return node.value  # `<<` where a value is written is the text '<<'
         if tag not in _SCALAR_TAGS:
-            self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(tag)}", mark))
+            self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(tag)}", self.mark(node)))
             return None
         surprise = self.yaml11_surprise(node)
         if surprise:
-            self.issues.append(Issue(path, surprise, mark))
+            self.issues.append(Issue(path, surprise, self.mark(node)))
             return None
         if tag == _BOOL and node.value.lower() not in ("true", "false"):
             return node.value  # `!!bool yes`: YAML 1.1 booleans, read as the words they are
@@ -227,7 +224,7 @@ class _YamlNodeWalker:
             return self.constructor.construct_object(node)
         except (ValueError, KeyError, yaml.YAMLError):  # e.g. `!!int abc`, `!!bool maybe`, a 5000-digit integer
             shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
-            self.issues.append(Issue(path, f"cannot read '{shown}' as {_show_tag(tag)}", mark))
+            self.issues.append(Issue(path, f"cannot read '{shown}' as {_show_tag(tag)}", self.mark(node)))
             return None
 
     def yaml11_surprise(self, node: yaml.ScalarNode) -> str | None:
@@ -309,6 +306,9 @@ class _YamlNodeWalker:
         return self.merged[key]
 
 
+_ASCII_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""The ASCII characters :func:`~resnetdsl.text.unsafe_char` forbids: controls but tab, line feed and carriage return,
+and DEL."""
 _NUMBER_START = frozenset("-+.0123456789")
 """How every number of both YAML versions starts (the patterns below)."""
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
@@ -372,7 +372,9 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
         raise SpecError.single(f"text is too large ({len(text)} characters; the limit is {MAX_BYTES})", mark=whole)
     text = text.removeprefix("\ufeff")
     lines = Lines(text)
-    bad = unsafe_char(text)
+    # an ASCII text (Python knows whether a str is, at no cost) can only hold an ASCII control character, which a
+    # pattern of one small class finds far sooner than the whole forbidden set's
+    bad = unsafe_char(text) if not text.isascii() or _ASCII_FORBIDDEN.search(text) else None
     if bad is not None:  # before the parser: its reader would refuse some with other words, or fail to encode
         raise SpecError.single(forbidden_message(bad[1]), mark=lines.mark(file, bad[0]))
     with _no_cycle_collection():
