@@ -257,8 +257,10 @@ class _Rows:
     while the rows are made.
     """
 
-    def __init__(self, norm_eval: bool) -> None:
+    def __init__(self, norm_eval: bool, frozen_stages: int | None = None) -> None:
         self.norm_eval = norm_eval
+        self.trains_apart = norm_eval or frozen_stages is not None
+        """Some row may be frozen or hold batch norms in eval; otherwise none is and none does."""
         self.kinds: dict[int, str] = {}
         self.norms: dict[int, int] = {}
         self.block_kinds: dict[tuple[object, ...], str] = {}
@@ -281,10 +283,11 @@ class _Rows:
         rows = [self.layer(la, level + 1) for la in layers]
         return [self.group(name, kind, depth, level, shape, rows, t), *rows]
 
-    @staticmethod
-    def group(name: str, kind: str, depth: Depth, level: int, shape: _Dims, layers: list[Row], t: Totals) -> Row:
+    def group(self, name: str, kind: str, depth: Depth, level: int, shape: _Dims, layers: list[Row], t: Totals) -> Row:
         """The row of a group, from its layers' rows."""
         counts = (t.params, t.buffers, t.macs, t.acts, t.trainable_params)
+        if not self.trains_apart:
+            return Row(name, kind, depth, level, shape, *counts, False, 0)
         frozen = bool(layers) and all(r.frozen for r in layers)
         return Row(name, kind, depth, level, shape, *counts, frozen, sum(r.eval_norms for r in layers))
 
@@ -326,7 +329,7 @@ def summary_of(a: Analysis) -> Summary:
         name=a.plan.name,
         input_shape=a.input_shape,
         output_shape=a.output_shape,
-        rows=tuple(_Rows(a.plan.norm_eval).of(a)),
+        rows=tuple(_Rows(a.plan.norm_eval, a.plan.frozen_stages).of(a)),
         params=t.params,
         trainable_params=t.trainable_params,
         non_trainable_params=t.non_trainable_params,

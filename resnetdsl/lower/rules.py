@@ -128,8 +128,8 @@ def kind_settings(net: Network, plan: Plan, issues: _Issues) -> None:
     """``stride_on``, ``groups``, ``width_per_group``, ``dropout``: only the block kinds that list them use them."""
     for key in sorted(B.KIND_SETTINGS):
         detail, none_uses, fix = _KIND_WORDS.get(key, ("", "every stage uses {kinds} blocks", ""))
-        says = f"applies only to {_kinds_words(key)}{detail}"
         for path, blocks, _ in unused(net, key, _kind_uses(key)):
+            says = f"applies only to {_kinds_words(key)}{detail}"
             kinds = "/".join(sorted({b.kind for b in blocks}))
             if path[0] == "stages":
                 why = f"{scope_words(path)} uses {kinds} blocks"
