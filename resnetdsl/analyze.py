@@ -482,8 +482,9 @@ def analyze(
     walk.warnings += _dilation_warnings(plan, walk)
     stem, final, head = (tuple(walk.sections[part]) for part in _TOP)
     stages = tuple(walk.stages)
-    all_layers = [*stem, *(layer for s in stages for b in s.blocks for layer in b.layers), *final, *head]
-    return Analysis(plan, start, stem, stages, head, out, Totals.of(all_layers), tuple(walk.warnings), final=final)
+    # the stages' totals are their blocks' (a repeated block's counted once, with its layers): whole numbers add alike
+    totals = sum((s.totals for s in stages), Totals.of(stem)) + Totals.of(final) + Totals.of(head)
+    return Analysis(plan, start, stem, stages, head, out, totals, tuple(walk.warnings), final=final)
 
 
 def analyze_spec(spec: Spec, input_size: tuple[int, int] | None = None, in_channels: int | None = None) -> Analysis:
