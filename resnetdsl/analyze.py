@@ -26,7 +26,7 @@ from resnetdsl.errors import Issue, Path, SpecError
 from resnetdsl.ops import DESCRIPTIONS, counts
 from resnetdsl.ops.base import Description, Shape, Window
 from resnetdsl.records import record
-from resnetdsl.walk import Part, Visitor, run_block, run_plan, work_key
+from resnetdsl.walk import Part, Visitor, run_block, run_plan, work_id, work_key
 
 if TYPE_CHECKING:
     from resnetdsl.load import SourceMap
@@ -272,6 +272,8 @@ class _Analyzer(Visitor[Shape]):
         self.stage_in: Shape = start
         self.done: dict[tuple[object, ...], tuple[Shape, tuple[LayerInfo, ...], Totals]] = {}
         """Per block already analysed (its work, input shape and context): its output, layers and totals."""
+        self.same: dict[tuple[object, ...], tuple[Shape, tuple[LayerInfo, ...], Totals]] = {}
+        """The same, keyed by the identity of the block's op tuples (which the plan holds for the whole walk)."""
 
     def issue(self, where: Path, message: str, *, warning: bool = False) -> Issue:
         severity: Literal["error", "warning"] = "warning" if warning else "error"
@@ -291,9 +293,9 @@ class _Analyzer(Visitor[Shape]):
 
     def op(self, op: P.Op, x: Shape, part: Part) -> Shape:
         d = DESCRIPTIONS[type(op)]  # KeyError: an op type without a description
-        top = part in self.top
-        if top:
-            where, frozen = self.top[part]
+        top = self.top.get(part)
+        if top is not None:
+            where, frozen = top
             path = op.name
         else:
             where, frozen, path = self.where, self.frozen, self.prefix + op.name
@@ -302,10 +304,11 @@ class _Analyzer(Visitor[Shape]):
             raise SpecError([self._channel_issue(path, need, x[0], where)])
         y, macs, acts = d.infer(op, x)
         self._check(op, d, path, x, y, where)
-        self.flat = self.flat or d.flattens
+        if d.flattens:
+            self.flat = True
         params, buffers, _ = counts(op)
-        info = LayerInfo(path, op, x, y, params, buffers, macs, acts, part, flattened=self.flat, frozen=frozen)
-        (self.sections[part] if top else self.layers).append(info)
+        info = LayerInfo(path, op, x, y, params, buffers, macs, acts, part, self.flat, frozen)
+        (self.layers if top is None else self.sections[part]).append(info)
         return y
 
     def block(self, stage: P.Stage, block: P.Block, x: Shape) -> Shape:
@@ -316,11 +319,17 @@ class _Analyzer(Visitor[Shape]):
         self.prefix = prefix = f"{stage.name}.{block.name}."
         # a stage's blocks after the first mostly repeat one another: the same ops on the same shape in the same
         # stage give the same layers (but for their paths) and the same checks, which found nothing the first time
-        key = (work_key(block), x, self.where, self.frozen, self.flat)
-        seen = self.done.get(key)
-        if seen is not None:
+        context = (x, self.where, self.frozen, self.flat)
+        # first by the identity of the op tuples (lowering shares them among a stage's blocks alike), then by value
+        same = (work_id(block), *context)
+        seen = self.same.get(same)
+        if seen is not None:  # the very same ops: each layer's op is this block's
             y, before, totals = seen
-            layers = tuple(_moved(layer, prefix, op) for layer, op in zip(before, block.ops(), strict=True))
+            layers = tuple([_moved(layer, prefix, layer.op) for layer in before])
+            self.layers += layers
+        elif (seen := self.done.get(key := (work_key(block), *context))) is not None:
+            y, before, totals = seen
+            layers = tuple([_moved(layer, prefix, op) for layer, op in zip(before, block.ops(), strict=True)])
             self.layers += layers
         else:
             first, marks = len(self.layers), self._marks()
@@ -328,7 +337,7 @@ class _Analyzer(Visitor[Shape]):
             layers = tuple(self.layers[first:])
             totals = Totals.of(layers)
             if self._marks() == marks:  # a block that moved no mark of the input-size checks can be reused
-                self.done[key] = (y, layers, totals)
+                self.done[key] = self.same[same] = (y, layers, totals)
         self.blocks.append(BlockInfo(stage, block, prefix[:-1], x, y, layers, totals))
         return y
 
@@ -352,14 +361,15 @@ class _Analyzer(Visitor[Shape]):
         if y[1] < 1 or y[2] < 1:
             says = f"the feature map collapses to {y[1]}×{y[2]} at {path} for a {format_shape(self.start)} input"
             raise SpecError([self.issue(where, says + self.hint())])
-        s = d.stride(op)
-        if s > 1 and self.small is not None and (x[1] == 1 or x[2] == 1):
+        thin = x[1] == 1 or x[2] == 1
+        if thin and self.small is not None and (s := d.stride(op)) > 1:
             small = self.small
             says = f"{small.says(self.start)}, but {path} still downsamples it (stride {s}){self.hint()}"
             raise SpecError([self.issue(small.where, says)])
         if d.family == "conv":
             window = d.reach(op)
-            if isinstance(window, Window):
+            # the checks of a conv are about a map one pixel high or wide, or a dilated kernel
+            if isinstance(window, Window) and (thin or window.dilation > 1):
                 self._check_conv(window, path, x, where)
         if (y[1] == 1 or y[2] == 1) and d.reach(op) != "global":  # a global pool is meant to reach 1×1
             if self.small is None:
@@ -473,8 +483,9 @@ def analyze(
     walk.warnings += _dilation_warnings(plan, walk)
     stem, final, head = (tuple(walk.sections[part]) for part in _TOP)
     stages = tuple(walk.stages)
-    all_layers = [*stem, *(layer for s in stages for b in s.blocks for layer in b.layers), *final, *head]
-    return Analysis(plan, start, stem, stages, head, out, Totals.of(all_layers), tuple(walk.warnings), final=final)
+    # the stages' totals are their blocks' (a repeated block's counted once, with its layers): whole numbers add alike
+    totals = sum((s.totals for s in stages), Totals.of(stem)) + Totals.of(final) + Totals.of(head)
+    return Analysis(plan, start, stem, stages, head, out, totals, tuple(walk.warnings), final=final)
 
 
 def analyze_spec(spec: Spec, input_size: tuple[int, int] | None = None, in_channels: int | None = None) -> Analysis:

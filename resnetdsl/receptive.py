@@ -14,7 +14,7 @@ from resnetdsl import plan as P
 from resnetdsl.ops import DESCRIPTIONS
 from resnetdsl.ops.base import Window
 from resnetdsl.records import record
-from resnetdsl.walk import Part, Visitor, run_block
+from resnetdsl.walk import Part, Visitor, run_block, work_id
 
 
 @record
@@ -99,8 +99,23 @@ def feature_facts(plan: P.Plan) -> tuple[FeatureFacts, ...]:
     x = Field(1, 1).through_all(plan.stem)
     channels = plan.stages[0].in_channels if plan.stages else plan.feature_channels
     out = [FeatureFacts("stem", channels, x.jump, x.dilation, None if x.whole else x.size)]
+    effects: dict[tuple[object, ...], Field] = {}
     for st in plan.stages:
         for block in st.blocks:
-            x = block_field(block, x)
+            x = _after(block, x, effects)
         out.append(FeatureFacts(st.name, st.out_channels, x.jump, x.dilation, None if x.whole else x.size))
     return tuple(out)
+
+
+def _after(block: P.Block, x: Field, effects: dict[tuple[object, ...], Field]) -> Field:
+    """:func:`block_field`, from what the block does to a field of size 0 and jump 1 (found once per distinct
+    block): each window adds ``(k − 1)·d`` times the jump and multiplies the jump, and an add takes the larger
+    size, so the output's size and jump are the input's plus (times) the jump times what the block adds."""
+    key = work_id(block)
+    e = effects.get(key)
+    if e is None:
+        try:
+            e = effects[key] = block_field(block, Field(0, 1))
+        except ValueError:
+            return block_field(block, x)  # the message tells the strides the paths really reach
+    return Field(x.size + x.jump * e.size, x.jump * e.jump, max(x.dilation, e.dilation), x.whole or e.whole)

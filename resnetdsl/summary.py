@@ -10,12 +10,11 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
 from dataclasses import field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from resnetdsl import plan as P
-from resnetdsl.analyze import Analysis, LayerInfo, Totals, format_shape, stem_stride
+from resnetdsl.analyze import Analysis, format_shape
 from resnetdsl.errors import Issue
 from resnetdsl.features import Tap, selected
 from resnetdsl.ops import describe
@@ -244,61 +243,16 @@ def batch_norms(op: P.Op) -> int:
     return sum(1 for e in describe(op).entries(op) if e.name.rpartition(".")[2] == "num_batches_tracked")
 
 
-_Dims = tuple[int, ...]
-_Layers = Sequence[LayerInfo]
-
-
-class _Rows:
-    """Rows of an analysis; ``norm_eval`` decides which batch norms of the parts that train stay in eval."""
-
-    def __init__(self, norm_eval: bool) -> None:
-        self.norm_eval = norm_eval
-
-    def eval_norms(self, layers: _Layers) -> int:
-        return sum(batch_norms(la.op) for la in layers if la.frozen or self.norm_eval)
-
-    def group(self, name: str, kind: str, depth: Depth, level: int, shape: _Dims, layers: _Layers, t: Totals) -> Row:
-        counts = (t.params, t.buffers, t.macs, t.acts, t.trainable_params)
-        frozen = bool(layers) and all(la.frozen for la in layers)
-        return Row(name, kind, depth, level, shape, *counts, frozen, self.eval_norms(layers))
-
-    def layer(self, la: LayerInfo, level: int) -> Row:
-        counts = (la.params, la.buffers, la.macs, la.acts, la.trainable_params)
-        kind = op_kind(la.op)
-        return Row(la.path, kind, "layer", level, la.output_dims, *counts, la.frozen, self.eval_norms((la,)))
-
-    def of(self, a: Analysis) -> Iterator[Row]:
-        if a.stem:
-            s = stem_stride(a.plan)
-            kind = "stem" + (f" /{s}" if s > 1 else "")
-            yield self.group("stem", kind, "stage", 0, a.stem[-1].output_dims, a.stem, a.stem_totals)
-            yield from (self.layer(la, 1) for la in a.stem)
-        for st in a.stages:
-            stride = f" /{st.stage.stride}" if st.stage.stride > 1 else ""
-            kind = f"{st.stage.depth} × {st.stage.block_kind}{stride}" + (
-                " (checkpoint)" if st.stage.checkpoint else ""
-            )
-            layers = [la for b in st.blocks for la in b.layers]
-            yield self.group(st.path, kind, "stage", 0, st.out_shape, layers, st.totals)
-            for b in st.blocks:
-                yield self.group(b.path, block_kind(b.block), "block", 1, b.out_shape, b.layers, b.totals)
-                yield from (self.layer(la, 2) for la in b.layers)
-        if a.final:
-            yield self.group("final", "norm + act", "stage", 0, a.final[-1].output_dims, a.final, a.final_totals)
-            yield from (self.layer(la, 1) for la in a.final)
-        if a.head:
-            yield self.group("head", "head", "stage", 0, a.output_shape, a.head, a.head_totals)
-            yield from (self.layer(la, 1) for la in a.head)
-
-
 def summary_of(a: Analysis) -> Summary:
     """The :class:`Summary` of an analysis."""
+    from resnetdsl.summary_rows import Rows
+
     t = a.totals
     return Summary(
         name=a.plan.name,
         input_shape=a.input_shape,
         output_shape=a.output_shape,
-        rows=tuple(_Rows(a.plan.norm_eval).of(a)),
+        rows=tuple(Rows(a.plan.norm_eval, a.plan.frozen_stages).of(a)),
         params=t.params,
         trainable_params=t.trainable_params,
         non_trainable_params=t.non_trainable_params,

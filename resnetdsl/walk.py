@@ -95,6 +95,21 @@ def work_key(block: P.Block) -> tuple[object, ...]:
     return (block.kind, block.shortcut, block.shortcut_from_pre, block.pre, block.main, block.shortcut_ops, block.post)
 
 
+def work_id(block: P.Block) -> tuple[object, ...]:
+    """:func:`work_key` by the identity of the block's op tuples, cheap to hash: blocks with equal ids have equal
+    work keys (lowering shares the op tuples among a stage's blocks alike), not always the reverse. Valid as a key
+    only while the block's plan is alive, as during a walk of it."""
+    return (
+        id(block.pre),
+        id(block.main),
+        id(block.shortcut_ops),
+        id(block.post),
+        block.kind,
+        block.shortcut,
+        block.shortcut_from_pre,
+    )
+
+
 def run_plan(plan: P.Plan, x: T, visitor: Visitor[T]) -> T:
     """Stem → every stage's blocks → final → head."""
     x = run_ops(plan.stem, x, visitor, "stem")

@@ -56,7 +56,10 @@ RUNS: dict[str, tuple[list[str], set[str]]] = {
         ["validate", "resnet18"],
         {"commands.options", "commands.validate", "validate", "progress", *CHECKING},
     ),
-    "summary": (["summary", "resnet18"], {"commands.options", "commands.summary", "summary", *CHECKING}),
+    "summary": (
+        ["summary", "resnet18"],
+        {"commands.options", "commands.summary", "summary", "summary_rows", *CHECKING},
+    ),
     "render": (["render", "resnet18", "--format", "dot"], {"commands.options", "commands.render", *CHECKING, *RENDER}),
     "show": (["show", "resnet18"], {"commands.options", "commands.show", "show", *CHECKING}),
     "diff": (

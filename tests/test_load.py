@@ -436,3 +436,43 @@ def test_every_module_says_what_it_is_for() -> None:
         if path.name == "__main__.py":
             continue
         assert doc and len(doc.splitlines()[0]) > 20, f"{path.relative_to(ROOT)}: no first line saying what it is for"
+
+
+def test_the_ascii_pattern_forbids_what_unsafe_char_forbids_among_ascii() -> None:
+    # parse_yaml searches an ASCII text with the small pattern, and describes what it finds with unsafe_char
+    from resnetdsl.load.source import _ASCII_FORBIDDEN
+    from resnetdsl.text import unsafe_char
+
+    ascii_chars = [chr(c) for c in range(128)]
+    assert [c for c in ascii_chars if _ASCII_FORBIDDEN.match(c)] == [c for c in ascii_chars if unsafe_char(c)]
+
+
+MARKED = """\
+name: marked  # comment
+base: &base {norm: batch, act: relu}
+defaults:
+  <<: *base
+  groups: 1
+stages:
+  - {depth: 2, width: 64}
+  - depth: 1
+    width: 128
+    blocks: [{at: 0, stride: 2}]
+"""
+
+
+def test_marks_made_when_asked_for_are_those_of_the_full_tables() -> None:
+    # the source map of a parse makes a mark only when asked for; its tables, once made, say the same everywhere
+    from resnetdsl.load.document import SourceMap
+
+    lazy = parse_yaml(MARKED, "m.yaml").source
+    full = SourceMap(dict(lazy.values), dict(lazy.keys))
+    fresh = parse_yaml(MARKED, "m.yaml").source  # its tables never made
+    paths = [*full.values, *full.keys, ("stages", 0, "nowhere"), ("nowhere",)]
+    assert len(full.values) == 20 and len(full.keys) == 16
+    for path in paths:
+        for key in (False, True):
+            assert fresh.mark_for(path, key=key) == full.mark_for(path, key=key), (path, key)
+    assert full.mark_for(("stages", 1, "blocks", 0, "stride")) == resnetdsl.errors.Mark("m.yaml", 10, 30)
+    assert fresh.mark_for(("defaults", "norm"), key=True) == resnetdsl.errors.Mark("m.yaml", 2, 14)  # merged from base
+    assert fresh == lazy == full

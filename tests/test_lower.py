@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -385,3 +386,25 @@ def test_no_name_in_lower_hides_one_of_its_modules() -> None:
         module = importlib.import_module(f"resnetdsl.lower.{info.name}")
         assert getattr(lower, info.name) is module, f"resnetdsl.lower.{info.name} is not the module"
         assert isinstance(module, types.ModuleType)
+
+
+@pytest.mark.parametrize("preset", ["resnet152", "seresnext50_32x4d", "resnetv2_50", "regnety_002"])
+def test_blocks_alike_share_their_ops_and_are_what_make_block_makes(preset: str) -> None:
+    # lowering makes a block once per (config, input channels, width, stride, drop-path rate): the next blocks alike
+    # hold the very same op tuples under their own names, and equal what make_block makes of their own settings
+    from resnetdsl.blocks import make_block
+    from resnetdsl.load import load_spec
+    from resnetdsl.lower.resolve import resolve_network
+
+    spec = load_spec(preset)
+    net = resolve_network(spec)
+    plan = resnetdsl.plan_of(spec)
+    shared = 0
+    for st, rst in zip(plan.stages, net.stages, strict=True):
+        cin = st.in_channels
+        for block, rb in zip(st.blocks, rst.blocks, strict=True):
+            assert block == make_block(rb.config, block.name, cin, rb.width, rb.stride, rb.drop_path_rate)
+            cin = block.out_channels
+        for a, b in itertools.pairwise(st.blocks[1:]):
+            shared += a.main is b.main
+    assert shared > 0

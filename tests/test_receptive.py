@@ -10,7 +10,8 @@ from torch import nn
 
 import resnetdsl
 from resnetdsl import plan as P
-from resnetdsl.receptive import FeatureFacts, feature_facts
+from resnetdsl.receptive import FeatureFacts, Field, block_field, feature_facts
+from tests.conftest import SPECS
 
 
 def _dilate(plan: P.Plan, stage: str, d: int) -> P.Plan:
@@ -156,3 +157,32 @@ def test_known_figures_of_output_stride() -> None:
         (8, 2, 211),
         (8, 4, 435),
     ]
+
+
+def _block_by_block(plan: P.Plan) -> tuple[FeatureFacts, ...]:
+    """The facts by the recurrence walked through every block in turn (what feature_facts shortcuts)."""
+    x = Field(1, 1).through_all(plan.stem)
+    channels = plan.stages[0].in_channels if plan.stages else plan.feature_channels
+    out = [FeatureFacts("stem", channels, x.jump, x.dilation, None if x.whole else x.size)]
+    for st in plan.stages:
+        for block in st.blocks:
+            x = block_field(block, x)
+        out.append(FeatureFacts(st.name, st.out_channels, x.jump, x.dilation, None if x.whole else x.size))
+    return tuple(out)
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in SPECS.glob("*.yaml")))
+def test_each_distinct_block_found_once_gives_the_block_by_block_facts(preset: str) -> None:
+    # feature_facts applies each distinct block's effect on a unit field (size and jump are affine in the input's)
+    plan = resnetdsl.plan_of(preset)
+    assert feature_facts(plan) == _block_by_block(plan)
+
+
+def test_a_block_whose_paths_disagree_is_told_with_the_strides_they_reach() -> None:
+    plan = resnetdsl.plan_of("resnet18")
+    first = plan.stages[1].blocks[0]  # layer2.0: stride 2 on its main path and its projection
+    broken = dataclasses.replace(first, shortcut="identity", shortcut_ops=())
+    stage = dataclasses.replace(plan.stages[1], blocks=(broken, *plan.stages[1].blocks[1:]))
+    plan = dataclasses.replace(plan, stages=(plan.stages[0], stage, *plan.stages[2:]))
+    with pytest.raises(ValueError, match=r"^block 0: paths of different strides \(8 and 4\)$"):
+        feature_facts(plan)

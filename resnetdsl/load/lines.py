@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from functools import cached_property
 
 from resnetdsl.errors import Mark
 
@@ -17,7 +18,11 @@ class Lines:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.starts = [0] + [m.end() for m in YAML_BREAK.finditer(text)]
+
+    @cached_property
+    def starts(self) -> list[int]:
+        """Where each line starts (found when first asked: only a problem's place needs them)."""
+        return [0] + [m.end() for m in YAML_BREAK.finditer(self.text)]
 
     def mark(self, file: str | None, index: int) -> Mark:
         """The mark of the character at ``index``."""

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from resnetdsl.errors import Issue, Mark, Path, SpecError
-from resnetdsl.load.document import Document, SourceMap
+from resnetdsl.load.document import Document, ParsedSourceMap
 from resnetdsl.load.lines import Lines
 from resnetdsl.load.messages import type_name
 from resnetdsl.load.presets import nearby_hint
@@ -47,16 +47,21 @@ _TOO_MANY = (
 )
 
 
+_SCALAR_NODE, _SEQUENCE_NODE = yaml.ScalarNode, yaml.SequenceNode
+
+
 class _CoreResolver(yaml.resolver.BaseResolver):
     """Plain scalars resolved as the YAML 1.2 core schema reads them (``1e-3`` a float, ``0o10`` 8, ``yes`` and
     ``=`` strings, no timestamps), plus ``<<`` for merge keys. Used by both the libyaml and the Python loader."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode:
+        if kind is _SCALAR_NODE:
             if not implicit[0] or (value and value[0] not in _FIRST):
                 return _STR  # most keys and words: no regex needed
+            if value.isdigit() and value.isascii():
+                return _INT  # what the int pattern says of plain digits, first of the patterns tried for them
             return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
-        return _SEQ if kind is yaml.SequenceNode else _MAP
+        return _SEQ if kind is _SEQUENCE_NODE else _MAP
 
 
 _CoreResolver.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
@@ -120,7 +125,7 @@ class _YamlNodeWalker:
     def __init__(self, file: str | None, lines: Lines) -> None:
         self.file = file
         self.lines = lines
-        self.source = SourceMap()
+        self.source = ParsedSourceMap(file)
         self.issues: list[Issue] = []
         self.count = 0
         self.constructor = yaml.SafeLoader("")
@@ -161,62 +166,72 @@ class _YamlNodeWalker:
             raise _Limit(_TOO_MANY)
         if depth > MAX_DEPTH:
             raise _Limit(f"the YAML nests deeper than {MAX_DEPTH} levels (or an alias refers to itself)")
-        self.source.values[path] = self.mark(node)
+        m = node.start_mark
+        self.source.value_at[path] = (m.line, m.column)
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP:
                 self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
                 return None
-            out: dict[str, Any] = {}
-            for k_node, v_node in self.pairs(node, path):
-                if not isinstance(k_node, yaml.ScalarNode) or k_node.tag not in _SCALAR_TAGS:
-                    self.issues.append(Issue(path, "mapping keys must be plain strings", self.mark(k_node)))
-                    continue
-                if self.unsafe(k_node, path):
-                    continue
-                key = str(k_node.value)
-                sub = (*path, key)
-                if key in out:
-                    first = self.source.keys[sub]
-                    self.issues.append(
-                        Issue(sub, f"duplicate key '{key}' (first defined at line {first.line})", self.mark(k_node))
-                    )
-                    continue
-                self.source.keys[sub] = self.mark(k_node)
-                out[key] = self.walk(v_node, sub, depth + 1)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ:
-                self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
-                return None
-            return [self.walk(v, (*path, i), depth + 1) for i, v in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        if self.unsafe(node, path):
-            return None
-        if node.tag in _TEXT_TAGS or node.tag == _MERGE:
-            return node.value  # `<<` where a value is written is the text '<<'
-        if node.tag not in _SCALAR_TAGS:
+            return self.mapping(node, path, depth)
+        if node.tag != _SEQ:
             self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(node.tag)}", self.mark(node)))
+            return None
+        walk = self.walk
+        return [walk(v, (*path, i), depth + 1) for i, v in enumerate(node.value)]
+
+    def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        key_at, walk = self.source.key_at, self.walk
+        for k_node, v_node in self.pairs(node, path):
+            if not isinstance(k_node, yaml.ScalarNode) or k_node.tag not in _SCALAR_TAGS:
+                self.issues.append(Issue(path, "mapping keys must be plain strings", self.mark(k_node)))
+                continue
+            if k_node.style == '"' and self.unsafe(k_node, path):
+                continue
+            key = str(k_node.value)
+            sub = (*path, key)
+            if key in out:
+                says = f"duplicate key '{key}' (first defined at line {key_at[sub][0] + 1})"
+                self.issues.append(Issue(sub, says, self.mark(k_node)))
+                continue
+            m = k_node.start_mark
+            key_at[sub] = (m.line, m.column)
+            out[key] = walk(v_node, sub, depth + 1)
+        return out
+
+    def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        """The value of a scalar. Only an escape of a double-quoted scalar can hold a character the check of the
+        whole text has not seen (:func:`parse_yaml`)."""
+        if node.style == '"' and self.unsafe(node, path):
+            return None
+        tag = node.tag
+        if tag == _INT and _DECIMAL.match(node.value):
+            return int(node.value)  # the common case (no leading zero: no surprise), without the constructor
+        if tag in _TEXT_TAGS or tag == _MERGE:
+            return node.value  # `<<` where a value is written is the text '<<'
+        if tag not in _SCALAR_TAGS:
+            self.issues.append(Issue(path, f"unsupported YAML tag {_show_tag(tag)}", self.mark(node)))
             return None
         surprise = self.yaml11_surprise(node)
         if surprise:
             self.issues.append(Issue(path, surprise, self.mark(node)))
             return None
-        if node.tag == _BOOL and node.value.lower() not in ("true", "false"):
+        if tag == _BOOL and node.value.lower() not in ("true", "false"):
             return node.value  # `!!bool yes`: YAML 1.1 booleans, read as the words they are
-        if node.tag == _INT and _DECIMAL.match(node.value):
-            return int(node.value)  # the common case, without the constructor's bookkeeping
         try:
             return self.constructor.construct_object(node)
         except (ValueError, KeyError, yaml.YAMLError):  # e.g. `!!int abc`, `!!bool maybe`, a 5000-digit integer
             shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
-            self.issues.append(Issue(path, f"cannot read '{shown}' as {_show_tag(node.tag)}", self.mark(node)))
+            self.issues.append(Issue(path, f"cannot read '{shown}' as {_show_tag(tag)}", self.mark(node)))
             return None
 
     def yaml11_surprise(self, node: yaml.ScalarNode) -> str | None:
         """A plain scalar that YAML 1.1 reads as another number than YAML 1.2 does (or as a number where YAML 1.2
         reads a string): ``010`` (1.1: octal 8), ``09``, ``1_0`` (1.1: 10), ``1:04`` (1.1: 64), ``0b101``."""
         v = node.value
-        if node.style or len(v) > 100:  # quoted: a string (plain is style None, or "" from libyaml)
+        if node.style or len(v) > 100 or v[:1] not in _NUMBER_START:  # quoted: a string (plain: None, or "")
             return None
         if node.tag == _INT and _LEADING_ZERO.match(v):
             digits = v.lstrip("+-").lstrip("0") or "0"
@@ -249,6 +264,12 @@ class _YamlNodeWalker:
         Keys written in the mapping win over merged ones, and earlier merged mappings over later ones (the YAML
         merge-key rules). Keys written twice are kept, for the caller to report as duplicates.
         """
+        for k, _ in node.value:
+            if k.tag == _MERGE:
+                break
+        else:
+            pairs: list[tuple[yaml.Node, yaml.Node]] = node.value
+            return pairs  # no merge key: the pairs as written (the common case)
         key = id(node)
         if key in self.merged:
             return self.merged[key]
@@ -285,6 +306,11 @@ class _YamlNodeWalker:
         return self.merged[key]
 
 
+_ASCII_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""The ASCII characters :func:`~resnetdsl.text.unsafe_char` forbids: controls but tab, line feed and carriage return,
+and DEL."""
+_NUMBER_START = frozenset("-+.0123456789")
+"""How every number of both YAML versions starts (the patterns below)."""
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
 _DECIMAL = re.compile(r"^[-+]?(?:0|[1-9][0-9]{0,17})$")
 _YAML11_INT = re.compile(r"^[-+]?(0b[01_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)$")
@@ -346,7 +372,9 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
         raise SpecError.single(f"text is too large ({len(text)} characters; the limit is {MAX_BYTES})", mark=whole)
     text = text.removeprefix("\ufeff")
     lines = Lines(text)
-    bad = unsafe_char(text)
+    # an ASCII text (Python knows whether a str is, at no cost) can only hold an ASCII control character, which a
+    # pattern of one small class finds far sooner than the whole forbidden set's
+    bad = unsafe_char(text) if not text.isascii() or _ASCII_FORBIDDEN.search(text) else None
     if bad is not None:  # before the parser: its reader would refuse some with other words, or fail to encode
         raise SpecError.single(forbidden_message(bad[1]), mark=lines.mark(file, bad[0]))
     with _no_cycle_collection():

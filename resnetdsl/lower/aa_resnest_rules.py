@@ -3,26 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 from resnetdsl import blocks as B
-from resnetdsl.errors import Path
 from resnetdsl.lower.common import Once, _Issues, scope_words
 from resnetdsl.lower.resolve import Network, ResolvedBlock
 from resnetdsl.plan import Plan
-from resnetdsl.spec import Spec
-
-
-def _written_aa(spec: Spec) -> Iterator[tuple[Path, str]]:
-    """Each place ``aa`` is written (defaults, the stem, stages, entries), with its value."""
-    scopes: list[tuple[Path, Any]] = [(("defaults",), spec.defaults), (("stem",), spec.stem)]
-    for i, st in enumerate(spec.stages):
-        scopes.append((("stages", i), st))
-        scopes += [(("stages", i, "blocks", k), entry) for k, entry in enumerate(st.blocks)]
-    for where, scope in scopes:
-        if scope.aa is not None:
-            yield (*where, "aa"), scope.aa
 
 
 def _kinds(blocks: tuple[ResolvedBlock, ...]) -> str:
@@ -33,7 +17,7 @@ def aa_kinds(net: Network, plan: Plan, issues: _Issues) -> None:
     """``aa`` applies to basic and bottleneck blocks (the stem takes ``defaults.aa`` too); ``stem.aa`` to a stem
     with a pool in the torchvision layout."""
     stem_pools = net.stem.pool != "none"
-    for path, value in _written_aa(net.spec):
+    for path, value in net.written("aa"):
         if value == "none" or path in net.inherited:
             continue
         if path == ("stem", "aa"):

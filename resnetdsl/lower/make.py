@@ -7,6 +7,9 @@ and the analyzer can report theirs too (it must then not be used for anything el
 
 from __future__ import annotations
 
+from dataclasses import fields
+from operator import attrgetter
+
 from resnetdsl import blocks as B
 from resnetdsl.blocks_regnet import final_ops
 from resnetdsl.lower.resolve import Network, ResolvedStage
@@ -67,14 +70,26 @@ def pretrained_items(spec: Spec) -> tuple[tuple[str, object], ...]:
     return tuple((k, v) for k, v in spec.pretrained_cfg.model_dump(exclude_none=True).items())
 
 
+_BUT_NAME = attrgetter(*(f.name for f in fields(Block) if f.name != "name"))
+"""A block's fields after its name (the first), in order: what a block alike keeps under another name."""
+
+
 def make_stage(st: ResolvedStage, channels: int, layout: str) -> Stage:
     """A stage's blocks, each reading the previous one's output channels."""
     stage_in = channels
     blocks: list[Block] = []
     namer = B.LAYOUT_BLOCK_NAMES.get(layout)
+    made: dict[tuple[int, int, int, int, float], Block] = {}
+    """Blocks made so far, by what :func:`~resnetdsl.blocks.make_block` reads besides the name (the config by
+    identity: resolving shares one config among a stage's blocks alike)."""
     for b in st.blocks:
         name = namer(st.index, b.index) if namer is not None else str(b.index)
-        block = B.make_block(b.config, name, channels, b.width, b.stride, b.drop_path_rate)
+        key = (id(b.config), channels, b.width, b.stride, b.drop_path_rate)
+        like = made.get(key)
+        if like is None:
+            block = made[key] = B.make_block(b.config, name, channels, b.width, b.stride, b.drop_path_rate)
+        else:  # the same ops again (shared: the plan is immutable), under this block's name
+            block = Block(name, *_BUT_NAME(like))
         blocks.append(block)
         channels = block.out_channels
     kinds = "+".join(dict.fromkeys(b.kind for b in blocks))

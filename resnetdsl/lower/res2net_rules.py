@@ -4,7 +4,6 @@ reported once at the setting that caused it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from resnetdsl.errors import Path
 from resnetdsl.lower.common import _Issues, scope_words
@@ -78,15 +77,9 @@ def shortcut_kernel(net: Network, plan: Plan, issues: _Issues) -> None:
 
 def _written_shortcut_kernels(net: Network) -> Iterator[tuple[Path, tuple[ResolvedBlock, ...]]]:
     """Each ``shortcut_kernel`` the spec's own file writes (defaults, stages, entries) with the blocks it reaches."""
-    spec = net.spec
-    scopes: list[tuple[Path, Any]] = [(("defaults",), spec.defaults)]
-    for i, st in enumerate(spec.stages):
-        scopes.append((("stages", i), st))
-        scopes += [(("stages", i, "blocks", k), entry) for k, entry in enumerate(st.blocks)]
-    for where, scope in scopes:
-        path = (*where, "shortcut_kernel")
+    for path, _ in net.written("shortcut_kernel"):
         blocks = net.reach.get(path, ())
-        if scope.shortcut_kernel is not None and path not in net.inherited and blocks:
+        if path not in net.inherited and blocks:
             yield path, blocks
 
 

@@ -129,6 +129,13 @@ class Network:
     """Settings written in a base spec (through ``extends``): dropped, not blamed, where they do not apply."""
     reach: Mapping[Path, tuple[ResolvedBlock, ...]]
     """Each written block setting (its path) → the blocks that take their value from it."""
+    writes: Mapping[str, tuple[tuple[Path, Any], ...]]
+    """Each block setting → every place it is written (its path) with its value, scopes in order
+    (:func:`scopes`); what the rules ask again and again, found once."""
+
+    def written(self, key: str) -> tuple[tuple[Path, Any], ...]:
+        """Each place the block setting ``key`` is written, with its value."""
+        return self.writes.get(key, ())
 
     def blocks(self) -> Iterator[ResolvedBlock]:
         for st in self.stages:
@@ -155,12 +162,13 @@ def layered(scopes: Iterable[tuple[Any, Path]], keys: Iterable[str]) -> Settings
     values: dict[str, Any] = {key: BUILTIN_DEFAULTS.get(key) for key in keys}
     origin: dict[str, Path] = {}
     for scope, where in scopes:
-        if getattr(scope, "norm_groups", None) is not None or getattr(scope, "norm_group_channels", None) is not None:
+        written = scope.__dict__  # a spec model's field values (a setting it has no field for is not written)
+        if written.get("norm_groups") is not None or written.get("norm_group_channels") is not None:
             for key in _GROUP_SIZE:
                 values[key] = None
                 origin.pop(key, None)
         for key in keys:
-            v = getattr(scope, key, None)
+            v = written.get(key)
             if v is not None:
                 values[key] = v
                 origin[key] = (*where, key)
@@ -319,7 +327,29 @@ def resolve_network(spec: Spec) -> Network:
         tuple(geometry.reached),
         _inherited_paths(spec),
         {path: tuple(blocks) for path, blocks in reach.items()},
+        _writes(spec),
     )
+
+
+def scopes(spec: Spec) -> list[tuple[Path, Any]]:
+    """Every scope a block setting can be written in: defaults, the stem (norm/act only), stages, entries."""
+    out: list[tuple[Path, Any]] = [(("defaults",), spec.defaults), (("stem",), spec.stem)]
+    for i, st in enumerate(spec.stages):
+        out.append((("stages", i), st))
+        out += [(("stages", i, "blocks", k), entry) for k, entry in enumerate(st.blocks)]
+    return out
+
+
+def _writes(spec: Spec) -> dict[str, tuple[tuple[Path, Any], ...]]:
+    """:attr:`Network.writes`: each scope's fields that are block settings and set (a scope's model holds its
+    fields' values in its ``__dict__``; a setting it has no field for is written nowhere in it)."""
+    out: dict[str, list[tuple[Path, Any]]] = {}
+    settings = BlockSettings.model_fields
+    for where, scope in scopes(spec):
+        for key, value in scope.__dict__.items():
+            if value is not None and key in settings:
+                out.setdefault(key, []).append(((*where, key), value))
+    return {key: tuple(places) for key, places in out.items()}
 
 
 def _stage(spec: Spec, i: int, geometry: _Geometry, number: int, total: int) -> ResolvedStage:

@@ -25,7 +25,7 @@ from resnetdsl.lower import sk_rules as SK
 from resnetdsl.lower.aa_resnest_rules import RULES as _AA_RESNEST_RULES  # family: issue 18
 from resnetdsl.lower.common import Once, _Issues, scope_words
 from resnetdsl.lower.res2net_rules import RULES as _RES2NET_RULES  # family: Res2Net (issue 18)
-from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings
+from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings, scopes
 from resnetdsl.ops import describe
 from resnetdsl.plan import Op, Plan
 from resnetdsl.spec import NormActSettings, Spec
@@ -59,17 +59,8 @@ _KIND_WORDS: dict[str, tuple[str, str, str]] = {
 # --- where settings are written, and which written ones no block uses ------------------------------------------
 
 
-def scopes(spec: Spec) -> list[tuple[Path, Any]]:
-    """Every scope a block setting can be written in: defaults, the stem (norm/act only), stages, entries."""
-    out: list[tuple[Path, Any]] = [(("defaults",), spec.defaults), (("stem",), spec.stem)]
-    for i, st in enumerate(spec.stages):
-        out.append((("stages", i), st))
-        out += [(("stages", i, "blocks", k), entry) for k, entry in enumerate(st.blocks)]
-    return out
-
-
 def written(spec: Spec, key: str) -> Iterator[tuple[Path, Any]]:
-    """Each place ``key`` is written, with its value."""
+    """Each place ``key`` is written, with its value (:meth:`Network.written` has them found once)."""
     for where, scope in scopes(spec):
         value = getattr(scope, key, None)
         if value is not None:
@@ -84,7 +75,7 @@ def unused(
 ) -> Iterator[tuple[Path, tuple[ResolvedBlock, ...], bool]]:
     """Each written ``key`` that reaches something and that nothing it reaches uses: (its path, the blocks it
     reaches, whether it reaches the stem). Settings a base spec wrote are left out."""
-    for path, _ in written(net.spec, key):
+    for path, _ in net.written(key):
         if path in net.inherited:
             continue
         blocks = net.reach.get(path, ())
@@ -137,8 +128,8 @@ def kind_settings(net: Network, plan: Plan, issues: _Issues) -> None:
     """``stride_on``, ``groups``, ``width_per_group``, ``dropout``: only the block kinds that list them use them."""
     for key in sorted(B.KIND_SETTINGS):
         detail, none_uses, fix = _KIND_WORDS.get(key, ("", "every stage uses {kinds} blocks", ""))
-        says = f"applies only to {_kinds_words(key)}{detail}"
         for path, blocks, _ in unused(net, key, _kind_uses(key)):
+            says = f"applies only to {_kinds_words(key)}{detail}"
             kinds = "/".join(sorted({b.kind for b in blocks}))
             if path[0] == "stages":
                 why = f"{scope_words(path)} uses {kinds} blocks"
@@ -227,7 +218,7 @@ def group_sizes(net: Network, plan: Plan, issues: _Issues) -> None:
 
 def odd_eca_kernel(net: Network, plan: Plan, issues: _Issues) -> None:
     """An even ECA kernel would change the channel count of its 1-D conv."""
-    for path, kernel in written(net.spec, "eca_kernel"):
+    for path, kernel in net.written("eca_kernel"):
         if kernel % 2 == 0:
             issues.add(path, f"must be odd, so that the conv keeps the channel count (got {kernel})")
 
@@ -237,7 +228,7 @@ def resnetv2_norm_act(net: Network, plan: Plan, issues: _Issues) -> None:
     FilterResponseNormTlu2d), each with ReLU or its own nonlinearity."""
     if not net.timm_names:
         return
-    for path, value in written(net.spec, "act"):
+    for path, value in net.written("act"):
         if value != "relu":
             issues.add(
                 path,
@@ -245,7 +236,7 @@ def resnetv2_norm_act(net: Network, plan: Plan, issues: _Issues) -> None:
                 f"only; got '{value}'); use layout: resnet",
             )
     kinds = ", ".join(f"'{k}'" for k in NORM_ACTS)
-    for path, value in written(net.spec, "norm"):
+    for path, value in net.written("norm"):
         if value not in NORM_ACTS:
             issues.add(
                 path,
@@ -257,7 +248,7 @@ def resnetv2_norm_act(net: Network, plan: Plan, issues: _Issues) -> None:
 def norm_act_only(net: Network, plan: Plan, issues: _Issues) -> None:
     """``evonorm_s0`` and ``frn`` have their nonlinearity built in: they are norm-act modules (layout
     ``resnetv2``) and have no form without it (a projection shortcut's norm)."""
-    for path, value in written(net.spec, "norm"):
+    for path, value in net.written("norm"):
         if value not in NORM_ACT_ONLY:
             continue
         if not net.timm_names:

@@ -15,9 +15,7 @@ if TYPE_CHECKING:
 
 def odd_sk_kernels(net: Network, plan: Plan, issues: _Issues) -> None:
     """A branch of an even kernel would not keep the map's size."""
-    from resnetdsl.lower.rules import written
-
-    for path, kernels in written(net.spec, "sk_kernels"):
+    for path, kernels in net.written("sk_kernels"):
         even = [k for k in kernels if k % 2 == 0]
         if even:
             issues.add(path, f"kernels must be odd, so that each branch keeps the map's size (got {even[0]})")
