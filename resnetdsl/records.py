@@ -163,7 +163,8 @@ def _methods(cls: type, annotations: dict[str, Any], defaults: dict[str, Any]) -
     ``exec``."""
     names = tuple(annotations)
     params = ", ".join(f"{n}=__default_{n}" if n in defaults else n for n in names)
-    sets = "".join(f"    __set(self, {n!r}, {n})\n" for n in names)
+    # each field through its slot's own descriptor: a third of the time of object.__setattr__ by name
+    sets = "".join(f"    __set_{n}(self, {n})\n" for n in names)
     mine = "".join(f"self.{n}," for n in names)
     theirs = "".join(f"other.{n}," for n in names)
     shown = ", ".join(f"{n}={{self.{n}!r}}" for n in names)
@@ -176,7 +177,7 @@ def _methods(cls: type, annotations: dict[str, Any], defaults: dict[str, Any]) -
         f"def __repr__(self):\n    return f'{{self.__class__.__qualname__}}({shown})'\n"
     )
     scope: dict[str, Any] = {f"__default_{n}": v for n, v in defaults.items()}
-    scope["__set"] = object.__setattr__
+    scope.update({f"__set_{n}": cls.__dict__[n].__set__ for n in names})
     exec(source, scope)
     methods = {k: scope[k] for k in ("__init__", "__eq__", "__hash__", "__repr__")}
     for name, method in methods.items():
