@@ -38,12 +38,24 @@ _FIELD = getattr(dataclasses, "_FIELD", None)
 _FULL = dataclasses.dataclass(frozen=True, slots=True)
 
 
-@_FULL
 class _Params:
-    """Its ``__dataclass_params__`` is every record's (frozen, eq, init, repr; no order)."""
+    """Every record's ``__dataclass_params__`` (frozen, eq, init, repr; no order), made by :mod:`dataclasses`
+    itself when it is first read (rarely: by a dataclass that extends a record)."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        global _MADE_PARAMS
+        if _MADE_PARAMS is None:
+
+            @_FULL
+            class Made:
+                pass
+
+            _MADE_PARAMS = Made.__dataclass_params__  # type: ignore[attr-defined]
+        return _MADE_PARAMS
 
 
-_PARAMS = getattr(_Params, "__dataclass_params__", None)
+_MADE_PARAMS: Any = None
+_PARAMS = _Params()
 
 
 def _frozen_setattr(self: Any, name: str, value: Any) -> None:
@@ -65,7 +77,7 @@ def _setstate(self: Any, state: list[Any]) -> None:
 
 def _plain(cls: type) -> bool:
     """``cls`` is what :func:`record` makes on its own (else :func:`dataclasses.dataclass` makes it)."""
-    if _FIELD is None or _PARAMS is None or cls.__bases__ != (object,) or "__post_init__" in cls.__dict__:
+    if _FIELD is None or cls.__bases__ != (object,) or "__post_init__" in cls.__dict__:
         return False
     annotations = inspect.get_annotations(cls)
     if not annotations or "__slots__" in cls.__dict__:
@@ -97,7 +109,7 @@ def record(cls: type[T]) -> type[T]:
     fields = {}
     for name in names:
         f = dataclasses.field(default=defaults.get(name, _MISSING))
-        f.name, f.type = name, annotations[name]
+        f.name, f.type, f.kw_only = name, annotations[name], False
         f._field_type = _FIELD
         fields[name] = f
 

@@ -438,13 +438,15 @@ def test_every_module_says_what_it_is_for() -> None:
         assert doc and len(doc.splitlines()[0]) > 20, f"{path.relative_to(ROOT)}: no first line saying what it is for"
 
 
-def test_the_ascii_pattern_forbids_what_unsafe_char_forbids_among_ascii() -> None:
-    # parse_yaml searches an ASCII text with the small pattern, and describes what it finds with unsafe_char
-    from resnetdsl.load.source import _ASCII_FORBIDDEN
-    from resnetdsl.text import unsafe_char
+def test_the_ascii_patterns_are_the_full_classes_among_ascii() -> None:
+    # unsafe_char and printable search an ASCII text with the small classes, any other with the full ones
+    from resnetdsl import text
 
     ascii_chars = [chr(c) for c in range(128)]
-    assert [c for c in ascii_chars if _ASCII_FORBIDDEN.match(c)] == [c for c in ascii_chars if unsafe_char(c)]
+    for small, full in ((text._ASCII_FORBIDDEN, text._forbidden_re()), (text._ASCII_ESCAPE, text._escape_re())):
+        assert [c for c in ascii_chars if small.match(c)] == [c for c in ascii_chars if full.match(c)]
+    assert text.unsafe_char("a\x7fb") == (1, "a control character U+007F")
+    assert text.printable("tab\there") == "tab\\x09here" and text.printable("é\u202e") == "é\\u202e"
 
 
 MARKED = """\

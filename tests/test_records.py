@@ -127,3 +127,10 @@ def test_the_written_methods_come_on_first_use_whichever_it_is() -> None:
         pass
 
     assert Sub(3) == Sub(3) and repr(Sub(3)).endswith(".Sub(a=3, b='x')")
+
+    @dataclass(frozen=True)
+    class Extended(fresh()):  # type: ignore[misc]  # a dataclass extending a record: its fields first, in order
+        c: int = 0
+
+    assert [f.name for f in dataclasses.fields(Extended)] == ["a", "b", "c"] and Extended(1, "y", 2).c == 2
+    assert repr(Rec.__dataclass_params__) == repr(Ref.__dataclass_params__)  # no __eq__ of its own

@@ -306,9 +306,6 @@ class _YamlNodeWalker:
         return self.merged[key]
 
 
-_ASCII_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""The ASCII characters :func:`~resnetdsl.text.unsafe_char` forbids: controls but tab, line feed and carriage return,
-and DEL."""
 _NUMBER_START = frozenset("-+.0123456789")
 """How every number of both YAML versions starts (the patterns below)."""
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
@@ -374,7 +371,7 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
     lines = Lines(text)
     # an ASCII text (Python knows whether a str is, at no cost) can only hold an ASCII control character, which a
     # pattern of one small class finds far sooner than the whole forbidden set's
-    bad = unsafe_char(text) if not text.isascii() or _ASCII_FORBIDDEN.search(text) else None
+    bad = unsafe_char(text)  # an ASCII text: searched with the small ASCII class only
     if bad is not None:  # before the parser: its reader would refuse some with other words, or fail to encode
         raise SpecError.single(forbidden_message(bad[1]), mark=lines.mark(file, bad[0]))
     with _no_cycle_collection():
