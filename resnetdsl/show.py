@@ -60,11 +60,12 @@ def resolved(source: Any, *, overrides: Any = None) -> dict[str, Any]:
     candidates: list[tuple[dict[str, Any], str, Any]] = []
     if "pool" not in stem:
         candidates.append((stem, "pool", "none" if stem["kind"] == "conv3" else "max"))
-    from resnetdsl.blocks import EXPANSION
+    from resnetdsl.blocks import BLOCK_KINDS, EXPANSION, KIND_SETTINGS
 
     kinds = {st.block_kind for st in plan.stages}
+    used = frozenset().union(*(BLOCK_KINDS[k].uses for k in kinds))
     for key in _FILL_DEFAULTS:
-        if key in defaults:
+        if key in defaults or (key in KIND_SETTINGS and key not in used):  # lowering reports a setting no block uses
             continue
         value = BUILTIN_DEFAULTS[key] if BUILTIN_DEFAULTS[key] is not None else _DERIVED.get(key)
         if key == "expansion" and len(kinds) == 1 and next(iter(kinds)) in EXPANSION:
