@@ -63,7 +63,8 @@ def resolved(source: Any, *, overrides: Any = None) -> dict[str, Any]:
     from resnetdsl.blocks import BLOCK_KINDS, EXPANSION, KIND_SETTINGS
 
     kinds = {st.block_kind for st in plan.stages}
-    used = frozenset().union(*(BLOCK_KINDS[k].uses for k in kinds))
+    # a stage of several kinds ("res2net+basic") names no one kind: every setting may apply there
+    used = frozenset().union(*(BLOCK_KINDS[k].uses if k in BLOCK_KINDS else KIND_SETTINGS for k in kinds))
     for key in _FILL_DEFAULTS:
         if key in defaults or (key in KIND_SETTINGS and key not in used):  # lowering reports a setting no block uses
             continue
