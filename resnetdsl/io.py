@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 
@@ -42,6 +41,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     if not target.parent.is_dir():
         raise OutputError(f"cannot write '{shown}': no such directory '{target.parent}'")
     try:
+        import tempfile  # only when a file is written (not at every command's start)
+
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise OutputError(f"cannot write '{shown}': {exc.strerror or exc}") from None

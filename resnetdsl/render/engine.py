@@ -12,10 +12,7 @@ import contextlib
 import math
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -95,6 +92,8 @@ def _held_stderr() -> Iterator[list[str]]:
     except (OSError, ValueError):
         yield held_lines
         return
+    import tempfile  # drawing only: DOT text needs none of these
+
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
         try:
@@ -178,6 +177,9 @@ def _pygraphviz_layout(source: str, fmt: str) -> bytes | None:
 
 
 def _dot_layout(source: str, fmt: str) -> bytes | None:
+    import shutil
+    import subprocess
+
     exe = shutil.which("dot")
     if exe is None:
         return None
