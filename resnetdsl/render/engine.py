@@ -12,7 +12,10 @@ import contextlib
 import math
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -92,8 +95,6 @@ def _held_stderr() -> Iterator[list[str]]:
     except (OSError, ValueError):
         yield held_lines
         return
-    import tempfile  # drawing only: DOT text needs none of these
-
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
         try:
@@ -177,9 +178,6 @@ def _pygraphviz_layout(source: str, fmt: str) -> bytes | None:
 
 
 def _dot_layout(source: str, fmt: str) -> bytes | None:
-    import shutil
-    import subprocess
-
     exe = shutil.which("dot")
     if exe is None:
         return None
