@@ -11,7 +11,6 @@ loads).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 # modules themselves: ``importlib.import_module("resnetdsl.render")``.
 from resnetdsl.check import check
 from resnetdsl.errors import Issue, Mark, SpecError
+from resnetdsl.lazy import lazy_names
 from resnetdsl.render import render, render_to
 
 if TYPE_CHECKING:
@@ -43,17 +43,7 @@ _LAZY = {
 command or a script pays for the modules it uses."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 
 __version__ = "0.1.0"

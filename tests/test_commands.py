@@ -25,7 +25,7 @@ from tests.conftest import ROOT
 
 # --- what each command imports ------------------------------------------------------------------------------
 
-PACKAGE = {"resnetdsl", "errors", "text", "check", "render", "records"}
+PACKAGE = {"resnetdsl", "errors", "text", "check", "render", "records", "lazy"}
 """``import resnetdsl``: the package binds ``check`` and ``render`` (whose modules import nothing heavy) and loads
 every other name on first use; neither pydantic nor YAML."""
 CLI = PACKAGE | {"cli", "commands", "io"}

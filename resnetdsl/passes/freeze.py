@@ -35,8 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from resnetdsl.build_torch import ResNet
-from resnetdsl.passes.fuse import fuse_for_inference
-from resnetdsl.passes.pack import _already_fused, pack_for_inference
+from resnetdsl.passes.pack import fused_on_onednn, pack_for_inference
 
 _WARM_UP = 3
 """Calls at the example's shape before returning: the profiling executor profiles, then optimises (the fusion)."""
@@ -90,12 +89,7 @@ def freeze_for_inference(
         ValueError: the model is not float32 on the CPU, or oneDNN is not available.
         KeyError: the plan holds an op type the fusing pass does not know.
     """
-    tensors = [*model.parameters(), *model.buffers()]
-    if any(t.device.type != "cpu" or (t.is_floating_point() and t.dtype != torch.float32) for t in tensors):
-        raise ValueError("freeze_for_inference runs float32 CPU models (on a GPU: fuse_for_inference)")
-    if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
-        raise ValueError("freeze_for_inference needs PyTorch built with oneDNN (mkldnn)")
-    fused = fuse_for_inference(model, inplace=False) if not _already_fused(model) else model.eval()
+    fused = fused_on_onednn(model, "freeze_for_inference")
     h, w = input_size or model.plan.input_size
     example = torch.zeros(batch_size, model.plan.in_channels, h, w)
     with torch.no_grad(), warnings.catch_warnings():

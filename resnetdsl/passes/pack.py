@@ -352,6 +352,21 @@ def _drop_identities(gm: fx.GraphModule) -> None:
             gm.graph.erase_node(node)
 
 
+def fused_on_onednn(model: ResNet, who: str) -> ResNet:
+    """``model`` fused (a copy, unless it is fused already), after checking that oneDNN can run it: float32 on
+    the CPU, and PyTorch built with oneDNN.
+
+    Raises:
+        ValueError: it cannot (the message names ``who``, the pass that asked).
+    """
+    tensors = [*model.parameters(), *model.buffers()]
+    if any(t.device.type != "cpu" or (t.is_floating_point() and t.dtype != torch.float32) for t in tensors):
+        raise ValueError(f"{who} runs float32 CPU models (on a GPU: fuse_for_inference)")
+    if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
+        raise ValueError(f"{who} needs PyTorch built with oneDNN (mkldnn)")
+    return fuse_for_inference(model, inplace=False) if not _already_fused(model) else model.eval()
+
+
 def _already_fused(model: ResNet) -> bool:
     """True when the first conv → batch-norm pair of the plan no longer has its norm (the model was fused)."""
     plan = model.plan
@@ -383,12 +398,7 @@ def pack_for_inference(model: ResNet, *, input_size: tuple[int, int] | None = No
         ValueError: the model is not float32 on the CPU, or oneDNN is not available.
         KeyError: the plan holds an op type the fusing pass does not know.
     """
-    params = [*model.parameters(), *model.buffers()]
-    if any(t.device.type != "cpu" or (t.is_floating_point() and t.dtype != torch.float32) for t in params):
-        raise ValueError("pack_for_inference runs float32 CPU models (on a GPU: fuse_for_inference)")
-    if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
-        raise ValueError("pack_for_inference needs PyTorch built with oneDNN (mkldnn)")
-    fused = fuse_for_inference(model, inplace=False) if not _already_fused(model) else model
+    fused = fused_on_onednn(model, "pack_for_inference")
     gm = fx.GraphModule(fused, _Tracer().trace(fused), class_name="Packed" + type(model).__name__)
     _drop_identities(gm)
     h, w = input_size or model.plan.input_size
