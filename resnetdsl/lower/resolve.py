@@ -319,15 +319,16 @@ def resolve_network(spec: Spec) -> Network:
         for b in st.blocks:
             for path in b.settings.origin.values():
                 reach.setdefault(path, []).append(b)
+    writes = _writes(spec)
     return Network(
         spec,
         stem,
         tuple(stages),
         first in B.PREACT,
         tuple(geometry.reached),
-        _inherited_paths(spec),
+        _inherited_paths(spec, writes),
         {path: tuple(blocks) for path, blocks in reach.items()},
-        _writes(spec),
+        writes,
     )
 
 
@@ -399,17 +400,8 @@ def _drop_block(spec: Spec, stage: int) -> tuple[float, int, float] | None:
     return (rate, 5, 0.25) if stage == 2 else (rate, 3, 1.0)
 
 
-def _inherited_paths(spec: Spec) -> frozenset[Path]:
+def _inherited_paths(spec: Spec, writes: Mapping[str, tuple[tuple[Path, Any], ...]]) -> frozenset[Path]:
+    """The written block settings (``writes``, :func:`_writes`) that ``spec`` takes from the spec it extends."""
     if spec._via is None:
         return frozenset()
-    scopes: list[tuple[Any, Path]] = [(spec.defaults, ("defaults",)), (spec.stem, ("stem",))]
-    for i, st in enumerate(spec.stages):
-        scopes.append((st, ("stages", i)))
-        scopes += [(entry, ("stages", i, "blocks", k)) for k, entry in enumerate(st.blocks)]
-    paths = (
-        (*where, key)
-        for scope, where in scopes
-        for key in BlockSettings.model_fields
-        if getattr(scope, key, None) is not None
-    )
-    return frozenset(p for p in paths if inherited(spec, p))
+    return frozenset(path for places in writes.values() for path, _ in places if inherited(spec, path))

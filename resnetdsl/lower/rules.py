@@ -28,7 +28,7 @@ from resnetdsl.lower.res2net_rules import RULES as _RES2NET_RULES  # family: Res
 from resnetdsl.lower.resolve import Network, ResolvedBlock, ResolvedStem, Settings, scopes
 from resnetdsl.ops import describe
 from resnetdsl.plan import Op, Plan
-from resnetdsl.spec import NormActSettings, Spec
+from resnetdsl.spec import NormActSettings
 from resnetdsl.vocab import GROUPED_NORMS, NORM_ACTS, NormActOnlyKind
 
 Rule = Callable[[Network, Plan, _Issues], None]
@@ -57,14 +57,6 @@ _KIND_WORDS: dict[str, tuple[str, str, str]] = {
 
 
 # --- where settings are written, and which written ones no block uses ------------------------------------------
-
-
-def written(spec: Spec, key: str) -> Iterator[tuple[Path, Any]]:
-    """Each place ``key`` is written, with its value (:meth:`Network.written` has them found once)."""
-    for where, scope in scopes(spec):
-        value = getattr(scope, key, None)
-        if value is not None:
-            yield (*where, key), value
 
 
 def unused(
