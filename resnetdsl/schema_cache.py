@@ -99,20 +99,13 @@ def store(kind: str, value: Any, sources: tuple[str, ...] = SPEC_SOURCES) -> Non
     if path is None or key is None:
         return
     import pickle
-    import tempfile
+
+    from resnetdsl.io import atomic_write_bytes
 
     try:
         data = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".spec-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except Exception:  # a read-only install, a full disk, a value that does not pickle: build next time too
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write_bytes(path, data)
+    except Exception:  # OutputError (a read-only install, a full disk), a value that does not pickle: build again
         return
     _settled.add(kind)
