@@ -8,7 +8,12 @@ Schema carries. So a command that only checks a spec, with its validator's schem
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, GetCoreSchemaHandler
+
+if TYPE_CHECKING:
+    from pydantic_core import CoreSchema
 
 _pending: list[tuple[str, type[BaseModel]]] = []
 
@@ -23,6 +28,16 @@ def describe_pending() -> None:
     nested model's later schemas reuse)."""
     while _pending:
         describe_fields(*_pending.pop(0))
+
+
+class DescribedModel(BaseModel):
+    """A base of models whose fields are described from their docstrings: the hook pydantic calls before it makes
+    a model's schema describes every registered model first."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> CoreSchema:
+        describe_pending()
+        return handler(source)
 
 
 def describe_fields(module_name: str, base: type[BaseModel]) -> None:

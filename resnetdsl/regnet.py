@@ -38,13 +38,13 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, Strict, field_validator, model_validator
+from pydantic import ConfigDict, Field, Strict, field_validator, model_validator
 
 from resnetdsl import field_docs
 from resnetdsl.records import record
 
 if TYPE_CHECKING:
-    from pydantic_core import CoreSchema
+    pass
 
 Quantize = Literal["pycls", "torchvision"]
 """How a stage's bottleneck width is made a multiple of its group width (see the module's docstring)."""
@@ -58,14 +58,9 @@ Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]
 
 
-class _Model(BaseModel):
+class _Model(field_docs.DescribedModel):
     # built on first use, its fields described from their docstrings once (see resnetdsl.field_docs)
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> CoreSchema:
-        field_docs.describe_pending()
-        return handler(source)
 
 
 class RegNetSpec(_Model):

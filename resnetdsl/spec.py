@@ -76,7 +76,7 @@ SCHEMA_ID = "urn:resnetdsl:schema:resnet-spec"
 ``# yaml-language-server: $schema=../schemas/resnet-spec.schema.json`` line gives."""
 
 
-class _Model(BaseModel):
+class _Model(field_docs.DescribedModel):
     # defer_build: a model's validator is built on first use (the first spec checked), not at import; the
     # fields' descriptions come from their docstrings, set before the first schema is made
     # (field_docs.describe_pending: pydantic's use_attribute_docstrings, parsed only when a schema is made)
@@ -86,11 +86,6 @@ class _Model(BaseModel):
         validate_default=False,
         defer_build=True,
     )
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> "CoreSchema":
-        field_docs.describe_pending()
-        return handler(source)
 
     @field_validator("*", mode="before")
     @classmethod
