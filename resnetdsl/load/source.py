@@ -369,9 +369,7 @@ def parse_yaml(text: str | bytes, file: str | None = None) -> Document:
         raise SpecError.single(f"text is too large ({len(text)} characters; the limit is {MAX_BYTES})", mark=whole)
     text = text.removeprefix("\ufeff")
     lines = Lines(text)
-    # an ASCII text (Python knows whether a str is, at no cost) can only hold an ASCII control character, which a
-    # pattern of one small class finds far sooner than the whole forbidden set's
-    bad = unsafe_char(text)  # an ASCII text: searched with the small ASCII class only
+    bad = unsafe_char(text)  # an ASCII text is searched with the small ASCII class only (resnetdsl.text)
     if bad is not None:  # before the parser: its reader would refuse some with other words, or fail to encode
         raise SpecError.single(forbidden_message(bad[1]), mark=lines.mark(file, bad[0]))
     with _no_cycle_collection():
