@@ -31,7 +31,7 @@ from resnetdsl.ops import DESCRIPTIONS, describe
 from resnetdsl.ops.base import STAT_BYTES, Entry, FoldRole, OpType, Tracker
 from resnetdsl.ops.norm import NORM_FILL
 from resnetdsl.passes import fuse
-from resnetdsl.render.graph import to_digraph
+from resnetdsl.render.diagram import to_digraph
 from resnetdsl.summary import summary_of
 from tests.conftest import ROOT
 from tests.family_helpers import load_exported_module

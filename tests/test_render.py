@@ -8,9 +8,11 @@ import importlib
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -18,6 +20,8 @@ from xml.etree import ElementTree as ET
 import pygraphviz
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 import resnetdsl
 from resnetdsl import plan as P
@@ -536,7 +540,7 @@ def test_missing_engine_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(E, "_import_pygraphviz", _no_pygraphviz)
-    monkeypatch.setattr(E.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(R.EngineNotFound, match=r"pip install 'pygraphviz>=2\.0\.4'"):
         R.layout("digraph { a }", "svg")
     assert R.layout("digraph { a }", "dot") == b"digraph { a }"  # DOT needs no engine
@@ -556,8 +560,57 @@ def test_dot_executable_is_the_fallback(tmp_path: Path, monkeypatch: pytest.Monk
     fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write('drawn ' + sys.argv[1])\n", encoding="utf-8")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setattr(E, "_import_pygraphviz", _no_pygraphviz)
-    monkeypatch.setattr(E.shutil, "which", lambda name: str(fake) if name == "dot" else None)
+    monkeypatch.setattr(shutil, "which", lambda name: str(fake) if name == "dot" else None)
     assert R.layout("digraph { a }", "svg") == b"drawn -Tsvg"
+
+
+_DOT_TEXT = hs.one_of(
+    hs.sampled_from(["", "a", "_x1", "9", "-4.2", ".5", "1.", "node", "Edge", "graph", "a:b", "a:b:e", "<<b>x</b>>"]),
+    hs.sampled_from(['say "hi"', 'a\\"b', 'end\\\\"', "rounded,filled", "#aaaaaa", "x y", "<", "a>", "é"]),
+    hs.text(hs.sampled_from('ab0_-. :<>"\\\n,é'), max_size=8),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    names=hs.lists(_DOT_TEXT, min_size=3, max_size=3),
+    label=hs.one_of(hs.none(), _DOT_TEXT),
+    attrs=hs.dictionaries(hs.sampled_from(["shape", "style", "color", "weight", "fontsize"]), _DOT_TEXT, max_size=3),
+)
+def test_the_dot_writer_writes_what_graphviz_writes(names: list[str], label: str | None, attrs: dict[str, str]) -> None:
+    """render.dot.DotGraph (what the render command prints, without graphviz) against graphviz.Digraph itself: the
+    same statements give the same text, whatever the names, labels and values (quoting, keywords, numerals,
+    HTML-like strings, ports, nested subgraphs, sorted attributes)."""
+    import graphviz
+
+    from resnetdsl.render.dot import DotGraph
+
+    ours, theirs = DotGraph(name=names[0] or None), graphviz.Digraph(name=names[0] or None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # graphviz warns of a quoted string ending in an odd backslash
+        for g in (ours, theirs):
+            g.attr(**attrs)
+            g.attr("node", **attrs)
+            g.node(names[1], label=label, **attrs)
+            g.edge(names[1], names[2], label=label, **attrs)
+            with g.subgraph(name=f"cluster_{names[2]}") as c:
+                c.attr(label=label or "", **attrs)
+                c.node(names[2], **attrs)
+                with c.subgraph(name=None) as inner:  # type: ignore[call-arg]
+                    inner.edge(names[2], names[1])
+        assert ours.source == theirs.source
+
+
+@pytest.mark.parametrize(
+    ("preset", "detail"),
+    [("resnet50", "layer"), ("resnest50d", "layer"), ("seresnet50", "block"), ("resnet18", "stage")],
+)
+def test_the_command_prints_the_source_the_api_returns(preset: str, detail: str) -> None:
+    """``render --format dot`` draws with the DOT writer, :func:`resnetdsl.render` returns a graphviz.Digraph: the
+    same text."""
+    done = run_cli("render", preset, "--format", "dot", "--detail", detail)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == resnetdsl.render(preset, detail=detail).source
 
 
 # --- command line ----------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from resnetdsl.ops.branches import IN, Branches, Edge, Node, chain, problems
 
 R = importlib.import_module("resnetdsl.render")
 G = importlib.import_module("resnetdsl.render.graph")
+D = importlib.import_module("resnetdsl.render.diagram")
 
 SVG = "{http://www.w3.org/2000/svg}"
 SMALL = {"input": {"channels": 3, "size": [64, 64]}}
@@ -202,12 +203,12 @@ def test_a_new_op_type_draws_its_branches(monkeypatch: pytest.MonkeyPatch) -> No
         plan, stages=(dataclasses.replace(stage, blocks=(block, *stage.blocks[1:])), *plan.stages[1:])
     )
     analysis = analyze(plan)
-    layer = G.digraph_of(analysis, detail="layer").source
+    layer = D.digraph_of(analysis, detail="layer").source
     m = f"s0b0_m{len(block.main) - 1}"
     assert f"subgraph cluster_{m} {{" in layer
     shape = format_shape(analysis.stages[0].blocks[0].out_shape)
     assert f"{m}_a:s -> {m}_sum:n [label=<{shape}>" in layer
-    block_level = G.digraph_of(analysis, detail="block").source
+    block_level = D.digraph_of(analysis, detail="block").source
     assert '<td colspan="2">fork</td>' in block_level and ">right path</td>" in block_level
     R.layout(layer, "svg")  # Graphviz draws it without a warning
 

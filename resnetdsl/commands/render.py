@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     """
     if _wants_html(args):
         return _html(args)
-    from resnetdsl.render import EngineNotFound, RenderError, digraph_of, format_of, safe_filename, write
+    from resnetdsl.render.engine import EngineNotFound, RenderError, format_of, safe_filename, write
 
     try:
         fmt = format_of(args.output, args.format, cli=True) if args.output else (args.format or "svg")
@@ -49,10 +49,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from resnetdsl.check import check
     from resnetdsl.errors import print_issues
+    from resnetdsl.render.graph import dot_of
 
     checked = check(args.spec, input_size=args.input, input_name="--input")
     print_issues(checked.warnings)
-    dg = digraph_of(checked.analysis, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir)
+    dg = dot_of(checked.analysis, detail=args.detail, collapse=args.collapse, rankdir=args.rankdir)
     if args.output is None and fmt == "dot":
         sys.stdout.write(dg.source)
         return EXIT_OK

@@ -21,8 +21,9 @@ into HTML-like labels, so control characters, lone surrogates, non-characters, q
 braces and backslashes are shown as written (or escaped) and cannot change the graph.
 
 The package: :mod:`~resnetdsl.render.labels` (label text), :mod:`~resnetdsl.render.graph` (the graph builder),
-:mod:`~resnetdsl.render.engine` (layout, formats, the size rule, files), :mod:`~resnetdsl.render.diagram` (the
-returned ``graphviz.Digraph``, drawn by that engine); this module holds the public API.
+:mod:`~resnetdsl.render.dot` (DOT text without graphviz), :mod:`~resnetdsl.render.engine` (layout, formats, the size
+rule, files), :mod:`~resnetdsl.render.diagram` (the returned ``graphviz.Digraph``, drawn by that engine); this module
+holds the public API.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     import graphviz
 
     from resnetdsl.check import InputSize
+    from resnetdsl.render.diagram import digraph_of, to_digraph
     from resnetdsl.render.engine import (
         BITMAP_MAX_SIDE,
         BITMAP_MIN_SCALE,
@@ -59,8 +61,6 @@ if TYPE_CHECKING:
         RankDir,
         analysis_for,
         block_groups,
-        digraph_of,
-        to_digraph,
     )
     from resnetdsl.render.labels import (
         block_title,
@@ -79,9 +79,10 @@ _FROM = {
         "engine",
     ),
     **dict.fromkeys(
-        "COLLAPSE_OVER DETAILS PROJECTIONS Detail RankDir analysis_for block_groups digraph_of to_digraph".split(),
+        "COLLAPSE_OVER DETAILS PROJECTIONS Detail RankDir analysis_for block_groups".split(),
         "graph",
     ),
+    **dict.fromkeys(("digraph_of", "to_digraph"), "diagram"),
     **dict.fromkeys("block_title esc fmt_count fmt_macs op_text shortcut_style shortcut_text".split(), "labels"),
 }
 """Where each re-exported name lives: imported on first use (PEP 562), so that ``import resnetdsl`` (which
@@ -131,7 +132,7 @@ def render(
         ValueError: a malformed ``input_size``, ``detail`` or ``rankdir``.
     """
     from resnetdsl.check import check
-    from resnetdsl.render.graph import digraph_of
+    from resnetdsl.render.diagram import digraph_of
 
     analysis = check(source, input_size=input_size).analysis
     return digraph_of(analysis, detail=detail, collapse=collapse, rankdir=rankdir)

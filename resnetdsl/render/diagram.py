@@ -10,19 +10,27 @@ Unlike graphviz's own ``render()``, :meth:`Diagram.render` writes only the drawi
 written too only when asked for by ``filename=`` (as graphviz names it: ``<filename>`` beside
 ``<filename>.<format>``).
 
-Importing this module imports graphviz; :mod:`resnetdsl.render.graph` imports it when it builds a diagram.
+Here too :func:`digraph_of` and :func:`to_digraph`, which make one of :mod:`resnetdsl.render.graph`'s DOT graphs.
+Importing this module imports graphviz; nothing else in the package does.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import graphviz
 
 from resnetdsl.io import atomic_write_bytes
-from resnetdsl.render.engine import draw
+from resnetdsl.render.engine import draw, safe_filename
+from resnetdsl.render.graph import View, analysis_for, dot_of
+
+if TYPE_CHECKING:
+    from resnetdsl import plan as P
+    from resnetdsl.analyze import Analysis
+    from resnetdsl.check import InputSize
+    from resnetdsl.render.graph import Detail, RankDir
 
 
 def _only_dot(renderer: str | None, formatter: str | None, neato_no_op: bool | int | None, engine: str | None) -> None:
@@ -131,3 +139,45 @@ class Diagram(graphviz.Digraph):  # type: ignore[misc]
     def _repr_svg_(self) -> str:
         """SVG for displays that ask for it by this name (IPython's older protocol)."""
         return draw(self.source, "svg").decode("utf-8")
+
+
+def digraph_of(
+    analysis: Analysis, *, detail: Detail = "block", collapse: bool | None = None, rankdir: RankDir = "TB"
+) -> Diagram:
+    """The diagram of an analysed plan (see :func:`to_digraph`): :func:`dot_of`'s lines in a
+    :class:`Diagram`, the same source.
+
+    Raises:
+        ValueError: an unknown ``detail`` or ``rankdir``.
+    """
+    dot = dot_of(analysis, detail=detail, collapse=collapse, rankdir=rankdir)
+    name = safe_filename(analysis.plan.name)
+    g = Diagram(name=dot.name, filename=f"{name}.gv", engine="dot", format="svg", body=dot.body)
+    g.interactive = (analysis, View(detail, collapse, rankdir))  # what Diagram.html() draws
+    return g
+
+
+def to_digraph(
+    plan: P.Plan,
+    *,
+    detail: Detail = "block",
+    collapse: bool | None = None,
+    rankdir: RankDir = "TB",
+    input_shape: InputSize | None = None,
+) -> Diagram:
+    """The diagram of ``plan`` as a :class:`Diagram` (a ``graphviz.Digraph``; no
+    layout engine needed until it is drawn).
+
+    Args:
+        plan: the network.
+        detail: ``stage``, ``block`` or ``layer``.
+        collapse: draw runs of identical blocks once, as ``×N``. ``None``: only in stages deeper than
+            :data:`COLLAPSE_OVER` blocks. Ignored at stage level.
+        rankdir: ``TB`` (top to bottom) or ``LR`` (left to right).
+        input_shape: ``H``, ``(H, W)`` or ``(C, H, W)`` for the shapes (default: the spec's input).
+
+    Raises:
+        SpecError: the input is too small for the network.
+        ValueError: an unknown ``detail`` or ``rankdir``.
+    """
+    return digraph_of(analysis_for(plan, input_shape), detail=detail, collapse=collapse, rankdir=rankdir)

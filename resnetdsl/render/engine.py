@@ -12,10 +12,7 @@ import contextlib
 import math
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,6 +21,8 @@ from resnetdsl.text import printable
 
 if TYPE_CHECKING:
     import graphviz
+
+    from resnetdsl.render.dot import DotGraph
 
 Format = Literal["svg", "png", "pdf", "dot"]
 
@@ -95,6 +94,8 @@ def _held_stderr() -> Iterator[list[str]]:
     except (OSError, ValueError):
         yield held_lines
         return
+    import tempfile
+
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
         try:
@@ -178,6 +179,9 @@ def _pygraphviz_layout(source: str, fmt: str) -> bytes | None:
 
 
 def _dot_layout(source: str, fmt: str) -> bytes | None:
+    import shutil
+    import subprocess
+
     exe = shutil.which("dot")
     if exe is None:
         return None
@@ -247,7 +251,7 @@ def format_of(path: str | os.PathLike[str], format: str | None = None, *, cli: b
     return EXTENSIONS[ext]
 
 
-def write(digraph: graphviz.Digraph, path: str | os.PathLike[str], format: str | None = None) -> Path:
+def write(digraph: graphviz.Digraph | DotGraph, path: str | os.PathLike[str], format: str | None = None) -> Path:
     """Draw ``digraph`` into ``path`` atomically: the whole file is made in memory, then renamed into place."""
     from resnetdsl.io import atomic_write_bytes
 

@@ -1,4 +1,5 @@
-"""Plan → ``graphviz.Digraph``: the graph builder.
+"""Plan → DOT: the graph builder (into a :class:`~resnetdsl.render.dot.DotGraph`; :func:`digraph_of` makes that
+the ``graphviz.Digraph`` the API returns).
 
 Each stage is a cluster; at ``block`` level one node per block, an explicit add node and the shortcut as an edge
 beside the block; at ``layer`` level every op, each block a cluster; at ``stage`` level one node per stage. Runs of
@@ -15,7 +16,7 @@ from resnetdsl import plan as P
 from resnetdsl.analyze import Analysis, BlockInfo, LayerInfo, StageInfo, format_shape
 from resnetdsl.ops import DESCRIPTIONS, Description, describe
 from resnetdsl.render import branches
-from resnetdsl.render.engine import safe_filename
+from resnetdsl.render.dot import DotGraph
 from resnetdsl.render.labels import (
     block_title,
     blocks_title,
@@ -54,8 +55,6 @@ from resnetdsl.render.style import op_fill as _fill
 from resnetdsl.walk import Part, Visitor, is_pre_activated, run_block
 
 if TYPE_CHECKING:
-    import graphviz
-
     from resnetdsl.check import InputSize
 
 _BLOCK_ROLES = ("pre", "main", "shortcut", "post")
@@ -70,8 +69,7 @@ __all__ = [
     "View",
     "analysis_for",
     "block_groups",
-    "digraph_of",
-    "to_digraph",
+    "dot_of",
 ]
 
 # --- graph building ----------------------------------------------------------------------------------------
@@ -105,9 +103,7 @@ class _Builder:
         """The descriptions of the ops drawn that have a legend note."""
         self.notes: set[str] = set()
         """Other notes the drawing needs in the legend (gate edges, frozen stages)."""
-        from resnetdsl.render.diagram import Diagram
-
-        self.g = Diagram(name="resnet", filename=f"{safe_filename(self.plan.name)}.gv", engine="dot", format="svg")
+        self.g = DotGraph(name="resnet")
         self.g.attr(
             rankdir=rankdir,
             newrank="true",
@@ -227,7 +223,7 @@ class _Builder:
 
     # -- levels --
 
-    def build(self) -> graphviz.Digraph:
+    def build(self) -> DotGraph:
         cur = self._input()
         ends: list[_Cursor] = []  # where each tap leaves: the stem's, then each stage's output
         with self.g.subgraph(name="cluster_stem") as g:
@@ -450,10 +446,11 @@ def analysis_for(plan: P.Plan, input_shape: InputSize | None = None) -> Analysis
     return check(plan, input_size=input_shape).analysis
 
 
-def digraph_of(
+def dot_of(
     analysis: Analysis, *, detail: Detail = "block", collapse: bool | None = None, rankdir: RankDir = "TB"
-) -> graphviz.Digraph:
-    """The diagram of an analysed plan (see :func:`to_digraph`); its work is linear in the blocks drawn.
+) -> DotGraph:
+    """The diagram of an analysed plan as DOT lines (:class:`~resnetdsl.render.dot.DotGraph`: no graphviz import);
+    what :func:`digraph_of` returns, before it becomes a ``graphviz.Digraph``. Linear in the blocks drawn.
 
     Raises:
         ValueError: an unknown ``detail`` or ``rankdir``.
@@ -462,32 +459,4 @@ def digraph_of(
         raise ValueError(f"detail must be one of {', '.join(DETAILS)}, got '{detail}'")
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"rankdir must be TB or LR, got '{rankdir}'")
-    g = _Builder(analysis, detail, collapse, rankdir).build()
-    g.interactive = (analysis, View(detail, collapse, rankdir))  # what Diagram.html() draws
-    return g
-
-
-def to_digraph(
-    plan: P.Plan,
-    *,
-    detail: Detail = "block",
-    collapse: bool | None = None,
-    rankdir: RankDir = "TB",
-    input_shape: InputSize | None = None,
-) -> graphviz.Digraph:
-    """The diagram of ``plan`` as a :class:`~resnetdsl.render.diagram.Diagram` (a ``graphviz.Digraph``; no
-    layout engine needed until it is drawn).
-
-    Args:
-        plan: the network.
-        detail: ``stage``, ``block`` or ``layer``.
-        collapse: draw runs of identical blocks once, as ``×N``. ``None``: only in stages deeper than
-            :data:`COLLAPSE_OVER` blocks. Ignored at stage level.
-        rankdir: ``TB`` (top to bottom) or ``LR`` (left to right).
-        input_shape: ``H``, ``(H, W)`` or ``(C, H, W)`` for the shapes (default: the spec's input).
-
-    Raises:
-        SpecError: the input is too small for the network.
-        ValueError: an unknown ``detail`` or ``rankdir``.
-    """
-    return digraph_of(analysis_for(plan, input_shape), detail=detail, collapse=collapse, rankdir=rankdir)
+    return _Builder(analysis, detail, collapse, rankdir).build()
