@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
+import sys
 from collections.abc import Callable
+from types import CodeType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 T = TypeVar("T")
@@ -190,10 +193,74 @@ def _methods(cls: type, annotations: dict[str, Any], defaults: dict[str, Any]) -
     )
     scope: dict[str, Any] = {f"__default_{n}": v for n, v in defaults.items()}
     scope.update({f"__set_{n}": cls.__dict__[n].__set__ for n in names})
-    exec(source, scope)
+    exec(_compiled(source), scope)
     methods = {k: scope[k] for k in ("__init__", "__eq__", "__hash__", "__repr__")}
     for name, method in methods.items():
         method.__qualname__ = f"{cls.__qualname__}.{name}"
         method.__module__ = cls.__module__
     methods["__init__"].__annotations__ = {**annotations, "return": None}
     return methods
+
+
+# --- the compiled methods, kept beside the byte-code ------------------------------------------------------------
+
+_codes: dict[str, CodeType] | None = None
+"""The code of each method source this process wrote, compiled or read back (``None`` until the first)."""
+_new = False
+"""Whether this process compiled a source the cache file lacked (then it writes the file when it exits)."""
+
+
+def _compiled(source: str) -> CodeType:
+    """``source`` compiled, from the cache file when an earlier process compiled the same text.
+
+    Compiling is most of what writing a record's methods costs (a command writes some twenty records' methods).
+    The code depends on the text alone (the defaults and slot setters are in the ``exec``'s scope), so the file
+    beside this module's byte-code (:func:`resnetdsl.schema_cache.cache_file`, under the rules Python keeps its
+    byte-code by) maps each text to its code, for this Python version, as ``marshal`` writes ``.pyc`` files."""
+    global _codes, _new
+    if _codes is None:
+        _codes = _read_codes()
+    code = _codes.get(source)
+    if code is None:
+        code = _codes[source] = compile(source, "<record>", "exec")
+        if not _new:
+            import atexit
+
+            _new = True
+            atexit.register(_write_codes)
+    return code
+
+
+def _read_codes() -> dict[str, CodeType]:
+    from resnetdsl import schema_cache
+
+    path, key = schema_cache.cache_file("methods", "records", "marshal"), schema_cache.key(("records.py",), ())
+    if path is None or key is None:
+        return {}
+    import marshal
+
+    try:
+        with open(path, "rb") as f:
+            stored_key, codes = marshal.loads(f.read())  # load(f) reads the file in small pieces: 8× slower
+    except Exception:  # a missing, truncated or foreign file: compile instead
+        return {}
+    return dict(codes) if stored_key == key and isinstance(codes, dict) else {}
+
+
+def _write_codes() -> None:
+    """Keep the codes (what the file held and what this process added), unless Python writes no byte-code here."""
+    from resnetdsl import schema_cache
+
+    path, key = schema_cache.cache_file("methods", "records", "marshal"), schema_cache.key(("records.py",), ())
+    if path is None or key is None or sys.dont_write_bytecode or not _codes:
+        return
+    import marshal
+
+    from resnetdsl.io import atomic_write_bytes
+
+    try:
+        held = {**_read_codes(), **_codes}  # another process may have added others meanwhile
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write_bytes(path, marshal.dumps((key, held)))
+    except Exception:  # a read-only install, a full disk: compile again next time
+        return

@@ -39,18 +39,21 @@ _settled: set[str] = set()
 """The kinds this process read from the cache or wrote to it (not written again)."""
 
 
-def cache_file(kind: str) -> str | None:
-    """Where the cache of ``kind`` lies (``None`` where this interpreter keeps no byte-code)."""
+def cache_file(kind: str, module: str = "spec", ext: str = "pickle") -> str | None:
+    """Where the cache of ``kind`` lies, beside ``module``'s byte-code (``None`` where this interpreter keeps no
+    byte-code)."""
     tag = sys.implementation.cache_tag
     if tag is None:
         return None
     from importlib.util import cache_from_source
 
-    folder = os.path.dirname(cache_from_source(os.path.join(_HERE, "spec.py")))
-    return os.path.join(folder, f"spec.{tag}.{kind}.pickle")
+    folder = os.path.dirname(cache_from_source(os.path.join(_HERE, f"{module}.py")))
+    return os.path.join(folder, f"{module}.{tag}.{kind}.{ext}")
 
 
-def _key(sources: tuple[str, ...]) -> tuple[Any, ...] | None:
+def key(sources: tuple[str, ...], packages: tuple[str, ...] = _PACKAGES) -> tuple[Any, ...] | None:
+    """What a cache made from ``sources`` (this package's modules) and ``packages`` (installed ones) is valid
+    for: the Python version, and each file's size and modification time; ``None`` when one cannot be read."""
     parts: list[Any] = [sys.version]
     try:
         for name in sources:
@@ -58,7 +61,7 @@ def _key(sources: tuple[str, ...]) -> tuple[Any, ...] | None:
             parts.append((name, st.st_mtime_ns, st.st_size))
         from importlib.util import find_spec
 
-        for package in _PACKAGES:
+        for package in packages:
             found = find_spec(package)
             origin = found.origin if found is not None else None
             if origin is None:
@@ -73,17 +76,17 @@ def _key(sources: tuple[str, ...]) -> tuple[Any, ...] | None:
 def load(kind: str, sources: tuple[str, ...] = SPEC_SOURCES) -> Any:
     """What :func:`store` kept for ``kind``, or ``None`` (no file, another key, unreadable)."""
     path = cache_file(kind)
-    key = _key(sources)
-    if path is None or key is None:
+    stored = key(sources)
+    if path is None or stored is None:
         return None
     import pickle
 
     try:
         with open(path, "rb") as f:
-            stored_key, value = pickle.load(f)
+            stored_key, value = pickle.loads(f.read())
     except Exception:  # a missing, truncated or foreign file: build instead
         return None
-    if stored_key != key:
+    if stored_key != stored:
         return None
     _settled.add(kind)
     return value
@@ -95,15 +98,15 @@ def store(kind: str, value: Any, sources: tuple[str, ...] = SPEC_SOURCES) -> Non
     if kind in _settled or sys.dont_write_bytecode:
         return
     path = cache_file(kind)
-    key = _key(sources)
-    if path is None or key is None:
+    stored = key(sources)
+    if path is None or stored is None:
         return
     import pickle
 
     from resnetdsl.io import atomic_write_bytes
 
     try:
-        data = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((stored, value), protocol=pickle.HIGHEST_PROTOCOL)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         atomic_write_bytes(path, data)
     except Exception:  # OutputError (a read-only install, a full disk), a value that does not pickle: build again

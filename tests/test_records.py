@@ -5,13 +5,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import marshal
+import os
 import pickle
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from resnetdsl import plan as P
 from resnetdsl.records import record
+from tests.conftest import ROOT
 
 
 @record
@@ -134,3 +140,60 @@ def test_the_written_methods_come_on_first_use_whichever_it_is() -> None:
 
     assert [f.name for f in dataclasses.fields(Extended)] == ["a", "b", "c"] and Extended(1, "y", 2).c == 2
     assert repr(Rec.__dataclass_params__) == repr(Ref.__dataclass_params__)  # no __eq__ of its own
+
+
+# --- the compiled methods, kept beside the byte-code ---------------------------------------------------------
+
+_COMPILES = """
+import builtins, sys
+made = []
+real = builtins.compile
+def counting(source, filename, *args, **kwargs):
+    if filename == "<record>":
+        made.append(source)
+    return real(source, filename, *args, **kwargs)
+builtins.compile = counting
+from resnetdsl.check import check
+checked = check("resnet50")
+print(len(made), checked.analysis.totals.params)
+"""
+
+
+def _compiles(cache: Path, *, write: bool = True) -> tuple[int, int]:
+    """How many record methods a fresh process checking resnet50 compiles, and the parameters it counts."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    if not write:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    done = subprocess.run([sys.executable, "-c", _COMPILES], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr
+    made, params = done.stdout.split()
+    return int(made), int(params)
+
+
+def _codes(cache: Path) -> list[Path]:
+    return sorted(cache.rglob("records.*.methods.marshal"))
+
+
+def test_a_later_process_reads_the_methods_an_earlier_one_compiled(tmp_path: Path) -> None:
+    made, params = _compiles(tmp_path)
+    assert made > 10 and params == 25_557_032 and len(_codes(tmp_path)) == 1
+    stamp = _codes(tmp_path)[0].stat().st_mtime_ns
+    assert _compiles(tmp_path) == (0, params)  # the same methods, none compiled
+    assert _codes(tmp_path)[0].stat().st_mtime_ns == stamp  # and the file not written again
+
+
+def test_a_file_that_does_not_match_is_compiled_again(tmp_path: Path) -> None:
+    made, params = _compiles(tmp_path)
+    path = _codes(tmp_path)[0]
+    key, codes = marshal.loads(path.read_bytes())
+    path.write_bytes(marshal.dumps(((*key[:-1], ("records.py", 0, 0)), codes)))  # another records.py
+    assert _compiles(tmp_path) == (made, params)
+    path.write_bytes(b"not marshal data")
+    assert _compiles(tmp_path) == (made, params)
+    assert marshal.loads(path.read_bytes())[0] == key  # rewritten whole
+
+
+def test_no_methods_file_where_python_writes_no_byte_code(tmp_path: Path) -> None:
+    assert _compiles(tmp_path, write=False)[0] > 10
+    assert _codes(tmp_path) == []
