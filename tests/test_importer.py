@@ -231,3 +231,27 @@ def test_cli_import_errors(ref: str, code: int, said: str, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert err.startswith(said)
     assert "Error:" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("ref", ["timm:resnet50", "timm:resnetv2_50", "torchvision:resnet50", "timm:resnest14d"])
+def test_the_command_reads_without_the_random_draws_what_the_api_reads_with_them(
+    ref: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``resnetdsl import`` builds the reference with the random initialisers stood down (importer.unrandom): the
+    spec it writes is the one read from the model built as the library builds it, zero-initialised layers and
+    all, and the initialisers are themselves again afterwards."""
+    from torch.nn import init
+
+    from resnetdsl.cli import main
+    from resnetdsl.importer import model_from_ref
+    from resnetdsl.importer.unrandom import RANDOM
+    from resnetdsl.show import resolved, to_yaml
+
+    before = {name: getattr(init, name) for name in RANDOM}
+    assert main(["import", ref]) == 0
+    written = capsys.readouterr().out
+    assert {name: getattr(init, name) for name in RANDOM} == before
+    name = ref.partition(":")[2]
+    assert written == to_yaml(resolved(spec_from_model(model_from_ref(ref), name=name)))
+    zeroed = ref in ("timm:resnet50", "timm:resnest14d")  # timm zero-initialises their blocks' last norms
+    assert (f"zero_init_residual: {str(zeroed).lower()}" in written) and ("zero_init_residual" in written)

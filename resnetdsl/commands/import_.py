@@ -16,11 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from resnetdsl.importer import ModelNotFound, UnsupportedModel, model_from_ref, spec_from_model
+    from resnetdsl.importer.unrandom import random_init_skipped
     from resnetdsl.io import write_or_print
     from resnetdsl.show import resolved, to_yaml
 
     try:
-        model = model_from_ref(args.model)
+        with random_init_skipped():  # the spec is read from the structure: the random draws would go unread
+            model = model_from_ref(args.model)
     except ModelNotFound as exc:  # the argument names nothing: a usage error
         print(f"resnetdsl import: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
