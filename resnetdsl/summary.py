@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -420,6 +419,8 @@ _CSV_TRAINING = ("trainable_params", "frozen", "eval_norms")  # last: the earlie
 
 
 def _csv(s: Summary, depth: Depth) -> str:
+    import csv  # only for this format: not at every summary's start
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["name", "kind", "level", "output_shape", "params", "buffers", "macs", "acts", *_CSV_TRAINING])
