@@ -28,6 +28,7 @@ CPU and float32 only; outputs equal the eval-mode model's to float rounding (sum
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -35,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from resnetdsl.build_torch import ResNet
+from resnetdsl.passes import gates
 from resnetdsl.passes.pack import fused_on_onednn, pack_for_inference
 
 _WARM_UP = 3
@@ -90,6 +92,9 @@ def freeze_for_inference(
         KeyError: the plan holds an op type the fusing pass does not know.
     """
     fused = fused_on_onednn(model, "freeze_for_inference")
+    if fused is model:  # fused already: the gate rewrite changes modules of a copy, never the caller's
+        fused = copy.deepcopy(model)
+    gates.pool_gate_inputs(fused)
     h, w = input_size or model.plan.input_size
     example = torch.zeros(batch_size, model.plan.in_channels, h, w)
     with torch.no_grad(), warnings.catch_warnings():
@@ -100,6 +105,7 @@ def freeze_for_inference(
             for _ in range(_WARM_UP):
                 module(example)
         except RuntimeError:  # an op oneDNN Graph's bridge cannot take (group norm: "bad optional access")
-            module = FrozenInference(pack_for_inference(fused, input_size=(h, w)), model, backend="packed").eval()
+            packed = pack_for_inference(model, input_size=(h, w))
+            module = FrozenInference(packed, model, backend="packed").eval()
             module(example)
     return module
