@@ -22,6 +22,8 @@ strided conv's output is not the conv of the mean.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor, nn
 
@@ -47,6 +49,15 @@ def _affine(conv: nn.Conv2d) -> tuple[Tensor, Tensor]:
     return weight, bias
 
 
+def _conv1x1(weight: Tensor, bias: Tensor, like: nn.Conv2d) -> nn.Conv2d:
+    """A 1×1 conv with this matrix (out × in) and bias, in ``like``'s dtype and on its device."""
+    conv = nn.Conv2d(weight.shape[1], weight.shape[0], 1, device=like.weight.device, dtype=like.weight.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(weight.view_as(conv.weight))
+        conv.bias.copy_(bias)  # type: ignore[union-attr]
+    return conv
+
+
 class PooledGateConv(nn.Module):
     """``conv(x) · gate(mean(conv(x)))`` computed as ``conv(x) · gate(conv(mean(x)))`` (see the module
     docstring): ``conv`` a 1×1 conv, ``gate`` the squeeze-excite or ECA module that followed it."""
@@ -56,28 +67,19 @@ class PooledGateConv(nn.Module):
         assert _pointwise(conv), conv
         self.conv = conv
         weight, bias = _affine(conv)
+        self.eca: EfficientChannelAttn | None = None
         if isinstance(attention, SqueezeExcite):  # fc1 ∘ conv: one 1×1 conv on the pooled input
             w1, b1 = _affine(attention.fc1)
-            fc1 = nn.Conv2d(conv.in_channels, attention.fc1.out_channels, 1, bias=True)
-            fc1.to(device=conv.weight.device, dtype=conv.weight.dtype)
-            with torch.no_grad():
-                fc1.weight.copy_((w1 @ weight).view_as(fc1.weight))
-                fc1.bias.copy_(w1 @ bias + b1)
-            self.squeeze: nn.Module = fc1
+            self.squeeze = _conv1x1(w1 @ weight, w1 @ bias + b1, conv)
             self.act, self.fc2, self.gate = attention.act, attention.fc2, attention.gate
         else:  # ECA: its conv runs across the channels of the pooled output, which the conv gives
-            squeeze = nn.Conv2d(conv.in_channels, conv.out_channels, 1, bias=True)
-            squeeze.to(device=conv.weight.device, dtype=conv.weight.dtype)
-            with torch.no_grad():
-                squeeze.weight.copy_(weight.view_as(squeeze.weight))
-                squeeze.bias.copy_(bias)
-            self.squeeze = squeeze
+            self.squeeze = _conv1x1(weight, bias, conv)
             self.eca = attention
         self.requires_grad_(False)
 
     def forward(self, x: Tensor) -> Tensor:
         pooled = self.squeeze(x.mean((2, 3), keepdim=True))  # fc1(mean(conv(x))) for SE, mean(conv(x)) for ECA
-        if hasattr(self, "eca"):
+        if self.eca is not None:
             n = x.shape[0]
             gate = self.eca.gate(self.eca.conv(pooled.view(n, 1, -1))).view(n, -1, 1, 1)
         else:
@@ -95,7 +97,7 @@ def pool_gate_inputs(model: ResNet) -> int:
         if not isinstance(block, ResidualBlock):
             continue
         main = block._main
-        for conv_name, gate_name in zip(main, main[1:], strict=False):
+        for conv_name, gate_name in itertools.pairwise(main):
             conv, attention = block.get_submodule(conv_name), block.get_submodule(gate_name)
             if _pointwise(conv) and type(attention) in (SqueezeExcite, EfficientChannelAttn):
                 assert isinstance(conv, nn.Conv2d) and isinstance(attention, SqueezeExcite | EfficientChannelAttn)
