@@ -11,10 +11,14 @@ partition once per input shape and then only executes it, and the frozen TorchSc
 
 1. **fuse** (a copy, :func:`~resnetdsl.passes.fuse.fuse_for_inference`): batch norms after convs folded,
    dropout and drop path gone, channels_last weights and input;
-2. **trace** it with an example input of the batch and size given (``torch.jit.trace``; the network's forward
+2. **pool the gates' inputs** (:mod:`resnetdsl.passes.gates`): a squeeze-excite or ECA gate right after a 1×1
+   conv reads the mean of the conv's input instead of its output (the same numbers: the mean commutes with a
+   1×1 conv), so the gate's multiply becomes a post-op of that conv and ``conv → ×gate → +identity → ReLU``
+   is one partition;
+3. **trace** it with an example input of the batch and size given (``torch.jit.trace``; the network's forward
    looks its modules up by name, which ``torch.jit.script`` cannot compile, a trace records the ops), then
    **freeze** (weights become constants);
-3. **warm up**: TorchScript's profiling executor records the shapes in the first calls and then rewrites the
+4. **warm up**: TorchScript's profiling executor records the shapes in the first calls and then rewrites the
    graph, and it is in that rewrite that oneDNN Graph takes its partitions: conv + bias + add + ReLU, conv +
    ReLU, the pre-activation batch norms with their ReLUs, pools, the classifier.
 
