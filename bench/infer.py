@@ -20,7 +20,8 @@ network once (seed 0) and times, under ``torch.inference_mode()``, float32, 2 th
   ``frozen`` gains from the fusion), ``compiled`` (``torch.compile`` of the fused model, inductor, freezing).
 
 Every path's output is compared with the eval-mode model's (max abs error; within rtol 1e-4 / atol 1e-3?). The
-paths alternate, forwards then backwards (ABBA), each call after a short pause and a garbage collection; the
+paths alternate, forwards then backwards (ABBA), each call after a garbage collection and a 0.1 s pause (long
+enough for the previous path's spinning threads to stop: onnxruntime's spin about 50 ms after a run); the
 table gives each path's median and, for each peer, the median over the rounds of its time over the first
 path's in that round (above 1: the first path, ``frozen`` by default, is faster); the ``goals`` column says
 whether the first path meets issue 21's goals in that row (onnxruntime and inductor ≥ 1.0×, the reference ≥ 1.3×).
@@ -52,6 +53,11 @@ PEERS = ("reference", "inductor", "onnxruntime")
 OURS = ("frozen", "packed", "fused")
 OPTIONAL = ("jit", "compiled")
 Run = Callable[[], torch.Tensor]
+PAUSE = 0.1
+"""Seconds between two timed calls. After a run, onnxruntime's pool (default settings) keeps a thread spinning
+for about 50 ms and OpenMP's workers (every torch path) for under 10 ms, each holding a core: a call started
+inside that window shares the 2 cores with it (measured: resnet18 at batch 1 took twice as long right after an
+onnxruntime call, and 20 ms after it)."""
 GOALS = {"onnxruntime": 1.0, "inductor": 1.0, "reference": 1.3}
 """Issue 21's goals: each peer's time over ours (the first path) at least this."""
 
@@ -183,7 +189,7 @@ def timed(runs: dict[str, Run], repeats: int) -> dict[str, list[float]]:
         for i in range(repeats):
             for n in names if i % 2 == 0 else reversed(names):
                 gc.collect()
-                time.sleep(0.02)  # let the other runtime's spinning threads go idle
+                time.sleep(PAUSE)  # the last path's spinning threads go idle first
                 t0 = time.perf_counter()
                 runs[n]()
                 times[n].append(time.perf_counter() - t0)

@@ -13,6 +13,7 @@ from torch import nn
 import resnetdsl
 from resnetdsl.build_torch import SqueezeExcite
 from resnetdsl.passes.freeze import FrozenInference
+from resnetdsl.passes.gates import PooledGateConv, pool_gate_inputs
 from resnetdsl.passes.pack import GatedResidual, PackedConv2d
 from tests.test_fuse import _trained_stats
 
@@ -147,7 +148,9 @@ FROZEN = [
     ("cifar_resnet20", 1, {}),
     ("cifar_resnet20", 8, {}),
     ("resnetv2_18", 1, SMALL),
+    ("seresnet50", 1, SMALL),
     ("seresnet50", 8, SMALL),
+    pytest.param("ecaresnet50d", 2, SMALL, marks=pytest.mark.slow),
 ]
 
 
@@ -164,6 +167,58 @@ def test_frozen_equals_eval_model(name: str, batch: int, overrides: dict[str, ob
         assert "prim::oneDNNFusionGroup" in str(torch.jit.last_executed_optimized_graph())
         assert not torch._C._jit_llga_enabled()
     assert frozen.plan is model.plan and frozen.num_classes == model.num_classes
+
+
+def _partitions(graph: torch._C.Graph) -> list[tuple[str, ...]]:
+    """The ops of each oneDNN Graph partition in ``graph`` (its constants left out)."""
+    found = []
+    for node in graph.nodes():
+        for block in node.blocks():  # a partition sits in its guard's first branch
+            found += [
+                tuple(op.kind() for op in n.g("Subgraph").nodes() if op.kind() != "prim::Constant")
+                for n in block.nodes()
+                if n.kind() == "prim::oneDNNFusionGroup"
+            ]
+    return found
+
+
+@pytest.mark.parametrize("name", ["seresnet50", pytest.param("ecaresnet50d", marks=pytest.mark.slow)])
+def test_frozen_gate_multiplies_inside_its_conv(name: str) -> None:
+    """A gate after a 1×1 conv pools the conv's input: the conv, the gate's multiply, the residual add and the
+    ReLU run as one partition (before, the gate's last small conv took the multiply and the add, after the big
+    conv's output was written), in each of the two blocks."""
+    model = resnetdsl.build_model(name, seed=0, overrides=SMALL)
+    _trained_stats(model, 32)
+    frozen = resnetdsl.freeze_for_inference(model, batch_size=2, input_size=(32, 32))
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        torch.testing.assert_close(frozen(x), model(x), rtol=1e-4, atol=1e-4)
+        graph = torch.jit.last_executed_optimized_graph()
+    assert _partitions(graph).count(("aten::_convolution", "aten::mul", "aten::add", "aten::relu")) == 2
+    assert not {"aten::mul", "aten::sigmoid"} & {n.kind() for n in graph.nodes()}  # none outside a partition
+
+
+@pytest.mark.parametrize(("spec", "rewritten"), [
+    ("seresnet50", 2),  # after conv3, a 1×1 conv: both blocks
+    ("ecaresnet50d", 2),
+    ("extends: seresnet50\ndefaults: {block: basic}", 0),  # after a padded 3×3 conv: the gates stay
+])  # fmt: skip
+def test_pool_gate_inputs_equals_the_gated_conv(spec: str, rewritten: int) -> None:
+    model = resnetdsl.build_model(spec, seed=0, overrides=SMALL)
+    _trained_stats(model, 32)
+    fused = resnetdsl.fuse_for_inference(model)
+    assert pool_gate_inputs(fused) == rewritten
+    assert sum(isinstance(m, PooledGateConv) for m in fused.modules()) == rewritten
+    x = torch.randn(2, 3, 32, 40, generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        torch.testing.assert_close(fused(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_freeze_leaves_a_fused_model_as_it_was() -> None:
+    fused = resnetdsl.fuse_for_inference(resnetdsl.build_model("seresnet50", seed=0, overrides=SMALL))
+    resnetdsl.freeze_for_inference(fused, input_size=(32, 32))
+    assert not any(isinstance(m, PooledGateConv) for m in fused.modules())
+    assert sum(isinstance(m, SqueezeExcite) for m in fused.modules()) == 2
 
 
 def test_frozen_runs_other_shapes() -> None:

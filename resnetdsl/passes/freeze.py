@@ -11,10 +11,14 @@ partition once per input shape and then only executes it, and the frozen TorchSc
 
 1. **fuse** (a copy, :func:`~resnetdsl.passes.fuse.fuse_for_inference`): batch norms after convs folded,
    dropout and drop path gone, channels_last weights and input;
-2. **trace** it with an example input of the batch and size given (``torch.jit.trace``; the network's forward
+2. **pool the gates' inputs** (:mod:`resnetdsl.passes.gates`): a squeeze-excite or ECA gate right after a 1×1
+   conv reads the mean of the conv's input instead of its output (the same numbers: the mean commutes with a
+   1×1 conv), so the gate's multiply becomes a post-op of that conv and ``conv → ×gate → +identity → ReLU``
+   is one partition;
+3. **trace** it with an example input of the batch and size given (``torch.jit.trace``; the network's forward
    looks its modules up by name, which ``torch.jit.script`` cannot compile, a trace records the ops), then
    **freeze** (weights become constants);
-3. **warm up**: TorchScript's profiling executor records the shapes in the first calls and then rewrites the
+4. **warm up**: TorchScript's profiling executor records the shapes in the first calls and then rewrites the
    graph, and it is in that rewrite that oneDNN Graph takes its partitions: conv + bias + add + ReLU, conv +
    ReLU, the pre-activation batch norms with their ReLUs, pools, the classifier.
 
@@ -28,6 +32,7 @@ CPU and float32 only; outputs equal the eval-mode model's to float rounding (sum
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -35,6 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from resnetdsl.build_torch import ResNet
+from resnetdsl.passes import gates
 from resnetdsl.passes.pack import fused_on_onednn, pack_for_inference
 
 _WARM_UP = 3
@@ -90,6 +96,9 @@ def freeze_for_inference(
         KeyError: the plan holds an op type the fusing pass does not know.
     """
     fused = fused_on_onednn(model, "freeze_for_inference")
+    if fused is model:  # fused already: the gate rewrite changes modules of a copy, never the caller's
+        fused = copy.deepcopy(model)
+    gates.pool_gate_inputs(fused)
     h, w = input_size or model.plan.input_size
     example = torch.zeros(batch_size, model.plan.in_channels, h, w)
     with torch.no_grad(), warnings.catch_warnings():
@@ -100,6 +109,7 @@ def freeze_for_inference(
             for _ in range(_WARM_UP):
                 module(example)
         except RuntimeError:  # an op oneDNN Graph's bridge cannot take (group norm: "bad optional access")
-            module = FrozenInference(pack_for_inference(fused, input_size=(h, w)), model, backend="packed").eval()
+            packed = pack_for_inference(model, input_size=(h, w))
+            module = FrozenInference(packed, model, backend="packed").eval()
             module(example)
     return module

@@ -134,13 +134,13 @@ class _Fuser(Visitor[_Conv | None]):
 
     def drop(self, name: str, x: _Conv | None) -> _Conv | None:
         """The identity in eval mode: removed; the tensor passes on unchanged."""
-        self._remove(self.scope, name, nn.Identity())
+        replace_module(self.scope, name, nn.Identity())
         return x
 
     def conv(self, name: str, x: _Conv | None) -> _Conv | None:
         conv = self.scope.get_submodule(name)
         if isinstance(conv, StdConv2d):  # its standardised weight is a constant in eval mode
-            self._remove(self.scope, name, _standardized(conv))
+            replace_module(self.scope, name, _standardized(conv))
         return _Conv(self.scope, name)
 
     def inner(self, name: str, x: _Conv | None) -> _Conv | None:
@@ -149,7 +149,7 @@ class _Fuser(Visitor[_Conv | None]):
         for conv_name, norm_name in self._pairs:
             norm = module.get_submodule(norm_name)
             _fold(module.get_submodule(conv_name), norm)  # type: ignore[arg-type]
-            self._remove(module, norm_name, _leftover(norm))
+            replace_module(module, norm_name, _leftover(norm))
         return None
 
     def norm(self, name: str, x: _Conv | None) -> _Conv | None:
@@ -159,21 +159,21 @@ class _Fuser(Visitor[_Conv | None]):
         assert isinstance(conv, nn.Conv2d)
         norm = self.scope.get_submodule(name)
         _fold(conv, norm)
-        self._remove(self.scope, name, _leftover(norm))
+        replace_module(self.scope, name, _leftover(norm))
         return None
 
-    @staticmethod
-    def _remove(scope: nn.Module, name: str, module: nn.Module) -> None:
-        """Put ``module`` in place of ``name``; forward skips it when it is the identity."""
-        parent, _, leaf = name.rpartition(".")
-        setattr(scope.get_submodule(parent) if parent else scope, leaf, module)
-        if not isinstance(module, nn.Identity):
-            return
-        # forward runs the modules named in these lists: leave out those now the identity
-        for names in ("_pre", "_main", "_shortcut", "_post", "_features", "_head"):
-            held = getattr(scope, names, None)
-            if held is not None and name in held:
-                setattr(scope, names, tuple(n for n in held if n != name))
+
+def replace_module(scope: nn.Module, name: str, module: nn.Module) -> None:
+    """Put ``module`` in place of ``scope``'s submodule ``name``; forward skips it when it is the identity."""
+    parent, _, leaf = name.rpartition(".")
+    setattr(scope.get_submodule(parent) if parent else scope, leaf, module)
+    if not isinstance(module, nn.Identity):
+        return
+    # forward runs the modules named in these lists: leave out those now the identity
+    for names in ("_pre", "_main", "_shortcut", "_post", "_features", "_head"):
+        held = getattr(scope, names, None)
+        if held is not None and name in held:
+            setattr(scope, names, tuple(n for n in held if n != name))
 
 
 _HANDLERS: dict[FoldRole, Callable[[_Fuser, str, _Conv | None], _Conv | None]] = {
