@@ -206,8 +206,6 @@ def _methods(cls: type, annotations: dict[str, Any], defaults: dict[str, Any]) -
 
 _codes: dict[str, CodeType] | None = None
 """The code of each method source this process wrote, compiled or read back (``None`` until the first)."""
-_new = False
-"""Whether this process compiled a source the cache file lacked (then it writes the file when it exits)."""
 
 
 def _compiled(source: str) -> CodeType:
@@ -216,18 +214,18 @@ def _compiled(source: str) -> CodeType:
     Compiling is most of what writing a record's methods costs (a command writes some twenty records' methods).
     The code depends on the text alone (the defaults and slot setters are in the ``exec``'s scope), so the file
     beside this module's byte-code (:func:`resnetdsl.schema_cache.cache_file`, under the rules Python keeps its
-    byte-code by) maps each text to its code, for this Python version, as ``marshal`` writes ``.pyc`` files."""
-    global _codes, _new
+    byte-code by) maps each text to its code, for this Python version, as ``marshal`` writes ``.pyc`` files.
+
+    A text the file lacks is compiled and the file written again at once (the first run of a command writes it
+    some twenty times, a few milliseconds in all), not when the process exits: a server stopped by Ctrl-C, or a
+    process that exits with daemon threads still running, has nothing left to do at exit."""
+    global _codes
     if _codes is None:
         _codes = _read_codes()
     code = _codes.get(source)
     if code is None:
         code = _codes[source] = compile(source, "<record>", "exec")
-        if not _new:
-            import atexit
-
-            _new = True
-            atexit.register(_write_codes)
+        _write_codes()
     return code
 
 
@@ -259,7 +257,7 @@ def _write_codes() -> None:
     from resnetdsl.io import atomic_write_bytes
 
     try:
-        held = {**_read_codes(), **_codes}  # another process may have added others meanwhile
+        held = {**_read_codes(), **dict(_codes)}  # another process may have added others meanwhile
         os.makedirs(os.path.dirname(path), exist_ok=True)
         atomic_write_bytes(path, marshal.dumps((key, held)))
     except Exception:  # a read-only install, a full disk: compile again next time
