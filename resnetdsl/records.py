@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import os
 import sys
 from collections.abc import Callable
 from types import CodeType
@@ -229,36 +228,27 @@ def _compiled(source: str) -> CodeType:
     return code
 
 
-def _read_codes() -> dict[str, CodeType]:
+def _codes_file() -> tuple[str | None, tuple[Any, ...] | None]:
     from resnetdsl import schema_cache
 
-    path, key = schema_cache.cache_file("methods", "records", "marshal"), schema_cache.key(("records.py",), ())
-    if path is None or key is None:
-        return {}
+    return schema_cache.cache_file("methods", "records", "marshal"), schema_cache.key(("records.py",), ())
+
+
+def _read_codes() -> dict[str, CodeType]:
     import marshal
 
-    try:
-        with open(path, "rb") as f:
-            stored_key, codes = marshal.loads(f.read())  # load(f) reads the file in small pieces: 8× slower
-    except Exception:  # a missing, truncated or foreign file: compile instead
-        return {}
-    return dict(codes) if stored_key == key and isinstance(codes, dict) else {}
+    from resnetdsl import schema_cache
+
+    codes = schema_cache.read_keyed(*_codes_file(), marshal.loads)
+    return dict(codes) if isinstance(codes, dict) else {}
 
 
 def _write_codes() -> None:
     """Keep the codes (what the file held and what this process added), unless Python writes no byte-code here."""
-    from resnetdsl import schema_cache
-
-    path, key = schema_cache.cache_file("methods", "records", "marshal"), schema_cache.key(("records.py",), ())
-    if path is None or key is None or sys.dont_write_bytecode or not _codes:
-        return
     import marshal
 
-    from resnetdsl.io import atomic_write_bytes
+    from resnetdsl import schema_cache
 
-    try:
-        held = {**_read_codes(), **dict(_codes)}  # another process may have added others meanwhile
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic_write_bytes(path, marshal.dumps((key, held)))
-    except Exception:  # a read-only install, a full disk: compile again next time
-        return
+    if _codes and not sys.dont_write_bytecode:  # (the early out spares reading the file back)
+        held = {**_read_codes(), **_codes}  # another process may have added others meanwhile
+        schema_cache.write_keyed(*_codes_file(), held, marshal.dumps)

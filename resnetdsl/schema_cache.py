@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 SPEC_SOURCES = (
@@ -73,42 +74,52 @@ def key(sources: tuple[str, ...], packages: tuple[str, ...] = _PACKAGES) -> tupl
     return tuple(parts)
 
 
-def load(kind: str, sources: tuple[str, ...] = SPEC_SOURCES) -> Any:
-    """What :func:`store` kept for ``kind``, or ``None`` (no file, another key, unreadable)."""
-    path = cache_file(kind)
-    stored = key(sources)
-    if path is None or stored is None:
+def read_keyed(path: str | None, valid: tuple[Any, ...] | None, loads: Callable[[bytes], Any]) -> Any:
+    """What the cache file at ``path`` holds, when the key stored with it equals ``valid``; ``None`` otherwise (no
+    file, another key, unreadable). ``loads`` is the file's format (``pickle.loads``, ``marshal.loads``)."""
+    if path is None or valid is None:
         return None
-    import pickle
-
     try:
         with open(path, "rb") as f:
-            stored_key, value = pickle.loads(f.read())
+            stored_key, value = loads(f.read())  # read whole: load(f) reads a file in small pieces, 8× slower
     except Exception:  # a missing, truncated or foreign file: build instead
         return None
-    if stored_key != stored:
-        return None
-    _settled.add(kind)
+    return value if stored_key == valid else None
+
+
+def write_keyed(path: str | None, valid: tuple[Any, ...] | None, value: Any, dumps: Callable[[Any], bytes]) -> bool:
+    """Keep ``value`` with its key ``valid`` at ``path`` in the format ``dumps`` writes, through a temporary file
+    that replaces the old one; ``False`` (nothing written) where Python writes no byte-code, where the folder cannot
+    be written (a read-only install, a full disk) or where the value does not serialise."""
+    if path is None or valid is None or sys.dont_write_bytecode:
+        return False
+    from resnetdsl.io import atomic_write_bytes
+
+    try:
+        data = dumps((valid, value))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write_bytes(path, data)
+    except Exception:  # OutputError, or a value that does not serialise: build again next time
+        return False
+    return True
+
+
+def load(kind: str, sources: tuple[str, ...] = SPEC_SOURCES) -> Any:
+    """What :func:`store` kept for ``kind``, or ``None`` (no file, another key, unreadable)."""
+    import pickle
+
+    value = read_keyed(cache_file(kind), key(sources), pickle.loads)
+    if value is not None:
+        _settled.add(kind)
     return value
 
 
 def store(kind: str, value: Any, sources: tuple[str, ...] = SPEC_SOURCES) -> None:
     """Keep ``value`` for ``kind``, unless this process read it from the cache, Python writes no byte-code, or
     the folder cannot be written (then nothing happens)."""
-    if kind in _settled or sys.dont_write_bytecode:
-        return
-    path = cache_file(kind)
-    stored = key(sources)
-    if path is None or stored is None:
+    if kind in _settled:
         return
     import pickle
 
-    from resnetdsl.io import atomic_write_bytes
-
-    try:
-        data = pickle.dumps((stored, value), protocol=pickle.HIGHEST_PROTOCOL)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic_write_bytes(path, data)
-    except Exception:  # OutputError (a read-only install, a full disk), a value that does not pickle: build again
-        return
-    _settled.add(kind)
+    if write_keyed(cache_file(kind), key(sources), value, lambda v: pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)):
+        _settled.add(kind)
