@@ -29,13 +29,14 @@ def cold(argv: list[str], repeats: int) -> float:
     """Median wall time of fresh processes, with byte-code cached as an installed package has it (one untimed run
     first writes it, and the spec's schemas; see bench/startup.py)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="resnetdsl-pyc-")
-    subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="resnetdsl-pyc-") as cache:
+        env["PYTHONPYCACHEPREFIX"] = cache
         subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
-        times.append(time.perf_counter() - t0)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
+            times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
