@@ -117,7 +117,7 @@ def load(kind: str, sources: tuple[str, ...] = SPEC_SOURCES) -> Any:
 def store(kind: str, value: Any, sources: tuple[str, ...] = SPEC_SOURCES) -> None:
     """Keep ``value`` for ``kind``, unless this process read it from the cache, Python writes no byte-code, or
     the folder cannot be written (then nothing happens)."""
-    if kind in _settled:
+    if kind in _settled or sys.dont_write_bytecode:  # (the early out spares the key's file checks)
         return
     import pickle
 
