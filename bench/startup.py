@@ -33,6 +33,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from timing import cached_bytecode_env
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 DSL = [PY, "-m", "resnetdsl"]
@@ -60,9 +62,7 @@ PEER = "python -c pass"
 
 
 def _env(cache: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = cache
+    env = cached_bytecode_env(cache)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     return env
 
@@ -179,7 +179,7 @@ def main() -> None:
         limit = "" if budget is None else f"{budget:.2f}"
         ins = f"{counts[label] / 1e6:,.0f}" if counts else ""
         if args.markdown:
-            plain = label in (PEER, "import resnetdsl") or label == "pydantic + PyYAML"
+            plain = label in (PEER, "import resnetdsl", "pydantic + PyYAML")
             name = f"`{label}`" if plain else f"`resnetdsl {label}`"
             cells = f"| {name} | {r['wall']:.3f} | {r['cpu']:.3f} | {r['ratio']:.1f} | {limit} | {within} |"
             print(cells + (f" {ins} |" if counts else ""))

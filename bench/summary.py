@@ -15,7 +15,6 @@ command), beside a bare ``python -c pass`` for scale.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import interleaved
+from timing import cached_bytecode_env, interleaved
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,9 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def cold(argv: list[str], repeats: int) -> float:
     """Median wall time of fresh processes, with byte-code cached as an installed package has it (one untimed run
     first writes it, and the spec's schemas; see bench/startup.py)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory(prefix="resnetdsl-pyc-") as cache:
-        env["PYTHONPYCACHEPREFIX"] = cache
+        env = cached_bytecode_env(cache)
         subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
         times = []
         for _ in range(repeats):

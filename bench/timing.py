@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -28,3 +29,13 @@ def interleaved(a: Callable[[], object], b: Callable[[], object], repeats: int) 
             ta.append(time_once(a))
             tb.append(time_once(b))
     return statistics.median(ta), statistics.median(tb), min(ta) / min(tb)
+
+
+def cached_bytecode_env(cache: str) -> dict[str, str]:
+    """The environment of a fresh process that finds byte-code cached, as an installed package has it: written
+    into ``cache`` (``PYTHONPYCACHEPREFIX``; the first run writes it) even where this environment says not to
+    (``PYTHONDONTWRITEBYTECODE`` dropped)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = cache
+    return env

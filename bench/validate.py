@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import yaml
+from timing import cached_bytecode_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schemas" / "resnet-spec.schema.json"
@@ -71,7 +72,7 @@ def worst_case(folder: Path) -> list[Path]:
 
 
 _CACHE = tempfile.mkdtemp(prefix="resnetdsl-pyc-")
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"PYTHONPYCACHEPREFIX": _CACHE}
+ENV = cached_bytecode_env(_CACHE)
 """Both sides with cached byte-code, as installed packages have it (see bench/startup.py)."""
 
 
