@@ -120,10 +120,9 @@ def model_from_ref(ref: str) -> nn.Module:
         close = [_ALIASES[lib]] if lib in _ALIASES else difflib.get_close_matches(lib, _LIBRARIES, n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}:{arch}'?)" if close and sep and arch else ""
         raise ModelNotFound(f"expected torchvision:NAME or timm:NAME, got '{ref}'{hint}")
-    names = _registry(lib)
     base = arch.partition(".")[0] if lib == "timm" else arch  # timm:resnet50.a1_in1k: the tag is checked below
-    if base not in names:
-        close = difflib.get_close_matches(base, names, n=3, cutoff=0.6)
+    if not _registered(lib, base):
+        close = difflib.get_close_matches(base, _registry(lib), n=3, cutoff=0.6)
         listing = "torchvision.models.list_models()" if lib == "torchvision" else "timm.list_models()"
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else f" ({listing} lists them)"
         raise ModelNotFound(f"{lib} has no model '{base}'{hint}")
@@ -136,6 +135,17 @@ def model_from_ref(ref: str) -> nn.Module:
     except ValueError as exc:  # no such tag: the message lists the model's tags
         raise ModelNotFound(str(exc)) from None
     return model
+
+
+def _registered(lib: str, name: str) -> bool:
+    """Whether ``lib`` can build a model called ``name`` (a lookup: the registry is listed only for a hint)."""
+    if lib == "torchvision":
+        import torchvision
+
+        return name in torchvision.models.list_models()
+    import timm
+
+    return bool(timm.is_model(name))
 
 
 def _registry(lib: str) -> list[str]:

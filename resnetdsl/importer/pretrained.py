@@ -45,7 +45,7 @@ def timm_model(arch: str) -> Any:
     import timm
 
     base, dot, tag = arch.partition(".")
-    if base not in timm.list_models():
+    if not timm.is_model(base):
         raise ValueError(f"timm has no model '{base}'")
     if dot and arch not in timm.list_pretrained(arch):
         tags = ", ".join(n.partition(".")[2] for n in timm.list_pretrained(f"{base}.*")) or "none"
